@@ -1,0 +1,1 @@
+"""Console helpers: cached database access, the control widgets and chart builders."""

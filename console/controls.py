@@ -1,0 +1,76 @@
+"""The emergency stop and resume controls, shown on every page.
+
+Stop is one click, no dialog: HALTED with flatten and an audit row. Resume asks for a
+confirmation first. Both are idempotent: asking for the state already in force writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from core.types import TradingState
+from db import reads
+from db.control import set_trading_state
+from console.data import reader, writer
+
+STATE_COLOURS = {"ACTIVE": "green", "REDUCING": "orange", "HALTED": "red"}
+STALE_HEARTBEAT_S = 15
+
+
+def operator_name() -> str:
+    return str(st.session_state.get("user") or os.environ.get("CONSOLE_OPERATOR", "operator"))
+
+
+def heartbeat_age_s() -> float | None:
+    status = reads.worker_status(reader())
+    if not status:
+        return None
+    return (datetime.now(timezone.utc) - status["heartbeat_at"]).total_seconds()
+
+
+def control_panel() -> None:
+    """Trading state, the stop button and resume, in the sidebar of every page."""
+    bar = st.sidebar
+    control = reads.control_state(reader()) or {}
+    state = control.get("state", "ACTIVE")
+    bar.markdown(f"### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
+    if bar.button("EMERGENCY STOP", key="stop", type="primary", width="stretch",
+                  help="Halt now: cancel every open order and close every position."):
+        event = set_trading_state(writer(), TradingState.HALTED, operator_name(), "operator_stop",
+                                  "Emergency stop from the console.", flatten=True)
+        bar.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
+        state = TradingState.HALTED.value
+        control = reads.control_state(reader()) or {}
+    if state == "HALTED":
+        _halt_confirmation(bar, control)
+    if state != "ACTIVE":
+        _resume(bar)
+
+
+def _halt_confirmation(bar: object, control: dict[str, object]) -> None:
+    applied = control.get("halt_applied_at")
+    age = heartbeat_age_s()
+    if applied:
+        bar.success(f"Worker confirmed: {control.get('halt_summary')}")  # type: ignore[attr-defined]
+    elif age is None or age > STALE_HEARTBEAT_S:
+        bar.error("Worker heartbeat is stale: the halt is recorded but not yet carried out.")  # type: ignore[attr-defined]
+    else:
+        bar.info("Waiting for the worker to cancel orders and flatten...")  # type: ignore[attr-defined]
+
+
+def _resume(bar: object) -> None:
+    if bar.button("Resume trading...", key="resume"):  # type: ignore[attr-defined]
+        st.session_state["confirm_resume"] = True
+    if st.session_state.get("confirm_resume"):
+        bar.warning("Resume sets the state to ACTIVE: new entries will be allowed.")  # type: ignore[attr-defined]
+        if bar.button("Confirm resume", key="confirm_resume_button"):  # type: ignore[attr-defined]
+            set_trading_state(writer(), TradingState.ACTIVE, operator_name(), "operator_resume",
+                              "Resumed from the console after confirmation.")
+            st.session_state["confirm_resume"] = False
+            st.rerun()
+        if bar.button("Cancel", key="cancel_resume"):  # type: ignore[attr-defined]
+            st.session_state["confirm_resume"] = False
+            st.rerun()

@@ -1,0 +1,1 @@
+"""Pure trading logic: no streamlit, sqlmodel, alpaca or yfinance imports here."""

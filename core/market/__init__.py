@@ -1,0 +1,1 @@
+"""Market data: session bars, the synthetic world, CSV replay and the simulated market."""

@@ -1,0 +1,103 @@
+"""Replay of real 1-minute bars and daily VIX from CSV files (the format in ../shared/data).
+
+Bars: `datetime,open,high,low,close,volume` with `datetime` the bar start in America/New_York
+wall-clock time, regular hours only. Several files per symbol (named `SYMBOL_...csv`) are merged.
+VIX: a daily file named `VIX*.csv` with `date,open,high,low,close`; the day's open serves the
+whole session, so no bar ever sees that day's close.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.calendar import NY, Session, session_for
+from core.market.bars import SessionBars, minute_starts
+
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+class CsvDataError(ValueError):
+    """A CSV that cannot be replayed, with the file and what is wrong."""
+
+
+def load_bar_csv(path: Path) -> pd.DataFrame:
+    """Read one bar file into a frame indexed by tz-aware NY bar start."""
+    frame = pd.read_csv(path)
+    missing = [c for c in ("datetime", *BAR_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise CsvDataError(f"{path}: missing columns {missing}; expected datetime,open,high,low,close,volume")
+    stamps = pd.to_datetime(frame["datetime"])
+    stamps = stamps.dt.tz_localize(NY) if stamps.dt.tz is None else stamps.dt.tz_convert(NY)
+    out = frame.loc[:, list(BAR_COLUMNS)].astype(float)
+    out.index = pd.DatetimeIndex(stamps, name="datetime")
+    return out
+
+
+class CsvWorld:
+    """Sessions of real bars for the symbols found in a folder, plus daily VIX."""
+
+    def __init__(self, folder: str | Path, symbols: tuple[str, ...] = ("SPY", "QQQ")) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise CsvDataError(f"{self.folder}: no such folder")
+        frames: dict[str, pd.DataFrame] = {}
+        for symbol in symbols:
+            files = sorted(p for p in self.folder.glob(f"{symbol}_*.csv") if "daily" not in p.name.lower())
+            if not files:
+                continue
+            merged = pd.concat([load_bar_csv(p) for p in files]).sort_index()
+            frames[symbol] = merged[~merged.index.duplicated(keep="last")]
+        if not frames:
+            raise CsvDataError(f"{self.folder}: no bar files named like SPY_*.csv or QQQ_*.csv")
+        self.symbols = tuple(frames)
+        self._by_day: dict[tuple[date, str], pd.DataFrame] = {}
+        for symbol, frame in frames.items():
+            for day, part in frame.groupby(frame.index.date):
+                self._by_day[(day, symbol)] = part
+        self._vix = self._load_vix()
+        days = sorted({d for d, _ in self._by_day})
+        self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
+
+    def _load_vix(self) -> pd.DataFrame:
+        files = sorted(self.folder.glob("VIX*.csv"))
+        if not files:
+            return pd.DataFrame(columns=["open", "close"], dtype=float)
+        frame = pd.read_csv(files[0])
+        frame.columns = [c.lower() for c in frame.columns]
+        return frame.set_index(pd.to_datetime(frame["date"]).dt.date)[["open", "close"]].astype(float)
+
+    def sessions(self, start: date | None = None, end: date | None = None) -> list[Session]:
+        out = []
+        for d in self.days:
+            if (start is None or d >= start) and (end is None or d <= end):
+                session = session_for(d)
+                if session is not None:
+                    out.append(session)
+        return out
+
+    def session_bars(self, session: Session, symbol: str) -> SessionBars:
+        part = self._by_day.get((session.day, symbol))
+        if part is None:
+            raise KeyError(f"no {symbol} bars on {session.day} in {self.folder}")
+        starts = np.asarray([ts.timestamp() for ts in part.index], dtype=np.float64)
+        keep = (starts >= session.open.timestamp()) & (starts < session.close.timestamp())
+        cols = {c: part[c].to_numpy(dtype=float)[keep] for c in BAR_COLUMNS}
+        return SessionBars(symbol, session, starts[keep], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"])
+
+    def vix_open(self, day: date) -> float:
+        if day in self._vix.index:
+            return float(self._vix.loc[day, "open"])
+        return float("nan")
+
+    def vix_path(self, session: Session) -> np.ndarray:
+        return np.full(session.minutes, self.vix_open(session.day))
+
+    def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
+        if self._vix.empty:
+            return np.empty(0)
+        before = self._vix[self._vix.index < day]["close"]
+        return before.to_numpy(dtype=float)[-count:]

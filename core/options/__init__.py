@@ -1,0 +1,1 @@
+"""0DTE option pricing: Black-Scholes, an implied-volatility surface from VIX, spreads, chains."""

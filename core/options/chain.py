@@ -1,0 +1,79 @@
+"""Quotes for one contract or a whole 0DTE chain at a moment, from the surface model.
+
+Strikes follow the listed grid for SPY and QQQ same-day expiries: $1 apart near the money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+
+from core.options.pricing import bs_price_delta_vec
+from core.options.surface import (
+    DEFAULT_SURFACE,
+    SurfaceParams,
+    atm_iv,
+    half_spread,
+    quote_scalar,
+    smile_iv,
+    standardised_moneyness,
+    to_bid_ask,
+)
+from core.types import OptionContract, Quote, Right
+
+STRIKE_STEP = 1.0
+
+
+@dataclass(frozen=True)
+class ChainSnapshot:
+    """A chain as arrays (fast to scan) plus the inputs it was priced from."""
+
+    underlying: str
+    expiry: date
+    time: datetime
+    spot: float
+    strikes: np.ndarray
+    is_call: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    iv: np.ndarray
+    delta: np.ndarray
+
+    def quote(self, i: int) -> Quote:
+        right = Right.CALL if self.is_call[i] else Right.PUT
+        contract = OptionContract(self.underlying, self.expiry, float(self.strikes[i]), right)
+        return Quote(contract, float(self.bid[i]), float(self.ask[i]), self.time, float(self.iv[i]), float(self.delta[i]))
+
+
+def price_arrays(
+    spot: float, strikes: np.ndarray, is_call: np.ndarray, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """bid, ask, iv, delta for arrays of strikes and rights."""
+    iv = smile_iv(spot, strikes, vix, minutes_left, p)
+    mid, delta = bs_price_delta_vec(spot, strikes, max(minutes_left, 0.0), iv, is_call)
+    z = standardised_moneyness(spot, strikes, atm_iv(vix, minutes_left, p), minutes_left)
+    bid, ask = to_bid_ask(mid, half_spread(mid, z, minutes_left, p))
+    return bid, ask, iv, delta
+
+
+def build_chain(
+    underlying: str, expiry: date, time: datetime, spot: float, vix: float, minutes_left: float,
+    strikes_each_side: int = 12, p: SurfaceParams = DEFAULT_SURFACE,
+) -> ChainSnapshot:
+    """Calls and puts on the $1 grid around the spot."""
+    centre = round(spot / STRIKE_STEP) * STRIKE_STEP
+    one_side = centre + STRIKE_STEP * np.arange(-strikes_each_side, strikes_each_side + 1)
+    strikes = np.concatenate([one_side, one_side])
+    is_call = np.concatenate([np.ones(one_side.size, bool), np.zeros(one_side.size, bool)])
+    bid, ask, iv, delta = price_arrays(spot, strikes, is_call, vix, minutes_left, p)
+    return ChainSnapshot(underlying, expiry, time, spot, strikes, is_call, bid, ask, iv, delta)
+
+
+def quote_contract(
+    contract: OptionContract, time: datetime, spot: float, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+) -> Quote:
+    """One contract's quote, priced as the chain prices it (tests hold the two paths equal)."""
+    bid, ask, iv, delta = quote_scalar(spot, contract.strike, contract.right is Right.CALL, vix, minutes_left, p)
+    return Quote(contract, bid, ask, time, iv, delta)

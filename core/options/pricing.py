@@ -1,0 +1,52 @@
+"""Black-Scholes prices and deltas, scalar (hot path) and vectorised (chains, calibration).
+
+Time is measured in trading minutes: a year is 252 sessions of 390 minutes, so a 0DTE option's
+whole remaining variance sits in the minutes left to the close.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import ndtr
+
+MINUTES_PER_YEAR = 252 * 390
+_SQRT2 = math.sqrt(2.0)
+
+
+def _ncdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / _SQRT2))
+
+
+def bs_price_delta(spot: float, strike: float, minutes_left: float, iv: float, is_call: bool) -> tuple[float, float]:
+    """Price and delta of one European option (no rates or dividends intraday)."""
+    if minutes_left <= 0.0 or iv <= 0.0:
+        intrinsic = max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)
+        itm = (spot > strike) if is_call else (spot < strike)
+        return intrinsic, (1.0 if itm else 0.0) * (1.0 if is_call else -1.0)
+    vol_t = iv * math.sqrt(minutes_left / MINUTES_PER_YEAR)
+    d1 = (math.log(spot / strike) + 0.5 * vol_t * vol_t) / vol_t
+    d2 = d1 - vol_t
+    if is_call:
+        nd1 = _ncdf(d1)
+        return spot * nd1 - strike * _ncdf(d2), nd1
+    nmd1 = _ncdf(-d1)
+    return strike * _ncdf(-d2) - spot * nmd1, -nmd1
+
+
+def bs_price_delta_vec(
+    spot: float | np.ndarray, strikes: np.ndarray, minutes_left: float | np.ndarray, iv: np.ndarray, is_call: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised prices and deltas; `is_call` is a boolean array aligned with `strikes`."""
+    strikes = np.asarray(strikes, dtype=float)
+    spot_a = np.broadcast_to(np.asarray(spot, dtype=float), strikes.shape)
+    tau = np.maximum(np.broadcast_to(np.asarray(minutes_left, dtype=float), strikes.shape), 1e-6) / MINUTES_PER_YEAR
+    vol_t = np.maximum(np.asarray(iv, dtype=float), 1e-6) * np.sqrt(tau)
+    d1 = (np.log(spot_a / strikes) + 0.5 * vol_t**2) / vol_t
+    d2 = d1 - vol_t
+    call = spot_a * ndtr(d1) - strikes * ndtr(d2)
+    put = strikes * ndtr(-d2) - spot_a * ndtr(-d1)
+    price = np.where(is_call, call, put)
+    delta = np.where(is_call, ndtr(d1), ndtr(d1) - 1.0)
+    return price, delta

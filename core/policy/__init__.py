@@ -1,0 +1,1 @@
+"""Policies behind one interface: rule baseline now, RecurrentPPO later."""

@@ -1,0 +1,69 @@
+"""The policy interface: probabilities over hold / buy_call / buy_put / close, masked.
+
+Confidence is the probability of the chosen action after invalid actions are masked and the
+rest renormalised, so a policy can never be 'confident' about something it may not do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from core.types import Action
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a policy may look at for one symbol at one cycle."""
+
+    symbol: str
+    window_fn: Callable[[], np.ndarray]  # (WINDOW, len(FEATURE_NAMES)), oldest row first; built on demand
+    features: dict[str, float]           # the newest row by name
+    position_direction: int       # +1 long calls, -1 long puts, 0 flat
+    unrealized_pct: float
+    minutes_held: float
+
+    @property
+    def window(self) -> np.ndarray:
+        return self.window_fn()
+
+    @property
+    def in_position(self) -> bool:
+        return self.position_direction != 0
+
+
+@dataclass(frozen=True)
+class PolicyOutput:
+    probabilities: tuple[float, float, float, float]  # indexed by Action, after masking
+    action: Action
+    confidence: float
+
+
+class Policy(Protocol):
+    name: str
+    version: str
+
+    def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
+        """Choose an action among those `mask` allows (bool per Action)."""
+
+    def reset(self, symbol: str) -> None:
+        """Forget per-symbol memory at a session open."""
+
+
+def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, bool, bool]:
+    """Valid actions, indexed by Action: hold always; buys only when flat and entries are possible;
+    close only in a position."""
+    buy = (not in_position) and may_enter
+    return (True, buy, buy, in_position)
+
+
+def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
+    """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first)."""
+    kept = [max(float(p), 0.0) if m else 0.0 for p, m in zip(raw, mask)]
+    total = sum(kept)
+    probs = [p / total for p in kept] if total > 0 else [float(m) / sum(bool(x) for x in mask) for m in mask]
+    best = max(range(len(probs)), key=lambda i: (probs[i], -i))
+    return PolicyOutput((probs[0], probs[1], probs[2], probs[3]), Action(best), probs[best])

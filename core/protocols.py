@@ -1,0 +1,81 @@
+"""The two seams of the trading cycle: where market data comes from and where orders go.
+
+Implementations: the simulator (core.market.sim_market, core.broker_sim), Alpaca through
+alpaca-py and yfinance (worker adapters). The cycle only ever talks to these protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+import numpy as np
+
+from core.calendar import Session
+from core.market.bars import SessionBars
+from core.options.chain import ChainSnapshot
+from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote
+
+
+@dataclass(frozen=True)
+class BarView:
+    """The completed bars of the current session for one symbol: the first `count` of `bars`."""
+
+    bars: SessionBars
+    count: int
+    source: str = "sim"
+    degraded: bool = False
+
+    @property
+    def last_close(self) -> float:
+        return float(self.bars.close[self.count - 1]) if self.count else float("nan")
+
+
+class MarketData(Protocol):
+    symbols: tuple[str, ...]
+
+    def session(self, now: datetime) -> Session | None:
+        """The session open at `now`, if any."""
+
+    def bars(self, symbol: str, now: datetime) -> BarView:
+        """Completed 1-minute bars of today's session up to `now`; never a bar still forming."""
+
+    def spot(self, symbol: str, now: datetime) -> float:
+        """The underlying's price at `now` (the open of the bar starting now)."""
+
+    def vix(self, now: datetime) -> float:
+        """The latest VIX known at `now`."""
+
+    def vix_history(self, day: date) -> np.ndarray:
+        """Daily VIX closes before `day` (for the IV rank)."""
+
+    def chain(self, underlying: str, now: datetime, strikes_each_side: int = 12) -> ChainSnapshot | None:
+        """Today's expiry chain around the money at `now`."""
+
+    def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
+        """One contract's bid/ask at `now`."""
+
+
+class Broker(Protocol):
+    name: str
+    fee_per_contract: float
+
+    def account(self) -> Account: ...
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def open_orders(self) -> list[OrderUpdate]: ...
+
+    def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
+        """Send an order. The request's client order id was persisted before this call."""
+
+    def order_by_client_id(self, client_order_id: str) -> OrderUpdate | None: ...
+
+    def cancel_all(self, now: datetime) -> list[OrderUpdate]: ...
+
+    def close_all(self, now: datetime) -> list[OrderUpdate]:
+        """Cancel open orders and close every position at market."""
+
+    def sync(self, now: datetime) -> list[OrderUpdate]:
+        """Advance to `now`: fills of resting orders, expiries, liquidations since the last call."""

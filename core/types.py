@@ -1,0 +1,173 @@
+"""Value types shared by the simulator, the cycle, the brokers and the database layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum, IntEnum
+
+
+class Action(IntEnum):
+    """The policy's action space; the integer is the index into the probability vector."""
+
+    HOLD = 0
+    BUY_CALL = 1
+    BUY_PUT = 2
+    CLOSE = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+ACTION_NAMES: tuple[str, ...] = tuple(a.label for a in Action)
+
+
+class TradingState(str, Enum):
+    """Who may trade: ACTIVE trades, REDUCING only exits, HALTED cancels and flattens."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class Regime(str, Enum):
+    """Volatility regime, from VIX and realized volatility."""
+
+    CALM = "calm"
+    NORMAL = "normal"
+    STORM = "storm"
+    CRASH = "crash"
+
+
+class Right(str, Enum):
+    CALL = "C"
+    PUT = "P"
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderStatus(str, Enum):
+    PENDING = "pending"  # written to the database, not yet acknowledged by the broker
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A stable short code plus a human sentence: every block, exit and halt carries one."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class OptionContract:
+    """One listed option; `symbol` is the OCC symbol, e.g. SPY260211C00692000."""
+
+    underlying: str
+    expiry: date
+    strike: float
+    right: Right
+
+    @property
+    def symbol(self) -> str:
+        strike_milli = int(round(self.strike * 1000))
+        return f"{self.underlying}{self.expiry:%y%m%d}{self.right.value}{strike_milli:08d}"
+
+    @staticmethod
+    def from_symbol(occ: str) -> OptionContract:
+        """Parse an OCC symbol back into a contract."""
+        root = occ[:-15]
+        expiry = datetime.strptime(occ[-15:-9], "%y%m%d").date()
+        return OptionContract(root, expiry, int(occ[-8:]) / 1000.0, Right(occ[-9]))
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A bid/ask for one contract at one moment, with the model's greeks where known."""
+
+    contract: OptionContract
+    bid: float
+    ask: float
+    time: datetime
+    iv: float = float("nan")
+    delta: float = float("nan")
+
+    @property
+    def mid(self) -> float:
+        return 0.5 * (self.bid + self.ask)
+
+    @property
+    def spread(self) -> float:
+        return self.ask - self.bid
+
+    @property
+    def spread_pct(self) -> float:
+        return self.spread / self.mid if self.mid > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What the cycle asks a broker to do; the client order id is decided before sending."""
+
+    client_order_id: str
+    contract: OptionContract
+    side: Side
+    qty: int
+    opening: bool
+    order_type: str = "market"  # market | limit
+    limit_price: float | None = None
+    time_in_force: str = "day"
+
+
+@dataclass(frozen=True)
+class FillEvent:
+    """One execution. `quote_time` is when the quote it filled against was observed."""
+
+    client_order_id: str
+    contract: OptionContract
+    side: Side
+    qty: int
+    price: float
+    fee: float
+    time: datetime
+    quote_time: datetime
+    liquidation: bool = False
+
+
+@dataclass
+class OrderUpdate:
+    """The broker's answer about one order."""
+
+    client_order_id: str
+    status: OrderStatus
+    broker_order_id: str | None = None
+    filled_qty: int = 0
+    avg_fill_price: float | None = None
+    reject_reason: str | None = None
+    fills: list[FillEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    contract: OptionContract
+    qty: int
+    avg_price: float
+
+
+@dataclass(frozen=True)
+class Account:
+    cash: float
+    equity: float

@@ -1,0 +1,142 @@
+"""Control actions shared by the console and the worker: the trading state (with an audit row
+for every change) and parameter versions (validated before anything is stored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from core.params import TradingParams, params_to_json, validate_params
+from core.types import TradingState
+from db.engine import session_scope
+from db.models import ControlEvent, ControlState, ParamVersion
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ControlSnapshot:
+    """What the worker reads at the start of every cycle and every control tick."""
+
+    state: TradingState
+    flatten: bool
+    reason_code: str
+    param_version: int
+    halt_applied_at: datetime | None
+
+
+def bootstrap(engine: Engine, author: str = "system") -> None:
+    """Create the control row (ACTIVE) and parameter version 1 (the defaults) if missing."""
+    with session_scope(engine) as s:
+        if s.get(ControlState, 1) is not None:
+            return
+        version = ParamVersion(values=params_to_json(TradingParams()), author=author, note="defaults", created_at=utcnow())
+        s.add(version)
+        s.flush()
+        s.add(ControlState(id=1, state=TradingState.ACTIVE.value, reason_code="bootstrap", reason="New database.",
+                           set_by=author, set_at=utcnow(), active_param_version=version.id))
+
+
+def read_control(session: Session) -> ControlSnapshot:
+    row = session.get(ControlState, 1)
+    if row is None:
+        raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
+    return ControlSnapshot(TradingState(row.state), row.flatten, row.reason_code, row.active_param_version or 0, row.halt_applied_at)
+
+
+def set_trading_state(
+    engine: Engine, to_state: TradingState, who: str, reason_code: str, reason: str, flatten: bool = False,
+    at: datetime | None = None,
+) -> ControlEvent | None:
+    """Move to `to_state` and write the audit row, in one transaction.
+
+    Idempotent: asking for the state already in force (with the same flatten) writes nothing
+    and returns None, so a double click or a rerun never applies an action twice.
+    """
+    at = at or utcnow()
+    flatten = flatten and to_state is TradingState.HALTED
+    with session_scope(engine) as s:
+        row = s.get(ControlState, 1)
+        if row is None:
+            raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
+        if row.state == to_state.value and (row.flatten or not flatten):
+            return None
+        event = ControlEvent(at=at, who=who, from_state=row.state, to_state=to_state.value, flatten=flatten,
+                             reason_code=reason_code, reason=reason)
+        row.state, row.flatten, row.reason_code, row.reason = to_state.value, flatten, reason_code, reason
+        row.set_by, row.set_at = who, at
+        row.halt_applied_at, row.halt_summary = None, None
+        s.add(row)
+        s.add(event)
+        s.flush()
+        s.expunge(event)
+        return event
+
+
+def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) -> None:
+    """The worker's confirmation that a HALTED state was carried out at the broker."""
+    at = at or utcnow()
+    with session_scope(engine) as s:
+        row = s.get(ControlState, 1)
+        if row is None or row.state != TradingState.HALTED.value:
+            return
+        row.halt_applied_at, row.halt_summary = at, summary
+        s.add(row)
+        last = s.exec(select(ControlEvent).where(ControlEvent.to_state == TradingState.HALTED.value)
+                      .order_by(ControlEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+        if last is not None and last.applied_at is None:
+            last.applied_at, last.applied_summary = at, summary
+            s.add(last)
+
+
+def load_params(session: Session, version: int) -> TradingParams:
+    row = session.get(ParamVersion, version)
+    if row is None:
+        raise LookupError(f"parameter version {version} does not exist")
+    return TradingParams.model_validate(row.values)
+
+
+def save_param_version(engine: Engine, values: dict[str, Any], author: str, note: str = "",
+                       reverted_from: int | None = None) -> ParamVersion:
+    """Validate, store as a new version and make it active. Raises ParamsError, storing nothing."""
+    params = validate_params(values)
+    with session_scope(engine) as s:
+        version = ParamVersion(values=params_to_json(params), author=author, note=note, created_at=utcnow(),
+                               reverted_from=reverted_from)
+        s.add(version)
+        s.flush()
+        row = s.get(ControlState, 1)
+        if row is None:
+            raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
+        row.active_param_version = version.id
+        s.add(row)
+        s.flush()
+        s.expunge(version)
+        return version
+
+
+def revert_to(engine: Engine, version_id: int, author: str, note: str = "") -> ParamVersion:
+    """Make an earlier version's values active again, as a new version."""
+    with session_scope(engine) as s:
+        old = s.get(ParamVersion, version_id)
+        if old is None:
+            raise LookupError(f"parameter version {version_id} does not exist")
+        values = dict(old.values)
+    return save_param_version(engine, values, author, note or f"revert to version {version_id}", reverted_from=version_id)
+
+
+def mark_param_first_used(session: Session, version: int, at: datetime) -> None:
+    row = session.get(ParamVersion, version)
+    if row is not None and row.first_used_at is None:
+        row.first_used_at = at
+        session.add(row)
+
+
+def latest_param_version(session: Session) -> int:
+    return int(session.exec(select(func.max(ParamVersion.id))).one() or 0)

@@ -1,0 +1,227 @@
+"""SQLModel tables (see DESIGN.md 'Tables'). All times are UTC; reasons are code + sentence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+
+
+def _time(index: bool = False, nullable: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+class Run(SQLModel, table=True):
+    """One worker process or backtest: what produced the rows that carry its id."""
+
+    id: str = Field(primary_key=True)
+    kind: str  # worker | backtest
+    mode: str  # sim | paper | live
+    source: str
+    seed: int | None = None
+    started_at: datetime = _time()
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Decision(SQLModel, table=True):
+    """One row per cycle and symbol, also for holds and blocked entries."""
+
+    __table_args__ = (Index("ix_decision_symbol_time", "symbol", "time"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str
+    time: datetime = _time(index=True)
+    bar_time: datetime | None = _time(nullable=True)
+    symbol: str
+    p_hold: float
+    p_buy_call: float
+    p_buy_put: float
+    p_close: float
+    action: str
+    confidence: float
+    final_action: str
+    blocked_by: str | None = None
+    blocked_reason: str | None = None
+    exit_code: str | None = None
+    regime: str
+    vix: float | None = None
+    iv_rank: float | None = None
+    underlying_price: float | None = None
+    features: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    param_version: int
+    model_version: str
+    data_source: str = "sim"
+    degraded: bool = False
+    latency_ms: float = 0.0
+    order_client_id: str | None = None
+
+
+class Order(SQLModel, table=True):
+    """Written before the broker sees it; the client order id is unique and deterministic."""
+
+    __tablename__ = "orders"
+    id: int | None = Field(default=None, primary_key=True)
+    client_order_id: str = Field(unique=True)
+    broker_order_id: str | None = None
+    run_id: str = Field(index=True)
+    trade_id: int | None = Field(default=None, index=True)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+    underlying: str
+    contract: str
+    side: str
+    qty: int
+    opening: bool
+    order_type: str = "market"
+    limit_price: float | None = None
+    reason_code: str
+    status: str = Field(index=True)
+    filled_qty: int = 0
+    avg_fill_price: float | None = None
+    reject_reason: str | None = None
+
+
+class Fill(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("client_order_id", "time", "qty", "price", name="uq_fill_identity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    client_order_id: str = Field(index=True)
+    time: datetime = _time(index=True)
+    quote_time: datetime = _time()
+    contract: str
+    side: str
+    qty: int
+    price: float
+    fee: float
+    liquidation: bool = False
+
+
+class Trade(SQLModel, table=True):
+    """One position from open to close, with both reasons and the real average fills."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    status: str = Field(index=True)  # open | closed
+    underlying: str = Field(index=True)
+    contract: str
+    direction: int
+    entry_time: datetime = _time(index=True)
+    exit_time: datetime | None = _time(nullable=True)
+    entry_qty: int
+    qty_open: int
+    entry_avg: float
+    exit_qty: int = 0
+    exit_avg: float | None = None
+    fees: float = 0.0
+    realized_pnl: float = 0.0
+    entry_reason_code: str
+    entry_reason: str
+    exit_reason_code: str | None = Field(default=None, index=True)
+    exit_reason: str | None = None
+    confidence: float
+    regime: str
+    vix: float
+    model_version: str
+    param_version: int
+    entry_client_order_id: str = Field(index=True)
+    mae_pct: float = 0.0
+    mfe_pct: float = 0.0
+    peak_bid: float = 0.0
+    partials_done: int = 0
+    entry_atr_pct: float = 0.0
+    entry_trend_pct: float = 0.0
+
+
+class ParamVersion(SQLModel, table=True):
+    """Validated parameter values. The active one is named by ControlState.active_param_version."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    author: str
+    note: str = ""
+    created_at: datetime = _time()
+    first_used_at: datetime | None = _time(nullable=True)
+    reverted_from: int | None = None
+
+
+class ControlState(SQLModel, table=True):
+    """The single row the worker obeys: trading state and the active parameter version."""
+
+    id: int = Field(default=1, primary_key=True)
+    state: str
+    flatten: bool = False
+    reason_code: str
+    reason: str
+    set_by: str
+    set_at: datetime = _time()
+    active_param_version: int | None = None
+    halt_applied_at: datetime | None = _time(nullable=True)
+    halt_summary: str | None = None
+
+
+class ControlEvent(SQLModel, table=True):
+    """Audit row for every trading-state change: who, when, why, from which state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    who: str
+    from_state: str
+    to_state: str
+    flatten: bool = False
+    reason_code: str
+    reason: str
+    applied_at: datetime | None = _time(nullable=True)
+    applied_summary: str | None = None
+
+
+class Equity(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    time: datetime = _time(index=True)
+    cash: float
+    equity: float
+    peak: float
+    start_of_day: float
+
+
+class WorkerStatus(SQLModel, table=True):
+    """Heartbeat and lease: exactly one live worker per database."""
+
+    id: str = Field(default="worker", primary_key=True)
+    run_id: str
+    pid: int
+    host: str
+    mode: str
+    started_at: datetime = _time()
+    heartbeat_at: datetime = _time()
+    sim_time: datetime | None = _time(nullable=True)
+    state_seen: str = "ACTIVE"
+    last_cycle_ms: float = 0.0
+    stopped: bool = False
+
+
+class Event(SQLModel, table=True):
+    """Errors and alerts the console shows."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = _time(index=True)
+    run_id: str | None = None
+    level: str  # info | warning | error
+    code: str
+    message: str
+
+
+class Bar(SQLModel, table=True):
+    """Recorded market data, so any live day can be replayed."""
+
+    symbol: str = Field(primary_key=True)
+    time: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    source: str

@@ -1,0 +1,53 @@
+"""Shared fixtures: a real SQLite file per test, a migrated database, runtimes on the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from db.control import bootstrap, save_param_version
+from db.engine import make_engine
+from db.migrate import upgrade
+from worker.runtime import RunOptions, Runtime, build_runtime
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# A short stretch of sessions that includes an early close (Friday 2025-11-28, 13:00 ET).
+EARLY_CLOSE_DAY = date(2025, 11, 28)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def migrated(db_url: str) -> str:
+    upgrade(db_url)
+    bootstrap(make_engine(db_url))
+    return db_url
+
+
+def with_params(url: str, **values: Any) -> int:
+    """Store and activate a parameter version (defaults plus `values`); returns its id."""
+    upgrade(url)
+    engine = make_engine(url)
+    bootstrap(engine)
+    version = save_param_version(engine, values, author="test", note="test params")
+    return int(version.id or 0)
+
+
+# Parameters that make the rule baseline trade often, so short runs exercise every path.
+ACTIVE_PARAMS: dict[str, Any] = {"min_confidence": 0.5, "cooldown_s": 0, "max_trades_per_symbol_day": 20,
+                                 "iv_rank_max": 100.0, "iv_rank_min": 0.0, "vix_ceiling": 150.0,
+                                 "blocked_regimes": []}
+
+
+@pytest.fixture
+def runtime(migrated: str) -> Iterator[Runtime]:
+    rt = build_runtime(RunOptions(db=migrated, seed=11), "worker", run_id="test-run")
+    yield rt
+    rt.engine.dispose()

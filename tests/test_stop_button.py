@@ -1,0 +1,83 @@
+"""The console's stop button (Streamlit AppTest) makes the worker's next control tick halt and
+flatten, leaving no open position; resuming needs a confirmation."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from core.calendar import session_for
+from db.control import save_param_version
+from worker.runtime import Runtime
+
+
+def _open_a_position(runtime: Runtime) -> object:
+    save_param_version(runtime.engine, {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100,
+                                        "blocked_regimes": [], "max_open_positions": 2}, author="test")
+    session = session_for(date(2026, 3, 10))
+    assert session is not None
+    minute = 31
+    while runtime.cycle.book.open_count() == 0 and minute < 300:
+        runtime.cycle.run(session.at(minute))
+        minute += 1
+    assert runtime.cycle.book.open_count() > 0, "the policy never entered"
+    return session.at(minute)
+
+
+@pytest.fixture
+def app(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", str(runtime.engine.url))
+    monkeypatch.setenv("CONSOLE_OPERATOR", "alice")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_stop_button_halts_and_the_worker_flattens(runtime: Runtime, app: AppTest) -> None:
+    now = _open_a_position(runtime)
+    app.button(key="stop").click().run()
+    assert not app.exception
+    with runtime.engine.connect() as conn:
+        state = conn.execute(text("SELECT state, flatten FROM controlstate")).one()
+        audit = conn.execute(text("SELECT who, from_state, to_state, flatten, reason_code FROM controlevent")).all()
+    assert tuple(state) == ("HALTED", 1)
+    assert [tuple(a) for a in audit] == [("alice", "ACTIVE", "HALTED", 1, "operator_stop")]
+
+    summary = runtime.control.tick(now)  # type: ignore[arg-type]
+    assert summary and "positions closed" in summary
+    assert runtime.broker.positions() == [] and runtime.cycle.book.open_count() == 0
+    with runtime.engine.connect() as conn:
+        open_trades = conn.execute(text("SELECT count(*) FROM trade WHERE status = 'open'")).scalar()
+        codes = {r[0] for r in conn.execute(text("SELECT exit_reason_code FROM trade"))}
+        applied = conn.execute(text("SELECT halt_applied_at, halt_summary FROM controlstate")).one()
+    assert open_trades == 0 and "emergency_stop" in codes
+    assert applied[0] is not None and applied[1] == summary
+    assert runtime.control.tick(now) is None, "a halt is carried out once"  # type: ignore[arg-type]
+
+    app.run()  # the page now shows the worker's confirmation
+    assert any("Worker confirmed" in s.value for s in app.sidebar.success)
+
+
+def test_a_second_click_writes_no_second_row(runtime: Runtime, app: AppTest) -> None:
+    app.button(key="stop").click().run()
+    app.button(key="stop").click().run()
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM controlevent")).scalar() == 1
+
+
+def test_resume_needs_confirmation(runtime: Runtime, app: AppTest) -> None:
+    app.button(key="stop").click().run()
+    app.button(key="resume").click().run()
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM controlstate")).scalar() == "HALTED"
+    app.button(key="confirm_resume_button").click().run()
+    assert not app.exception
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM controlstate")).scalar() == "ACTIVE"
+        rows = conn.execute(text("SELECT who, to_state, reason_code FROM controlevent ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("alice", "HALTED", "operator_stop"), ("alice", "ACTIVE", "operator_resume")]

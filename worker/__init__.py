@@ -1,0 +1,1 @@
+"""The trading worker: scheduler wiring, the cycle as named steps, control, backtest."""

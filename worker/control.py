@@ -1,0 +1,46 @@
+"""The 1-second control tick: carries out the trading state the console (or a safeguard) set.
+
+HALTED cancels every open order and, with flatten, closes every position at market; the
+result is written back as the halt's confirmation, which the console shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
+from core.types import TradingState
+from db.control import mark_halt_applied
+from worker.cycle import TradingCycle
+
+
+class ControlLoop:
+    def __init__(self, cycle: TradingCycle) -> None:
+        self.cycle = cycle
+
+    def tick(self, now: datetime) -> str | None:
+        """Apply a pending halt; returns its summary when one was applied."""
+        cycle = self.cycle
+        with cycle.lock:
+            control, _ = cycle.journal.read_control()
+            cycle.last_state = control.state
+            if control.state is not TradingState.HALTED or control.halt_applied_at is not None:
+                return None
+            reason = MAX_DRAWDOWN_HALT if control.reason_code == "max_drawdown" else EMERGENCY_STOP
+            cycle.pending.clear()
+            before = len(cycle.book.positions())
+            if control.flatten:
+                updates = cycle.broker.close_all(now)
+            else:
+                updates = cycle.broker.cancel_all(now)
+            for upd in updates:
+                cycle.book_update(upd, now, default_exit=reason)
+            cancelled = sum(1 for u in updates if u.status.value == "canceled")
+            closed = before - len(cycle.book.positions())
+            left = len(cycle.broker.positions())
+            summary = (f"{cancelled} open orders cancelled, {closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
+                       f"{left} positions left at the broker.")
+            cycle.journal.flush()
+            mark_halt_applied(cycle.journal.engine, summary, at=now)
+            cycle.journal.event("warning" if left == 0 else "error", "halt_applied", summary, time=now)
+            return summary

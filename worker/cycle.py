@@ -1,0 +1,303 @@
+"""One trading cycle as named steps (DESIGN.md): the same code in simulation, paper, live and
+backtest. `run(now)` is called once per minute bar; it handles every symbol."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from core.calendar import Session
+from core.data_quality import check_bars
+from core.exits import BROKER_LIQUIDATION, ExitSignal, check_exits
+from core.features import FeatureEngine
+from core.ids import client_order_id
+from core.params import TradingParams
+from core.policy.base import Observation, Policy, PolicyOutput, action_mask
+from core.protocols import BarView, Broker, MarketData
+from core.regime import VixRange, classify_regime
+from core.safeguards import EntryContext, first_block
+from core.sizing import contracts_for, select_contract
+from core.types import Action, OrderRequest, OrderStatus, OrderUpdate, Quote, Reason, Regime, Side, TradingState
+from db.control import ControlSnapshot, set_trading_state
+from db.journal import Journal
+from worker.tradebook import EntryIntent, TradeBook
+
+KEY_FEATURES = ("rsi_14", "vwap_dist_pct", "trend_pct", "atr_pct", "rv_annual_pct", "volume_z")
+
+
+@dataclass
+class MarketSnapshot:
+    """Step 2's output for one symbol."""
+
+    view: BarView
+    spot: float
+    vix: float
+    iv_rank: float
+    data_problem: Reason | None
+
+
+@dataclass
+class RiskBook:
+    """Start-of-day equity and the running peak: the inputs of the loss safeguards."""
+
+    day: object = None
+    start_of_day: float = 0.0
+    peak: float = 0.0
+
+
+class TradingCycle:
+    def __init__(self, market: MarketData, broker: Broker, policy: Policy, journal: Journal, lock: threading.Lock,
+                 risk: RiskBook | None = None) -> None:
+        self.market = market
+        self.broker = broker
+        self.policy = policy
+        self.journal = journal
+        self.lock = lock
+        self.book = TradeBook(journal)
+        self.risk = risk or RiskBook()
+        self.features = {s: FeatureEngine() for s in market.symbols}
+        self.pending: dict[str, tuple[EntryIntent | None, Reason | None]] = {}
+        self.session: Session | None = None
+        self.last_latency_ms = 0.0
+        self.last_state = TradingState.ACTIVE
+        self._vix_range: tuple[object, VixRange] = (None, VixRange.of(np.empty(0)))
+
+    # ---- the cycle ------------------------------------------------------------------------
+    def run(self, now: datetime) -> None:
+        with self.lock:
+            started = time.perf_counter()
+            control, params = self.read_control(now)
+            session = self.market.session(now)
+            if session is None:
+                return
+            self.on_session(session, control)
+            self.apply_broker_events(now)
+            equity = self.update_risk(now, control, params)
+            for symbol in self.market.symbols:
+                snap = self.pull_market(symbol, now)
+                obs, regime = self.build_observation(symbol, snap, params, now)
+                out = self.ask_policy(obs)
+                exit_code = self.manage_position(symbol, now, session, params, out)
+                block, cid = self.consider_entry(symbol, now, session, params, control, snap, obs, out, regime, equity)
+                self.record_decision(symbol, now, snap, out, regime, block, exit_code, cid, control, params, started)
+            self.record_equity(now)
+            self.last_latency_ms = (time.perf_counter() - started) * 1000.0
+            self.journal.end_cycle()
+
+    # step 1
+    def read_control(self, now: datetime) -> tuple[ControlSnapshot, TradingParams]:
+        control, params = self.journal.read_control()
+        self.journal.note_param_used(control.param_version, now)
+        self.last_state = control.state
+        return control, params
+
+    def on_session(self, session: Session, control: ControlSnapshot) -> None:
+        """At a new session: reset features and policy memory; lift a daily-loss REDUCING."""
+        if self.session is not None and self.session.day == session.day:
+            return
+        self.session = session
+        for symbol, engine in self.features.items():
+            engine.reset()
+            self.policy.reset(symbol)
+        self.book.new_session()
+        if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
+            set_trading_state(self.journal.engine, TradingState.ACTIVE, "worker", "new_session",
+                              "New session: the daily loss limit resets.", at=session.open)
+
+    def apply_broker_events(self, now: datetime) -> None:
+        """Fills of resting orders, expiries and broker liquidations since the last cycle."""
+        for upd in self.broker.sync(now):
+            self.book_update(upd, now, default_exit=BROKER_LIQUIDATION)
+
+    def update_risk(self, now: datetime, control: ControlSnapshot, params: TradingParams) -> float:
+        equity = self.broker.account().equity
+        if self.risk.day != now.date():
+            self.risk.day, self.risk.start_of_day = now.date(), equity
+        self.risk.peak = max(self.risk.peak, equity)
+        if control.state is TradingState.HALTED:
+            return equity
+        drawdown = (equity / self.risk.peak - 1.0) * 100.0 if self.risk.peak > 0 else 0.0
+        day_pnl = (equity / self.risk.start_of_day - 1.0) * 100.0 if self.risk.start_of_day > 0 else 0.0
+        if drawdown <= params.max_drawdown_pct:
+            set_trading_state(self.journal.engine, TradingState.HALTED, "worker", "max_drawdown",
+                              f"Drawdown {drawdown:.1f}% reached the limit {params.max_drawdown_pct}%.", flatten=True, at=now)
+        elif day_pnl <= params.daily_loss_limit_pct and control.state is TradingState.ACTIVE:
+            set_trading_state(self.journal.engine, TradingState.REDUCING, "worker", "daily_loss_limit",
+                              f"Down {day_pnl:.1f}% today (limit {params.daily_loss_limit_pct}%).", at=now)
+        return equity
+
+    # step 2
+    def pull_market(self, symbol: str, now: datetime) -> MarketSnapshot:
+        view = self.market.bars(symbol, now)
+        vix = self.market.vix(now)
+        if self._vix_range[0] != now.date():
+            self._vix_range = (now.date(), VixRange.of(self.market.vix_history(now.date())))
+        return MarketSnapshot(view, self.market.spot(symbol, now), vix, self._vix_range[1].rank(vix), None)
+
+    # step 3
+    def build_observation(self, symbol: str, snap: MarketSnapshot, params: TradingParams, now: datetime
+                          ) -> tuple[Observation, Regime]:
+        engine = self.features[symbol]
+        engine.catch_up(snap.view, snap.vix)
+        snap.data_problem = check_bars(snap.view, now, params)
+        if snap.data_problem is None and not np.isfinite(snap.vix):
+            snap.data_problem = Reason("data_vix", "No VIX value is available.")
+        latest = engine.latest()
+        regime = classify_regime(snap.vix, latest.get("rv_annual_pct", 0.0), params)
+        pos = self.book.position(symbol)
+        direction, unrealized, held = 0, 0.0, 0.0
+        if pos is not None:
+            quote = self.market.quote(pos.contract, now)
+            direction = pos.direction
+            if quote is not None:
+                unrealized = self.book.mark(symbol, quote.bid, quote.mid)
+            held = (now - pos.entry_time).total_seconds() / 60.0
+        return Observation(symbol, engine.window, latest, direction, unrealized, held), regime
+
+    # step 4
+    def ask_policy(self, obs: Observation) -> PolicyOutput:
+        return self.policy.decide(obs, action_mask(obs.in_position))
+
+    # step 5
+    def manage_position(self, symbol: str, now: datetime, session: Session, params: TradingParams,
+                        out: PolicyOutput) -> str | None:
+        pos = self.book.position(symbol)
+        if pos is None:
+            return None
+        quote = self.market.quote(pos.contract, now)
+        if quote is None:
+            return None
+        close_conf = out.confidence if out.action is Action.CLOSE else None
+        signal = check_exits(pos, quote.bid, now, session, params, close_conf)
+        if signal is None:
+            return None
+        self.send_exit(symbol, signal, now)
+        return signal.reason.code
+
+    def send_exit(self, symbol: str, signal: ExitSignal, now: datetime) -> None:
+        pos = self.book.position(symbol)
+        assert pos is not None
+        if signal.reason.code.startswith("partial_tp"):
+            pos.partials_done = int(signal.reason.code[-1])
+        cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), f"exit:{signal.reason.code}")
+        request = OrderRequest(cid, pos.contract, Side.SELL, signal.qty, opening=False)
+        self.send(request, signal.reason.code, now, None, signal.reason, pos.trade_id)
+
+    # steps 6 and 7
+    def consider_entry(self, symbol: str, now: datetime, session: Session, params: TradingParams,
+                       control: ControlSnapshot, snap: MarketSnapshot, obs: Observation, out: PolicyOutput,
+                       regime: Regime, equity: float) -> tuple[Reason | None, str | None]:
+        if out.action not in (Action.BUY_CALL, Action.BUY_PUT) or obs.in_position:
+            return None, None
+        direction = 1 if out.action is Action.BUY_CALL else -1
+        chosen: list[Quote | None] = []
+
+        def candidate() -> Quote | None:
+            if not chosen:
+                chain = self.market.chain(symbol, now)
+                chosen.append(None if chain is None else select_contract(chain, direction, params.target_delta))
+            return chosen[0]
+
+        context = EntryContext(
+            params=params, state=control.state, now=now, session=session, data_problem=snap.data_problem,
+            equity=equity, start_of_day_equity=self.risk.start_of_day, peak_equity=self.risk.peak, vix=snap.vix,
+            iv_rank=snap.iv_rank, regime=regime, confidence=out.confidence,
+            trades_today=self.book.entries_today.get(symbol, 0), last_exit_at=self.book.last_exit_at.get(symbol),
+            open_positions=self.book.open_count(), candidate=candidate,
+        )
+        block = first_block(context)
+        if block is not None:
+            return block, None
+        quote = candidate()
+        assert quote is not None
+        qty = contracts_for(equity, quote.ask, params, self.broker.fee_per_contract)
+        if qty < 1:
+            return Reason("size_zero", f"Risk budget buys no whole contract at {quote.ask:.2f}."), None
+        f = obs.features
+        intent = EntryIntent(
+            reason=Reason(f"policy_{out.action.label}", f"{self.policy.name} chose {out.action.label} with confidence "
+                          f"{out.confidence:.2f} (trend {f['trend_pct']:+.3f}%, VWAP {f['vwap_dist_pct']:+.3f}%, RSI {f['rsi_14']:.0f})."),
+            confidence=out.confidence, regime=regime.value, vix=snap.vix, model_version=self.policy.version,
+            param_version=control.param_version, atr_pct=f["atr_pct"], trend_pct=f["trend_pct"], direction=direction)
+        cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), "entry")
+        request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True)
+        upd = self.send(request, intent.reason.code, now, intent, None, None)
+        if upd.status is OrderStatus.REJECTED:
+            return Reason("broker_rejected", f"Broker refused the order: {upd.reject_reason}."), cid
+        return None, cid
+
+    def send(self, request: OrderRequest, reason_code: str, now: datetime, intent: EntryIntent | None,
+             exit_reason: Reason | None, trade_id: int | None) -> OrderUpdate:
+        """Persist, then submit; on an error look the order up by its id before anything else."""
+        self.journal.persist_order(request, reason_code, now, trade_id)
+        self.pending[request.client_order_id] = (intent, exit_reason)
+        try:
+            upd = self.broker.submit(request, now)
+        except Exception as exc:  # noqa: BLE001 - any transport error: ask the broker what happened
+            found = self.broker.order_by_client_id(request.client_order_id)
+            if found is None:
+                upd = OrderUpdate(request.client_order_id, OrderStatus.REJECTED, reject_reason=f"submit failed: {exc}")
+            else:
+                upd = found
+        self.book_update(upd, now)
+        return upd
+
+    def book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None = None) -> None:
+        """Record the broker's answer, then book its fills into trades."""
+        with self.journal.transaction():
+            self._book_update(upd, now, default_exit)
+
+    def _book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None) -> None:
+        intent, exit_reason = self.pending.get(upd.client_order_id, (None, default_exit))
+        broker_request = None
+        trade_id = None
+        if upd.fills and upd.client_order_id not in self.pending:
+            f = upd.fills[0]
+            broker_request = OrderRequest(upd.client_order_id, f.contract, f.side, sum(x.qty for x in upd.fills), False)
+        for fill in upd.fills:
+            reason = exit_reason
+            if fill.liquidation:
+                reason = BROKER_LIQUIDATION
+            trade_id = self.book.apply_fill(fill, intent, reason) or trade_id
+        self.journal.record_update(upd, now, trade_id, broker_request, (exit_reason or default_exit or Reason("", "")).code)
+        if not upd.status.is_open:
+            self.pending.pop(upd.client_order_id, None)
+
+    # step 8
+    def record_decision(self, symbol: str, now: datetime, snap: MarketSnapshot, out: PolicyOutput, regime: Regime,
+                        block: Reason | None, exit_code: str | None, cid: str | None, control: ControlSnapshot,
+                        params: TradingParams, started: float) -> None:
+        final = out.action
+        if block is not None:
+            final = Action.HOLD
+        elif out.action is Action.CLOSE and exit_code is None:
+            final = Action.HOLD  # the policy's close did not clear policy_exit_min_confidence
+        elif exit_code is not None:
+            final = Action.CLOSE
+        view = snap.view
+        latest = self.features[symbol].latest()
+        self.journal.add_decision({
+            "time": now, "bar_time": view.bars.bar_time(view.count - 1) if view.count else None, "symbol": symbol,
+            "p_hold": out.probabilities[0], "p_buy_call": out.probabilities[1], "p_buy_put": out.probabilities[2],
+            "p_close": out.probabilities[3], "action": out.action.label, "confidence": out.confidence,
+            "final_action": final.label, "blocked_by": block.code if block else None,
+            "blocked_reason": block.text if block else None, "exit_code": exit_code, "regime": regime.value,
+            "vix": snap.vix, "iv_rank": snap.iv_rank, "underlying_price": snap.spot,
+            "features": {k: latest[k] for k in KEY_FEATURES if k in latest},
+            "param_version": control.param_version, "model_version": self.policy.version,
+            "data_source": view.source, "degraded": view.degraded,
+            "latency_ms": (time.perf_counter() - started) * 1000.0, "order_client_id": cid,
+        })
+
+    def record_equity(self, now: datetime) -> None:
+        account = self.broker.account()
+        self.journal.add_equity(now, account.cash, account.equity, self.risk.peak, self.risk.start_of_day)
+
+
+def cycle_times(session: Session) -> list[datetime]:
+    """Every cycle time of a session: one minute after the open through the close."""
+    return [session.open + timedelta(minutes=m) for m in range(1, session.minutes + 1)]

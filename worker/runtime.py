@@ -1,0 +1,101 @@
+"""Wiring: builds the market, broker, policy, journal, cycle and control loop for a run."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.calendar import Session
+from core.market.csv_source import CsvWorld
+from core.market.sim_market import SimMarket
+from core.market.synthetic import SyntheticWorld
+from core.broker_sim import SimBroker
+from core.policy.base import Policy
+from core.policy.rules import RulePolicy
+from core.types import BrokerPosition, OptionContract
+from db.control import bootstrap
+from db.engine import make_engine
+from db.journal import Journal
+from db.migrate import upgrade
+from worker.control import ControlLoop
+from worker.cycle import TradingCycle
+
+
+@dataclass
+class RunOptions:
+    mode: str = "sim"
+    source: str = "synthetic"  # synthetic | csv:DIR
+    seed: int = 7
+    db: str | None = None
+    cash: float = 100_000.0
+    fee_per_contract: float = 0.65
+    policy: str = "rules"
+    flush_every: int = 1
+
+
+@dataclass
+class Runtime:
+    options: RunOptions
+    engine: Engine
+    world: SyntheticWorld | CsvWorld
+    market: SimMarket
+    broker: SimBroker
+    journal: Journal
+    cycle: TradingCycle
+    control: ControlLoop
+
+    def next_session_after(self, day: date) -> Session | None:
+        """The session after `day` that this run has data for."""
+        if isinstance(self.world, CsvWorld):
+            later = [s for s in self.world.sessions() if s.day > day]
+            return later[0] if later else None
+        from core.calendar import next_session
+
+        return next_session(day)
+
+
+def make_world(source: str, seed: int) -> SyntheticWorld | CsvWorld:
+    if source == "synthetic":
+        return SyntheticWorld(seed)
+    if source.startswith("csv:"):
+        return CsvWorld(source.removeprefix("csv:"))
+    raise ValueError(f"unknown --source {source!r}: use 'synthetic' or 'csv:DIR'")
+
+
+def make_policy(name: str) -> Policy:
+    if name == "rules":
+        return RulePolicy()
+    raise ValueError(f"unknown --policy {name!r}: only 'rules' is available")
+
+
+def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> Runtime:
+    """Migrate the database, then assemble every part of a simulated run."""
+    if options.mode != "sim":
+        raise ValueError(f"--mode {options.mode} is not available yet: only 'sim' is implemented")
+    url = upgrade(options.db)
+    engine = make_engine(url)
+    bootstrap(engine)
+    world = make_world(options.source, options.seed)
+    market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
+    broker = SimBroker(market, options.cash, options.fee_per_contract)
+    journal = Journal(engine, run_id or f"{kind}-{uuid.uuid4().hex[:12]}", options.flush_every)
+    journal.start_run(kind, options.mode, options.source, options.seed, _jsonable(asdict(options)))
+    cycle = TradingCycle(market, broker, make_policy(options.policy), journal, threading.Lock())
+    return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle))
+
+
+def restore_simulated_account(rt: Runtime) -> None:
+    """After a restart: rebuild the simulator's cash from fills and positions from open trades."""
+    rt.cycle.book.restore()
+    positions = [BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
+                 for p in rt.cycle.book.positions()]
+    rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in values.items()}

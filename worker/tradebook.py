@@ -1,0 +1,139 @@
+"""Open positions as the exit rules see them, and the trade rows they become.
+
+Every fill goes through `apply_fill`: an opening fill starts a trade row with its entry reason,
+closing fills accumulate the exit average and realized P&L, and the last one closes the trade
+with its exit reason. Marks update the peak bid and the max adverse/favourable excursion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.exits import PositionState
+from core.types import FillEvent, OptionContract, Reason, Side
+from db.journal import Journal
+
+MULTIPLIER = 100
+
+
+@dataclass(frozen=True)
+class EntryIntent:
+    """What the cycle knew when it sent an opening order; becomes the trade's entry record."""
+
+    reason: Reason
+    confidence: float
+    regime: str
+    vix: float
+    model_version: str
+    param_version: int
+    atr_pct: float
+    trend_pct: float
+    direction: int
+
+
+@dataclass
+class _Open:
+    state: PositionState
+    exit_qty: int = 0
+    exit_value: float = 0.0
+    fees: float = 0.0
+    mae_pct: float = 0.0
+    mfe_pct: float = 0.0
+
+
+class TradeBook:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._open: dict[str, _Open] = {}  # by underlying: one position per underlying
+        self.last_exit_at: dict[str, datetime] = {}
+        self.entries_today: dict[str, int] = {}
+
+    # ---- queries ------------------------------------------------------------------------
+    def position(self, underlying: str) -> PositionState | None:
+        found = self._open.get(underlying)
+        return None if found is None else found.state
+
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def positions(self) -> list[PositionState]:
+        return [o.state for o in self._open.values()]
+
+    def new_session(self) -> None:
+        self.entries_today.clear()
+        self.last_exit_at.clear()
+
+    # ---- restore ------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Load open trades after a restart so exits keep working on them."""
+        for t in self.journal.open_trades():
+            state = PositionState(
+                trade_id=int(t.id or 0), contract=OptionContract.from_symbol(t.contract), direction=t.direction,
+                entry_qty=t.entry_qty, qty_open=t.qty_open, entry_price=t.entry_avg, entry_time=t.entry_time,
+                peak_bid=t.peak_bid, partials_done=t.partials_done, entry_atr_pct=t.entry_atr_pct, entry_vix=t.vix,
+                entry_trend_pct=t.entry_trend_pct)
+            exit_value = (t.exit_avg or 0.0) * t.exit_qty
+            self._open[state.contract.underlying] = _Open(state, t.exit_qty, exit_value, t.fees, t.mae_pct, t.mfe_pct)
+
+    # ---- fills --------------------------------------------------------------------------
+    def apply_fill(self, fill: FillEvent, intent: EntryIntent | None, exit_reason: Reason | None) -> int | None:
+        """Book one fill; returns the trade id it belongs to."""
+        underlying = fill.contract.underlying
+        if fill.side is Side.BUY:
+            if intent is None:
+                raise ValueError(f"opening fill {fill.client_order_id} without an entry intent")
+            return self._open_or_add(fill, intent)
+        held = self._open.get(underlying)
+        if held is None:
+            return None
+        return self._reduce(held, fill, exit_reason or Reason("unknown_exit", "Closed by an order the worker did not send."))
+
+    def _open_or_add(self, fill: FillEvent, intent: EntryIntent) -> int:
+        fields = dict(
+            underlying=fill.contract.underlying, contract=fill.contract.symbol, direction=intent.direction,
+            entry_time=fill.time, entry_qty=fill.qty, qty_open=fill.qty, entry_avg=fill.price, fees=fill.fee,
+            realized_pnl=-fill.fee, entry_reason_code=intent.reason.code, entry_reason=intent.reason.text,
+            confidence=intent.confidence, regime=intent.regime, vix=intent.vix, model_version=intent.model_version,
+            param_version=intent.param_version, entry_client_order_id=fill.client_order_id, peak_bid=fill.price,
+            entry_atr_pct=intent.atr_pct, entry_trend_pct=intent.trend_pct,
+        )
+        trade_id = self.journal.open_trade(fields)
+        state = PositionState(trade_id, fill.contract, intent.direction, fill.qty, fill.qty, fill.price, fill.time,
+                              fill.price, 0, intent.atr_pct, intent.vix, intent.trend_pct)
+        self._open[fill.contract.underlying] = _Open(state, fees=fill.fee)
+        self.entries_today[fill.contract.underlying] = self.entries_today.get(fill.contract.underlying, 0) + 1
+        return trade_id
+
+    def _reduce(self, held: _Open, fill: FillEvent, reason: Reason) -> int:
+        st = held.state
+        qty = min(fill.qty, st.qty_open)
+        st.qty_open -= qty
+        held.exit_qty += qty
+        held.exit_value += qty * fill.price
+        held.fees += fill.fee
+        exit_avg = held.exit_value / held.exit_qty
+        pnl = (held.exit_value - st.entry_price * held.exit_qty) * MULTIPLIER - held.fees
+        fields: dict[str, object] = dict(qty_open=st.qty_open, exit_qty=held.exit_qty, exit_avg=exit_avg, fees=held.fees,
+                                         realized_pnl=pnl, partials_done=st.partials_done, peak_bid=st.peak_bid,
+                                         mae_pct=held.mae_pct, mfe_pct=held.mfe_pct)
+        if st.qty_open == 0:
+            fields.update(status="closed", exit_time=fill.time, exit_reason_code=reason.code, exit_reason=reason.text)
+            del self._open[st.contract.underlying]
+            self.last_exit_at[st.contract.underlying] = fill.time
+        self.journal.update_trade(st.trade_id, **fields)
+        return st.trade_id
+
+    # ---- marks --------------------------------------------------------------------------
+    def mark(self, underlying: str, bid: float, mid: float) -> float:
+        """Update peak and excursions from this bar's quote; returns unrealized % on the bid."""
+        held = self._open.get(underlying)
+        if held is None:
+            return 0.0
+        st = held.state
+        move = (mid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
+        held.mae_pct, held.mfe_pct = min(held.mae_pct, move), max(held.mfe_pct, move)
+        if bid > st.peak_bid:
+            st.peak_bid = bid
+            self.journal.update_trade(st.trade_id, peak_bid=bid, mae_pct=held.mae_pct, mfe_pct=held.mfe_pct)
+        return (bid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
