@@ -42,8 +42,11 @@ def frames(world: SyntheticWorld, sessions: list[Session]) -> dict[str, pd.DataF
         for s in sessions:
             b = world.session_bars(s, symbol)
             idx = pd.to_datetime(b.start, unit="s", utc=True).tz_convert("America/New_York").tz_localize(None)
-            parts.append(pd.DataFrame({"open": b.open, "high": b.high, "low": b.low, "close": b.close,
-                                       "volume": b.volume}, index=idx))
+            parts.append(
+                pd.DataFrame(
+                    {"open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}, index=idx
+                )
+            )
         out[symbol] = pd.concat(parts)
     return out
 

@@ -7,14 +7,14 @@ confirmation first. Both are idempotent: asking for the state already in force w
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
+from console.data import reader, writer
 from core.types import TradingState
 from db import reads
 from db.control import set_trading_state
-from console.data import reader, writer
 
 STATE_COLOURS = {"ACTIVE": "green", "REDUCING": "orange", "HALTED": "red"}
 STALE_HEARTBEAT_S = 15
@@ -28,7 +28,7 @@ def heartbeat_age_s() -> float | None:
     status = reads.worker_status(reader())
     if not status:
         return None
-    return (datetime.now(timezone.utc) - status["heartbeat_at"]).total_seconds()
+    return (datetime.now(UTC) - status["heartbeat_at"]).total_seconds()
 
 
 def control_panel() -> None:
@@ -37,10 +37,21 @@ def control_panel() -> None:
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
     bar.markdown(f"### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
-    if bar.button("EMERGENCY STOP", key="stop", type="primary", width="stretch",
-                  help="Halt now: cancel every open order and close every position."):
-        event = set_trading_state(writer(), TradingState.HALTED, operator_name(), "operator_stop",
-                                  "Emergency stop from the console.", flatten=True)
+    if bar.button(
+        "EMERGENCY STOP",
+        key="stop",
+        type="primary",
+        width="stretch",
+        help="Halt now: cancel every open order and close every position.",
+    ):
+        event = set_trading_state(
+            writer(),
+            TradingState.HALTED,
+            operator_name(),
+            "operator_stop",
+            "Emergency stop from the console.",
+            flatten=True,
+        )
         bar.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}
@@ -67,8 +78,13 @@ def _resume(bar: object) -> None:
     if st.session_state.get("confirm_resume"):
         bar.warning("Resume sets the state to ACTIVE: new entries will be allowed.")  # type: ignore[attr-defined]
         if bar.button("Confirm resume", key="confirm_resume_button"):  # type: ignore[attr-defined]
-            set_trading_state(writer(), TradingState.ACTIVE, operator_name(), "operator_resume",
-                              "Resumed from the console after confirmation.")
+            set_trading_state(
+                writer(),
+                TradingState.ACTIVE,
+                operator_name(),
+                "operator_resume",
+                "Resumed from the console after confirmation.",
+            )
             st.session_state["confirm_resume"] = False
             st.rerun()
         if bar.button("Cancel", key="cancel_resume"):  # type: ignore[attr-defined]

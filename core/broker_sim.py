@@ -77,7 +77,9 @@ class SimBroker:
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
         self._now = now
         if request.client_order_id in self._orders:
-            return OrderUpdate(request.client_order_id, OrderStatus.REJECTED, reject_reason="client_order_id must be unique")
+            return OrderUpdate(
+                request.client_order_id, OrderStatus.REJECTED, reject_reason="client_order_id must be unique"
+            )
         self._seq += 1
         update = OrderUpdate(request.client_order_id, OrderStatus.ACCEPTED, broker_order_id=f"sim-{self._seq}")
         self._orders[request.client_order_id] = (request, update)
@@ -100,7 +102,11 @@ class SimBroker:
             return "qty must be positive"
         if request.contract.expiry < session.day:
             return "contract has expired"
-        if request.opening and request.contract.expiry == session.day and now >= session.close - OPENING_CUTOFF_BEFORE_CLOSE:
+        if (
+            request.opening
+            and request.contract.expiry == session.day
+            and now >= session.close - OPENING_CUTOFF_BEFORE_CLOSE
+        ):
             cutoff = session.close - OPENING_CUTOFF_BEFORE_CLOSE
             return f"opening orders on expiring contracts are refused after {cutoff:%H:%M} ET"
         held = self._held.get(request.contract.symbol)
@@ -108,12 +114,18 @@ class SimBroker:
             return "insufficient qty to sell (uncovered options are not allowed)"
         if request.side is Side.BUY:
             quote = self.market.quote(request.contract, now)
-            price = request.limit_price if request.order_type == "limit" and request.limit_price else (quote.ask if quote else 0.0)
+            price = (
+                request.limit_price
+                if request.order_type == "limit" and request.limit_price
+                else (quote.ask if quote else 0.0)
+            )
             if price * MULTIPLIER * request.qty + self.fee_per_contract * request.qty > self.cash:
                 return "insufficient buying power"
         return None
 
-    def _try_fill(self, request: OrderRequest, update: OrderUpdate, now: datetime, liquidation: bool = False) -> list[FillEvent]:
+    def _try_fill(
+        self, request: OrderRequest, update: OrderUpdate, now: datetime, liquidation: bool = False
+    ) -> list[FillEvent]:
         quote = self.market.quote(request.contract, now)
         if quote is None:
             return []
@@ -124,10 +136,15 @@ class SimBroker:
                 return []
         qty = request.qty - update.filled_qty
         fee = round(self.fee_per_contract * qty, 2)
-        fill = FillEvent(request.client_order_id, request.contract, request.side, qty, price, fee, now, quote.time, liquidation)
+        fill = FillEvent(
+            request.client_order_id, request.contract, request.side, qty, price, fee, now, quote.time, liquidation
+        )
         self._apply(fill)
-        update.avg_fill_price = price if not update.filled_qty else (
-            (update.avg_fill_price or 0.0) * update.filled_qty + price * qty) / (update.filled_qty + qty)
+        update.avg_fill_price = (
+            price
+            if not update.filled_qty
+            else ((update.avg_fill_price or 0.0) * update.filled_qty + price * qty) / (update.filled_qty + qty)
+        )
         update.filled_qty += qty
         update.status = OrderStatus.FILLED
         update.fills.append(fill)

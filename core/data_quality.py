@@ -18,7 +18,9 @@ def check_bars(view: BarView, now: datetime, params: TradingParams) -> Reason | 
     bars = view.bars
     age_s = now.timestamp() - (float(bars.start[i]) + 60.0)
     if age_s > params.max_bar_age_s:
-        return Reason("data_stale", f"Newest {bars.symbol} bar closed {age_s:.0f} s ago (limit {params.max_bar_age_s} s).")
+        return Reason(
+            "data_stale", f"Newest {bars.symbol} bar closed {age_s:.0f} s ago (limit {params.max_bar_age_s} s)."
+        )
     o, h, lo, c = (float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]))
     if not all(math.isfinite(x) and x > 0 for x in (o, h, lo, c)):
         return Reason("data_invalid", f"{bars.symbol} bar has a missing or non-positive price.")
@@ -28,5 +30,7 @@ def check_bars(view: BarView, now: datetime, params: TradingParams) -> Reason | 
         prev = float(bars.close[i - 1])
         jump = abs(c / prev - 1.0) * 100.0 if prev > 0 else float("inf")
         if jump > params.max_bar_jump_pct:
-            return Reason("data_jump", f"{bars.symbol} moved {jump:.1f}% in one minute (limit {params.max_bar_jump_pct}%).")
+            return Reason(
+                "data_jump", f"{bars.symbol} moved {jump:.1f}% in one minute (limit {params.max_bar_jump_pct}%)."
+            )
     return None

@@ -53,21 +53,43 @@ def dynamic_take_profit_pct(pos: PositionState, params: TradingParams) -> float:
 
 
 def check_exits(
-    pos: PositionState, bid: float, now: datetime, session: Session, params: TradingParams,
+    pos: PositionState,
+    bid: float,
+    now: datetime,
+    session: Session,
+    params: TradingParams,
     policy_close_confidence: float | None,
 ) -> ExitSignal | None:
     """The first exit that fires for this position at this bid, or None to keep holding."""
     everything = pos.qty_open
     if now >= session.before_close(params.flatten_before_close_min):
-        return ExitSignal(Reason("eod_flatten", f"End-of-day flatten at {session.before_close(params.flatten_before_close_min):%H:%M} ET."), everything)
+        return ExitSignal(
+            Reason(
+                "eod_flatten",
+                f"End-of-day flatten at {session.before_close(params.flatten_before_close_min):%H:%M} ET.",
+            ),
+            everything,
+        )
     gain = (bid / pos.entry_price - 1.0) * 100.0 if pos.entry_price > 0 else 0.0
     if gain <= params.stop_loss_pct:
-        return ExitSignal(Reason("stop_loss", f"Bid {bid:.2f} is {gain:.1f}% from entry {pos.entry_price:.2f} (stop {params.stop_loss_pct}%)."), everything)
+        return ExitSignal(
+            Reason(
+                "stop_loss",
+                f"Bid {bid:.2f} is {gain:.1f}% from entry {pos.entry_price:.2f} (stop {params.stop_loss_pct}%).",
+            ),
+            everything,
+        )
     peak_gain = (pos.peak_bid / pos.entry_price - 1.0) * 100.0 if pos.entry_price > 0 else 0.0
     if peak_gain >= params.trailing_arm_pct:
         floor = pos.peak_bid * (1.0 - params.trailing_distance_pct / 100.0)
         if bid <= floor:
-            return ExitSignal(Reason("trailing_stop", f"Bid {bid:.2f} fell {params.trailing_distance_pct}% below its peak {pos.peak_bid:.2f}."), everything)
+            return ExitSignal(
+                Reason(
+                    "trailing_stop",
+                    f"Bid {bid:.2f} fell {params.trailing_distance_pct}% below its peak {pos.peak_bid:.2f}.",
+                ),
+                everything,
+            )
     tp = dynamic_take_profit_pct(pos, params)
     if gain >= tp:
         return ExitSignal(Reason("take_profit", f"Gain {gain:.1f}% reached the take-profit {tp:.1f}%."), everything)
@@ -78,7 +100,9 @@ def check_exits(
     if held_min >= params.max_hold_min:
         return ExitSignal(Reason("max_hold", f"Held {held_min:.0f} minutes (limit {params.max_hold_min})."), everything)
     if policy_close_confidence is not None and policy_close_confidence >= params.policy_exit_min_confidence:
-        return ExitSignal(Reason("policy_exit", f"The policy chose close with confidence {policy_close_confidence:.2f}."), everything)
+        return ExitSignal(
+            Reason("policy_exit", f"The policy chose close with confidence {policy_close_confidence:.2f}."), everything
+        )
     return None
 
 
@@ -92,6 +116,8 @@ def _partial(pos: PositionState, gain: float, params: TradingParams) -> ExitSign
             continue
         qty = int(pos.entry_qty * fraction / 100.0)
         if 0 < qty < pos.qty_open:
-            return ExitSignal(Reason(code, f"Gain {gain:.1f}% reached {level}%: selling {qty} of {pos.entry_qty}."), qty)
+            return ExitSignal(
+                Reason(code, f"Gain {gain:.1f}% reached {level}%: selling {qty} of {pos.entry_qty}."), qty
+            )
         pos.partials_done = level_index  # too small a position to split: skip this level
     return None

@@ -16,17 +16,17 @@ import numpy as np
 from core.protocols import BarView
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "ret_1m",          # log return of the bar, %
-    "range_pct",       # (high - low) / close, %
-    "volume_z",        # volume z-score against the last 30 bars
-    "vwap_dist_pct",   # (close - session VWAP) / VWAP, %
-    "rsi_14",          # Wilder RSI, 0..100
-    "atr_pct",         # Wilder ATR(14) / close, %
-    "vix",             # VIX level
+    "ret_1m",  # log return of the bar, %
+    "range_pct",  # (high - low) / close, %
+    "volume_z",  # volume z-score against the last 30 bars
+    "vwap_dist_pct",  # (close - session VWAP) / VWAP, %
+    "rsi_14",  # Wilder RSI, 0..100
+    "atr_pct",  # Wilder ATR(14) / close, %
+    "vix",  # VIX level
     "vix_change_pct",  # VIX against the session's first value, %
     "minutes_to_close",
-    "trend_pct",       # (EMA9 - EMA21) / close, %
-    "rv_annual_pct",   # realized volatility of 1-minute returns over 30 bars, annualised %
+    "trend_pct",  # (EMA9 - EMA21) / close, %
+    "rv_annual_pct",  # realized volatility of 1-minute returns over 30 bars, annualised %
 )
 WINDOW = 20
 _RV_BARS = 30
@@ -109,7 +109,9 @@ class FeatureEngine:
         close_ts = bars.session.close.timestamp()
         for i in range(self._state.bars_seen, view.count):
             minutes_left = (close_ts - float(bars.start[i]) - 60.0) / 60.0
-            self._update(float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), float(bars.volume[i]), vix, minutes_left)
+            self._update(
+                float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), float(bars.volume[i]), vix, minutes_left
+            )
 
     def _update(self, high: float, low: float, close: float, volume: float, vix: float, minutes_left: float) -> None:
         s = self._state
@@ -135,19 +137,21 @@ class FeatureEngine:
             s.rets.push(ret)
         rsi = 50.0 if s.avg_gain + s.avg_loss == 0 else 100.0 * s.avg_gain / (s.avg_gain + s.avg_loss)
         rv = s.rets.std() * _ANNUALISE if s.rets.count >= 5 else 0.0
-        s.rows.append((
-            ret,
-            (high - low) / close * 100.0,
-            volume_z,
-            (close - vwap) / vwap * 100.0,
-            rsi,
-            s.atr / close * 100.0,
-            vix,
-            (vix / s.vix_first - 1.0) * 100.0 if s.vix_first > 0 else 0.0,
-            minutes_left,
-            (s.ema_fast - s.ema_slow) / close * 100.0,
-            rv,
-        ))
+        s.rows.append(
+            (
+                ret,
+                (high - low) / close * 100.0,
+                volume_z,
+                (close - vwap) / vwap * 100.0,
+                rsi,
+                s.atr / close * 100.0,
+                vix,
+                (vix / s.vix_first - 1.0) * 100.0 if s.vix_first > 0 else 0.0,
+                minutes_left,
+                (s.ema_fast - s.ema_slow) / close * 100.0,
+                rv,
+            )
+        )
         s.prev_close = close
         s.bars_seen = n
 
@@ -155,13 +159,12 @@ class FeatureEngine:
         """The newest feature row by name (empty before the first bar)."""
         if not self._state.rows:
             return {}
-        return dict(zip(FEATURE_NAMES, self._state.rows[-1]))
+        return dict(zip(FEATURE_NAMES, self._state.rows[-1], strict=False))
 
     def window(self) -> np.ndarray:
         """The last WINDOW rows (oldest first), zero-padded at the start of a session."""
         rows = list(self._state.rows)
         out = np.zeros((WINDOW, len(FEATURE_NAMES)), dtype=np.float32)
         if rows:
-            out[WINDOW - len(rows):] = np.asarray(rows, dtype=np.float32)
+            out[WINDOW - len(rows) :] = np.asarray(rows, dtype=np.float32)
         return out
-

@@ -60,7 +60,9 @@ def max_drawdown_pct(equity: Sequence[float]) -> float:
     return float(((e / peak) - 1.0).min() * 100.0)
 
 
-def summarize(trade_pnls: Sequence[float], daily_pnl: Sequence[float], equity: Sequence[float], capital: float) -> Summary:
+def summarize(
+    trade_pnls: Sequence[float], daily_pnl: Sequence[float], equity: Sequence[float], capital: float
+) -> Summary:
     pnls = list(trade_pnls)
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p <= 0]

@@ -29,57 +29,190 @@ class TradingParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # entries
-    min_confidence: float = _f(0.75, "entries", "probability", "Minimum policy confidence (after masking) to open a position.", ge=0.25, le=1.0)
-    target_delta: float = _f(0.40, "entries", "delta", "Absolute delta of the contract to buy; the closest strike is chosen.", ge=0.05, le=0.95)
-    policy_exit_min_confidence: float = _f(0.60, "entries", "probability", "Minimum confidence for the policy's own close signal to exit.", ge=0.25, le=1.0)
+    min_confidence: float = _f(
+        0.75, "entries", "probability", "Minimum policy confidence (after masking) to open a position.", ge=0.25, le=1.0
+    )
+    target_delta: float = _f(
+        0.40,
+        "entries",
+        "delta",
+        "Absolute delta of the contract to buy; the closest strike is chosen.",
+        ge=0.05,
+        le=0.95,
+    )
+    policy_exit_min_confidence: float = _f(
+        0.60, "entries", "probability", "Minimum confidence for the policy's own close signal to exit.", ge=0.25, le=1.0
+    )
     # safeguards
-    max_bar_age_s: int = _f(90, "safeguards", "seconds", "Entries are blocked when the newest closed bar is older than this.", ge=30, le=900)
-    max_bar_jump_pct: float = _f(5.0, "safeguards", "%", "A one-minute move larger than this is treated as bad data and blocks entries.", gt=0.0, le=50.0)
-    daily_loss_limit_pct: float = _f(-15.0, "safeguards", "% of start-of-day equity", "At this loss for the day entries stop (state REDUCING) until the next session.", ge=-100.0, lt=0.0)
-    max_drawdown_pct: float = _f(-30.0, "safeguards", "% from equity peak", "At this drawdown from the equity peak trading halts and flattens.", ge=-100.0, lt=0.0)
+    max_bar_age_s: int = _f(
+        90, "safeguards", "seconds", "Entries are blocked when the newest closed bar is older than this.", ge=30, le=900
+    )
+    max_bar_jump_pct: float = _f(
+        5.0,
+        "safeguards",
+        "%",
+        "A one-minute move larger than this is treated as bad data and blocks entries.",
+        gt=0.0,
+        le=50.0,
+    )
+    daily_loss_limit_pct: float = _f(
+        -15.0,
+        "safeguards",
+        "% of start-of-day equity",
+        "At this loss for the day entries stop (state REDUCING) until the next session.",
+        ge=-100.0,
+        lt=0.0,
+    )
+    max_drawdown_pct: float = _f(
+        -30.0,
+        "safeguards",
+        "% from equity peak",
+        "At this drawdown from the equity peak trading halts and flattens.",
+        ge=-100.0,
+        lt=0.0,
+    )
     vix_ceiling: float = _f(35.0, "safeguards", "VIX points", "No entries while VIX is above this.", gt=5.0, le=150.0)
-    iv_rank_min: float = _f(0.0, "safeguards", "percentile", "No entries while VIX's 1-year rank is below this.", ge=0.0, le=100.0)
-    iv_rank_max: float = _f(95.0, "safeguards", "percentile", "No entries while VIX's 1-year rank is above this.", ge=0.0, le=100.0)
-    max_trades_per_symbol_day: int = _f(5, "safeguards", "trades", "Most entries per underlying per session.", ge=0, le=100)
-    cooldown_s: int = _f(120, "safeguards", "seconds", "Wait this long after an exit before entering the same underlying again.", ge=0, le=7200)
-    max_open_positions: int = _f(2, "safeguards", "positions", "Most positions open at once across all underlyings.", ge=0, le=20)
-    max_spread_pct: float = _f(10.0, "safeguards", "% of mid", "No entry when the chosen contract's bid/ask spread is wider than this.", gt=0.0, le=100.0)
-    blocked_regimes: tuple[Regime, ...] = _f((Regime.CRASH,), "safeguards", "regimes", "No entries while the regime is one of these.")
+    iv_rank_min: float = _f(
+        0.0, "safeguards", "percentile", "No entries while VIX's 1-year rank is below this.", ge=0.0, le=100.0
+    )
+    iv_rank_max: float = _f(
+        95.0, "safeguards", "percentile", "No entries while VIX's 1-year rank is above this.", ge=0.0, le=100.0
+    )
+    max_trades_per_symbol_day: int = _f(
+        5, "safeguards", "trades", "Most entries per underlying per session.", ge=0, le=100
+    )
+    cooldown_s: int = _f(
+        120,
+        "safeguards",
+        "seconds",
+        "Wait this long after an exit before entering the same underlying again.",
+        ge=0,
+        le=7200,
+    )
+    max_open_positions: int = _f(
+        2, "safeguards", "positions", "Most positions open at once across all underlyings.", ge=0, le=20
+    )
+    max_spread_pct: float = _f(
+        10.0,
+        "safeguards",
+        "% of mid",
+        "No entry when the chosen contract's bid/ask spread is wider than this.",
+        gt=0.0,
+        le=100.0,
+    )
+    blocked_regimes: tuple[Regime, ...] = _f(
+        (Regime.CRASH,), "safeguards", "regimes", "No entries while the regime is one of these."
+    )
     # sizing
-    risk_per_trade_pct: float = _f(3.0, "sizing", "% of equity", "Loss at the stop that one trade may risk; sets the contract count.", gt=0.0, le=20.0)
-    max_position_pct: float = _f(25.0, "sizing", "% of equity", "Most premium one position may cost, whatever the stop says.", gt=0.0, le=100.0)
+    risk_per_trade_pct: float = _f(
+        3.0,
+        "sizing",
+        "% of equity",
+        "Loss at the stop that one trade may risk; sets the contract count.",
+        gt=0.0,
+        le=20.0,
+    )
+    max_position_pct: float = _f(
+        25.0, "sizing", "% of equity", "Most premium one position may cost, whatever the stop says.", gt=0.0, le=100.0
+    )
     max_contracts: int = _f(50, "sizing", "contracts", "Hard cap on contracts per order.", ge=1, le=1000)
     # exits
-    stop_loss_pct: float = _f(-15.0, "exits", "% of entry premium", "Close when the bid is this far below the entry fill.", ge=-100.0, lt=0.0)
-    take_profit_base_pct: float = _f(30.0, "exits", "% of entry premium", "Take-profit before scaling by ATR, VIX and trend.", gt=0.0, le=500.0)
-    take_profit_min_pct: float = _f(15.0, "exits", "% of entry premium", "Lowest dynamic take-profit.", gt=0.0, le=500.0)
-    take_profit_max_pct: float = _f(80.0, "exits", "% of entry premium", "Highest dynamic take-profit.", gt=0.0, le=1000.0)
-    trailing_arm_pct: float = _f(10.0, "exits", "% of entry premium", "The trailing stop arms once the gain reaches this.", gt=0.0, le=500.0)
-    trailing_distance_pct: float = _f(8.0, "exits", "% of peak premium", "Once armed, close when the bid falls this far below its peak.", gt=0.0, le=100.0)
-    partial1_gain_pct: float = _f(20.0, "exits", "% of entry premium", "Gain at which the first partial take-profit sells.", gt=0.0, le=500.0)
-    partial1_fraction_pct: float = _f(25.0, "exits", "% of entry quantity", "Share of the entry quantity sold at the first partial.", ge=0.0, le=100.0)
-    partial2_gain_pct: float = _f(40.0, "exits", "% of entry premium", "Gain at which the second partial take-profit sells.", gt=0.0, le=500.0)
-    partial2_fraction_pct: float = _f(50.0, "exits", "% of entry quantity", "Share of the entry quantity sold at the second partial.", ge=0.0, le=100.0)
+    stop_loss_pct: float = _f(
+        -15.0, "exits", "% of entry premium", "Close when the bid is this far below the entry fill.", ge=-100.0, lt=0.0
+    )
+    take_profit_base_pct: float = _f(
+        30.0, "exits", "% of entry premium", "Take-profit before scaling by ATR, VIX and trend.", gt=0.0, le=500.0
+    )
+    take_profit_min_pct: float = _f(
+        15.0, "exits", "% of entry premium", "Lowest dynamic take-profit.", gt=0.0, le=500.0
+    )
+    take_profit_max_pct: float = _f(
+        80.0, "exits", "% of entry premium", "Highest dynamic take-profit.", gt=0.0, le=1000.0
+    )
+    trailing_arm_pct: float = _f(
+        10.0, "exits", "% of entry premium", "The trailing stop arms once the gain reaches this.", gt=0.0, le=500.0
+    )
+    trailing_distance_pct: float = _f(
+        8.0,
+        "exits",
+        "% of peak premium",
+        "Once armed, close when the bid falls this far below its peak.",
+        gt=0.0,
+        le=100.0,
+    )
+    partial1_gain_pct: float = _f(
+        20.0, "exits", "% of entry premium", "Gain at which the first partial take-profit sells.", gt=0.0, le=500.0
+    )
+    partial1_fraction_pct: float = _f(
+        25.0, "exits", "% of entry quantity", "Share of the entry quantity sold at the first partial.", ge=0.0, le=100.0
+    )
+    partial2_gain_pct: float = _f(
+        40.0, "exits", "% of entry premium", "Gain at which the second partial take-profit sells.", gt=0.0, le=500.0
+    )
+    partial2_fraction_pct: float = _f(
+        50.0,
+        "exits",
+        "% of entry quantity",
+        "Share of the entry quantity sold at the second partial.",
+        ge=0.0,
+        le=100.0,
+    )
     max_hold_min: int = _f(120, "exits", "minutes", "Close a position held this long.", ge=1, le=390)
     # schedule
-    entry_delay_min: int = _f(30, "schedule", "minutes after the open", "No entries in the first minutes of the session.", ge=0, le=240)
-    entry_cutoff_before_close_min: int = _f(60, "schedule", "minutes before the close", "No entries this close to the close (15:00 ET on a normal day).", ge=15, le=300)
-    flatten_before_close_min: int = _f(20, "schedule", "minutes before the close", "Close everything this close to the close (15:40 ET on a normal day).", ge=16, le=120)
+    entry_delay_min: int = _f(
+        30, "schedule", "minutes after the open", "No entries in the first minutes of the session.", ge=0, le=240
+    )
+    entry_cutoff_before_close_min: int = _f(
+        60,
+        "schedule",
+        "minutes before the close",
+        "No entries this close to the close (15:00 ET on a normal day).",
+        ge=15,
+        le=300,
+    )
+    flatten_before_close_min: int = _f(
+        20,
+        "schedule",
+        "minutes before the close",
+        "Close everything this close to the close (15:40 ET on a normal day).",
+        ge=16,
+        le=120,
+    )
     # regime
-    regime_calm_vix: float = _f(15.0, "regime", "VIX points", "VIX below this (with low realized volatility) is calm.", gt=0.0, le=100.0)
+    regime_calm_vix: float = _f(
+        15.0, "regime", "VIX points", "VIX below this (with low realized volatility) is calm.", gt=0.0, le=100.0
+    )
     regime_storm_vix: float = _f(25.0, "regime", "VIX points", "VIX above this is a storm.", gt=0.0, le=150.0)
     regime_crash_vix: float = _f(35.0, "regime", "VIX points", "VIX above this is a crash.", gt=0.0, le=200.0)
-    regime_crash_rv: float = _f(60.0, "regime", "% annualised", "Realized volatility above this is a crash whatever VIX says.", gt=0.0, le=500.0)
+    regime_crash_rv: float = _f(
+        60.0, "regime", "% annualised", "Realized volatility above this is a crash whatever VIX says.", gt=0.0, le=500.0
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingParams:
         rules: list[tuple[bool, str, str]] = [
             (self.iv_rank_min < self.iv_rank_max, "iv_rank_min", "must be below iv_rank_max"),
-            (self.take_profit_min_pct <= self.take_profit_max_pct, "take_profit_min_pct", "must not exceed take_profit_max_pct"),
+            (
+                self.take_profit_min_pct <= self.take_profit_max_pct,
+                "take_profit_min_pct",
+                "must not exceed take_profit_max_pct",
+            ),
             (self.partial1_gain_pct < self.partial2_gain_pct, "partial1_gain_pct", "must be below partial2_gain_pct"),
-            (self.partial1_fraction_pct + self.partial2_fraction_pct <= 100.0, "partial2_fraction_pct", "partial1_fraction_pct + partial2_fraction_pct must not exceed 100"),
-            (self.regime_calm_vix < self.regime_storm_vix < self.regime_crash_vix, "regime_storm_vix", "must lie between regime_calm_vix and regime_crash_vix"),
-            (self.entry_cutoff_before_close_min > self.flatten_before_close_min, "entry_cutoff_before_close_min", "must be larger than flatten_before_close_min (entries stop before the flatten)"),
+            (
+                self.partial1_fraction_pct + self.partial2_fraction_pct <= 100.0,
+                "partial2_fraction_pct",
+                "partial1_fraction_pct + partial2_fraction_pct must not exceed 100",
+            ),
+            (
+                self.regime_calm_vix < self.regime_storm_vix < self.regime_crash_vix,
+                "regime_storm_vix",
+                "must lie between regime_calm_vix and regime_crash_vix",
+            ),
+            (
+                self.entry_cutoff_before_close_min > self.flatten_before_close_min,
+                "entry_cutoff_before_close_min",
+                "must be larger than flatten_before_close_min (entries stop before the flatten)",
+            ),
         ]
         for ok, field_name, rule in rules:
             if not ok:
@@ -143,13 +276,15 @@ def field_catalog() -> list[dict[str, Any]]:
     for name, info in TradingParams.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         prop = schema[name]
-        out.append({
-            "name": name,
-            "group": extra.get("group", "entries"),
-            "unit": extra.get("unit", ""),
-            "help": info.description or "",
-            "default": info.default,
-            "minimum": prop.get("minimum", prop.get("exclusiveMinimum")),
-            "maximum": prop.get("maximum", prop.get("exclusiveMaximum")),
-        })
+        out.append(
+            {
+                "name": name,
+                "group": extra.get("group", "entries"),
+                "unit": extra.get("unit", ""),
+                "help": info.description or "",
+                "default": info.default,
+                "minimum": prop.get("minimum", prop.get("exclusiveMinimum")),
+                "maximum": prop.get("maximum", prop.get("exclusiveMaximum")),
+            }
+        )
     return out

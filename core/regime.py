@@ -33,7 +33,7 @@ class VixRange:
     def of(history: np.ndarray) -> VixRange:
         if len(history) == 0:
             return VixRange(float("nan"), float("nan"), 0)
-        return VixRange(float(np.min(history)), float(np.max(history)), int(len(history)))
+        return VixRange(float(np.min(history)), float(np.max(history)), len(history))
 
     def rank(self, vix: float) -> float:
         """Where `vix` sits in the range, 0..100 (50 with under 20 days of history)."""

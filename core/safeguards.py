@@ -50,9 +50,14 @@ def session_window(c: EntryContext) -> Reason | None:
     first = c.session.open + timedelta(minutes=c.params.entry_delay_min)
     last = c.session.before_close(c.params.entry_cutoff_before_close_min)
     if c.now < first:
-        return Reason("session_window", f"No entries before {first:%H:%M} ET (first {c.params.entry_delay_min} minutes).")
+        return Reason(
+            "session_window", f"No entries before {first:%H:%M} ET (first {c.params.entry_delay_min} minutes)."
+        )
     if c.now >= last:
-        return Reason("session_window", f"No entries from {last:%H:%M} ET ({c.params.entry_cutoff_before_close_min} minutes before the close).")
+        return Reason(
+            "session_window",
+            f"No entries from {last:%H:%M} ET ({c.params.entry_cutoff_before_close_min} minutes before the close).",
+        )
     return None
 
 
@@ -86,7 +91,9 @@ def vix_ceiling(c: EntryContext) -> Reason | None:
 
 def iv_rank_filter(c: EntryContext) -> Reason | None:
     if not (c.params.iv_rank_min <= c.iv_rank <= c.params.iv_rank_max):
-        return Reason("iv_rank", f"IV rank {c.iv_rank:.0f} is outside {c.params.iv_rank_min:.0f}-{c.params.iv_rank_max:.0f}.")
+        return Reason(
+            "iv_rank", f"IV rank {c.iv_rank:.0f} is outside {c.params.iv_rank_min:.0f}-{c.params.iv_rank_max:.0f}."
+        )
     return None
 
 
@@ -104,7 +111,9 @@ def min_confidence(c: EntryContext) -> Reason | None:
 
 def max_trades(c: EntryContext) -> Reason | None:
     if c.trades_today >= c.params.max_trades_per_symbol_day:
-        return Reason("max_trades", f"Already {c.trades_today} entries today (limit {c.params.max_trades_per_symbol_day}).")
+        return Reason(
+            "max_trades", f"Already {c.trades_today} entries today (limit {c.params.max_trades_per_symbol_day})."
+        )
     return None
 
 
@@ -119,7 +128,9 @@ def cooldown(c: EntryContext) -> Reason | None:
 
 def max_open_positions(c: EntryContext) -> Reason | None:
     if c.open_positions >= c.params.max_open_positions:
-        return Reason("max_open_positions", f"Already {c.open_positions} positions open (limit {c.params.max_open_positions}).")
+        return Reason(
+            "max_open_positions", f"Already {c.open_positions} positions open (limit {c.params.max_open_positions})."
+        )
     return None
 
 
@@ -128,7 +139,10 @@ def max_spread(c: EntryContext) -> Reason | None:
     if quote is None:
         return Reason("no_contract", "No contract near the target delta has a usable quote.")
     if quote.spread_pct * 100.0 > c.params.max_spread_pct:
-        return Reason("max_spread", f"{quote.contract.symbol} spread {quote.spread_pct * 100:.1f}% of mid (limit {c.params.max_spread_pct}%).")
+        return Reason(
+            "max_spread",
+            f"{quote.contract.symbol} spread {quote.spread_pct * 100:.1f}% of mid (limit {c.params.max_spread_pct}%).",
+        )
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Action(IntEnum):
@@ -23,7 +23,7 @@ class Action(IntEnum):
 ACTION_NAMES: tuple[str, ...] = tuple(a.label for a in Action)
 
 
-class TradingState(str, Enum):
+class TradingState(StrEnum):
     """Who may trade: ACTIVE trades, REDUCING only exits, HALTED cancels and flattens."""
 
     ACTIVE = "ACTIVE"
@@ -31,7 +31,7 @@ class TradingState(str, Enum):
     HALTED = "HALTED"
 
 
-class Regime(str, Enum):
+class Regime(StrEnum):
     """Volatility regime, from VIX and realized volatility."""
 
     CALM = "calm"
@@ -40,17 +40,17 @@ class Regime(str, Enum):
     CRASH = "crash"
 
 
-class Right(str, Enum):
+class Right(StrEnum):
     CALL = "C"
     PUT = "P"
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     PENDING = "pending"  # written to the database, not yet acknowledged by the broker
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
@@ -83,7 +83,7 @@ class OptionContract:
 
     @property
     def symbol(self) -> str:
-        strike_milli = int(round(self.strike * 1000))
+        strike_milli = round(self.strike * 1000)
         return f"{self.underlying}{self.expiry:%y%m%d}{self.right.value}{strike_milli:08d}"
 
     @staticmethod

@@ -4,7 +4,7 @@ for every change) and parameter versions (validated before anything is stored)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -17,7 +17,7 @@ from db.models import ControlEvent, ControlState, ParamVersion
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,40 @@ def bootstrap(engine: Engine, author: str = "system") -> None:
     with session_scope(engine) as s:
         if s.get(ControlState, 1) is not None:
             return
-        version = ParamVersion(values=params_to_json(TradingParams()), author=author, note="defaults", created_at=utcnow())
+        version = ParamVersion(
+            values=params_to_json(TradingParams()), author=author, note="defaults", created_at=utcnow()
+        )
         s.add(version)
         s.flush()
-        s.add(ControlState(id=1, state=TradingState.ACTIVE.value, reason_code="bootstrap", reason="New database.",
-                           set_by=author, set_at=utcnow(), active_param_version=version.id))
+        s.add(
+            ControlState(
+                id=1,
+                state=TradingState.ACTIVE.value,
+                reason_code="bootstrap",
+                reason="New database.",
+                set_by=author,
+                set_at=utcnow(),
+                active_param_version=version.id,
+            )
+        )
 
 
 def read_control(session: Session) -> ControlSnapshot:
     row = session.get(ControlState, 1)
     if row is None:
         raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
-    return ControlSnapshot(TradingState(row.state), row.flatten, row.reason_code, row.active_param_version or 0, row.halt_applied_at)
+    return ControlSnapshot(
+        TradingState(row.state), row.flatten, row.reason_code, row.active_param_version or 0, row.halt_applied_at
+    )
 
 
 def set_trading_state(
-    engine: Engine, to_state: TradingState, who: str, reason_code: str, reason: str, flatten: bool = False,
+    engine: Engine,
+    to_state: TradingState,
+    who: str,
+    reason_code: str,
+    reason: str,
+    flatten: bool = False,
     at: datetime | None = None,
 ) -> ControlEvent | None:
     """Move to `to_state` and write the audit row, in one transaction.
@@ -67,8 +85,15 @@ def set_trading_state(
             raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
         if row.state == to_state.value and (row.flatten or not flatten):
             return None
-        event = ControlEvent(at=at, who=who, from_state=row.state, to_state=to_state.value, flatten=flatten,
-                             reason_code=reason_code, reason=reason)
+        event = ControlEvent(
+            at=at,
+            who=who,
+            from_state=row.state,
+            to_state=to_state.value,
+            flatten=flatten,
+            reason_code=reason_code,
+            reason=reason,
+        )
         row.state, row.flatten, row.reason_code, row.reason = to_state.value, flatten, reason_code, reason
         row.set_by, row.set_at = who, at
         row.halt_applied_at, row.halt_summary = None, None
@@ -88,8 +113,12 @@ def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) 
             return
         row.halt_applied_at, row.halt_summary = at, summary
         s.add(row)
-        last = s.exec(select(ControlEvent).where(ControlEvent.to_state == TradingState.HALTED.value)
-                      .order_by(ControlEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+        last = s.exec(
+            select(ControlEvent)
+            .where(ControlEvent.to_state == TradingState.HALTED.value)
+            .order_by(ControlEvent.id.desc())
+            .limit(1)
+        ).first()  # type: ignore[union-attr]
         if last is not None and last.applied_at is None:
             last.applied_at, last.applied_summary = at, summary
             s.add(last)
@@ -102,13 +131,15 @@ def load_params(session: Session, version: int) -> TradingParams:
     return TradingParams.model_validate(row.values)
 
 
-def save_param_version(engine: Engine, values: dict[str, Any], author: str, note: str = "",
-                       reverted_from: int | None = None) -> ParamVersion:
+def save_param_version(
+    engine: Engine, values: dict[str, Any], author: str, note: str = "", reverted_from: int | None = None
+) -> ParamVersion:
     """Validate, store as a new version and make it active. Raises ParamsError, storing nothing."""
     params = validate_params(values)
     with session_scope(engine) as s:
-        version = ParamVersion(values=params_to_json(params), author=author, note=note, created_at=utcnow(),
-                               reverted_from=reverted_from)
+        version = ParamVersion(
+            values=params_to_json(params), author=author, note=note, created_at=utcnow(), reverted_from=reverted_from
+        )
         s.add(version)
         s.flush()
         row = s.get(ControlState, 1)
@@ -128,7 +159,9 @@ def revert_to(engine: Engine, version_id: int, author: str, note: str = "") -> P
         if old is None:
             raise LookupError(f"parameter version {version_id} does not exist")
         values = dict(old.values)
-    return save_param_version(engine, values, author, note or f"revert to version {version_id}", reverted_from=version_id)
+    return save_param_version(
+        engine, values, author, note or f"revert to version {version_id}", reverted_from=version_id
+    )
 
 
 def mark_param_first_used(session: Session, version: int, at: datetime) -> None:

@@ -9,12 +9,12 @@ it, with everything buffered before it, before the broker ever hears of it.
 from __future__ import annotations
 
 import json
-from operator import itemgetter
 import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, Engine, bindparam, func, insert, select, update
@@ -24,21 +24,31 @@ from core.params import TradingParams
 from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
-from db.types import UTCDateTime
 from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
-
+from db.types import UTCDateTime
 
 # Read every cycle and every control tick: plain SQL on a held connection costs ~20 us.
-_CONTROL_SQL = (f"SELECT state, flatten, reason_code, active_param_version, halt_applied_at "
-                f"FROM {ControlState.__tablename__} WHERE id = 1")
+_CONTROL_SQL = (
+    f"SELECT state, flatten, reason_code, active_param_version, halt_applied_at "
+    f"FROM {ControlState.__tablename__} WHERE id = 1"
+)
 _UTC = UTCDateTime()
 # Statements of the order path, built once: building them per call cost ~0.5 ms each.
 _INSERT_ORDER = insert(Order)
 _ORDER_ID = select(Order.id).where(Order.client_order_id == bindparam("cid"))
-_UPDATE_ORDER = update(Order).where(Order.id == bindparam("oid")).values(
-    status=bindparam("status"), broker_order_id=bindparam("broker_order_id"), filled_qty=bindparam("filled_qty"),
-    avg_fill_price=bindparam("avg_fill_price"), reject_reason=bindparam("reject_reason"),
-    updated_at=bindparam("updated_at"), trade_id=func.coalesce(bindparam("trade_id"), Order.trade_id))
+_UPDATE_ORDER = (
+    update(Order)
+    .where(Order.id == bindparam("oid"))
+    .values(
+        status=bindparam("status"),
+        broker_order_id=bindparam("broker_order_id"),
+        filled_qty=bindparam("filled_qty"),
+        avg_fill_price=bindparam("avg_fill_price"),
+        reject_reason=bindparam("reject_reason"),
+        updated_at=bindparam("updated_at"),
+        trade_id=func.coalesce(bindparam("trade_id"), Order.trade_id),
+    )
+)
 _UPDATE_TRADE: dict[tuple[str, ...], Any] = {}
 
 
@@ -73,8 +83,11 @@ class Journal:
     # ---- runs and control ---------------------------------------------------------------
     def start_run(self, kind: str, mode: str, source: str, seed: int | None, args: dict[str, Any]) -> None:
         with self.transaction() as conn:
-            conn.execute(insert(Run).values(id=self.run_id, kind=kind, mode=mode, source=source, seed=seed,
-                                            started_at=utcnow(), args=args))
+            conn.execute(
+                insert(Run).values(
+                    id=self.run_id, kind=kind, mode=mode, source=source, seed=seed, started_at=utcnow(), args=args
+                )
+            )
 
     def read_control(self) -> tuple[ControlSnapshot, TradingParams]:
         """The trading state and the active parameters (re-read every cycle, parsed once per version)."""
@@ -105,8 +118,11 @@ class Journal:
             return
         self._used_versions.add(version)
         with self.transaction() as conn:
-            conn.execute(update(ParamVersion).where(ParamVersion.id == version, ParamVersion.first_used_at.is_(None))  # type: ignore[union-attr]
-                         .values(first_used_at=at))
+            conn.execute(
+                update(ParamVersion)
+                .where(ParamVersion.id == version, ParamVersion.first_used_at.is_(None))  # type: ignore[union-attr]
+                .values(first_used_at=at)
+            )
 
     # ---- buffered rows ------------------------------------------------------------------
     def add_decision(self, row: dict[str, Any]) -> None:
@@ -114,8 +130,16 @@ class Journal:
         self._decisions.append(row)
 
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
-        self._equity.append({"run_id": self.run_id, "time": time, "cash": cash, "equity": equity, "peak": peak,
-                             "start_of_day": start_of_day})
+        self._equity.append(
+            {
+                "run_id": self.run_id,
+                "time": time,
+                "cash": cash,
+                "equity": equity,
+                "peak": peak,
+                "start_of_day": start_of_day,
+            }
+        )
 
     def end_cycle(self) -> None:
         self._cycles += 1
@@ -140,39 +164,81 @@ class Journal:
         self._decisions, self._equity = [], []
 
     # ---- orders, fills, trades ------------------------------------------------------------
-    def persist_order(self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None = None) -> None:
+    def persist_order(
+        self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None = None
+    ) -> None:
         """Commit the order as pending (with the buffered rows) before it is sent."""
         if self._tx is not None:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
             self._write_buffers(conn)
-            conn.execute(_INSERT_ORDER, dict(
-                client_order_id=request.client_order_id, run_id=self.run_id, trade_id=trade_id, created_at=now,
-                updated_at=now, underlying=request.contract.underlying, contract=request.contract.symbol,
-                side=request.side.value, qty=request.qty, opening=request.opening, order_type=request.order_type,
-                limit_price=request.limit_price, reason_code=reason_code, status="pending"))
+            conn.execute(
+                _INSERT_ORDER,
+                dict(
+                    client_order_id=request.client_order_id,
+                    run_id=self.run_id,
+                    trade_id=trade_id,
+                    created_at=now,
+                    updated_at=now,
+                    underlying=request.contract.underlying,
+                    contract=request.contract.symbol,
+                    side=request.side.value,
+                    qty=request.qty,
+                    opening=request.opening,
+                    order_type=request.order_type,
+                    limit_price=request.limit_price,
+                    reason_code=reason_code,
+                    status="pending",
+                ),
+            )
 
     def order_exists(self, client_order_id: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(Order.id).where(Order.client_order_id == client_order_id)).first() is not None
 
-    def record_update(self, upd: OrderUpdate, now: datetime, trade_id: int | None = None,
-                      broker_initiated: OrderRequest | None = None, reason_code: str = "") -> None:
+    def record_update(
+        self,
+        upd: OrderUpdate,
+        now: datetime,
+        trade_id: int | None = None,
+        broker_initiated: OrderRequest | None = None,
+        reason_code: str = "",
+    ) -> None:
         """Store the broker's answer and any fills; create the row for broker-initiated orders."""
         with self.transaction() as conn:
             order_id = conn.execute(_ORDER_ID, {"cid": upd.client_order_id}).scalar()
             if order_id is None:
                 if broker_initiated is None:
                     raise LookupError(f"order {upd.client_order_id} is not in the database")
-                order_id = conn.execute(insert(Order).values(
-                    client_order_id=upd.client_order_id, run_id=self.run_id, trade_id=trade_id, created_at=now,
-                    updated_at=now, underlying=broker_initiated.contract.underlying,
-                    contract=broker_initiated.contract.symbol, side=broker_initiated.side.value,
-                    qty=broker_initiated.qty, opening=False, reason_code=reason_code, status=upd.status.value,
-                )).inserted_primary_key[0]  # type: ignore[index]
-            conn.execute(_UPDATE_ORDER, {"oid": order_id, "status": upd.status.value, "broker_order_id": upd.broker_order_id,
-                                         "filled_qty": upd.filled_qty, "avg_fill_price": upd.avg_fill_price,
-                                         "reject_reason": upd.reject_reason, "updated_at": now, "trade_id": trade_id})
+                order_id = conn.execute(
+                    insert(Order).values(
+                        client_order_id=upd.client_order_id,
+                        run_id=self.run_id,
+                        trade_id=trade_id,
+                        created_at=now,
+                        updated_at=now,
+                        underlying=broker_initiated.contract.underlying,
+                        contract=broker_initiated.contract.symbol,
+                        side=broker_initiated.side.value,
+                        qty=broker_initiated.qty,
+                        opening=False,
+                        reason_code=reason_code,
+                        status=upd.status.value,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(
+                _UPDATE_ORDER,
+                {
+                    "oid": order_id,
+                    "status": upd.status.value,
+                    "broker_order_id": upd.broker_order_id,
+                    "filled_qty": upd.filled_qty,
+                    "avg_fill_price": upd.avg_fill_price,
+                    "reject_reason": upd.reject_reason,
+                    "updated_at": now,
+                    "trade_id": trade_id,
+                },
+            )
             if upd.fills:
                 conn.execute(insert(Fill), [_fill_row(f, order_id) for f in upd.fills])
 
@@ -185,8 +251,9 @@ class Journal:
         with self.transaction() as conn:
             stmt = _UPDATE_TRADE.get(tuple(fields))
             if stmt is None:
-                stmt = _UPDATE_TRADE[tuple(fields)] = update(Trade).where(Trade.id == bindparam("tid")).values(
-                    {k: bindparam(k) for k in fields})
+                stmt = _UPDATE_TRADE[tuple(fields)] = (
+                    update(Trade).where(Trade.id == bindparam("tid")).values({k: bindparam(k) for k in fields})
+                )
             conn.execute(stmt, {"tid": trade_id, **fields})
 
     def link_order_to_trade(self, client_order_id: str, trade_id: int) -> None:
@@ -208,11 +275,27 @@ class Journal:
         return cash
 
     # ---- heartbeat and events -------------------------------------------------------------
-    def heartbeat(self, mode: str, sim_time: datetime | None, state: TradingState, last_cycle_ms: float,
-                  started_at: datetime, stopped: bool = False) -> None:
-        values = {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "mode": mode,
-                  "started_at": started_at, "heartbeat_at": utcnow(), "sim_time": sim_time,
-                  "state_seen": state.value, "last_cycle_ms": last_cycle_ms, "stopped": stopped}
+    def heartbeat(
+        self,
+        mode: str,
+        sim_time: datetime | None,
+        state: TradingState,
+        last_cycle_ms: float,
+        started_at: datetime,
+        stopped: bool = False,
+    ) -> None:
+        values = {
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "mode": mode,
+            "started_at": started_at,
+            "heartbeat_at": utcnow(),
+            "sim_time": sim_time,
+            "state_seen": state.value,
+            "last_cycle_ms": last_cycle_ms,
+            "stopped": stopped,
+        }
         with self.transaction() as conn:
             done = conn.execute(update(WorkerStatus).where(WorkerStatus.id == "worker").values(**values)).rowcount
             if not done:
@@ -220,8 +303,9 @@ class Journal:
 
     def event(self, level: str, code: str, message: str, time: datetime | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute(insert(Event).values(time=time or utcnow(), run_id=self.run_id, level=level, code=code,
-                                              message=message))
+            conn.execute(
+                insert(Event).values(time=time or utcnow(), run_id=self.run_id, level=level, code=code, message=message)
+            )
 
 
 def _sqlite_rows(table: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
@@ -273,11 +357,20 @@ _LAST_TEXT: list[Any] = [None, ""]
 def _utc_text(value: datetime) -> str:
     """SQLAlchemy's SQLite datetime format; memoised because a cycle's rows share their times."""
     if value is not _LAST_TEXT[0]:
-        _LAST_TEXT[0], _LAST_TEXT[1] = value, value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        _LAST_TEXT[0], _LAST_TEXT[1] = value, value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return _LAST_TEXT[1]
 
 
 def _fill_row(f: FillEvent, order_id: int) -> dict[str, Any]:
-    return {"order_id": order_id, "client_order_id": f.client_order_id, "time": f.time, "quote_time": f.quote_time,
-            "contract": f.contract.symbol, "side": f.side.value, "qty": f.qty, "price": f.price, "fee": f.fee,
-            "liquidation": f.liquidation}
+    return {
+        "order_id": order_id,
+        "client_order_id": f.client_order_id,
+        "time": f.time,
+        "quote_time": f.quote_time,
+        "contract": f.contract.symbol,
+        "side": f.side.value,
+        "qty": f.qty,
+        "price": f.price,
+        "fee": f.fee,
+        "liquidation": f.liquidation,
+    }

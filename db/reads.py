@@ -38,8 +38,17 @@ def trading_day(engine: Engine) -> date:
 
 
 def open_positions(engine: Engine) -> pd.DataFrame:
-    cols = [Trade.id, Trade.contract, Trade.direction, Trade.qty_open, Trade.entry_avg, Trade.entry_time,
-            Trade.entry_reason_code, Trade.confidence, Trade.regime]
+    cols = [
+        Trade.id,
+        Trade.contract,
+        Trade.direction,
+        Trade.qty_open,
+        Trade.entry_avg,
+        Trade.entry_time,
+        Trade.entry_reason_code,
+        Trade.confidence,
+        Trade.regime,
+    ]
     with engine.connect() as conn:
         rows = conn.execute(select(*cols).where(Trade.status == "open").order_by(Trade.id)).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=[c.key for c in cols])
@@ -48,12 +57,32 @@ def open_positions(engine: Engine) -> pd.DataFrame:
 def trades_on(engine: Engine, day: date) -> pd.DataFrame:
     """Trades entered on `day` (New York date), newest first."""
     start = datetime(day.year, day.month, day.day, tzinfo=NY)
-    cols = [Trade.id, Trade.status, Trade.contract, Trade.entry_qty, Trade.entry_time, Trade.entry_avg,
-            Trade.exit_time, Trade.exit_avg, Trade.realized_pnl, Trade.entry_reason_code, Trade.exit_reason_code,
-            Trade.exit_reason, Trade.confidence, Trade.regime]
+    cols = [
+        Trade.id,
+        Trade.status,
+        Trade.contract,
+        Trade.entry_qty,
+        Trade.entry_time,
+        Trade.entry_avg,
+        Trade.exit_time,
+        Trade.exit_avg,
+        Trade.realized_pnl,
+        Trade.entry_reason_code,
+        Trade.exit_reason_code,
+        Trade.exit_reason,
+        Trade.confidence,
+        Trade.regime,
+    ]
     with engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(Trade.entry_time >= start, Trade.entry_time < start + timedelta(days=1))
-                            .order_by(Trade.id.desc())).mappings().all()  # type: ignore[union-attr]
+        rows = (
+            conn.execute(
+                select(*cols)
+                .where(Trade.entry_time >= start, Trade.entry_time < start + timedelta(days=1))
+                .order_by(Trade.id.desc())
+            )
+            .mappings()
+            .all()
+        )  # type: ignore[union-attr]
     return pd.DataFrame([dict(r) for r in rows], columns=[c.key for c in cols])
 
 

@@ -17,8 +17,11 @@ age = heartbeat_age_s()
 
 cols = st.columns(4)
 cols[0].metric("Trading state", control.get("state", "-"))
-cols[1].metric("Worker", "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
-               help="Mode of the last worker that wrote a heartbeat")
+cols[1].metric(
+    "Worker",
+    "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
+    help="Mode of the last worker that wrote a heartbeat",
+)
 cols[2].metric("Heartbeat age", "-" if age is None else f"{age:.0f} s")
 cols[3].metric("Equity", "-" if equity is None else f"{equity['equity']:,.2f}")
 if status and status.get("sim_time"):
@@ -44,5 +47,8 @@ events = reads.recent_control_events(engine, 10)
 if events.empty:
     st.write("None yet.")
 else:
-    st.dataframe(events[["at", "who", "from_state", "to_state", "reason_code", "reason", "applied_summary"]],
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        events[["at", "who", "from_state", "to_state", "reason_code", "reason", "applied_summary"]],
+        hide_index=True,
+        width="stretch",
+    )

@@ -41,9 +41,15 @@ def with_params(url: str, **values: Any) -> int:
 
 
 # Parameters that make the rule baseline trade often, so short runs exercise every path.
-ACTIVE_PARAMS: dict[str, Any] = {"min_confidence": 0.5, "cooldown_s": 0, "max_trades_per_symbol_day": 20,
-                                 "iv_rank_max": 100.0, "iv_rank_min": 0.0, "vix_ceiling": 150.0,
-                                 "blocked_regimes": []}
+ACTIVE_PARAMS: dict[str, Any] = {
+    "min_confidence": 0.5,
+    "cooldown_s": 0,
+    "max_trades_per_symbol_day": 20,
+    "iv_rank_max": 100.0,
+    "iv_rank_min": 0.0,
+    "vix_ceiling": 150.0,
+    "blocked_regimes": [],
+}
 
 
 @pytest.fixture

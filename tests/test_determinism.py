@@ -11,15 +11,20 @@ from tests.conftest import ACTIVE_PARAMS, with_params
 from worker.backtest import run_backtest
 from worker.runtime import RunOptions
 
-DECISION_COLS = "time, symbol, p_hold, p_buy_call, p_buy_put, p_close, action, final_action, blocked_by, underlying_price"
-TRADE_COLS = "contract, entry_time, exit_time, entry_qty, entry_avg, exit_avg, realized_pnl, entry_reason_code, exit_reason_code"
+DECISION_COLS = (
+    "time, symbol, p_hold, p_buy_call, p_buy_put, p_close, action, final_action, blocked_by, underlying_price"
+)
+TRADE_COLS = (
+    "contract, entry_time, exit_time, entry_qty, entry_avg, exit_avg, realized_pnl, entry_reason_code, exit_reason_code"
+)
 
 
 def _run(tmp_path: Path, name: str, seed: int) -> tuple[list[tuple], list[tuple]]:
     url = f"sqlite:///{tmp_path / name}"
     with_params(url, **ACTIVE_PARAMS)
-    run_backtest(RunOptions(db=url, seed=seed, flush_every=30), start=date(2026, 3, 2), end=date(2026, 3, 4),
-                 run_id="same-id")
+    run_backtest(
+        RunOptions(db=url, seed=seed, flush_every=30), start=date(2026, 3, 2), end=date(2026, 3, 4), run_id="same-id"
+    )
     engine = create_engine(url)
     with engine.connect() as conn:
         decisions = conn.execute(text(f"SELECT {DECISION_COLS} FROM decision ORDER BY id")).all()

@@ -17,8 +17,16 @@ P = TradingParams()
 
 
 def pos(**kw: Any) -> PositionState:
-    base = dict(trade_id=1, contract=OptionContract("SPY", SESSION.day, 500.0, Right.CALL), direction=1, entry_qty=8,
-                qty_open=8, entry_price=2.00, entry_time=ENTRY, peak_bid=2.00)
+    base = dict(
+        trade_id=1,
+        contract=OptionContract("SPY", SESSION.day, 500.0, Right.CALL),
+        direction=1,
+        entry_qty=8,
+        qty_open=8,
+        entry_price=2.00,
+        entry_time=ENTRY,
+        peak_bid=2.00,
+    )
     base.update(kw)
     return PositionState(**base)  # type: ignore[arg-type]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -46,8 +46,12 @@ class _PatchedWorld:
 
 
 @settings(max_examples=40, deadline=None)
-@given(minute=st.integers(min_value=1, max_value=360), seed=st.integers(min_value=0, max_value=50),
-       is_call=st.booleans(), offset=st.integers(min_value=-5, max_value=5))
+@given(
+    minute=st.integers(min_value=1, max_value=360),
+    seed=st.integers(min_value=0, max_value=50),
+    is_call=st.booleans(),
+    offset=st.integers(min_value=-5, max_value=5),
+)
 def test_fill_depends_only_on_the_quote_at_submission(minute: int, seed: int, is_call: bool, offset: int) -> None:
     session = session_for(DAY)
     assert session is not None
@@ -76,13 +80,17 @@ def test_backtest_fills_use_the_quote_right_after_the_decision_bar(tmp_path) -> 
     run_backtest(RunOptions(db=url, seed=3, flush_every=10), start=date(2026, 3, 2), end=date(2026, 3, 5))
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT d.time, d.bar_time, f.quote_time, f.time FROM decision d "
-            "JOIN fill f ON f.client_order_id = d.order_client_id")).all()
+        rows = conn.execute(
+            text(
+                "SELECT d.time, d.bar_time, f.quote_time, f.time FROM decision d "
+                "JOIN fill f ON f.client_order_id = d.order_client_id"
+            )
+        ).all()
     assert len(rows) > 5
-    for decided, bar_time, quote_time, fill_time in rows:
-        decided, bar_time, quote_time = (datetime.fromisoformat(x).replace(tzinfo=timezone.utc)
-                                         for x in (decided, bar_time, quote_time))
+    for decided, bar_time, quote_time, _fill_time in rows:
+        decided, bar_time, quote_time = (
+            datetime.fromisoformat(x).replace(tzinfo=UTC) for x in (decided, bar_time, quote_time)
+        )
         assert quote_time == decided, "an entry fills against the quote of the moment it was sent"
         assert quote_time >= bar_time + timedelta(minutes=1), "never against the bar the decision computed on"
         assert quote_time <= decided, "never against a later quote"

@@ -3,7 +3,7 @@ the very next cycle, which records it."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from sqlalchemy import func, select, text
@@ -16,18 +16,26 @@ from worker.runtime import Runtime
 
 def test_defaults_are_the_recommended_ones() -> None:
     p = TradingParams()
-    assert (p.min_confidence, p.stop_loss_pct, p.daily_loss_limit_pct, p.max_drawdown_pct) == (0.75, -15.0, -15.0, -30.0)
+    assert (p.min_confidence, p.stop_loss_pct, p.daily_loss_limit_pct, p.max_drawdown_pct) == (
+        0.75,
+        -15.0,
+        -15.0,
+        -30.0,
+    )
     assert (p.max_trades_per_symbol_day, p.cooldown_s, p.max_hold_min, p.risk_per_trade_pct) == (5, 120, 120, 3.0)
 
 
-@pytest.mark.parametrize(("values", "field", "rule_word"), [
-    ({"min_confidence": 1.5}, "min_confidence", "less than or equal to 1"),
-    ({"stop_loss_pct": 5}, "stop_loss_pct", "less than 0"),
-    ({"iv_rank_min": 90, "iv_rank_max": 10}, "iv_rank_min", "below iv_rank_max"),
-    ({"partial1_fraction_pct": 60, "partial2_fraction_pct": 60}, "partial2_fraction_pct", "must not exceed 100"),
-    ({"no_such_knob": 1}, "no_such_knob", "not a known parameter"),
-    ({"max_trades_per_symbol_day": "many"}, "max_trades_per_symbol_day", "integer"),
-])
+@pytest.mark.parametrize(
+    ("values", "field", "rule_word"),
+    [
+        ({"min_confidence": 1.5}, "min_confidence", "less than or equal to 1"),
+        ({"stop_loss_pct": 5}, "stop_loss_pct", "less than 0"),
+        ({"iv_rank_min": 90, "iv_rank_max": 10}, "iv_rank_min", "below iv_rank_max"),
+        ({"partial1_fraction_pct": 60, "partial2_fraction_pct": 60}, "partial2_fraction_pct", "must not exceed 100"),
+        ({"no_such_knob": 1}, "no_such_knob", "not a known parameter"),
+        ({"max_trades_per_symbol_day": "many"}, "max_trades_per_symbol_day", "integer"),
+    ],
+)
 def test_refused_edit_names_field_and_rule(values: dict, field: str, rule_word: str) -> None:
     with pytest.raises(ParamsError) as err:
         validate_params(values)
@@ -52,8 +60,12 @@ def test_a_new_version_changes_the_next_cycle(runtime: Runtime) -> None:
 
     session = session_for(date(2026, 3, 10))
     assert session is not None
-    loose = save_param_version(runtime.engine, {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100,
-                                                "blocked_regimes": []}, author="tester", note="loose")
+    loose = save_param_version(
+        runtime.engine,
+        {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100, "blocked_regimes": []},
+        author="tester",
+        note="loose",
+    )
     minute = 31
     while minute < 200:
         runtime.cycle.run(session.at(minute))
@@ -62,16 +74,21 @@ def test_a_new_version_changes_the_next_cycle(runtime: Runtime) -> None:
         with runtime.engine.connect() as conn:
             if conn.execute(text("SELECT count(*) FROM decision WHERE action LIKE 'buy%'")).scalar():
                 break
-    strict = save_param_version(runtime.engine, {"max_trades_per_symbol_day": 0, "min_confidence": 0.3,
-                                                 "iv_rank_max": 100, "blocked_regimes": []},
-                                author="tester", note="no more entries")
+    strict = save_param_version(
+        runtime.engine,
+        {"max_trades_per_symbol_day": 0, "min_confidence": 0.3, "iv_rank_max": 100, "blocked_regimes": []},
+        author="tester",
+        note="no more entries",
+    )
     switch_at = session.at(minute)
     for m in range(minute, minute + 60):
         runtime.cycle.run(session.at(m))
     runtime.journal.flush()
     with runtime.engine.connect() as conn:
-        after = conn.execute(text("SELECT param_version, action, final_action, blocked_by FROM decision "
-                                  "WHERE time >= :t"), {"t": switch_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}).all()
+        after = conn.execute(
+            text("SELECT param_version, action, final_action, blocked_by FROM decision WHERE time >= :t"),
+            {"t": switch_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")},
+        ).all()
         first_used = conn.execute(select(ParamVersion.first_used_at).where(ParamVersion.id == strict.id)).scalar()
     assert {r[0] for r in after} == {strict.id}, "every later decision records the new version"
     buys = [r for r in after if r[1].startswith("buy") and r[3] is not None]

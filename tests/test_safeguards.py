@@ -25,9 +25,21 @@ def _quote(bid: float = 1.00, ask: float = 1.02) -> Quote:
 
 def base_context(**overrides: Any) -> EntryContext:
     ctx = EntryContext(
-        params=TradingParams(), state=TradingState.ACTIVE, now=NOW, session=SESSION, data_problem=None,
-        equity=100_000.0, start_of_day_equity=100_000.0, peak_equity=100_000.0, vix=17.0, iv_rank=40.0,
-        regime=Regime.NORMAL, confidence=0.9, trades_today=0, last_exit_at=None, open_positions=0,
+        params=TradingParams(),
+        state=TradingState.ACTIVE,
+        now=NOW,
+        session=SESSION,
+        data_problem=None,
+        equity=100_000.0,
+        start_of_day_equity=100_000.0,
+        peak_equity=100_000.0,
+        vix=17.0,
+        iv_rank=40.0,
+        regime=Regime.NORMAL,
+        confidence=0.9,
+        trades_today=0,
+        last_exit_at=None,
+        open_positions=0,
         candidate=_quote,
     )
     return replace(ctx, **overrides)

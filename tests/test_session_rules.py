@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,7 +18,7 @@ from worker.runtime import RunOptions
 
 
 def _utc(text_value: str) -> datetime:
-    return datetime.fromisoformat(text_value).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text_value).replace(tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,20 @@ def late_run(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Parameters that *allow* entries until 16 minutes before the close and never flatten early:
     only the broker's own rules stand between the policy and a late 0DTE order."""
     url = f"sqlite:///{tmp_path_factory.mktemp('late') / 'late.db'}"
-    with_params(url, **ACTIVE_PARAMS, entry_cutoff_before_close_min=17, flatten_before_close_min=16, max_hold_min=390,
-                stop_loss_pct=-90.0, take_profit_base_pct=400.0, take_profit_max_pct=800.0, trailing_arm_pct=400.0,
-                partial1_gain_pct=300.0, partial2_gain_pct=400.0, policy_exit_min_confidence=1.0)
+    with_params(
+        url,
+        **ACTIVE_PARAMS,
+        entry_cutoff_before_close_min=17,
+        flatten_before_close_min=16,
+        max_hold_min=390,
+        stop_loss_pct=-90.0,
+        take_profit_base_pct=400.0,
+        take_profit_max_pct=800.0,
+        trailing_arm_pct=400.0,
+        partial1_gain_pct=300.0,
+        partial2_gain_pct=400.0,
+        policy_exit_min_confidence=1.0,
+    )
     run_backtest(RunOptions(db=url, seed=2, flush_every=50), start=date(2025, 11, 24), end=date(2025, 12, 2))
     return url
 
@@ -36,8 +47,12 @@ def late_run(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_no_opening_fill_after_the_cutoff(late_run: str) -> None:
     engine = create_engine(late_run)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT o.status, o.created_at, o.reject_reason, f.time FROM orders o "
-                                 "LEFT JOIN fill f ON f.client_order_id = o.client_order_id WHERE o.opening = 1")).all()
+        rows = conn.execute(
+            text(
+                "SELECT o.status, o.created_at, o.reject_reason, f.time FROM orders o "
+                "LEFT JOIN fill f ON f.client_order_id = o.client_order_id WHERE o.opening = 1"
+            )
+        ).all()
     assert rows
     refused_late = 0
     for status, created, reason, fill_time in rows:
@@ -75,9 +90,18 @@ def test_a_missed_flatten_is_caught_by_the_broker_liquidation(tmp_path) -> None:
     from worker.runtime import build_runtime
 
     url = f"sqlite:///{tmp_path / 'liq.db'}"
-    with_params(url, **ACTIVE_PARAMS, stop_loss_pct=-99.0, take_profit_base_pct=500.0, take_profit_max_pct=900.0,
-                trailing_arm_pct=500.0, partial1_gain_pct=400.0, partial2_gain_pct=500.0, max_hold_min=390,
-                policy_exit_min_confidence=1.0)
+    with_params(
+        url,
+        **ACTIVE_PARAMS,
+        stop_loss_pct=-99.0,
+        take_profit_base_pct=500.0,
+        take_profit_max_pct=900.0,
+        trailing_arm_pct=500.0,
+        partial1_gain_pct=400.0,
+        partial2_gain_pct=500.0,
+        max_hold_min=390,
+        policy_exit_min_confidence=1.0,
+    )
     rt = build_runtime(RunOptions(db=url, seed=4), "worker", run_id="liq")
     session = session_for(date(2026, 3, 10))
     assert session is not None
@@ -99,8 +123,12 @@ def test_a_missed_flatten_is_caught_by_the_broker_liquidation(tmp_path) -> None:
 def test_every_closed_trade_has_both_reasons(late_run: str) -> None:
     engine = create_engine(late_run)
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT entry_reason_code, entry_reason, exit_reason_code, exit_reason, "
-                                 "exit_avg, realized_pnl FROM trade WHERE status = 'closed'")).all()
+        rows = conn.execute(
+            text(
+                "SELECT entry_reason_code, entry_reason, exit_reason_code, exit_reason, "
+                "exit_avg, realized_pnl FROM trade WHERE status = 'closed'"
+            )
+        ).all()
     assert rows
     for entry_code, entry_text, exit_code, exit_text, exit_avg, pnl in rows:
         assert entry_code and entry_text and exit_code and exit_text
@@ -114,7 +142,9 @@ def test_early_close_cutoff_and_liquidation_times() -> None:
     broker = SimBroker(market, cash=1e6)
     spot = market.spot("SPY", session.at(60))
     contract = OptionContract("SPY", EARLY_CLOSE_DAY, round(spot), Right.CALL)
-    opened = broker.submit(OrderRequest("a", contract, Side.BUY, 2, opening=True), session.close - timedelta(minutes=31))
+    opened = broker.submit(
+        OrderRequest("a", contract, Side.BUY, 2, opening=True), session.close - timedelta(minutes=31)
+    )
     assert opened.status is OrderStatus.FILLED
     late = broker.submit(OrderRequest("b", contract, Side.BUY, 1, opening=True), session.close - timedelta(minutes=30))
     assert late.status is OrderStatus.REJECTED and "12:30" in (late.reject_reason or "")
@@ -129,13 +159,16 @@ def test_duplicate_client_order_id_is_refused_and_sells_need_a_position() -> Non
     market = SimMarket(SyntheticWorld(1))
     broker = SimBroker(market, cash=1e6)
     contract = OptionContract("SPY", day.day, round(market.spot("SPY", day.at(90))), Right.PUT)
-    assert broker.submit(OrderRequest("x", contract, Side.BUY, 1, opening=True), day.at(90)).status is OrderStatus.FILLED
+    assert (
+        broker.submit(OrderRequest("x", contract, Side.BUY, 1, opening=True), day.at(90)).status is OrderStatus.FILLED
+    )
     again = broker.submit(OrderRequest("x", contract, Side.BUY, 1, opening=True), day.at(91))
     assert again.status is OrderStatus.REJECTED and "unique" in (again.reject_reason or "")
     short = broker.submit(OrderRequest("y", contract, Side.SELL, 5, opening=False), day.at(92))
     assert short.status is OrderStatus.REJECTED
-    limit = broker.submit(OrderRequest("z", contract, Side.BUY, 1, opening=True, order_type="limit", limit_price=0.01),
-                          day.at(93))
+    limit = broker.submit(
+        OrderRequest("z", contract, Side.BUY, 1, opening=True, order_type="limit", limit_price=0.01), day.at(93)
+    )
     assert limit.status is OrderStatus.ACCEPTED and not limit.fills
     at_close = {u.client_order_id: u for u in broker.sync(day.close)}
     assert at_close["z"].status is OrderStatus.EXPIRED, "DAY orders expire at the close"

@@ -16,8 +16,11 @@ from worker.runtime import Runtime
 
 
 def _open_a_position(runtime: Runtime) -> object:
-    save_param_version(runtime.engine, {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100,
-                                        "blocked_regimes": [], "max_open_positions": 2}, author="test")
+    save_param_version(
+        runtime.engine,
+        {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100, "blocked_regimes": [], "max_open_positions": 2},
+        author="test",
+    )
     session = session_for(date(2026, 3, 10))
     assert session is not None
     minute = 31

@@ -12,7 +12,7 @@ import argparse
 import logging
 import signal
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,7 +30,7 @@ LEASE_SECONDS = 15
 MAX_CONSECUTIVE_FAILURES = 5
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeldError(RuntimeError):
     """Another worker is alive on this database."""
 
 
@@ -44,7 +44,7 @@ class Worker:
         self.started_at = utcnow()
         self.failures = 0
         self.stopping = threading.Event()
-        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
 
     # ---- jobs -----------------------------------------------------------------------------
     def cycle_job(self) -> None:
@@ -56,39 +56,65 @@ class Worker:
         try:
             self.rt.cycle.run(now)
             self.failures = 0
-        except Exception as exc:  # noqa: BLE001 - the error policy: record, count, halt after repeats
+        except Exception as exc:
             self.failures += 1
             log.exception("cycle failed at %s", now)
             self.rt.journal.event("error", "cycle_failed", f"Cycle at {now.isoformat()} failed: {exc!r}")
             if self.failures >= MAX_CONSECUTIVE_FAILURES:
-                set_trading_state(self.rt.engine, TradingState.HALTED, "worker", "worker_errors",
-                                  f"{self.failures} consecutive cycle failures; last: {exc!r}", flatten=True)
+                set_trading_state(
+                    self.rt.engine,
+                    TradingState.HALTED,
+                    "worker",
+                    "worker_errors",
+                    f"{self.failures} consecutive cycle failures; last: {exc!r}",
+                    flatten=True,
+                )
 
     def control_job(self) -> None:
         try:
             summary = self.rt.control.tick(self.clock.now)
             if summary:
                 log.warning("halt applied: %s", summary)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("control tick failed")
 
     def heartbeat_job(self, stopped: bool = False) -> None:
-        self.rt.journal.heartbeat(self.rt.options.mode, self.clock.now, self.rt.cycle.last_state,
-                                  self.rt.cycle.last_latency_ms, self.started_at, stopped=stopped)
+        self.rt.journal.heartbeat(
+            self.rt.options.mode,
+            self.clock.now,
+            self.rt.cycle.last_state,
+            self.rt.cycle.last_latency_ms,
+            self.started_at,
+            stopped=stopped,
+        )
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         self.heartbeat_job()
         period = 60.0 / self.speed
-        self.scheduler.add_job(self.cycle_job, "interval", seconds=period, id="cycle", max_instances=1,
-                               coalesce=True, next_run_time=datetime.now(timezone.utc))
+        self.scheduler.add_job(
+            self.cycle_job,
+            "interval",
+            seconds=period,
+            id="cycle",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
         self.scheduler.add_job(self.control_job, "interval", seconds=1, id="control", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.heartbeat_job, "interval", seconds=5, id="heartbeat", max_instances=1,
-                               coalesce=True)
+        self.scheduler.add_job(
+            self.heartbeat_job, "interval", seconds=5, id="heartbeat", max_instances=1, coalesce=True
+        )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
         self.scheduler.start()
-        log.info("worker %s started: mode %s, source %s, speed x%s, sim time %s", self.rt.journal.run_id,
-                 self.rt.options.mode, self.rt.options.source, self.speed, self.clock.now.isoformat())
+        log.info(
+            "worker %s started: mode %s, source %s, speed x%s, sim time %s",
+            self.rt.journal.run_id,
+            self.rt.options.mode,
+            self.rt.options.source,
+            self.speed,
+            self.clock.now.isoformat(),
+        )
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
@@ -109,8 +135,10 @@ def check_lease(rt: Runtime) -> None:
         return
     age = (utcnow() - row["heartbeat_at"]).total_seconds()
     if age < LEASE_SECONDS:
-        raise LeaseHeld(f"another worker (pid {row['pid']} on {row['host']}) sent a heartbeat {age:.0f} s ago; "
-                        "exactly one worker may run per database")
+        raise LeaseHeldError(
+            f"another worker (pid {row['pid']} on {row['host']}) sent a heartbeat {age:.0f} s ago; "
+            "exactly one worker may run per database"
+        )
 
 
 def resume_clock(rt: Runtime, start: date | None) -> SimClock:
@@ -138,12 +166,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    options = RunOptions(mode=args.mode, source=args.source, seed=args.seed, db=args.db, cash=args.cash,
-                         fee_per_contract=args.fee_per_contract, policy=args.policy)
+    options = RunOptions(
+        mode=args.mode,
+        source=args.source,
+        seed=args.seed,
+        db=args.db,
+        cash=args.cash,
+        fee_per_contract=args.fee_per_contract,
+        policy=args.policy,
+    )
     try:
         rt = build_runtime(options, "worker")
         check_lease(rt)
-    except (ValueError, LeaseHeld) as exc:
+    except (ValueError, LeaseHeldError) as exc:
         raise SystemExit(f"worker refused to start: {exc}") from None
     restore_simulated_account(rt)
     worker = Worker(rt, resume_clock(rt, args.start), args.speed)

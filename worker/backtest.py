@@ -1,7 +1,7 @@
 """Backtest and replay through the very cycle the worker runs, with a simulated clock.
 
-    python -m worker.backtest --source synthetic --days 60 --seed 7 --db sqlite:///backtest.db
-    python -m worker.backtest --source csv:../shared/data --start 2026-01-05 --end 2026-02-27
+python -m worker.backtest --source synthetic --days 60 --seed 7 --db sqlite:///backtest.db
+python -m worker.backtest --source csv:../shared/data --start 2026-01-05 --end 2026-02-27
 """
 
 from __future__ import annotations
@@ -49,8 +49,13 @@ def pick_sessions(rt: Runtime, start: date | None, end: date | None, days: int |
     return last_sessions(end, days or 20)
 
 
-def run_backtest(options: RunOptions, start: date | None = None, end: date | None = None, days: int | None = None,
-                 run_id: str | None = None) -> BacktestResult:
+def run_backtest(
+    options: RunOptions,
+    start: date | None = None,
+    end: date | None = None,
+    days: int | None = None,
+    run_id: str | None = None,
+) -> BacktestResult:
     rt = build_runtime(options, "backtest", run_id)
     sessions = pick_sessions(rt, start, end, days)
     if not sessions:
@@ -70,7 +75,10 @@ def run_backtest(options: RunOptions, start: date | None = None, end: date | Non
 def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> BacktestResult:
     run_id = rt.journal.run_id
     with rt.engine.connect() as conn:
-        pnls = [p for (p,) in conn.execute(select(Trade.realized_pnl).where(Trade.run_id == run_id, Trade.status == "closed"))]
+        pnls = [
+            p
+            for (p,) in conn.execute(select(Trade.realized_pnl).where(Trade.run_id == run_id, Trade.status == "closed"))
+        ]
         eq = conn.execute(select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)).all()
     equity = [e for _, e in eq]
     last_by_day: dict[date, float] = {}
@@ -84,25 +92,35 @@ def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> 
         first = rt.world.session_bars(sessions[0], symbol)
         last = rt.world.session_bars(sessions[-1], symbol)
         hold.append(float(last.close[-1]) / float(first.open[0]) - 1.0)
-    return BacktestResult(run_id, len(sessions), bars, seconds, summary, float(np.mean(hold)) * 100.0,
-                          equity[-1] if equity else rt.options.cash)
+    return BacktestResult(
+        run_id,
+        len(sessions),
+        bars,
+        seconds,
+        summary,
+        float(np.mean(hold)) * 100.0,
+        equity[-1] if equity else rt.options.cash,
+    )
 
 
 def format_result(r: BacktestResult, capital: float) -> str:
     s = r.summary
     pf = "inf" if s.profit_factor == float("inf") else f"{s.profit_factor:.2f}"
-    return "\n".join([
-        f"run {r.run_id}: {r.sessions} sessions, {r.bars} bars in {r.seconds:.1f} s ({r.bars_per_second:,.0f} bars/s)",
-        f"trades            {s.trades}",
-        f"win rate          {s.win_rate * 100:.1f}%",
-        f"profit factor     {pf}",
-        f"expectancy        {s.expectancy:,.2f} per trade",
-        f"total P&L         {s.total_pnl:,.2f} ({s.total_pnl / capital * 100:+.2f}%)",
-        f"Sharpe (daily)    {s.sharpe_daily:.2f}",
-        f"max drawdown      {s.max_drawdown_pct:.2f}%",
-        f"final equity      {r.final_equity:,.2f}",
-        f"hold underlying   {r.hold_return_pct:+.2f}% (equal weight, first open to last close)",
-    ])
+    return "\n".join(
+        [
+            f"run {r.run_id}: {r.sessions} sessions, {r.bars} bars in {r.seconds:.1f} s "
+            f"({r.bars_per_second:,.0f} bars/s)",
+            f"trades            {s.trades}",
+            f"win rate          {s.win_rate * 100:.1f}%",
+            f"profit factor     {pf}",
+            f"expectancy        {s.expectancy:,.2f} per trade",
+            f"total P&L         {s.total_pnl:,.2f} ({s.total_pnl / capital * 100:+.2f}%)",
+            f"Sharpe (daily)    {s.sharpe_daily:.2f}",
+            f"max drawdown      {s.max_drawdown_pct:.2f}%",
+            f"final equity      {r.final_equity:,.2f}",
+            f"hold underlying   {r.hold_return_pct:+.2f}% (equal weight, first open to last close)",
+        ]
+    )
 
 
 def main() -> None:
@@ -118,8 +136,15 @@ def main() -> None:
     parser.add_argument("--policy", default="rules")
     parser.add_argument("--flush-every", type=int, default=60, help="cycles per database commit of decisions")
     args = parser.parse_args()
-    options = RunOptions(source=args.source, seed=args.seed, db=args.db, cash=args.cash,
-                         fee_per_contract=args.fee_per_contract, policy=args.policy, flush_every=args.flush_every)
+    options = RunOptions(
+        source=args.source,
+        seed=args.seed,
+        db=args.db,
+        cash=args.cash,
+        fee_per_contract=args.fee_per_contract,
+        policy=args.policy,
+        flush_every=args.flush_every,
+    )
     result = run_backtest(options, args.start, args.end, args.days if args.days or args.start else 60)
     print(format_result(result, args.cash))
 

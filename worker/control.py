@@ -29,17 +29,16 @@ class ControlLoop:
             reason = MAX_DRAWDOWN_HALT if control.reason_code == "max_drawdown" else EMERGENCY_STOP
             cycle.pending.clear()
             before = len(cycle.book.positions())
-            if control.flatten:
-                updates = cycle.broker.close_all(now)
-            else:
-                updates = cycle.broker.cancel_all(now)
+            updates = cycle.broker.close_all(now) if control.flatten else cycle.broker.cancel_all(now)
             for upd in updates:
                 cycle.book_update(upd, now, default_exit=reason)
             cancelled = sum(1 for u in updates if u.status.value == "canceled")
             closed = before - len(cycle.book.positions())
             left = len(cycle.broker.positions())
-            summary = (f"{cancelled} open orders cancelled, {closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
-                       f"{left} positions left at the broker.")
+            summary = (
+                f"{cancelled} open orders cancelled, {closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
+                f"{left} positions left at the broker."
+            )
             cycle.journal.flush()
             mark_halt_applied(cycle.journal.engine, summary, at=now)
             cycle.journal.event("warning" if left == 0 else "error", "halt_applied", summary, time=now)

@@ -50,8 +50,15 @@ class RiskBook:
 
 
 class TradingCycle:
-    def __init__(self, market: MarketData, broker: Broker, policy: Policy, journal: Journal, lock: threading.Lock,
-                 risk: RiskBook | None = None) -> None:
+    def __init__(
+        self,
+        market: MarketData,
+        broker: Broker,
+        policy: Policy,
+        journal: Journal,
+        lock: threading.Lock,
+        risk: RiskBook | None = None,
+    ) -> None:
         self.market = market
         self.broker = broker
         self.policy = policy
@@ -105,8 +112,14 @@ class TradingCycle:
             self.policy.reset(symbol)
         self.book.new_session()
         if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
-            set_trading_state(self.journal.engine, TradingState.ACTIVE, "worker", "new_session",
-                              "New session: the daily loss limit resets.", at=session.open)
+            set_trading_state(
+                self.journal.engine,
+                TradingState.ACTIVE,
+                "worker",
+                "new_session",
+                "New session: the daily loss limit resets.",
+                at=session.open,
+            )
 
     def apply_broker_events(self, now: datetime) -> None:
         """Fills of resting orders, expiries and broker liquidations since the last cycle."""
@@ -123,11 +136,24 @@ class TradingCycle:
         drawdown = (equity / self.risk.peak - 1.0) * 100.0 if self.risk.peak > 0 else 0.0
         day_pnl = (equity / self.risk.start_of_day - 1.0) * 100.0 if self.risk.start_of_day > 0 else 0.0
         if drawdown <= params.max_drawdown_pct:
-            set_trading_state(self.journal.engine, TradingState.HALTED, "worker", "max_drawdown",
-                              f"Drawdown {drawdown:.1f}% reached the limit {params.max_drawdown_pct}%.", flatten=True, at=now)
+            set_trading_state(
+                self.journal.engine,
+                TradingState.HALTED,
+                "worker",
+                "max_drawdown",
+                f"Drawdown {drawdown:.1f}% reached the limit {params.max_drawdown_pct}%.",
+                flatten=True,
+                at=now,
+            )
         elif day_pnl <= params.daily_loss_limit_pct and control.state is TradingState.ACTIVE:
-            set_trading_state(self.journal.engine, TradingState.REDUCING, "worker", "daily_loss_limit",
-                              f"Down {day_pnl:.1f}% today (limit {params.daily_loss_limit_pct}%).", at=now)
+            set_trading_state(
+                self.journal.engine,
+                TradingState.REDUCING,
+                "worker",
+                "daily_loss_limit",
+                f"Down {day_pnl:.1f}% today (limit {params.daily_loss_limit_pct}%).",
+                at=now,
+            )
         return equity
 
     # step 2
@@ -139,8 +165,9 @@ class TradingCycle:
         return MarketSnapshot(view, self.market.spot(symbol, now), vix, self._vix_range[1].rank(vix), None)
 
     # step 3
-    def build_observation(self, symbol: str, snap: MarketSnapshot, params: TradingParams, now: datetime
-                          ) -> tuple[Observation, Regime]:
+    def build_observation(
+        self, symbol: str, snap: MarketSnapshot, params: TradingParams, now: datetime
+    ) -> tuple[Observation, Regime]:
         engine = self.features[symbol]
         engine.catch_up(snap.view, snap.vix)
         snap.data_problem = check_bars(snap.view, now, params)
@@ -163,8 +190,9 @@ class TradingCycle:
         return self.policy.decide(obs, action_mask(obs.in_position))
 
     # step 5
-    def manage_position(self, symbol: str, now: datetime, session: Session, params: TradingParams,
-                        out: PolicyOutput) -> str | None:
+    def manage_position(
+        self, symbol: str, now: datetime, session: Session, params: TradingParams, out: PolicyOutput
+    ) -> str | None:
         pos = self.book.position(symbol)
         if pos is None:
             return None
@@ -188,9 +216,19 @@ class TradingCycle:
         self.send(request, signal.reason.code, now, None, signal.reason, pos.trade_id)
 
     # steps 6 and 7
-    def consider_entry(self, symbol: str, now: datetime, session: Session, params: TradingParams,
-                       control: ControlSnapshot, snap: MarketSnapshot, obs: Observation, out: PolicyOutput,
-                       regime: Regime, equity: float) -> tuple[Reason | None, str | None]:
+    def consider_entry(
+        self,
+        symbol: str,
+        now: datetime,
+        session: Session,
+        params: TradingParams,
+        control: ControlSnapshot,
+        snap: MarketSnapshot,
+        obs: Observation,
+        out: PolicyOutput,
+        regime: Regime,
+        equity: float,
+    ) -> tuple[Reason | None, str | None]:
         if out.action not in (Action.BUY_CALL, Action.BUY_PUT) or obs.in_position:
             return None, None
         direction = 1 if out.action is Action.BUY_CALL else -1
@@ -203,11 +241,22 @@ class TradingCycle:
             return chosen[0]
 
         context = EntryContext(
-            params=params, state=control.state, now=now, session=session, data_problem=snap.data_problem,
-            equity=equity, start_of_day_equity=self.risk.start_of_day, peak_equity=self.risk.peak, vix=snap.vix,
-            iv_rank=snap.iv_rank, regime=regime, confidence=out.confidence,
-            trades_today=self.book.entries_today.get(symbol, 0), last_exit_at=self.book.last_exit_at.get(symbol),
-            open_positions=self.book.open_count(), candidate=candidate,
+            params=params,
+            state=control.state,
+            now=now,
+            session=session,
+            data_problem=snap.data_problem,
+            equity=equity,
+            start_of_day_equity=self.risk.start_of_day,
+            peak_equity=self.risk.peak,
+            vix=snap.vix,
+            iv_rank=snap.iv_rank,
+            regime=regime,
+            confidence=out.confidence,
+            trades_today=self.book.entries_today.get(symbol, 0),
+            last_exit_at=self.book.last_exit_at.get(symbol),
+            open_positions=self.book.open_count(),
+            candidate=candidate,
         )
         block = first_block(context)
         if block is not None:
@@ -219,10 +268,21 @@ class TradingCycle:
             return Reason("size_zero", f"Risk budget buys no whole contract at {quote.ask:.2f}."), None
         f = obs.features
         intent = EntryIntent(
-            reason=Reason(f"policy_{out.action.label}", f"{self.policy.name} chose {out.action.label} with confidence "
-                          f"{out.confidence:.2f} (trend {f['trend_pct']:+.3f}%, VWAP {f['vwap_dist_pct']:+.3f}%, RSI {f['rsi_14']:.0f})."),
-            confidence=out.confidence, regime=regime.value, vix=snap.vix, model_version=self.policy.version,
-            param_version=control.param_version, atr_pct=f["atr_pct"], trend_pct=f["trend_pct"], direction=direction)
+            reason=Reason(
+                f"policy_{out.action.label}",
+                f"{self.policy.name} chose {out.action.label} with confidence "
+                f"{out.confidence:.2f} (trend {f['trend_pct']:+.3f}%, VWAP {f['vwap_dist_pct']:+.3f}%, "
+                f"RSI {f['rsi_14']:.0f}).",
+            ),
+            confidence=out.confidence,
+            regime=regime.value,
+            vix=snap.vix,
+            model_version=self.policy.version,
+            param_version=control.param_version,
+            atr_pct=f["atr_pct"],
+            trend_pct=f["trend_pct"],
+            direction=direction,
+        )
         cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), "entry")
         request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True)
         upd = self.send(request, intent.reason.code, now, intent, None, None)
@@ -230,14 +290,21 @@ class TradingCycle:
             return Reason("broker_rejected", f"Broker refused the order: {upd.reject_reason}."), cid
         return None, cid
 
-    def send(self, request: OrderRequest, reason_code: str, now: datetime, intent: EntryIntent | None,
-             exit_reason: Reason | None, trade_id: int | None) -> OrderUpdate:
+    def send(
+        self,
+        request: OrderRequest,
+        reason_code: str,
+        now: datetime,
+        intent: EntryIntent | None,
+        exit_reason: Reason | None,
+        trade_id: int | None,
+    ) -> OrderUpdate:
         """Persist, then submit; on an error look the order up by its id before anything else."""
         self.journal.persist_order(request, reason_code, now, trade_id)
         self.pending[request.client_order_id] = (intent, exit_reason)
         try:
             upd = self.broker.submit(request, now)
-        except Exception as exc:  # noqa: BLE001 - any transport error: ask the broker what happened
+        except Exception as exc:
             found = self.broker.order_by_client_id(request.client_order_id)
             if found is None:
                 upd = OrderUpdate(request.client_order_id, OrderStatus.REJECTED, reject_reason=f"submit failed: {exc}")
@@ -263,14 +330,27 @@ class TradingCycle:
             if fill.liquidation:
                 reason = BROKER_LIQUIDATION
             trade_id = self.book.apply_fill(fill, intent, reason) or trade_id
-        self.journal.record_update(upd, now, trade_id, broker_request, (exit_reason or default_exit or Reason("", "")).code)
+        self.journal.record_update(
+            upd, now, trade_id, broker_request, (exit_reason or default_exit or Reason("", "")).code
+        )
         if not upd.status.is_open:
             self.pending.pop(upd.client_order_id, None)
 
     # step 8
-    def record_decision(self, symbol: str, now: datetime, snap: MarketSnapshot, out: PolicyOutput, regime: Regime,
-                        block: Reason | None, exit_code: str | None, cid: str | None, control: ControlSnapshot,
-                        params: TradingParams, started: float) -> None:
+    def record_decision(
+        self,
+        symbol: str,
+        now: datetime,
+        snap: MarketSnapshot,
+        out: PolicyOutput,
+        regime: Regime,
+        block: Reason | None,
+        exit_code: str | None,
+        cid: str | None,
+        control: ControlSnapshot,
+        params: TradingParams,
+        started: float,
+    ) -> None:
         final = out.action
         if block is not None:
             final = Action.HOLD
@@ -280,18 +360,34 @@ class TradingCycle:
             final = Action.CLOSE
         view = snap.view
         latest = self.features[symbol].latest()
-        self.journal.add_decision({
-            "time": now, "bar_time": view.bars.bar_time(view.count - 1) if view.count else None, "symbol": symbol,
-            "p_hold": out.probabilities[0], "p_buy_call": out.probabilities[1], "p_buy_put": out.probabilities[2],
-            "p_close": out.probabilities[3], "action": out.action.label, "confidence": out.confidence,
-            "final_action": final.label, "blocked_by": block.code if block else None,
-            "blocked_reason": block.text if block else None, "exit_code": exit_code, "regime": regime.value,
-            "vix": snap.vix, "iv_rank": snap.iv_rank, "underlying_price": snap.spot,
-            "features": {k: latest[k] for k in KEY_FEATURES if k in latest},
-            "param_version": control.param_version, "model_version": self.policy.version,
-            "data_source": view.source, "degraded": view.degraded,
-            "latency_ms": (time.perf_counter() - started) * 1000.0, "order_client_id": cid,
-        })
+        self.journal.add_decision(
+            {
+                "time": now,
+                "bar_time": view.bars.bar_time(view.count - 1) if view.count else None,
+                "symbol": symbol,
+                "p_hold": out.probabilities[0],
+                "p_buy_call": out.probabilities[1],
+                "p_buy_put": out.probabilities[2],
+                "p_close": out.probabilities[3],
+                "action": out.action.label,
+                "confidence": out.confidence,
+                "final_action": final.label,
+                "blocked_by": block.code if block else None,
+                "blocked_reason": block.text if block else None,
+                "exit_code": exit_code,
+                "regime": regime.value,
+                "vix": snap.vix,
+                "iv_rank": snap.iv_rank,
+                "underlying_price": snap.spot,
+                "features": {k: latest[k] for k in KEY_FEATURES if k in latest},
+                "param_version": control.param_version,
+                "model_version": self.policy.version,
+                "data_source": view.source,
+                "degraded": view.degraded,
+                "latency_ms": (time.perf_counter() - started) * 1000.0,
+                "order_client_id": cid,
+            }
+        )
 
     def record_equity(self, now: datetime) -> None:
         account = self.broker.account()

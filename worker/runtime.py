@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.broker_sim import SimBroker
 from core.calendar import Session
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
-from core.broker_sim import SimBroker
 from core.policy.base import Policy
 from core.policy.rules import RulePolicy
 from core.types import BrokerPosition, OptionContract
@@ -92,8 +92,10 @@ def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> 
 def restore_simulated_account(rt: Runtime) -> None:
     """After a restart: rebuild the simulator's cash from fills and positions from open trades."""
     rt.cycle.book.restore()
-    positions = [BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
-                 for p in rt.cycle.book.positions()]
+    positions = [
+        BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
+        for p in rt.cycle.book.positions()
+    ]
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
 
 

@@ -69,10 +69,19 @@ class TradeBook:
         """Load open trades after a restart so exits keep working on them."""
         for t in self.journal.open_trades():
             state = PositionState(
-                trade_id=int(t.id or 0), contract=OptionContract.from_symbol(t.contract), direction=t.direction,
-                entry_qty=t.entry_qty, qty_open=t.qty_open, entry_price=t.entry_avg, entry_time=t.entry_time,
-                peak_bid=t.peak_bid, partials_done=t.partials_done, entry_atr_pct=t.entry_atr_pct, entry_vix=t.vix,
-                entry_trend_pct=t.entry_trend_pct)
+                trade_id=int(t.id or 0),
+                contract=OptionContract.from_symbol(t.contract),
+                direction=t.direction,
+                entry_qty=t.entry_qty,
+                qty_open=t.qty_open,
+                entry_price=t.entry_avg,
+                entry_time=t.entry_time,
+                peak_bid=t.peak_bid,
+                partials_done=t.partials_done,
+                entry_atr_pct=t.entry_atr_pct,
+                entry_vix=t.vix,
+                entry_trend_pct=t.entry_trend_pct,
+            )
             exit_value = (t.exit_avg or 0.0) * t.exit_qty
             self._open[state.contract.underlying] = _Open(state, t.exit_qty, exit_value, t.fees, t.mae_pct, t.mfe_pct)
 
@@ -87,20 +96,48 @@ class TradeBook:
         held = self._open.get(underlying)
         if held is None:
             return None
-        return self._reduce(held, fill, exit_reason or Reason("unknown_exit", "Closed by an order the worker did not send."))
+        return self._reduce(
+            held, fill, exit_reason or Reason("unknown_exit", "Closed by an order the worker did not send.")
+        )
 
     def _open_or_add(self, fill: FillEvent, intent: EntryIntent) -> int:
         fields = dict(
-            underlying=fill.contract.underlying, contract=fill.contract.symbol, direction=intent.direction,
-            entry_time=fill.time, entry_qty=fill.qty, qty_open=fill.qty, entry_avg=fill.price, fees=fill.fee,
-            realized_pnl=-fill.fee, entry_reason_code=intent.reason.code, entry_reason=intent.reason.text,
-            confidence=intent.confidence, regime=intent.regime, vix=intent.vix, model_version=intent.model_version,
-            param_version=intent.param_version, entry_client_order_id=fill.client_order_id, peak_bid=fill.price,
-            entry_atr_pct=intent.atr_pct, entry_trend_pct=intent.trend_pct,
+            underlying=fill.contract.underlying,
+            contract=fill.contract.symbol,
+            direction=intent.direction,
+            entry_time=fill.time,
+            entry_qty=fill.qty,
+            qty_open=fill.qty,
+            entry_avg=fill.price,
+            fees=fill.fee,
+            realized_pnl=-fill.fee,
+            entry_reason_code=intent.reason.code,
+            entry_reason=intent.reason.text,
+            confidence=intent.confidence,
+            regime=intent.regime,
+            vix=intent.vix,
+            model_version=intent.model_version,
+            param_version=intent.param_version,
+            entry_client_order_id=fill.client_order_id,
+            peak_bid=fill.price,
+            entry_atr_pct=intent.atr_pct,
+            entry_trend_pct=intent.trend_pct,
         )
         trade_id = self.journal.open_trade(fields)
-        state = PositionState(trade_id, fill.contract, intent.direction, fill.qty, fill.qty, fill.price, fill.time,
-                              fill.price, 0, intent.atr_pct, intent.vix, intent.trend_pct)
+        state = PositionState(
+            trade_id,
+            fill.contract,
+            intent.direction,
+            fill.qty,
+            fill.qty,
+            fill.price,
+            fill.time,
+            fill.price,
+            0,
+            intent.atr_pct,
+            intent.vix,
+            intent.trend_pct,
+        )
         self._open[fill.contract.underlying] = _Open(state, fees=fill.fee)
         self.entries_today[fill.contract.underlying] = self.entries_today.get(fill.contract.underlying, 0) + 1
         return trade_id
@@ -114,9 +151,17 @@ class TradeBook:
         held.fees += fill.fee
         exit_avg = held.exit_value / held.exit_qty
         pnl = (held.exit_value - st.entry_price * held.exit_qty) * MULTIPLIER - held.fees
-        fields: dict[str, object] = dict(qty_open=st.qty_open, exit_qty=held.exit_qty, exit_avg=exit_avg, fees=held.fees,
-                                         realized_pnl=pnl, partials_done=st.partials_done, peak_bid=st.peak_bid,
-                                         mae_pct=held.mae_pct, mfe_pct=held.mfe_pct)
+        fields: dict[str, object] = dict(
+            qty_open=st.qty_open,
+            exit_qty=held.exit_qty,
+            exit_avg=exit_avg,
+            fees=held.fees,
+            realized_pnl=pnl,
+            partials_done=st.partials_done,
+            peak_bid=st.peak_bid,
+            mae_pct=held.mae_pct,
+            mfe_pct=held.mfe_pct,
+        )
         if st.qty_open == 0:
             fields.update(status="closed", exit_time=fill.time, exit_reason_code=reason.code, exit_reason=reason.text)
             del self._open[st.contract.underlying]

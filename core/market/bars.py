@@ -56,12 +56,19 @@ class SessionBars:
 
     def replace_after(self, count: int, other: SessionBars) -> SessionBars:
         """Bars 0..count-1 from self, the rest from `other` (for no-lookahead tests)."""
+
         def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return np.concatenate([a[:count], b[count:]])
 
         return SessionBars(
-            self.symbol, self.session, self.start.copy(), cat(self.open, other.open), cat(self.high, other.high),
-            cat(self.low, other.low), cat(self.close, other.close), cat(self.volume, other.volume),
+            self.symbol,
+            self.session,
+            self.start.copy(),
+            cat(self.open, other.open),
+            cat(self.high, other.high),
+            cat(self.low, other.low),
+            cat(self.close, other.close),
+            cat(self.volume, other.volume),
         )
 
 

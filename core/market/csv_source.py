@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import NY, Session, session_for
-from core.market.bars import SessionBars, minute_starts
+from core.market.bars import SessionBars
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -86,7 +86,9 @@ class CsvWorld:
         starts = np.asarray([ts.timestamp() for ts in part.index], dtype=np.float64)
         keep = (starts >= session.open.timestamp()) & (starts < session.close.timestamp())
         cols = {c: part[c].to_numpy(dtype=float)[keep] for c in BAR_COLUMNS}
-        return SessionBars(symbol, session, starts[keep], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"])
+        return SessionBars(
+            symbol, session, starts[keep], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"]
+        )
 
     def vix_open(self, day: date) -> float:
         if day in self._vix.index:

@@ -87,7 +87,9 @@ class SimMarket:
         spot = self.spot(underlying, now)
         if session is None or not np.isfinite(spot):
             return None
-        return build_chain(underlying, session.day, now, spot, self.vix(now), self.minutes_left(now), strikes_each_side, self.surface)
+        return build_chain(
+            underlying, session.day, now, spot, self.vix(now), self.minutes_left(now), strikes_each_side, self.surface
+        )
 
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
         spot = self.spot(contract.underlying, now)

@@ -21,12 +21,14 @@ from core.types import Regime
 ANCHOR = date(2023, 1, 3)
 REGIMES: tuple[Regime, ...] = (Regime.CALM, Regime.NORMAL, Regime.STORM, Regime.CRASH)
 # Daily transition probabilities between regimes (rows: from, columns: to).
-TRANSITIONS = np.array([
-    [0.970, 0.028, 0.002, 0.000],
-    [0.030, 0.950, 0.018, 0.002],
-    [0.010, 0.090, 0.870, 0.030],
-    [0.000, 0.050, 0.250, 0.700],
-])
+TRANSITIONS = np.array(
+    [
+        [0.970, 0.028, 0.002, 0.000],
+        [0.030, 0.950, 0.018, 0.002],
+        [0.010, 0.090, 0.870, 0.030],
+        [0.000, 0.050, 0.250, 0.700],
+    ]
+)
 VIX_MEAN = np.array([13.0, 17.5, 27.0, 45.0])
 DRIFT = np.array([0.0005, 0.0002, -0.0006, -0.0045])
 GAP_SHARE = np.array([0.15, 0.2, 0.3, 0.4])  # share of daily variance that happens overnight
@@ -126,7 +128,7 @@ class SyntheticWorld:
     def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
         """Daily VIX closes of the `count` sessions before `day` (for IV rank)."""
         i = self._day_index(day)
-        return np.asarray(self._path.vix_close[max(0, i - count):i], dtype=float)
+        return np.asarray(self._path.vix_close[max(0, i - count) : i], dtype=float)
 
     def session_bars(self, session: Session, symbol: str) -> SessionBars:
         key = (session.day, symbol)
@@ -146,7 +148,7 @@ class SyntheticWorld:
         n = session.minutes
         rng = np.random.default_rng([self.seed, session.day.toordinal(), 1])
         u = np.linspace(0.0, 1.0, n)
-        weights = 1.0 + 2.2 * (u - 0.5) ** 2 * 4.0 ** 0.5 + 1.5 * np.exp(-u * 40.0)
+        weights = 1.0 + 2.2 * (u - 0.5) ** 2 * 4.0**0.5 + 1.5 * np.exp(-u * 40.0)
         weights /= weights.sum()
         z_market = rng.standard_normal(n)
         starts = minute_starts(session)
@@ -168,10 +170,22 @@ class SyntheticWorld:
             highs = np.maximum(opens, closes) + wick[0]
             lows = np.minimum(opens, closes) - wick[1]
             shock = np.abs(steps) / (intraday_sd * np.sqrt(weights) + 1e-12)
-            vol = spec.daily_volume * weights * VOL_MULT[regime_i] * np.exp(0.35 * rng.standard_normal(n)) * (0.7 + 0.3 * shock)
+            vol = (
+                spec.daily_volume
+                * weights
+                * VOL_MULT[regime_i]
+                * np.exp(0.35 * rng.standard_normal(n))
+                * (0.7 + 0.3 * shock)
+            )
             self._cache[(session.day, spec.symbol)] = SessionBars(
-                spec.symbol, session, starts, np.round(opens, 2), np.round(highs, 2), np.round(lows, 2),
-                np.round(closes, 2), np.round(vol),
+                spec.symbol,
+                session,
+                starts,
+                np.round(opens, 2),
+                np.round(highs, 2),
+                np.round(lows, 2),
+                np.round(closes, 2),
+                np.round(vol),
             )
             if k == 0:
                 spy_log = log_path - math.log(open_)

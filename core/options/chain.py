@@ -44,11 +44,18 @@ class ChainSnapshot:
     def quote(self, i: int) -> Quote:
         right = Right.CALL if self.is_call[i] else Right.PUT
         contract = OptionContract(self.underlying, self.expiry, float(self.strikes[i]), right)
-        return Quote(contract, float(self.bid[i]), float(self.ask[i]), self.time, float(self.iv[i]), float(self.delta[i]))
+        return Quote(
+            contract, float(self.bid[i]), float(self.ask[i]), self.time, float(self.iv[i]), float(self.delta[i])
+        )
 
 
 def price_arrays(
-    spot: float, strikes: np.ndarray, is_call: np.ndarray, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+    spot: float,
+    strikes: np.ndarray,
+    is_call: np.ndarray,
+    vix: float,
+    minutes_left: float,
+    p: SurfaceParams = DEFAULT_SURFACE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """bid, ask, iv, delta for arrays of strikes and rights."""
     iv = smile_iv(spot, strikes, vix, minutes_left, p)
@@ -59,8 +66,14 @@ def price_arrays(
 
 
 def build_chain(
-    underlying: str, expiry: date, time: datetime, spot: float, vix: float, minutes_left: float,
-    strikes_each_side: int = 12, p: SurfaceParams = DEFAULT_SURFACE,
+    underlying: str,
+    expiry: date,
+    time: datetime,
+    spot: float,
+    vix: float,
+    minutes_left: float,
+    strikes_each_side: int = 12,
+    p: SurfaceParams = DEFAULT_SURFACE,
 ) -> ChainSnapshot:
     """Calls and puts on the $1 grid around the spot."""
     centre = round(spot / STRIKE_STEP) * STRIKE_STEP
@@ -72,7 +85,12 @@ def build_chain(
 
 
 def quote_contract(
-    contract: OptionContract, time: datetime, spot: float, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+    contract: OptionContract,
+    time: datetime,
+    spot: float,
+    vix: float,
+    minutes_left: float,
+    p: SurfaceParams = DEFAULT_SURFACE,
 ) -> Quote:
     """One contract's quote, priced as the chain prices it (tests hold the two paths equal)."""
     bid, ask, iv, delta = quote_scalar(spot, contract.strike, contract.right is Right.CALL, vix, minutes_left, p)

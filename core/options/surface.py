@@ -55,7 +55,9 @@ def standardised_moneyness(spot: float, strike: np.ndarray | float, atm: float, 
     return np.log(np.asarray(strike, dtype=float) / spot) / vol_t
 
 
-def smile_iv(spot: float, strike: np.ndarray | float, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> np.ndarray:
+def smile_iv(
+    spot: float, strike: np.ndarray | float, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+) -> np.ndarray:
     """Implied volatility per strike: ATM level, slope, put skew and a smile in standardised moneyness."""
     atm = atm_iv(vix, minutes_left, p)
     z = np.clip(standardised_moneyness(spot, strike, atm, minutes_left), -8.0, 8.0)
@@ -77,8 +79,9 @@ def to_bid_ask(mid: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.round(bid, 2), np.round(ask, 2)
 
 
-def quote_scalar(spot: float, strike: float, is_call: bool, vix: float, minutes_left: float,
-                 p: SurfaceParams = DEFAULT_SURFACE) -> tuple[float, float, float, float]:
+def quote_scalar(
+    spot: float, strike: float, is_call: bool, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+) -> tuple[float, float, float, float]:
     """bid, ask, iv, delta for one contract: the same formulas as the array path, in plain floats.
 
     Used every bar for each open position, where numpy's per-call overhead dominates.

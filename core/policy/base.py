@@ -6,8 +6,8 @@ rest renormalised, so a policy can never be 'confident' about something it may n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -21,8 +21,8 @@ class Observation:
 
     symbol: str
     window_fn: Callable[[], np.ndarray]  # (WINDOW, len(FEATURE_NAMES)), oldest row first; built on demand
-    features: dict[str, float]           # the newest row by name
-    position_direction: int       # +1 long calls, -1 long puts, 0 flat
+    features: dict[str, float]  # the newest row by name
+    position_direction: int  # +1 long calls, -1 long puts, 0 flat
     unrealized_pct: float
     minutes_held: float
 
@@ -62,7 +62,7 @@ def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, 
 
 def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
     """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first)."""
-    kept = [max(float(p), 0.0) if m else 0.0 for p, m in zip(raw, mask)]
+    kept = [max(float(p), 0.0) if m else 0.0 for p, m in zip(raw, mask, strict=False)]
     total = sum(kept)
     probs = [p / total for p in kept] if total > 0 else [float(m) / sum(bool(x) for x in mask) for m in mask]
     best = max(range(len(probs)), key=lambda i: (probs[i], -i))

@@ -10,7 +10,6 @@ import math
 from collections.abc import Sequence
 
 from core.policy.base import Observation, PolicyOutput, masked_output
-from core.types import Action
 
 
 class RulePolicy:
@@ -30,9 +29,9 @@ class RulePolicy:
         if not f:
             return masked_output((1.0, 0.0, 0.0, 0.0), mask)
         atr = max(f["atr_pct"], 1e-4)
-        trend = f["trend_pct"] / atr          # EMA spread in ATRs
-        vwap = f["vwap_dist_pct"] / atr       # distance to VWAP in ATRs
-        rsi = (f["rsi_14"] - 50.0) / 10.0     # RSI in tens around 50
+        trend = f["trend_pct"] / atr  # EMA spread in ATRs
+        vwap = f["vwap_dist_pct"] / atr  # distance to VWAP in ATRs
+        rsi = (f["rsi_14"] - 50.0) / 10.0  # RSI in tens around 50
         up = 0.9 * trend + 0.5 * vwap + 0.5 * rsi
         down = -up
         fade = -5.0
@@ -43,4 +42,3 @@ class RulePolicy:
         top = max(scores)
         raw = [math.exp(x - top) for x in scores]
         return masked_output(raw, mask)
-

@@ -90,8 +90,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('decision', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_decision_blocked_by'), ['blocked_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_decision_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_decision_symbol_time', ['symbol', 'time'], unique=False)
         batch_op.create_index(batch_op.f('ix_decision_time'), ['time'], unique=False)
 
@@ -287,8 +285,6 @@ def downgrade() -> None:
     with op.batch_alter_table('decision', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_decision_time'))
         batch_op.drop_index('ix_decision_symbol_time')
-        batch_op.drop_index(batch_op.f('ix_decision_run_id'))
-        batch_op.drop_index(batch_op.f('ix_decision_blocked_by'))
 
     op.drop_table('decision')
     op.drop_table('controlstate')

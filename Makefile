@@ -1,0 +1,52 @@
+# Two commands: `make run` (set up, migrate, start the worker on the simulator and the console)
+# and `make test`. Everything installs into .venv; torch is installed first, pinned to the CPU build.
+PY      := .venv/bin/python
+STAMP   := .venv/.installed
+SPEED   ?= 60
+DB      ?=
+
+.PHONY: install migrate run worker console test lint bench calibrate clean
+
+$(STAMP): requirements.txt
+	python3 -m venv .venv
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) -m db.migrate $(if $(DB),--db $(DB))
+
+# The worker runs in the background (sim mode, clock x$(SPEED)); the console in the foreground
+# on 127.0.0.1:8501. Ctrl-C stops both: the worker gets SIGTERM and shuts down cleanly.
+run: migrate
+	@mkdir -p data
+	@$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
+	  worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  echo "worker pid $$worker (log: data/worker.log); console on http://127.0.0.1:8501"; \
+	  $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true \
+	    --browser.gatherUsageStats false
+
+worker: migrate
+	$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB))
+
+console: migrate
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) bench/cycle_latency.py
+	$(PY) bench/backtest_throughput.py
+
+calibrate: install
+	$(PY) bench/calibrate_options.py
+
+clean:
+	rm -rf data .pytest_cache .ruff_cache

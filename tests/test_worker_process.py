@@ -1,0 +1,73 @@
+"""`python -m worker` as a user runs it: starts, trades on the accelerated clock, stops cleanly
+on SIGTERM, refuses a second worker, and resumes where it stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _start(url: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "--db", url, "--speed", "3000", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _wait_for(url: str, sql: str, minimum: int, timeout_s: float = 60.0) -> int:
+    engine = create_engine(url)
+    deadline = time.monotonic() + timeout_s
+    value = 0
+    while time.monotonic() < deadline:
+        try:
+            with engine.connect() as conn:
+                value = int(conn.execute(text(sql)).scalar() or 0)
+        except Exception:
+            value = 0
+        if value >= minimum:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{sql} stayed at {value} (< {minimum}) for {timeout_s} s")
+
+
+def test_worker_runs_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    proc = _start(url, "--start", "2026-03-09")
+    try:
+        _wait_for(url, "SELECT count(*) FROM decision", 200)
+        second = _start(url)
+        out, _ = second.communicate(timeout=60)
+        assert second.returncode != 0 and "exactly one worker" in out
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "worker stopped cleanly" in out
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stopped, sim_time = conn.execute(text("SELECT stopped, sim_time FROM workerstatus")).one()
+        last_decision = conn.execute(text("SELECT max(time) FROM decision")).scalar()
+        count = conn.execute(text("SELECT count(*) FROM decision")).scalar()
+    assert stopped == 1 and sim_time == last_decision
+
+    again = _start(url)
+    try:
+        _wait_for(url, "SELECT count(*) FROM decision", count + 20)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=60)
+    with engine.connect() as conn:
+        times = conn.execute(text("SELECT time FROM decision WHERE symbol = 'SPY' ORDER BY id")).scalars().all()
+    assert times == sorted(times) and len(times) == len(set(times)), "a restart continues, it never replays a minute"
