@@ -50,7 +50,13 @@ class Decision(SQLModel, table=True):
     vix: float | None = None
     iv_rank: float | None = None
     underlying_price: float | None = None
-    features: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    # key features as columns, so the console can aggregate them in SQL
+    rsi_14: float | None = None
+    vwap_dist_pct: float | None = None
+    trend_pct: float | None = None
+    atr_pct: float | None = None
+    rv_annual_pct: float | None = None
+    volume_z: float | None = None
     param_version: int
     model_version: str
     data_source: str = "sim"

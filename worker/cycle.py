@@ -379,7 +379,7 @@ class TradingCycle:
                 "vix": snap.vix,
                 "iv_rank": snap.iv_rank,
                 "underlying_price": snap.spot,
-                "features": {k: latest[k] for k in KEY_FEATURES if k in latest},
+                **{k: latest.get(k) for k in KEY_FEATURES},
                 "param_version": control.param_version,
                 "model_version": self.policy.version,
                 "data_source": view.source,

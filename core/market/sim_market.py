@@ -42,6 +42,7 @@ class SimMarket:
         self.surface = surface
         self._vix_hist: dict[date, np.ndarray] = {}
         self._last: tuple[datetime | None, Session | None] = (None, None)
+        self._quotes: dict[tuple[OptionContract, datetime], Quote | None] = {}
 
     def session(self, now: datetime) -> Session | None:
         if self._last[0] != now:
@@ -92,7 +93,14 @@ class SimMarket:
         )
 
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
+        key = (contract, now)
+        if key in self._quotes:
+            return self._quotes[key]
         spot = self.spot(contract.underlying, now)
-        if not np.isfinite(spot):
-            return None
-        return quote_contract(contract, now, spot, self.vix(now), self.minutes_left(now), self.surface)
+        quote = None
+        if np.isfinite(spot):
+            quote = quote_contract(contract, now, spot, self.vix(now), self.minutes_left(now), self.surface)
+        if len(self._quotes) > 256:  # only the current minute's quotes are ever asked for again
+            self._quotes.clear()
+        self._quotes[key] = quote
+        return quote

@@ -27,18 +27,18 @@ TICK = 0.01
 class SurfaceParams:
     """Fitted by bench/calibrate_options.py on the real 0DTE snapshots (2026-02-11/12)."""
 
-    level: float = 0.80
-    close_boost: float = 0.35
+    level: float = 0.7432
+    close_boost: float = 0.3563
     close_tau: float = 60.0
-    slope: float = 0.9
-    skew: float = 1.5
-    smile: float = 0.8
+    slope: float = 0.8972
+    skew: float = 1.4568
+    smile: float = 0.804
     iv_floor: float = 0.04
     iv_cap: float = 3.0
     min_half: float = 0.005
-    base_half: float = 0.004
-    rel_half: float = 0.012
-    wing: float = 0.03
+    base_half: float = 0.0042
+    rel_half: float = 0.0122
+    wing: float = 0.0305
     late: float = 0.5
 
 

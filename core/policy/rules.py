@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from core.policy.base import Observation, PolicyOutput, masked_output
 
+HOLD_SCORE = 2.8  # the bar a directional score must clear; tuned so entries are the exception
+
 
 class RulePolicy:
     """Buy calls in a confirmed up-move, puts in a confirmed down-move; close when it fades."""
@@ -38,7 +40,7 @@ class RulePolicy:
         if obs.position_direction:
             # momentum against the position (calls want up, puts want down) argues for closing
             fade = 0.8 - 1.5 * up * obs.position_direction
-        scores = [x / self.temperature for x in (1.2, up - 1.0, down - 1.0, fade)]
+        scores = [x / self.temperature for x in (HOLD_SCORE, up - 1.0, down - 1.0, fade)]
         top = max(scores)
         raw = [math.exp(x - top) for x in scores]
         return masked_output(raw, mask)
