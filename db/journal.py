@@ -158,7 +158,11 @@ class Journal:
                 continue
             if self._fast:
                 sql, tuples = _sqlite_rows(table, rows)
-                conn.exec_driver_sql(sql, tuples)
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.executemany(sql, tuples)  # inside the transaction SQLAlchemy began
+                finally:
+                    cursor.close()
             else:
                 conn.execute(insert(table), rows)
         self._decisions, self._equity = [], []
