@@ -22,7 +22,7 @@ def check_bars(view: BarView, now: datetime, params: TradingParams) -> Reason | 
             "data_stale", f"Newest {bars.symbol} bar closed {age_s:.0f} s ago (limit {params.max_bar_age_s} s)."
         )
     o, h, lo, c = (float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]))
-    if not all(math.isfinite(x) and x > 0 for x in (o, h, lo, c)):
+    if not (0 < o < math.inf and 0 < h < math.inf and 0 < lo < math.inf and 0 < c < math.inf):  # NaN fails too
         return Reason("data_invalid", f"{bars.symbol} bar has a missing or non-positive price.")
     if h < lo or not (lo - 1e-9 <= c <= h + 1e-9) or not (lo - 1e-9 <= o <= h + 1e-9):
         return Reason("data_invalid", f"{bars.symbol} bar is inconsistent (high {h}, low {lo}, open {o}, close {c}).")

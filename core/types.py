@@ -17,10 +17,10 @@ class Action(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return ACTION_NAMES[self]
 
 
-ACTION_NAMES: tuple[str, ...] = tuple(a.label for a in Action)
+ACTION_NAMES: tuple[str, ...] = ("hold", "buy_call", "buy_put", "close")
 
 
 class TradingState(StrEnum):

@@ -99,7 +99,8 @@ class Journal:
             row = cursor.fetchone()
         finally:
             cursor.close()
-            self._raw.commit()  # end the read so the next one sees new commits (Postgres)
+            if not self._fast:
+                self._raw.commit()  # end the read so the next one sees new commits (Postgres)
         if row is None:
             raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
         state, flatten, reason_code, version, halt_applied_at = row
@@ -355,14 +356,17 @@ def _sqlite_plan(table_name: str, names: tuple[str, ...]) -> tuple[str, list[Any
     return _PLANS[key]
 
 
-_LAST_TEXT: list[Any] = [None, ""]
+_TEXT_CACHE: dict[datetime, str] = {}
 
 
 def _utc_text(value: datetime) -> str:
-    """SQLAlchemy's SQLite datetime format; memoised because a cycle's rows share their times."""
-    if value is not _LAST_TEXT[0]:
-        _LAST_TEXT[0], _LAST_TEXT[1] = value, value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return _LAST_TEXT[1]
+    """SQLAlchemy's SQLite datetime format; cached because a cycle's rows share their times."""
+    text_value = _TEXT_CACHE.get(value)
+    if text_value is None:
+        if len(_TEXT_CACHE) > 64:
+            _TEXT_CACHE.clear()
+        text_value = _TEXT_CACHE[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text_value
 
 
 def _fill_row(f: FillEvent, order_id: int) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def run_backtest(
     for session in sessions:
         for now in cycle_times(session):
             rt.cycle.run(now)
-            rt.control.tick(now)
+            rt.control.tick(now, reuse_cycle_read=True)  # no operator writes during a backtest
         bars += session.minutes * len(rt.market.symbols)
     rt.journal.flush()
     seconds = time.perf_counter() - began

@@ -18,11 +18,18 @@ class ControlLoop:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
 
-    def tick(self, now: datetime) -> str | None:
-        """Apply a pending halt; returns its summary when one was applied."""
+    def tick(self, now: datetime, reuse_cycle_read: bool = False) -> str | None:
+        """Apply a pending halt; returns its summary when one was applied.
+
+        `reuse_cycle_read` lets a backtest, where nothing but the cycle writes the control row,
+        skip the read when the cycle that just ran read the row and wrote no state change.
+        """
         cycle = self.cycle
         with cycle.lock:
-            control, _ = cycle.journal.read_control()
+            if reuse_cycle_read and cycle.last_control is not None and not cycle.state_written:
+                control = cycle.last_control
+            else:
+                control, _ = cycle.journal.read_control()
             cycle.last_state = control.state
             if control.state is not TradingState.HALTED or control.halt_applied_at is not None:
                 return None

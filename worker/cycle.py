@@ -67,6 +67,9 @@ class TradingCycle:
         self.book = TradeBook(journal)
         self.risk = risk or RiskBook()
         self.features = {s: FeatureEngine() for s in market.symbols}
+        self._latest: dict[str, dict[str, float]] = {}
+        self.last_control: ControlSnapshot | None = None
+        self.state_written = False  # the cycle changed the trading state during its last run
         self.pending: dict[str, tuple[EntryIntent | None, Reason | None]] = {}
         self.session: Session | None = None
         self.last_latency_ms = 0.0
@@ -100,6 +103,7 @@ class TradingCycle:
         control, params = self.journal.read_control()
         self.journal.note_param_used(control.param_version, now)
         self.last_state = control.state
+        self.last_control, self.state_written = control, False
         return control, params
 
     def on_session(self, session: Session, control: ControlSnapshot) -> None:
@@ -112,6 +116,7 @@ class TradingCycle:
             self.policy.reset(symbol)
         self.book.new_session()
         if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
+            self.state_written = True
             set_trading_state(
                 self.journal.engine,
                 TradingState.ACTIVE,
@@ -136,6 +141,7 @@ class TradingCycle:
         drawdown = (equity / self.risk.peak - 1.0) * 100.0 if self.risk.peak > 0 else 0.0
         day_pnl = (equity / self.risk.start_of_day - 1.0) * 100.0 if self.risk.start_of_day > 0 else 0.0
         if drawdown <= params.max_drawdown_pct:
+            self.state_written = True
             set_trading_state(
                 self.journal.engine,
                 TradingState.HALTED,
@@ -146,6 +152,7 @@ class TradingCycle:
                 at=now,
             )
         elif day_pnl <= params.daily_loss_limit_pct and control.state is TradingState.ACTIVE:
+            self.state_written = True
             set_trading_state(
                 self.journal.engine,
                 TradingState.REDUCING,
@@ -174,6 +181,7 @@ class TradingCycle:
         if snap.data_problem is None and not np.isfinite(snap.vix):
             snap.data_problem = Reason("data_vix", "No VIX value is available.")
         latest = engine.latest()
+        self._latest[symbol] = latest
         regime = classify_regime(snap.vix, latest.get("rv_annual_pct", 0.0), params)
         pos = self.book.position(symbol)
         direction, unrealized, held = 0, 0.0, 0.0
@@ -359,7 +367,7 @@ class TradingCycle:
         elif exit_code is not None:
             final = Action.CLOSE
         view = snap.view
-        latest = self.features[symbol].latest()
+        latest = self._latest[symbol]
         self.journal.add_decision(
             {
                 "time": now,
