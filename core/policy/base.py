@@ -62,8 +62,15 @@ def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, 
 
 def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
     """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first)."""
-    kept = [max(float(p), 0.0) if m else 0.0 for p, m in zip(raw, mask, strict=False)]
-    total = sum(kept)
-    probs = [p / total for p in kept] if total > 0 else [float(m) / sum(bool(x) for x in mask) for m in mask]
-    best = max(range(len(probs)), key=lambda i: (probs[i], -i))
+    kept = [float(p) if m and p > 0 else 0.0 for p, m in zip(raw, mask, strict=True)]
+    total = kept[0] + kept[1] + kept[2] + kept[3]
+    if total > 0:
+        probs = [p / total for p in kept]
+    else:
+        allowed = sum(1 for m in mask if m)
+        probs = [1.0 / allowed if m else 0.0 for m in mask]
+    best = 0
+    for i in (1, 2, 3):
+        if probs[i] > probs[best]:
+            best = i
     return PolicyOutput((probs[0], probs[1], probs[2], probs[3]), Action(best), probs[best])
