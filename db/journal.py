@@ -177,25 +177,27 @@ class Journal:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
             self._write_buffers(conn)
-            conn.execute(
-                _INSERT_ORDER,
-                dict(
-                    client_order_id=request.client_order_id,
-                    run_id=self.run_id,
-                    trade_id=trade_id,
-                    created_at=now,
-                    updated_at=now,
-                    underlying=request.contract.underlying,
-                    contract=request.contract.symbol,
-                    side=request.side.value,
-                    qty=request.qty,
-                    opening=request.opening,
-                    order_type=request.order_type,
-                    limit_price=request.limit_price,
-                    reason_code=reason_code,
-                    status="pending",
-                ),
-            )
+            conn.execute(_INSERT_ORDER, self._order_values(request, reason_code, now, trade_id, "pending"))
+
+    def _order_values(
+        self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None, status: str
+    ) -> dict[str, Any]:
+        return {
+            "client_order_id": request.client_order_id,
+            "run_id": self.run_id,
+            "trade_id": trade_id,
+            "created_at": now,
+            "updated_at": now,
+            "underlying": request.contract.underlying,
+            "contract": request.contract.symbol,
+            "side": request.side.value,
+            "qty": request.qty,
+            "opening": request.opening,
+            "order_type": request.order_type,
+            "limit_price": request.limit_price,
+            "reason_code": reason_code,
+            "status": status,
+        }
 
     def order_exists(self, client_order_id: str) -> bool:
         with self.engine.connect() as conn:
@@ -215,22 +217,8 @@ class Journal:
             if order_id is None:
                 if broker_initiated is None:
                     raise LookupError(f"order {upd.client_order_id} is not in the database")
-                order_id = conn.execute(
-                    insert(Order).values(
-                        client_order_id=upd.client_order_id,
-                        run_id=self.run_id,
-                        trade_id=trade_id,
-                        created_at=now,
-                        updated_at=now,
-                        underlying=broker_initiated.contract.underlying,
-                        contract=broker_initiated.contract.symbol,
-                        side=broker_initiated.side.value,
-                        qty=broker_initiated.qty,
-                        opening=False,
-                        reason_code=reason_code,
-                        status=upd.status.value,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
+                values = self._order_values(broker_initiated, reason_code, now, trade_id, upd.status.value)
+                order_id = conn.execute(_INSERT_ORDER, values).inserted_primary_key[0]  # type: ignore[index]
             conn.execute(
                 _UPDATE_ORDER,
                 {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.calendar import session_for
 from db.control import bootstrap, save_param_version
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -57,3 +58,18 @@ def runtime(migrated: str) -> Iterator[Runtime]:
     rt = build_runtime(RunOptions(db=migrated, seed=11), "worker", run_id="test-run")
     yield rt
     rt.engine.dispose()
+
+
+TEST_DAY = date(2026, 3, 10)
+
+
+def run_until_open_position(rt: Runtime, day: date = TEST_DAY) -> datetime:
+    """Run the cycle minute by minute from 10:01 ET until a position is open; returns the next cycle time."""
+    session = session_for(day)
+    assert session is not None
+    minute = 31
+    while rt.cycle.book.open_count() == 0 and minute < 300:
+        rt.cycle.run(session.at(minute))
+        minute += 1
+    assert rt.cycle.book.open_count() > 0, "the policy never entered"
+    return session.at(minute)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from core.calendar import session_for
 from db.control import save_param_version
+from tests.conftest import TEST_DAY, run_until_open_position
 from worker.runtime import RunOptions, build_runtime, restore_simulated_account
 
 
@@ -23,12 +24,9 @@ def test_restart_restores_positions_and_cash(migrated: str) -> None:
         },
         author="test",
     )
-    session = session_for(date(2026, 3, 10))
+    run_until_open_position(first)
+    session = session_for(TEST_DAY)
     assert session is not None
-    minute = 31
-    while first.cycle.book.open_count() == 0 and minute < 300:
-        first.cycle.run(session.at(minute))
-        minute += 1
     first.journal.flush()
     held = first.broker.positions()
     assert held

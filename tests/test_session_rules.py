@@ -12,7 +12,7 @@ from core.calendar import NY, session_for, sessions_between
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.types import OptionContract, OrderRequest, OrderStatus, Right, Side
-from tests.conftest import ACTIVE_PARAMS, EARLY_CLOSE_DAY, with_params
+from tests.conftest import ACTIVE_PARAMS, EARLY_CLOSE_DAY, TEST_DAY, run_until_open_position, with_params
 from worker.backtest import run_backtest
 from worker.runtime import RunOptions
 
@@ -103,13 +103,9 @@ def test_a_missed_flatten_is_caught_by_the_broker_liquidation(tmp_path) -> None:
         policy_exit_min_confidence=1.0,
     )
     rt = build_runtime(RunOptions(db=url, seed=4), "worker", run_id="liq")
-    session = session_for(date(2026, 3, 10))
+    run_until_open_position(rt)
+    session = session_for(TEST_DAY)
     assert session is not None
-    minute = 31
-    while rt.cycle.book.open_count() == 0 and minute < 300:
-        rt.cycle.run(session.at(minute))
-        minute += 1
-    assert rt.cycle.book.open_count() > 0
     rt.cycle.run(session.close - timedelta(minutes=15))  # the next cycle the worker manages
     rt.journal.flush()
     assert rt.cycle.book.open_count() == 0 and rt.broker.positions() == []

@@ -3,15 +3,14 @@ flatten, leaving no open position; resuming needs a confirmation."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from core.calendar import session_for
 from db.control import save_param_version
+from tests.conftest import run_until_open_position
 from worker.runtime import Runtime
 
 
@@ -21,14 +20,7 @@ def _open_a_position(runtime: Runtime) -> object:
         {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100, "blocked_regimes": [], "max_open_positions": 2},
         author="test",
     )
-    session = session_for(date(2026, 3, 10))
-    assert session is not None
-    minute = 31
-    while runtime.cycle.book.open_count() == 0 and minute < 300:
-        runtime.cycle.run(session.at(minute))
-        minute += 1
-    assert runtime.cycle.book.open_count() > 0, "the policy never entered"
-    return session.at(minute)
+    return run_until_open_position(runtime)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from core.types import TradingState
 from db.control import set_trading_state, utcnow
 from db.models import WorkerStatus
 from worker.clock import SimClock
-from worker.runtime import RunOptions, Runtime, build_runtime, restore_simulated_account
+from worker.runtime import Runtime, add_run_arguments, build_runtime, options_from_args, restore_simulated_account
 
 log = logging.getLogger("worker")
 LEASE_SECONDS = 15
@@ -156,25 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="sim", choices=["sim", "paper", "live"])
     parser.add_argument("--speed", type=float, default=60.0, help="sim only: simulated minutes per real minute")
-    parser.add_argument("--source", default="synthetic", help="sim only: synthetic or csv:DIR")
-    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", type=date.fromisoformat, help="sim only: first session (default: resume)")
-    parser.add_argument("--db", help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)")
-    parser.add_argument("--cash", type=float, default=100_000.0)
-    parser.add_argument("--fee-per-contract", type=float, default=0.65)
-    parser.add_argument("--policy", default="rules")
+    add_run_arguments(parser, default_db=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    options = RunOptions(
-        mode=args.mode,
-        source=args.source,
-        seed=args.seed,
-        db=args.db,
-        cash=args.cash,
-        fee_per_contract=args.fee_per_contract,
-        policy=args.policy,
-    )
+    options = options_from_args(args, mode=args.mode)
     try:
         rt = build_runtime(options, "worker")
         check_lease(rt)

@@ -19,7 +19,7 @@ from core.market.csv_source import CsvWorld
 from core.metrics import Summary, summarize
 from db.models import Equity, Trade
 from worker.cycle import cycle_times
-from worker.runtime import RunOptions, Runtime, build_runtime
+from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
 
 @dataclass
@@ -125,26 +125,13 @@ def format_result(r: BacktestResult, capital: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Backtest through the worker's trading cycle.")
-    parser.add_argument("--source", default="synthetic", help="synthetic or csv:DIR")
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--days", type=int, help="number of sessions (ending at --end or the last available)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--db", default="sqlite:///data/backtest.db")
-    parser.add_argument("--cash", type=float, default=100_000.0)
-    parser.add_argument("--fee-per-contract", type=float, default=0.65)
-    parser.add_argument("--policy", default="rules")
     parser.add_argument("--flush-every", type=int, default=60, help="cycles per database commit of decisions")
+    add_run_arguments(parser, default_db="sqlite:///data/backtest.db")
     args = parser.parse_args()
-    options = RunOptions(
-        source=args.source,
-        seed=args.seed,
-        db=args.db,
-        cash=args.cash,
-        fee_per_contract=args.fee_per_contract,
-        policy=args.policy,
-        flush_every=args.flush_every,
-    )
+    options = options_from_args(args, flush_every=args.flush_every)
     result = run_backtest(options, args.start, args.end, args.days if args.days or args.start else 60)
     print(format_result(result, args.cash))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import threading
 import uuid
 from dataclasses import asdict, dataclass
@@ -97,6 +98,30 @@ def restore_simulated_account(rt: Runtime) -> None:
         for p in rt.cycle.book.positions()
     ]
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -> None:
+    """The options a worker and a backtest share."""
+    parser.add_argument("--source", default="synthetic", help="synthetic or csv:DIR")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--db", default=default_db, help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)"
+    )
+    parser.add_argument("--cash", type=float, default=100_000.0)
+    parser.add_argument("--fee-per-contract", type=float, default=0.65)
+    parser.add_argument("--policy", default="rules")
+
+
+def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
+    return RunOptions(
+        source=args.source,
+        seed=args.seed,
+        db=args.db,
+        cash=args.cash,
+        fee_per_contract=args.fee_per_contract,
+        policy=args.policy,
+        **extra,
+    )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
