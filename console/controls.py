@@ -32,12 +32,14 @@ def heartbeat_age_s() -> float | None:
 
 
 def control_panel() -> None:
-    """Trading state, the stop button and resume, in the sidebar of every page."""
-    bar = st.sidebar
+    """Trading state, the stop button and resume, at the top of every page (phone included:
+    the sidebar is collapsed on a phone, so the stop never lives there)."""
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
-    bar.markdown(f"### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
-    if bar.button(
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    left.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
+    bar = st.container()
+    if right.button(
         "EMERGENCY STOP",
         key="stop",
         type="primary",

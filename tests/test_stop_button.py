@@ -55,7 +55,7 @@ def test_stop_button_halts_and_the_worker_flattens(runtime: Runtime, app: AppTes
     assert runtime.control.tick(now) is None, "a halt is carried out once"  # type: ignore[arg-type]
 
     app.run()  # the page now shows the worker's confirmation
-    assert any("Worker confirmed" in s.value for s in app.sidebar.success)
+    assert any("Worker confirmed" in s.value for s in app.success)
 
 
 def test_a_second_click_writes_no_second_row(runtime: Runtime, app: AppTest) -> None:
