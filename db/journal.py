@@ -50,6 +50,42 @@ _UPDATE_ORDER = (
     )
 )
 _UPDATE_TRADE: dict[tuple[str, ...], Any] = {}
+# Decision rows are written as tuples in this order (time and bar_time first: they are converted).
+DECISION_COLUMNS: tuple[str, ...] = (
+    "time",
+    "bar_time",
+    "symbol",
+    "p_hold",
+    "p_buy_call",
+    "p_buy_put",
+    "p_close",
+    "action",
+    "confidence",
+    "final_action",
+    "blocked_by",
+    "blocked_reason",
+    "exit_code",
+    "regime",
+    "vix",
+    "iv_rank",
+    "underlying_price",
+    "rsi_14",
+    "vwap_dist_pct",
+    "trend_pct",
+    "atr_pct",
+    "rv_annual_pct",
+    "volume_z",
+    "param_version",
+    "model_version",
+    "data_source",
+    "degraded",
+    "latency_ms",
+    "order_client_id",
+)
+_DECISION_SQL = (
+    f"INSERT INTO decision (run_id, {', '.join(DECISION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(DECISION_COLUMNS) + 1))})"
+)
 
 
 class Journal:
@@ -58,12 +94,14 @@ class Journal:
         self.reader = make_engine(str(engine.url.render_as_string(hide_password=False)), role="reader")
         self.run_id = run_id
         self.flush_every = flush_every
-        self._decisions: list[dict[str, Any]] = []
+        self._decisions: list[tuple[Any, ...]] = []
         self._equity: list[dict[str, Any]] = []
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
         self._used_versions: set[int] = set()
         self._raw: Any = None
+        self._last_row: Any = None
+        self._last_read: tuple[ControlSnapshot, TradingParams] | None = None
         self._tx: Connection | None = None
         self._fast = engine.dialect.name == "sqlite"
 
@@ -103,6 +141,8 @@ class Journal:
                 self._raw.commit()  # end the read so the next one sees new commits (Postgres)
         if row is None:
             raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
+        if row == self._last_row and self._last_read is not None:
+            return self._last_read  # unchanged since the last read: skip rebuilding the snapshot
         state, flatten, reason_code, version, halt_applied_at = row
         version = int(version or 0)
         if version not in self._params_cache:
@@ -111,7 +151,8 @@ class Journal:
             self._params_cache[version] = TradingParams.model_validate(values)
         applied = _UTC.process_result_value(halt_applied_at, self.reader.dialect)
         snap = ControlSnapshot(TradingState(state), bool(flatten), reason_code, version, applied)
-        return snap, self._params_cache[version]
+        self._last_row, self._last_read = row, (snap, self._params_cache[version])
+        return self._last_read
 
     def note_param_used(self, version: int, at: datetime) -> None:
         """Stamp the first cycle that ran on a parameter version (the console shows it)."""
@@ -126,9 +167,9 @@ class Journal:
             )
 
     # ---- buffered rows ------------------------------------------------------------------
-    def add_decision(self, row: dict[str, Any]) -> None:
-        row["run_id"] = self.run_id
-        self._decisions.append(row)
+    def add_decision(self, values: tuple[Any, ...]) -> None:
+        """One decision row, values in DECISION_COLUMNS order (a tuple: this runs every bar)."""
+        self._decisions.append(values)
 
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
         self._equity.append(
@@ -154,19 +195,30 @@ class Journal:
             self._write_buffers(conn)
 
     def _write_buffers(self, conn: Connection) -> None:
-        for table, rows in ((Decision, self._decisions), (Equity, self._equity)):
-            if not rows:
-                continue
+        if self._decisions:
             if self._fast:
-                sql, tuples = _sqlite_rows(table, rows)
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    cursor.executemany(sql, tuples)  # inside the transaction SQLAlchemy began
-                finally:
-                    cursor.close()
+                rows = [(self.run_id, _utc_text(v[0]), v[1] and _utc_text(v[1]), *v[2:]) for v in self._decisions]
+                self._executemany(conn, _DECISION_SQL, rows)
             else:
-                conn.execute(insert(table), rows)
+                conn.execute(
+                    insert(Decision),
+                    [dict(zip(("run_id", *DECISION_COLUMNS), (self.run_id, *v), strict=True)) for v in self._decisions],
+                )
+        if self._equity:
+            if self._fast:
+                sql, tuples = _sqlite_rows(Equity, self._equity)
+                self._executemany(conn, sql, tuples)
+            else:
+                conn.execute(insert(Equity), self._equity)
         self._decisions, self._equity = [], []
+
+    @staticmethod
+    def _executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)  # inside the transaction SQLAlchemy began
+        finally:
+            cursor.close()
 
     # ---- orders, fills, trades ------------------------------------------------------------
     def persist_order(

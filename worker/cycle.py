@@ -26,8 +26,6 @@ from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
 
-KEY_FEATURES = ("rsi_14", "vwap_dist_pct", "trend_pct", "atr_pct", "rv_annual_pct", "volume_z")
-
 
 @dataclass
 class MarketSnapshot:
@@ -368,33 +366,39 @@ class TradingCycle:
             final = Action.CLOSE
         view = snap.view
         latest = self._latest[symbol]
+        probs = out.probabilities
         self.journal.add_decision(
-            {
-                "time": now,
-                "bar_time": view.bars.bar_time(view.count - 1) if view.count else None,
-                "symbol": symbol,
-                "p_hold": out.probabilities[0],
-                "p_buy_call": out.probabilities[1],
-                "p_buy_put": out.probabilities[2],
-                "p_close": out.probabilities[3],
-                "action": out.action.label,
-                "confidence": out.confidence,
-                "final_action": final.label,
-                "blocked_by": block.code if block else None,
-                "blocked_reason": block.text if block else None,
-                "exit_code": exit_code,
-                "regime": regime.value,
-                "vix": snap.vix,
-                "iv_rank": snap.iv_rank,
-                "underlying_price": snap.spot,
-                **{k: latest.get(k) for k in KEY_FEATURES},
-                "param_version": control.param_version,
-                "model_version": self.policy.version,
-                "data_source": view.source,
-                "degraded": view.degraded,
-                "latency_ms": (time.perf_counter() - started) * 1000.0,
-                "order_client_id": cid,
-            }
+            (  # in DECISION_COLUMNS order
+                now,
+                view.bars.bar_time(view.count - 1) if view.count else None,
+                symbol,
+                probs[0],
+                probs[1],
+                probs[2],
+                probs[3],
+                out.action.label,
+                out.confidence,
+                final.label,
+                block.code if block else None,
+                block.text if block else None,
+                exit_code,
+                regime.value,
+                snap.vix,
+                snap.iv_rank,
+                snap.spot,
+                latest.get("rsi_14"),
+                latest.get("vwap_dist_pct"),
+                latest.get("trend_pct"),
+                latest.get("atr_pct"),
+                latest.get("rv_annual_pct"),
+                latest.get("volume_z"),
+                control.param_version,
+                self.policy.version,
+                view.source,
+                int(view.degraded),
+                (time.perf_counter() - started) * 1000.0,
+                cid,
+            )
         )
 
     def record_equity(self, now: datetime) -> None:
