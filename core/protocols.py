@@ -18,7 +18,7 @@ from core.options.chain import ChainSnapshot
 from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BarView:
     """The completed bars of the current session for one symbol: the first `count` of `bars`."""
 

@@ -15,7 +15,7 @@ from core.params import TradingParams
 from core.types import Quote, Reason, Regime, TradingState
 
 
-@dataclass
+@dataclass(slots=True)
 class EntryContext:
     """Everything the safeguards look at for one intended entry."""
 

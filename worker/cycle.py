@@ -3,6 +3,7 @@ backtest. `run(now)` is called once per minute bar; it handles every symbol."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
 
 
-@dataclass
+@dataclass(slots=True)
 class MarketSnapshot:
     """Step 2's output for one symbol."""
 
@@ -176,7 +177,7 @@ class TradingCycle:
         engine = self.features[symbol]
         engine.catch_up(snap.view, snap.vix)
         snap.data_problem = check_bars(snap.view, now, params)
-        if snap.data_problem is None and not np.isfinite(snap.vix):
+        if snap.data_problem is None and not math.isfinite(snap.vix):
             snap.data_problem = Reason("data_vix", "No VIX value is available.")
         latest = engine.latest()
         self._latest[symbol] = latest

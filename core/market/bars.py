@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from core.calendar import NY, Session
+from core.calendar import Session
 
 BAR_SECONDS = 60
 
@@ -52,7 +52,8 @@ class SessionBars:
         return i if i < self._n else None
 
     def bar_time(self, i: int) -> datetime:
-        return datetime.fromtimestamp(float(self.start[i]), NY)
+        """Bar i's start, timezone-aware (UTC: cheaper to build, compares equal to New York time)."""
+        return datetime.fromtimestamp(float(self.start[i]), UTC)
 
     def replace_after(self, count: int, other: SessionBars) -> SessionBars:
         """Bars 0..count-1 from self, the rest from `other` (for no-lookahead tests)."""

@@ -15,7 +15,7 @@ import numpy as np
 from core.types import Action
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What a policy may look at for one symbol at one cycle."""
 
@@ -35,7 +35,7 @@ class Observation:
         return self.position_direction != 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyOutput:
     probabilities: tuple[float, float, float, float]  # indexed by Action, after masking
     action: Action
