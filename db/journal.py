@@ -8,17 +8,14 @@ it, with everything buffered before it, before the broker ever hears of it.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, Engine, bindparam, func, insert, select, update
-from sqlmodel import SQLModel
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from core.params import TradingParams
 from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
@@ -82,6 +79,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "latency_ms",
     "order_client_id",
 )
+EQUITY_COLUMNS: tuple[str, ...] = ("time", "cash", "equity", "peak", "start_of_day")
+_EQUITY_SQL = f"INSERT INTO equity (run_id, {', '.join(EQUITY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
 _DECISION_SQL = (
     f"INSERT INTO decision (run_id, {', '.join(DECISION_COLUMNS)}) "
     f"VALUES ({', '.join('?' * (len(DECISION_COLUMNS) + 1))})"
@@ -95,7 +94,7 @@ class Journal:
         self.run_id = run_id
         self.flush_every = flush_every
         self._decisions: list[tuple[Any, ...]] = []
-        self._equity: list[dict[str, Any]] = []
+        self._equity: list[tuple[Any, ...]] = []
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
         self._used_versions: set[int] = set()
@@ -172,16 +171,7 @@ class Journal:
         self._decisions.append(values)
 
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
-        self._equity.append(
-            {
-                "run_id": self.run_id,
-                "time": time,
-                "cash": cash,
-                "equity": equity,
-                "peak": peak,
-                "start_of_day": start_of_day,
-            }
-        )
+        self._equity.append((time, cash, equity, peak, start_of_day))
 
     def end_cycle(self) -> None:
         self._cycles += 1
@@ -206,10 +196,13 @@ class Journal:
                 )
         if self._equity:
             if self._fast:
-                sql, tuples = _sqlite_rows(Equity, self._equity)
-                self._executemany(conn, sql, tuples)
+                rows = [(self.run_id, _utc_text(v[0]), *v[1:]) for v in self._equity]
+                self._executemany(conn, _EQUITY_SQL, rows)
             else:
-                conn.execute(insert(Equity), self._equity)
+                conn.execute(
+                    insert(Equity),
+                    [dict(zip(("run_id", *EQUITY_COLUMNS), (self.run_id, *v), strict=True)) for v in self._equity],
+                )
         self._decisions, self._equity = [], []
 
     @staticmethod
@@ -351,49 +344,6 @@ class Journal:
             conn.execute(
                 insert(Event).values(time=time or utcnow(), run_id=self.run_id, level=level, code=code, message=message)
             )
-
-
-def _sqlite_rows(table: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
-    """Plain DB-API rows for SQLite's executemany: ~10x cheaper than SQLAlchemy's per-row processing.
-
-    Values are stored exactly as SQLAlchemy stores them (naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff',
-    JSON text, 0/1), so the ORM reads them back unchanged.
-    """
-    names = tuple(rows[0])
-    sql, converters = _sqlite_plan(table.__tablename__, names)
-    getter = itemgetter(*names)
-    todo = [(i, c) for i, c in enumerate(converters) if c is not None]
-    out = []
-    for r in rows:
-        values = list(getter(r))
-        for i, convert in todo:
-            if values[i] is not None:
-                values[i] = convert(values[i])
-        out.append(tuple(values))
-    return sql, out
-
-
-_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, list[Any]]] = {}
-
-
-def _sqlite_plan(table_name: str, names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    key = (table_name, names)
-    if key not in _PLANS:
-        table = SQLModel.metadata.tables[table_name]
-        converters: list[Any] = []
-        for n in names:
-            col_type = table.c[n].type
-            if isinstance(col_type, UTCDateTime):
-                converters.append(_utc_text)
-            elif isinstance(col_type, JSON):
-                converters.append(json.dumps)
-            elif isinstance(col_type, Boolean):
-                converters.append(int)
-            else:
-                converters.append(None)
-        sql = f"INSERT INTO {table_name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        _PLANS[key] = (sql, converters)
-    return _PLANS[key]
 
 
 _TEXT_CACHE: dict[datetime, str] = {}

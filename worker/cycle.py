@@ -22,7 +22,18 @@ from core.protocols import BarView, Broker, MarketData
 from core.regime import VixRange, classify_regime
 from core.safeguards import EntryContext, first_block
 from core.sizing import contracts_for, select_contract
-from core.types import Action, OrderRequest, OrderStatus, OrderUpdate, Quote, Reason, Regime, Side, TradingState
+from core.types import (
+    Account,
+    Action,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
+    Quote,
+    Reason,
+    Regime,
+    Side,
+    TradingState,
+)
 from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
@@ -69,6 +80,8 @@ class TradingCycle:
         self._latest: dict[str, dict[str, float]] = {}
         self.last_control: ControlSnapshot | None = None
         self.state_written = False  # the cycle changed the trading state during its last run
+        self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
+        self._fills_seen = False
         self.pending: dict[str, tuple[EntryIntent | None, Reason | None]] = {}
         self.session: Session | None = None
         self.last_latency_ms = 0.0
@@ -131,7 +144,8 @@ class TradingCycle:
             self.book_update(upd, now, default_exit=BROKER_LIQUIDATION)
 
     def update_risk(self, now: datetime, control: ControlSnapshot, params: TradingParams) -> float:
-        equity = self.broker.account().equity
+        self._account, self._fills_seen = self.broker.account(), False
+        equity = self._account.equity
         if self.risk.day != now.date():
             self.risk.day, self.risk.start_of_day = now.date(), equity
         self.risk.peak = max(self.risk.peak, equity)
@@ -326,6 +340,7 @@ class TradingCycle:
             self._book_update(upd, now, default_exit)
 
     def _book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None) -> None:
+        self._fills_seen = self._fills_seen or bool(upd.fills)
         intent, exit_reason = self.pending.get(upd.client_order_id, (None, default_exit))
         broker_request = None
         trade_id = None
@@ -403,7 +418,7 @@ class TradingCycle:
         )
 
     def record_equity(self, now: datetime) -> None:
-        account = self.broker.account()
+        account = self.broker.account() if self._fills_seen or self._account is None else self._account
         self.journal.add_equity(now, account.cash, account.equity, self.risk.peak, self.risk.start_of_day)
 
 

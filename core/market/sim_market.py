@@ -43,6 +43,7 @@ class SimMarket:
         self._vix_hist: dict[date, np.ndarray] = {}
         self._last: tuple[datetime | None, Session | None] = (None, None)
         self._quotes: dict[tuple[OptionContract, datetime], Quote | None] = {}
+        self._bars_memo: tuple[datetime | None, dict[str, SessionBars]] = (None, {})
 
     def session(self, now: datetime) -> Session | None:
         if self._last[0] != now:
@@ -50,8 +51,15 @@ class SimMarket:
         return self._last[1]
 
     def _bars(self, now: datetime, symbol: str) -> SessionBars | None:
-        session = self.session(now)
-        return None if session is None else self.world.session_bars(session, symbol)
+        if self._bars_memo[0] != now:
+            self._bars_memo = (now, {})
+        found = self._bars_memo[1].get(symbol)
+        if found is None:
+            session = self.session(now)
+            if session is None:
+                return None
+            found = self._bars_memo[1][symbol] = self.world.session_bars(session, symbol)
+        return found
 
     def bars(self, symbol: str, now: datetime) -> BarView:
         bars = self._bars(now, symbol)
