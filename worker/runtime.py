@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core.broker_sim import SimBroker
-from core.calendar import Session
+from core.calendar import Session, next_session
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
@@ -55,8 +55,6 @@ class Runtime:
         if isinstance(self.world, CsvWorld):
             later = [s for s in self.world.sessions() if s.day > day]
             return later[0] if later else None
-        from core.calendar import next_session
-
         return next_session(day)
 
 
