@@ -91,6 +91,7 @@ class FeatureEngine:
     def __init__(self) -> None:
         self._state = _State()
         self._session_day: object = None
+        self._close_ts = 0.0
 
     @property
     def bars_seen(self) -> int:
@@ -106,7 +107,8 @@ class FeatureEngine:
         if bars.session.day != self._session_day:
             self.reset()
             self._session_day = bars.session.day
-        close_ts = bars.session.close.timestamp()
+            self._close_ts = bars.session.close.timestamp()
+        close_ts = self._close_ts
         for i in range(self._state.bars_seen, view.count):
             minutes_left = (close_ts - float(bars.start[i]) - 60.0) / 60.0
             self._update(

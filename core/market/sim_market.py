@@ -44,6 +44,7 @@ class SimMarket:
         self._last: tuple[datetime | None, Session | None] = (None, None)
         self._quotes: dict[tuple[OptionContract, datetime], Quote | None] = {}
         self._bars_memo: tuple[datetime | None, dict[str, SessionBars]] = (None, {})
+        self._vix_memo: tuple[datetime | None, float] = (None, float("nan"))
 
     def session(self, now: datetime) -> Session | None:
         if self._last[0] != now:
@@ -75,12 +76,16 @@ class SimMarket:
         return float(bars.open[i]) if i is not None else float(bars.close[-1])
 
     def vix(self, now: datetime) -> float:
+        if self._vix_memo[0] == now:
+            return self._vix_memo[1]
         session = self.session(now)
-        if session is None:
-            return float("nan")
-        path = self.world.vix_path(session)
-        done = int((now - session.open).total_seconds() // 60)
-        return float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
+        value = float("nan")
+        if session is not None:
+            path = self.world.vix_path(session)
+            done = int((now - session.open).total_seconds() // 60)
+            value = float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
+        self._vix_memo = (now, value)
+        return value
 
     def vix_history(self, day: date) -> np.ndarray:
         if day not in self._vix_hist:
