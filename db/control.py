@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core.params import TradingParams, params_to_json, validate_params
@@ -124,13 +124,6 @@ def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) 
             s.add(last)
 
 
-def load_params(session: Session, version: int) -> TradingParams:
-    row = session.get(ParamVersion, version)
-    if row is None:
-        raise LookupError(f"parameter version {version} does not exist")
-    return TradingParams.model_validate(row.values)
-
-
 def save_param_version(
     engine: Engine, values: dict[str, Any], author: str, note: str = "", reverted_from: int | None = None
 ) -> ParamVersion:
@@ -162,14 +155,3 @@ def revert_to(engine: Engine, version_id: int, author: str, note: str = "") -> P
     return save_param_version(
         engine, values, author, note or f"revert to version {version_id}", reverted_from=version_id
     )
-
-
-def mark_param_first_used(session: Session, version: int, at: datetime) -> None:
-    row = session.get(ParamVersion, version)
-    if row is not None and row.first_used_at is None:
-        row.first_used_at = at
-        session.add(row)
-
-
-def latest_param_version(session: Session) -> int:
-    return int(session.exec(select(func.max(ParamVersion.id))).one() or 0)

@@ -80,11 +80,15 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "order_client_id",
 )
 EQUITY_COLUMNS: tuple[str, ...] = ("time", "cash", "equity", "peak", "start_of_day")
-_EQUITY_SQL = f"INSERT INTO equity (run_id, {', '.join(EQUITY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
-_DECISION_SQL = (
-    f"INSERT INTO decision (run_id, {', '.join(DECISION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (len(DECISION_COLUMNS) + 1))})"
-)
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """A positional INSERT for SQLite's executemany: run_id first, then `columns`."""
+    return f"INSERT INTO {table} (run_id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})"
+
+
+_DECISION_SQL = _insert_sql("decision", DECISION_COLUMNS)
+_EQUITY_SQL = _insert_sql("equity", EQUITY_COLUMNS)
 
 
 class Journal:
@@ -190,20 +194,21 @@ class Journal:
                 rows = [(self.run_id, _utc_text(v[0]), v[1] and _utc_text(v[1]), *v[2:]) for v in self._decisions]
                 self._executemany(conn, _DECISION_SQL, rows)
             else:
-                conn.execute(
-                    insert(Decision),
-                    [dict(zip(("run_id", *DECISION_COLUMNS), (self.run_id, *v), strict=True)) for v in self._decisions],
-                )
+                self._insert_dicts(conn, Decision, DECISION_COLUMNS, self._decisions)
         if self._equity:
             if self._fast:
                 rows = [(self.run_id, _utc_text(v[0]), *v[1:]) for v in self._equity]
                 self._executemany(conn, _EQUITY_SQL, rows)
             else:
-                conn.execute(
-                    insert(Equity),
-                    [dict(zip(("run_id", *EQUITY_COLUMNS), (self.run_id, *v), strict=True)) for v in self._equity],
-                )
+                self._insert_dicts(conn, Equity, EQUITY_COLUMNS, self._equity)
         self._decisions, self._equity = [], []
+
+    def _insert_dicts(
+        self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """The portable path (Postgres and others): SQLAlchemy inserts with full type processing."""
+        names = ("run_id", *columns)
+        conn.execute(insert(table), [dict(zip(names, (self.run_id, *v), strict=True)) for v in rows])
 
     @staticmethod
     def _executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -243,10 +248,6 @@ class Journal:
             "reason_code": reason_code,
             "status": status,
         }
-
-    def order_exists(self, client_order_id: str) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(Order.id).where(Order.client_order_id == client_order_id)).first() is not None
 
     def record_update(
         self,
@@ -293,10 +294,6 @@ class Journal:
                     update(Trade).where(Trade.id == bindparam("tid")).values({k: bindparam(k) for k in fields})
                 )
             conn.execute(stmt, {"tid": trade_id, **fields})
-
-    def link_order_to_trade(self, client_order_id: str, trade_id: int) -> None:
-        with self.transaction() as conn:
-            conn.execute(update(Order).where(Order.client_order_id == client_order_id).values(trade_id=trade_id))
 
     def open_trades(self) -> list[Trade]:
         with self.engine.connect() as conn:

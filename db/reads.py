@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from core.calendar import NY
-from db.models import ControlEvent, ControlState, Equity, Event, Trade, WorkerStatus
+from db.models import ControlEvent, ControlState, Equity, Trade, WorkerStatus
 
 
 def _row(engine: Engine, stmt: Any) -> dict[str, Any] | None:
@@ -89,10 +89,4 @@ def trades_on(engine: Engine, day: date) -> pd.DataFrame:
 def recent_control_events(engine: Engine, limit: int = 20) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(select(ControlEvent).order_by(ControlEvent.id.desc()).limit(limit)).mappings().all()  # type: ignore[union-attr]
-    return pd.DataFrame([dict(r) for r in rows])
-
-
-def recent_events(engine: Engine, limit: int = 20) -> pd.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Event).order_by(Event.id.desc()).limit(limit)).mappings().all()  # type: ignore[union-attr]
     return pd.DataFrame([dict(r) for r in rows])

@@ -77,7 +77,6 @@ class TradingCycle:
         self.book = TradeBook(journal)
         self.risk = risk or RiskBook()
         self.features = {s: FeatureEngine() for s in market.symbols}
-        self._latest: dict[str, dict[str, float]] = {}
         self.last_control: ControlSnapshot | None = None
         self.state_written = False  # the cycle changed the trading state during its last run
         self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
@@ -105,7 +104,9 @@ class TradingCycle:
                 out = self.ask_policy(obs)
                 exit_code = self.manage_position(symbol, now, session, params, out)
                 block, cid = self.consider_entry(symbol, now, session, params, control, snap, obs, out, regime, equity)
-                self.record_decision(symbol, now, snap, out, regime, block, exit_code, cid, control, params, started)
+                self.record_decision(
+                    symbol, now, snap, out, regime, block, exit_code, cid, control, obs.features, started
+                )
             self.record_equity(now)
             self.last_latency_ms = (time.perf_counter() - started) * 1000.0
             self.journal.end_cycle()
@@ -128,15 +129,17 @@ class TradingCycle:
             self.policy.reset(symbol)
         self.book.new_session()
         if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
-            self.state_written = True
-            set_trading_state(
-                self.journal.engine,
+            self.set_state(
                 TradingState.ACTIVE,
-                "worker",
                 "new_session",
                 "New session: the daily loss limit resets.",
                 at=session.open,
             )
+
+    def set_state(self, to_state: TradingState, code: str, reason: str, at: datetime, flatten: bool = False) -> None:
+        """The worker's own state changes (loss limits, a new session), noted for the control tick."""
+        self.state_written = True
+        set_trading_state(self.journal.engine, to_state, "worker", code, reason, flatten=flatten, at=at)
 
     def apply_broker_events(self, now: datetime) -> None:
         """Fills of resting orders, expiries and broker liquidations since the last cycle."""
@@ -154,22 +157,16 @@ class TradingCycle:
         drawdown = (equity / self.risk.peak - 1.0) * 100.0 if self.risk.peak > 0 else 0.0
         day_pnl = (equity / self.risk.start_of_day - 1.0) * 100.0 if self.risk.start_of_day > 0 else 0.0
         if drawdown <= params.max_drawdown_pct:
-            self.state_written = True
-            set_trading_state(
-                self.journal.engine,
+            self.set_state(
                 TradingState.HALTED,
-                "worker",
                 "max_drawdown",
                 f"Drawdown {drawdown:.1f}% reached the limit {params.max_drawdown_pct}%.",
                 flatten=True,
                 at=now,
             )
         elif day_pnl <= params.daily_loss_limit_pct and control.state is TradingState.ACTIVE:
-            self.state_written = True
-            set_trading_state(
-                self.journal.engine,
+            self.set_state(
                 TradingState.REDUCING,
-                "worker",
                 "daily_loss_limit",
                 f"Down {day_pnl:.1f}% today (limit {params.daily_loss_limit_pct}%).",
                 at=now,
@@ -194,7 +191,6 @@ class TradingCycle:
         if snap.data_problem is None and not math.isfinite(snap.vix):
             snap.data_problem = Reason("data_vix", "No VIX value is available.")
         latest = engine.latest()
-        self._latest[symbol] = latest
         regime = classify_regime(snap.vix, latest.get("rv_annual_pct", 0.0), params)
         pos = self.book.position(symbol)
         direction, unrealized, held = 0, 0.0, 0.0
@@ -370,7 +366,7 @@ class TradingCycle:
         exit_code: str | None,
         cid: str | None,
         control: ControlSnapshot,
-        params: TradingParams,
+        features: dict[str, float],
         started: float,
     ) -> None:
         final = out.action
@@ -381,7 +377,7 @@ class TradingCycle:
         elif exit_code is not None:
             final = Action.CLOSE
         view = snap.view
-        latest = self._latest[symbol]
+        latest = features
         probs = out.probabilities
         self.journal.add_decision(
             (  # in DECISION_COLUMNS order

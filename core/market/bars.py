@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -77,9 +77,3 @@ def minute_starts(session: Session) -> np.ndarray:
     """Epoch seconds of every regular-hours bar start of a session."""
     first = session.open.timestamp()
     return first + BAR_SECONDS * np.arange(session.minutes, dtype=np.float64)
-
-
-def bar_start_after(moment: datetime) -> datetime:
-    """The start of the bar that begins at or right after `moment` (minute boundary)."""
-    floored = moment.replace(second=0, microsecond=0)
-    return floored if floored == moment else floored + timedelta(minutes=1)
