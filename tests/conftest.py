@@ -52,6 +52,19 @@ ACTIVE_PARAMS: dict[str, Any] = {
     "blocked_regimes": [],
 }
 
+# Every price- and policy-driven exit switched off: a position lives until the end-of-day flatten
+# or the broker's liquidation.
+EXITS_OFF: dict[str, Any] = {
+    "stop_loss_pct": -99.0,
+    "take_profit_base_pct": 500.0,
+    "take_profit_max_pct": 900.0,
+    "trailing_arm_pct": 500.0,
+    "partial1_gain_pct": 400.0,
+    "partial2_gain_pct": 500.0,
+    "max_hold_min": 390,
+    "policy_exit_min_confidence": 1.0,
+}
+
 
 @pytest.fixture
 def runtime(migrated: str) -> Iterator[Runtime]:

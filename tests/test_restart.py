@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.calendar import session_for
 from db.control import save_param_version
-from tests.conftest import TEST_DAY, run_until_open_position
+from tests.conftest import EXITS_OFF, TEST_DAY, run_until_open_position
 from worker.runtime import RunOptions, build_runtime, restore_simulated_account
 
 
@@ -19,8 +19,7 @@ def test_restart_restores_positions_and_cash(migrated: str) -> None:
             "cooldown_s": 0,
             "iv_rank_max": 100,
             "blocked_regimes": [],
-            "stop_loss_pct": -90.0,
-            "max_hold_min": 390,
+            **EXITS_OFF,
         },
         author="test",
     )

@@ -12,7 +12,7 @@ from core.calendar import NY, session_for, sessions_between
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.types import OptionContract, OrderRequest, OrderStatus, Right, Side
-from tests.conftest import ACTIVE_PARAMS, EARLY_CLOSE_DAY, TEST_DAY, run_until_open_position, with_params
+from tests.conftest import ACTIVE_PARAMS, EARLY_CLOSE_DAY, EXITS_OFF, TEST_DAY, run_until_open_position, with_params
 from worker.backtest import run_backtest
 from worker.runtime import RunOptions
 
@@ -29,16 +29,9 @@ def late_run(tmp_path_factory: pytest.TempPathFactory) -> str:
     with_params(
         url,
         **ACTIVE_PARAMS,
+        **EXITS_OFF,
         entry_cutoff_before_close_min=17,
         flatten_before_close_min=16,
-        max_hold_min=390,
-        stop_loss_pct=-90.0,
-        take_profit_base_pct=400.0,
-        take_profit_max_pct=800.0,
-        trailing_arm_pct=400.0,
-        partial1_gain_pct=300.0,
-        partial2_gain_pct=400.0,
-        policy_exit_min_confidence=1.0,
     )
     run_backtest(RunOptions(db=url, seed=2, flush_every=50), start=date(2025, 11, 24), end=date(2025, 12, 2))
     return url
@@ -93,14 +86,7 @@ def test_a_missed_flatten_is_caught_by_the_broker_liquidation(tmp_path) -> None:
     with_params(
         url,
         **ACTIVE_PARAMS,
-        stop_loss_pct=-99.0,
-        take_profit_base_pct=500.0,
-        take_profit_max_pct=900.0,
-        trailing_arm_pct=500.0,
-        partial1_gain_pct=400.0,
-        partial2_gain_pct=500.0,
-        max_hold_min=390,
-        policy_exit_min_confidence=1.0,
+        **EXITS_OFF,
     )
     rt = build_runtime(RunOptions(db=url, seed=4), "worker", run_id="liq")
     run_until_open_position(rt)
