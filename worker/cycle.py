@@ -144,7 +144,7 @@ class TradingCycle:
     def apply_broker_events(self, now: datetime) -> None:
         """Fills of resting orders, expiries and broker liquidations since the last cycle."""
         for upd in self.broker.sync(now):
-            self.book_update(upd, now, default_exit=BROKER_LIQUIDATION)
+            self.book_update(upd, now)
 
     def update_risk(self, now: datetime, control: ControlSnapshot, params: TradingParams) -> float:
         self._account, self._fills_seen = self.broker.account(), False
@@ -338,19 +338,16 @@ class TradingCycle:
     def _book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None) -> None:
         self._fills_seen = self._fills_seen or bool(upd.fills)
         intent, exit_reason = self.pending.get(upd.client_order_id, (None, default_exit))
+        if any(f.liquidation for f in upd.fills):
+            exit_reason = BROKER_LIQUIDATION  # the broker's own order: its reason comes from the fill
         broker_request = None
         trade_id = None
         if upd.fills and upd.client_order_id not in self.pending:
             f = upd.fills[0]
             broker_request = OrderRequest(upd.client_order_id, f.contract, f.side, sum(x.qty for x in upd.fills), False)
         for fill in upd.fills:
-            reason = exit_reason
-            if fill.liquidation:
-                reason = BROKER_LIQUIDATION
-            trade_id = self.book.apply_fill(fill, intent, reason) or trade_id
-        self.journal.record_update(
-            upd, now, trade_id, broker_request, (exit_reason or default_exit or Reason("", "")).code
-        )
+            trade_id = self.book.apply_fill(fill, intent, exit_reason) or trade_id
+        self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if exit_reason else "")
         if not upd.status.is_open:
             self.pending.pop(upd.client_order_id, None)
 
