@@ -7,6 +7,7 @@ the minutes left to the close.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
@@ -41,25 +42,22 @@ class SimMarket:
         self.source = source
         self.surface = surface
         self._vix_hist: dict[date, np.ndarray] = {}
-        self._last: tuple[datetime | None, Session | None] = (None, None)
-        self._quotes: dict[tuple[OptionContract, datetime], Quote | None] = {}
-        self._bars_memo: tuple[datetime | None, dict[str, SessionBars]] = (None, {})
-        self._vix_memo: tuple[datetime | None, float] = (None, float("nan"))
+        self._minute = _Minute(None, None)
+
+    def _at(self, now: datetime) -> _Minute:
+        """Everything looked up for `now`, computed once per minute and dropped at the next."""
+        if self._minute.now != now:
+            self._minute = _Minute(now, session_containing(now))
+        return self._minute
 
     def session(self, now: datetime) -> Session | None:
-        if self._last[0] != now:
-            self._last = (now, session_containing(now))
-        return self._last[1]
+        return self._at(now).session
 
     def _bars(self, now: datetime, symbol: str) -> SessionBars | None:
-        if self._bars_memo[0] != now:
-            self._bars_memo = (now, {})
-        found = self._bars_memo[1].get(symbol)
-        if found is None:
-            session = self.session(now)
-            if session is None:
-                return None
-            found = self._bars_memo[1][symbol] = self.world.session_bars(session, symbol)
+        minute = self._at(now)
+        found = minute.bars.get(symbol)
+        if found is None and minute.session is not None:
+            found = minute.bars[symbol] = self.world.session_bars(minute.session, symbol)
         return found
 
     def bars(self, symbol: str, now: datetime) -> BarView:
@@ -76,16 +74,15 @@ class SimMarket:
         return float(bars.open[i]) if i is not None else float(bars.close[-1])
 
     def vix(self, now: datetime) -> float:
-        if self._vix_memo[0] == now:
-            return self._vix_memo[1]
-        session = self.session(now)
-        value = float("nan")
-        if session is not None:
-            path = self.world.vix_path(session)
-            done = int((now - session.open).total_seconds() // 60)
-            value = float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
-        self._vix_memo = (now, value)
-        return value
+        minute = self._at(now)
+        if minute.vix is None:
+            minute.vix = float("nan")
+            session = minute.session
+            if session is not None:
+                path = self.world.vix_path(session)
+                done = int((now - session.open).total_seconds() // 60)
+                minute.vix = float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
+        return minute.vix
 
     def vix_history(self, day: date) -> np.ndarray:
         if day not in self._vix_hist:
@@ -106,14 +103,23 @@ class SimMarket:
         )
 
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
-        key = (contract, now)
-        if key in self._quotes:
-            return self._quotes[key]
-        spot = self.spot(contract.underlying, now)
-        quote = None
-        if np.isfinite(spot):
-            quote = quote_contract(contract, now, spot, self.vix(now), self.minutes_left(now), self.surface)
-        if len(self._quotes) > 256:  # only the current minute's quotes are ever asked for again
-            self._quotes.clear()
-        self._quotes[key] = quote
-        return quote
+        quotes = self._at(now).quotes
+        if contract not in quotes:
+            spot = self.spot(contract.underlying, now)
+            quotes[contract] = (
+                quote_contract(contract, now, spot, self.vix(now), self.minutes_left(now), self.surface)
+                if np.isfinite(spot)
+                else None
+            )
+        return quotes[contract]
+
+
+@dataclass
+class _Minute:
+    """Per-minute lookups: the session, each symbol's bars, VIX and the quotes asked for."""
+
+    now: datetime | None
+    session: Session | None
+    bars: dict[str, SessionBars] = field(default_factory=dict)
+    vix: float | None = None
+    quotes: dict[OptionContract, Quote | None] = field(default_factory=dict)
