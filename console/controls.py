@@ -10,6 +10,7 @@ import os
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from console.data import reader, writer
 from core.types import TradingState
@@ -38,7 +39,7 @@ def control_panel() -> None:
     state = control.get("state", "ACTIVE")
     left, right = st.columns([3, 2], vertical_alignment="center")
     left.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
-    bar = st.container()
+    notices = st.container()
     if right.button(
         "EMERGENCY STOP",
         key="stop",
@@ -54,32 +55,32 @@ def control_panel() -> None:
             "Emergency stop from the console.",
             flatten=True,
         )
-        bar.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
+        notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}
     if state == "HALTED":
-        _halt_confirmation(bar, control)
+        _halt_confirmation(notices, control)
     if state != "ACTIVE":
-        _resume(bar)
+        _resume(notices)
 
 
-def _halt_confirmation(bar: object, control: dict[str, object]) -> None:
+def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None:
     applied = control.get("halt_applied_at")
     age = heartbeat_age_s()
     if applied:
-        bar.success(f"Worker confirmed: {control.get('halt_summary')}")  # type: ignore[attr-defined]
+        area.success(f"Worker confirmed: {control.get('halt_summary')}")
     elif age is None or age > STALE_HEARTBEAT_S:
-        bar.error("Worker heartbeat is stale: the halt is recorded but not yet carried out.")  # type: ignore[attr-defined]
+        area.error("Worker heartbeat is stale: the halt is recorded but not yet carried out.")
     else:
-        bar.info("Waiting for the worker to cancel orders and flatten...")  # type: ignore[attr-defined]
+        area.info("Waiting for the worker to cancel orders and flatten...")
 
 
-def _resume(bar: object) -> None:
-    if bar.button("Resume trading...", key="resume"):  # type: ignore[attr-defined]
+def _resume(area: DeltaGenerator) -> None:
+    if area.button("Resume trading...", key="resume"):
         st.session_state["confirm_resume"] = True
     if st.session_state.get("confirm_resume"):
-        bar.warning("Resume sets the state to ACTIVE: new entries will be allowed.")  # type: ignore[attr-defined]
-        if bar.button("Confirm resume", key="confirm_resume_button"):  # type: ignore[attr-defined]
+        area.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
+        if area.button("Confirm resume", key="confirm_resume_button"):
             set_trading_state(
                 writer(),
                 TradingState.ACTIVE,
@@ -89,6 +90,6 @@ def _resume(bar: object) -> None:
             )
             st.session_state["confirm_resume"] = False
             st.rerun()
-        if bar.button("Cancel", key="cancel_resume"):  # type: ignore[attr-defined]
+        if area.button("Cancel", key="cancel_resume"):
             st.session_state["confirm_resume"] = False
             st.rerun()
