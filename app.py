@@ -1,12 +1,24 @@
-"""The operator console: `streamlit run app.py`. Pages are thin; the stop is on every page."""
+"""The operator console: `python -m console` (or `streamlit run app.py`). Pages are thin; the
+trading state and the stop sit at the top of every page."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from console.controls import control_panel
+from console.login import logout_button, require_login
 
 st.set_page_config(page_title="0DTE operator console", page_icon=":material/monitoring:", layout="wide")
-page = st.navigation([st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)])
+require_login()
+page = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/trades.py", title="Trades", icon=":material/query_stats:"),
+        st.Page("pages/decisions.py", title="Decisions", icon=":material/rule:"),
+        st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:"),
+        st.Page("pages/audit.py", title="Audit", icon=":material/history:"),
+    ]
+)
 control_panel()
+logout_button()
 page.run()

@@ -1,7 +1,8 @@
-"""The emergency stop and resume controls, shown on every page.
+"""The emergency stop, the stop-new-entries control and resume, shown on every page.
 
-Stop is one click, no dialog: HALTED with flatten and an audit row. Resume asks for a
-confirmation first. Both are idempotent: asking for the state already in force writes nothing.
+Stop is one click, no dialog: HALTED with flatten and an audit row. "Stop entries" sets REDUCING
+(no new positions, exits go on). Resume asks for a confirmation first. All are idempotent: asking
+for the state already in force writes nothing, so a double click or a rerun applies nothing twice.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def control_panel() -> None:
     the sidebar is collapsed on a phone, so the stop never lives there)."""
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
-    left, right = st.columns([3, 2], vertical_alignment="center")
+    left, middle, right = st.columns([3, 2, 2], vertical_alignment="center")
     left.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
     notices = st.container()
-    if right.button(
+    if middle.button(
         "EMERGENCY STOP",
         key="stop",
         type="primary",
@@ -58,6 +59,18 @@ def control_panel() -> None:
         notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}
+    if right.button(
+        "Stop new entries",
+        key="reduce",
+        width="stretch",
+        disabled=state == "HALTED",
+        help="REDUCING: no new positions; open ones are still managed by the exit rules.",
+    ):
+        event = set_trading_state(
+            writer(), TradingState.REDUCING, operator_name(), "operator_reduce", "New entries stopped from the console."
+        )
+        notices.warning("Recorded: REDUCING, no new entries." if event else "Already reducing.")
+        state = TradingState.REDUCING.value
     if state == "HALTED":
         _halt_confirmation(notices, control)
     if state != "ACTIVE":

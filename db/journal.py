@@ -89,6 +89,12 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 _DECISION_SQL = _insert_sql("decision", DECISION_COLUMNS)
 _EQUITY_SQL = _insert_sql("equity", EQUITY_COLUMNS)
+_MARK_TRADE = (
+    update(Trade)
+    .where(Trade.id == bindparam("tid"), Trade.status == "open")
+    .values(mark_bid=bindparam("mark_bid"), marked_at=bindparam("marked_at"), mae_pct=bindparam("mae_pct"),
+            mfe_pct=bindparam("mfe_pct"))
+)
 
 
 class Journal:
@@ -99,6 +105,7 @@ class Journal:
         self.flush_every = flush_every
         self._decisions: list[tuple[Any, ...]] = []
         self._equity: list[tuple[Any, ...]] = []
+        self._marks: dict[int, tuple[Any, ...]] = {}
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
         self._used_versions: set[int] = set()
@@ -177,13 +184,18 @@ class Journal:
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
         self._equity.append((time, cash, equity, peak, start_of_day))
 
+    def mark_trade(self, trade_id: int, bid: float, at: datetime, mae_pct: float, mfe_pct: float) -> None:
+        """An open trade's latest bid and excursions, written with the next flush (the console's
+        unrealized P&L); only the newest mark per trade is kept."""
+        self._marks[trade_id] = (bid, at, mae_pct, mfe_pct)
+
     def end_cycle(self) -> None:
         self._cycles += 1
         if self._cycles % self.flush_every == 0:
             self.flush()
 
     def flush(self) -> None:
-        if not (self._decisions or self._equity):
+        if not (self._decisions or self._equity or self._marks):
             return
         with self.transaction() as conn:
             self._write_buffers(conn)
@@ -201,7 +213,15 @@ class Journal:
                 self._executemany(conn, _EQUITY_SQL, rows)
             else:
                 self._insert_dicts(conn, Equity, EQUITY_COLUMNS, self._equity)
-        self._decisions, self._equity = [], []
+        if self._marks:
+            conn.execute(
+                _MARK_TRADE,
+                [
+                    {"tid": tid, "mark_bid": bid, "marked_at": at, "mae_pct": mae, "mfe_pct": mfe}
+                    for tid, (bid, at, mae, mfe) in self._marks.items()
+                ],
+            )
+        self._decisions, self._equity, self._marks = [], [], {}
 
     def _insert_dicts(
         self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]

@@ -43,7 +43,7 @@ class Decision(SQLModel, table=True):
     action: str
     confidence: float
     final_action: str
-    blocked_by: str | None = None
+    blocked_by: str | None = Field(default=None, index=True)
     blocked_reason: str | None = None
     exit_code: str | None = None
     regime: str
@@ -136,6 +136,8 @@ class Trade(SQLModel, table=True):
     mae_pct: float = 0.0
     mfe_pct: float = 0.0
     peak_bid: float = 0.0
+    mark_bid: float | None = None  # the newest bid the worker saw while open (unrealized P&L)
+    marked_at: datetime | None = _time(nullable=True)
     partials_done: int = 0
     entry_atr_pct: float = 0.0
     entry_trend_pct: float = 0.0

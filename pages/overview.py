@@ -1,60 +1,81 @@
-"""Overview: is the worker alive, what state is it in, what does it hold, what did it do today."""
+"""Overview: is the worker alive, what state is it in, what does it hold, what did it just do.
+Refreshes itself every few seconds."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
+import pandas as pd
 import streamlit as st
 
+from console import charts
 from console.controls import heartbeat_age_s
 from console.data import reader
 from console.formatting import in_new_york
-from db import reads
+from core.calendar import NY
+from db import decision_reads, reads
+from db.decision_reads import DecisionFilter
+
+REFRESH_S = 5
+
+
+def headline() -> None:
+    engine = reader()
+    status = reads.worker_status(engine)
+    equity = reads.latest_equity(engine)
+    control = reads.control_state(engine) or {}
+    age = heartbeat_age_s()
+    cols = st.columns(5)
+    cols[0].metric("Trading state", control.get("state", "-"))
+    cols[1].metric(
+        "Worker",
+        "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
+        help="Mode of the last worker that wrote a heartbeat",
+    )
+    cols[2].metric("Heartbeat age", "-" if age is None else f"{age:.0f} s")
+    cols[3].metric("Equity", "-" if equity is None else f"{equity['equity']:,.2f}")
+    today = None if equity is None else equity["equity"] - equity["start_of_day"]
+    cols[4].metric("Today's P&L", "-" if today is None else f"{today:,.2f}")
+    if status and status.get("sim_time"):
+        sim_ny = status["sim_time"].astimezone(NY)
+        st.caption(f"Simulated clock: {sim_ny:%Y-%m-%d %H:%M} ET; last cycle {status['last_cycle_ms']:.1f} ms")
+
+
+def equity_chart() -> None:
+    curve = reads.equity_curve(reader())
+    if curve.empty:
+        st.info("No equity recorded yet: the worker has not run a cycle.")
+    else:
+        st.plotly_chart(charts.equity_with_drawdown(curve), width="stretch")
+
+
+def positions() -> None:
+    st.subheader("Open positions")
+    table(reads.open_positions(reader()), "No open position.")
+
+
+def table(frame: pd.DataFrame, empty: str) -> None:
+    if frame.empty:
+        st.write(empty)
+    else:
+        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
+def latest_decisions_and_alerts() -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Latest decisions")
+        table(decision_reads.latest(reader(), DecisionFilter(), limit=10), "None yet.")
+    with right:
+        st.subheader("Alerts")
+        table(reads.alerts(reader()), "No alert.")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    headline()
+    equity_chart()
+    positions()
+    latest_decisions_and_alerts()
+
 
 st.title("Overview")
-
-
-engine = reader()
-status = reads.worker_status(engine)
-equity = reads.latest_equity(engine)
-control = reads.control_state(engine) or {}
-age = heartbeat_age_s()
-
-cols = st.columns(4)
-cols[0].metric("Trading state", control.get("state", "-"))
-cols[1].metric(
-    "Worker",
-    "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
-    help="Mode of the last worker that wrote a heartbeat",
-)
-cols[2].metric("Heartbeat age", "-" if age is None else f"{age:.0f} s")
-cols[3].metric("Equity", "-" if equity is None else f"{equity['equity']:,.2f}")
-if status and status.get("sim_time"):
-    sim_ny = status["sim_time"].astimezone(ZoneInfo("America/New_York"))
-    st.caption(f"Simulated clock: {sim_ny:%Y-%m-%d %H:%M} ET; last cycle {status['last_cycle_ms']:.1f} ms")
-
-st.subheader("Open positions")
-positions = reads.open_positions(engine)
-if positions.empty:
-    st.write("No open position.")
-else:
-    st.dataframe(in_new_york(positions), hide_index=True, width="stretch")
-
-day = reads.trading_day(engine)
-st.subheader(f"Trades on {day:%Y-%m-%d}")
-trades = reads.trades_on(engine, day)
-if trades.empty:
-    st.write("No trade this session yet.")
-else:
-    st.dataframe(in_new_york(trades), hide_index=True, width="stretch")
-
-st.subheader("Trading-state changes")
-events = reads.recent_control_events(engine, 10)
-if events.empty:
-    st.write("None yet.")
-else:
-    st.dataframe(
-        events[["at", "who", "from_state", "to_state", "reason_code", "reason", "applied_summary"]],
-        hide_index=True,
-        width="stretch",
-    )
+live()

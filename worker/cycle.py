@@ -198,7 +198,7 @@ class TradingCycle:
             quote = self.market.quote(pos.contract, now)
             direction = pos.direction
             if quote is not None:
-                unrealized = self.book.mark(symbol, quote.bid, quote.mid)
+                unrealized = self.book.mark(symbol, quote.bid, quote.mid, now)
             held = (now - pos.entry_time).total_seconds() / 60.0
         return Observation(symbol, engine.window, latest, direction, unrealized, held), regime
 

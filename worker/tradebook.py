@@ -170,7 +170,7 @@ class TradeBook:
         return st.trade_id
 
     # ---- marks --------------------------------------------------------------------------
-    def mark(self, underlying: str, bid: float, mid: float) -> float:
+    def mark(self, underlying: str, bid: float, mid: float, at: datetime) -> float:
         """Update peak and excursions from this bar's quote; returns unrealized % on the bid."""
         held = self._open.get(underlying)
         if held is None:
@@ -181,4 +181,5 @@ class TradeBook:
         if bid > st.peak_bid:
             st.peak_bid = bid
             self.journal.update_trade(st.trade_id, peak_bid=bid, mae_pct=held.mae_pct, mfe_pct=held.mfe_pct)
+        self.journal.mark_trade(st.trade_id, bid, at, held.mae_pct, held.mfe_pct)
         return (bid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0

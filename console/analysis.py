@@ -1,0 +1,134 @@
+"""Trade analysis as plain pandas: the figures and breakdowns the Trades page shows.
+
+No Streamlit here, so every number on the page can be tested directly. The ratio figures reuse
+`core.metrics`, the same math the backtest summary prints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.metrics import profit_factor, sharpe, sortino
+
+MARKET_TZ = "America/New_York"
+CONFIDENCE_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
+
+
+@dataclass(frozen=True)
+class TradeFigures:
+    trades: int
+    win_rate: float
+    profit_factor: float
+    expectancy: float
+    avg_win: float
+    avg_loss: float
+    total_pnl: float
+    sharpe: float
+    sortino: float
+    max_drawdown: float  # dollars, from the peak of cumulative realized P&L (<= 0)
+    avg_hold_min: float
+    trades_per_day: float
+
+
+def with_derived(trades: pd.DataFrame) -> pd.DataFrame:
+    """Adds the columns the breakdowns group by: New York day and hour, minutes held, a
+    confidence bucket, win/loss."""
+    out = trades.copy()
+    entry = out["entry_time"].dt.tz_convert(MARKET_TZ)
+    out["day"] = entry.dt.strftime("%Y-%m-%d")
+    out["hour"] = entry.dt.hour
+    out["hold_min"] = (out["exit_time"] - out["entry_time"]).dt.total_seconds() / 60.0
+    out["confidence_bucket"] = pd.cut(out["confidence"], CONFIDENCE_BINS, right=False).astype(str)
+    out["outcome"] = np.where(out["realized_pnl"] > 0, "win", "loss")
+    return out
+
+
+def daily_pnl(trades: pd.DataFrame) -> pd.Series:
+    """Realized P&L per New York day of entry (days without a trade are absent)."""
+    if trades.empty:
+        return pd.Series(dtype=float)
+    return trades.groupby("day")["realized_pnl"].sum()
+
+
+def figures(trades: pd.DataFrame) -> TradeFigures:
+    """The headline figures of a set of closed trades (with_derived applied)."""
+    pnl = trades["realized_pnl"].to_numpy(dtype=float)
+    n = int(pnl.size)
+    if n == 0:
+        return TradeFigures(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
+    daily = daily_pnl(trades).to_numpy(dtype=float)
+    cumulative = np.cumsum(pnl)
+    drawdown = cumulative - np.maximum.accumulate(np.maximum(cumulative, 0.0))
+    return TradeFigures(
+        trades=n,
+        win_rate=float(wins.size / n),
+        profit_factor=profit_factor(pnl.tolist()),
+        expectancy=float(pnl.mean()),
+        avg_win=float(wins.mean()) if wins.size else 0.0,
+        avg_loss=float(losses.mean()) if losses.size else 0.0,
+        total_pnl=float(pnl.sum()),
+        sharpe=sharpe(daily.tolist(), 1.0),  # scale-free: mean/std of daily P&L, annualised
+        sortino=sortino(daily.tolist(), 1.0),
+        max_drawdown=float(drawdown.min()),
+        avg_hold_min=float(trades["hold_min"].mean()),
+        trades_per_day=float(n / max(len(daily), 1)),
+    )
+
+
+def by(trades: pd.DataFrame, column: str) -> pd.DataFrame:
+    """P&L, trade count and win rate per value of `column`."""
+    if trades.empty:
+        return pd.DataFrame({column: [], "pnl": [], "trades": [], "win_rate": []})
+    grouped = trades.groupby(column, observed=True)["realized_pnl"]
+    out = pd.DataFrame({"pnl": grouped.sum(), "trades": grouped.size(), "win_rate": grouped.apply(_win_rate)})
+    return out.reset_index()
+
+
+def _win_rate(pnl: pd.Series) -> float:
+    return float((pnl > 0).mean()) if len(pnl) else 0.0
+
+
+def cumulative(trades: pd.DataFrame, max_points: int = 5_000) -> pd.DataFrame:
+    """Cumulative P&L and its drawdown, per trade, or per day's last trade when there are more
+    than `max_points` trades (so the chart stays light)."""
+    if trades.empty:
+        return pd.DataFrame({"time": [], "cum_pnl": [], "drawdown": []})
+    out = pd.DataFrame({"time": trades["exit_time"], "day": trades["day"]})
+    out["cum_pnl"] = trades["realized_pnl"].cumsum().to_numpy()
+    out["drawdown"] = out["cum_pnl"] - np.maximum(out["cum_pnl"].cummax(), 0.0)
+    if len(out) > max_points:
+        out = out.groupby("day").agg(time=("time", "last"), cum_pnl=("cum_pnl", "last"), drawdown=("drawdown", "min"))
+    return out.reset_index(drop=True)[["time", "cum_pnl", "drawdown"]]
+
+
+def histogram(values: pd.Series, bins: int = 40) -> pd.DataFrame:
+    """Bin centres, widths and counts (binned here so the browser receives 40 bars, not 100,000 values)."""
+    data = values.to_numpy(dtype=float)
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return pd.DataFrame({"centre": [], "width": [], "count": []})
+    counts, edges = np.histogram(data, bins=bins)
+    return pd.DataFrame({"centre": (edges[:-1] + edges[1:]) / 2, "width": np.diff(edges), "count": counts})
+
+
+def sample(trades: pd.DataFrame, limit: int = 3_000, seed: int = 0) -> pd.DataFrame:
+    """At most `limit` trades for scatter plots; a fixed seed keeps the picture stable between reruns."""
+    if len(trades) <= limit:
+        return trades
+    return trades.sample(n=limit, random_state=seed).sort_index()
+
+
+def format_figure(value: float, kind: str) -> str:
+    """Figures as the page prints them."""
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "ratio":
+        return "inf" if math.isinf(value) else f"{value:.2f}"
+    return f"{value:,.1f}"

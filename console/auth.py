@@ -1,0 +1,111 @@
+"""The console's login gate.
+
+A password hash (scrypt, from `CONSOLE_PASSWORD_HASH` or Streamlit secrets `[console]
+password_hash`) turns the gate on. There is no default password: without a hash the console
+serves loopback only, and refuses to serve anything on another address.
+
+    python -m console.auth hash        # prompts for a password, prints the hash to configure
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SECRETS_FILE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml"
+FAILED_LOGIN_DELAY_S = 1.0
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """'scrypt$n$r$p$salt$hash' (hex), the format CONSOLE_PASSWORD_HASH holds."""
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of a password against a stored hash; a malformed hash never matches."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        found = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(found.hex(), digest)
+
+
+def configured_hash(secrets_file: Path = SECRETS_FILE) -> str | None:
+    """The password hash from the environment, else from the Streamlit secrets file."""
+    value = os.environ.get("CONSOLE_PASSWORD_HASH", "").strip()
+    if value:
+        return value
+    if secrets_file.is_file():
+        section = tomllib.loads(secrets_file.read_text()).get("console", {})
+        found = str(section.get("password_hash", "")).strip()
+        return found or None
+    return None
+
+
+def operator_user() -> str:
+    """The one operator account's name (audit rows carry it)."""
+    return os.environ.get("CONSOLE_USER", "operator")
+
+
+def is_loopback(address: str | None) -> bool:
+    """True only for addresses that accept local connections alone. Streamlit's default
+    (no address) listens on every interface, so it is not loopback."""
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def access_problem(address: str | None, password_hash: str | None) -> str | None:
+    """Why the console must not serve on `address`, or None when it may."""
+    if is_loopback(address) or password_hash:
+        return None
+    shown = address or "every interface"
+    return (
+        f"The console would listen on {shown} without a login. Set CONSOLE_PASSWORD_HASH "
+        "(make one with `python -m console.auth hash`) or listen on 127.0.0.1."
+    )
+
+
+def check_login(user: str, password: str, password_hash: str) -> bool:
+    """A login attempt; a failure costs a second, to slow guessing."""
+    ok = hmac.compare_digest(user.encode(), operator_user().encode()) & verify_password(password, password_hash)
+    if not ok:
+        time.sleep(FAILED_LOGIN_DELAY_S)
+    return bool(ok)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["hash"]:
+        print(__doc__)
+        return 2
+    password = getpass.getpass("Console password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("refused: use at least 12 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,117 @@
+"""Plotly figure builders. Each takes a small, already aggregated frame and returns a figure
+sized by its container (so it fits a phone's width); none of them touches the database."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+MARKET_TZ = "America/New_York"
+GREEN, RED, BLUE, GREY = "#2e7d32", "#c62828", "#1565c0", "#757575"
+ACTION_COLOURS = {"hold": GREY, "buy_call": GREEN, "buy_put": RED, "close": BLUE}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        autosize=True,
+        margin={"l": 8, "r": 8, "t": 40, "b": 8},
+        legend={"orientation": "h", "y": -0.15},
+        template="plotly_white",
+    )
+    return fig
+
+
+def _ny(times: pd.Series) -> pd.Series:
+    return times.dt.tz_convert(MARKET_TZ) if len(times) else times
+
+
+def equity_with_drawdown(curve: pd.DataFrame) -> go.Figure:
+    """Equity on top, drawdown from the running peak (%) below."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
+    x = _ny(curve["time"])
+    fig.add_trace(go.Scatter(x=x, y=curve["equity"], name="equity", line={"color": BLUE}), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(x=x, y=curve["drawdown_pct"], name="drawdown %", fill="tozeroy", line={"color": RED}), row=2, col=1
+    )
+    return _layout(fig, "Equity and drawdown", 360)
+
+
+def cumulative_pnl(points: pd.DataFrame) -> go.Figure:
+    """Cumulative realized P&L with its drawdown (dollars)."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
+    x = _ny(points["time"])
+    fig.add_trace(go.Scatter(x=x, y=points["cum_pnl"], name="cumulative P&L", line={"color": BLUE}), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(x=x, y=points["drawdown"], name="drawdown", fill="tozeroy", line={"color": RED}), row=2, col=1
+    )
+    return _layout(fig, "Cumulative P&L and drawdown", 360)
+
+
+def pnl_bars(grouped: pd.DataFrame, column: str, title: str) -> go.Figure:
+    """P&L per group, green for gains and red for losses; trades and win rate on hover."""
+    colours = [GREEN if v > 0 else RED for v in grouped["pnl"]]
+    fig = go.Figure(
+        go.Bar(
+            x=grouped[column].astype(str),
+            y=grouped["pnl"],
+            marker_color=colours,
+            customdata=grouped[["trades", "win_rate"]].to_numpy(),
+            hovertemplate="%{x}<br>P&L %{y:,.2f}<br>%{customdata[0]} trades, win rate %{customdata[1]:.0%}"
+            "<extra></extra>",
+        )
+    )
+    return _layout(fig, title)
+
+
+def distribution(hist: pd.DataFrame, title: str = "P&L per trade") -> go.Figure:
+    colours = [GREEN if c > 0 else RED for c in hist["centre"]]
+    fig = go.Figure(go.Bar(x=hist["centre"], y=hist["count"], width=hist["width"], marker_color=colours))
+    return _layout(fig, title)
+
+
+def scatter(trades: pd.DataFrame, x: str, y: str, title: str, x_label: str, y_label: str) -> go.Figure:
+    """One point per trade (a sample when there are many), wins green and losses red."""
+    fig = go.Figure()
+    for outcome, colour in (("win", GREEN), ("loss", RED)):
+        part = trades[trades["outcome"] == outcome]
+        fig.add_trace(
+            go.Scattergl(
+                x=part[x], y=part[y], mode="markers", name=outcome, marker={"color": colour, "size": 5, "opacity": 0.6}
+            )
+        )
+    fig.update_xaxes(title_text=x_label)
+    fig.update_yaxes(title_text=y_label)
+    return _layout(fig, title)
+
+
+def stacked_counts(counts: pd.DataFrame, x: str, title: str, colours: dict[str, str] | None = None) -> go.Figure:
+    """Counts per `x` (day or hour), stacked by value (an action or a block code)."""
+    fig = go.Figure()
+    if not counts.empty:
+        table = counts.groupby([x, "value"])["count"].sum().unstack(fill_value=0)
+        for value in table.columns:
+            fig.add_trace(
+                go.Bar(
+                    x=table.index.astype(str), y=table[value], name=str(value), marker_color=(colours or {}).get(value)
+                )
+            )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title)
+
+
+def probabilities(series: pd.DataFrame) -> go.Figure:
+    """The policy's probabilities and confidence (left axis) against the underlying (right axis)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = _ny(series["time"])
+    for column, name in (("p_buy_call", "buy_call"), ("p_buy_put", "buy_put"), ("p_close", "close")):
+        fig.add_trace(go.Scatter(x=x, y=series[column], name=f"p({name})", line={"color": ACTION_COLOURS[name]}))
+    fig.add_trace(go.Scatter(x=x, y=series["confidence"], name="confidence", line={"color": "#6a1b9a", "dash": "dot"}))
+    fig.add_trace(
+        go.Scatter(x=x, y=series["underlying_price"], name="underlying", line={"color": "#212121"}), secondary_y=True
+    )
+    fig.update_yaxes(range=[0, 1], title_text="probability", secondary_y=False)
+    fig.update_yaxes(title_text="underlying", secondary_y=True)
+    return _layout(fig, "Probabilities and confidence against the underlying", 380)

@@ -1,0 +1,41 @@
+"""Audit: every trading-state change (who, when, why, when the worker carried it out), every
+parameter version, and the worker's events."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console.data import reader
+from console.formatting import in_new_york
+from db import reads
+
+
+def state_changes() -> None:
+    st.subheader("Trading-state changes")
+    frame = reads.control_events(reader())
+    if frame.empty:
+        st.write("None yet.")
+        return
+    who = st.multiselect("Who", sorted(frame["who"].unique()), key="audit_who")
+    shown = frame[frame["who"].isin(who)] if who else frame
+    st.dataframe(in_new_york(shown), hide_index=True, width="stretch")
+
+
+def parameter_versions() -> None:
+    st.subheader("Parameter versions")
+    st.dataframe(in_new_york(reads.param_versions(reader())), hide_index=True, width="stretch")
+
+
+def worker_events() -> None:
+    st.subheader("Worker events")
+    frame = reads.events(reader())
+    if frame.empty:
+        st.write("None yet.")
+    else:
+        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
+st.title("Audit")
+state_changes()
+parameter_versions()
+worker_events()

@@ -1,0 +1,81 @@
+"""Decisions: why did it (not) trade? Final actions and block codes by day and hour, the policy's
+probabilities against the underlying, and any single decision's full record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from console import charts, data
+from console.formatting import in_new_york
+from db import decision_reads
+from db.decision_reads import DecisionFilter
+from db.engine import database_url
+
+DEFAULT_DAYS = 5  # the default window: recent sessions, so a million-row table stays quick
+
+
+def filters(url: str) -> DecisionFilter | None:
+    last = data.last_decision_day(url)
+    if last is None:
+        return None
+    with st.expander("Filters", expanded=True):
+        chosen = st.date_input("Date range", value=(last - timedelta(days=DEFAULT_DAYS - 1), last), key="d_dates")
+        cols = st.columns(2)
+        symbols = cols[0].multiselect("Symbol", ["SPY", "QQQ"], key="d_symbols")
+        codes = cols[1].multiselect("Block code", ["(none)", *data.block_codes(url)], key="d_codes")
+    start, end = chosen if isinstance(chosen, tuple) and len(chosen) == 2 else (last, last)
+    return DecisionFilter(start=start, end=end, symbols=tuple(symbols), codes=tuple(codes))
+
+
+def counts(url: str, f: DecisionFilter) -> None:
+    actions = data.decision_counts(url, f, "final_action")
+    blocks = data.decision_counts(url, f, "blocked_by")
+    st.caption(f"{int(actions['count'].sum()):,} decisions, {int(blocks['count'].sum()):,} blocked entries.")
+    by_day, by_hour = st.tabs(["By day", "By hour (ET)"])
+    with by_day:
+        st.plotly_chart(
+            charts.stacked_counts(actions, "day", "Final actions", charts.ACTION_COLOURS), width="stretch", key="a_day"
+        )
+        st.plotly_chart(charts.stacked_counts(blocks, "day", "Block codes"), width="stretch", key="b_day")
+    with by_hour:
+        st.plotly_chart(
+            charts.stacked_counts(actions, "hour", "Final actions", charts.ACTION_COLOURS), width="stretch", key="a_hr"
+        )
+        st.plotly_chart(charts.stacked_counts(blocks, "hour", "Block codes"), width="stretch", key="b_hr")
+
+
+def probabilities(url: str, f: DecisionFilter) -> None:
+    symbol = st.radio("Symbol for the probability chart", ["SPY", "QQQ"], horizontal=True, key="d_series_symbol")
+    series = data.decision_series(url, DecisionFilter(f.start, f.end, (symbol,), f.codes))
+    if series.empty:
+        st.write(f"No {symbol} decision in this range.")
+        return
+    if len(series) >= decision_reads.SERIES_LIMIT:
+        st.caption(f"The newest {len(series):,} decisions of the range.")
+    st.plotly_chart(charts.probabilities(series), width="stretch")
+
+
+def one_decision(f: DecisionFilter) -> None:
+    st.subheader("Decisions")
+    latest = decision_reads.latest(data.reader(), f)
+    st.dataframe(in_new_york(latest), hide_index=True, width="stretch")
+    default = int(latest["id"].iloc[0]) if len(latest) else 1
+    decision_id = st.number_input("Decision id", min_value=1, value=default, step=1, key="decision_id")
+    record = decision_reads.decision(data.reader(), int(decision_id))
+    if record is None:
+        st.warning(f"No decision {decision_id}.")
+    else:
+        st.json({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}, expanded=True)
+
+
+st.title("Decisions")
+url = database_url()
+chosen = filters(url)
+if chosen is None:
+    st.info("No decision recorded yet: start the worker (`make run`).")
+else:
+    counts(url, chosen)
+    probabilities(url, chosen)
+    one_decision(chosen)

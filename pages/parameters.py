@@ -1,0 +1,82 @@
+"""Parameters: live tuning. Edits are validated on save (a refused edit names the field and the
+rule, and stores nothing); a saved version becomes active and the worker's next cycle uses it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console.controls import operator_name
+from console.data import reader, writer
+from console.formatting import in_new_york
+from console.param_form import diff, editor
+from core.params import ParamsError, params_to_json, validate_params
+from db import reads
+from db.control import revert_to, save_param_version
+
+
+def flash() -> None:
+    message = st.session_state.pop("params_flash", None)
+    if message:
+        st.success(message)
+
+
+def active_version() -> tuple[int, dict[str, object]]:
+    control = reads.control_state(reader()) or {}
+    version_id = int(control.get("active_param_version") or 0)
+    row = reads.param_version(reader(), version_id) or {}
+    used = row.get("first_used_at")
+    st.markdown(
+        f"**Active: version {version_id}** by {row.get('author', '-')} at "
+        f"{row['created_at']:%Y-%m-%d %H:%M:%S} UTC" + (f" ({row['note']})" if row.get("note") else "")
+        if row
+        else "No parameter version yet."
+    )
+    if used:
+        st.caption(f"The worker's cycle first used it at {used:%Y-%m-%d %H:%M:%S} UTC (its own clock).")
+    else:
+        st.caption("The worker has not run a cycle on it yet.")
+    values = params_to_json(validate_params(dict(row.get("values") or {})))
+    return version_id, values
+
+
+def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
+    changes = diff(active, edited)
+    st.subheader("Changes against the active version")
+    if changes.empty:
+        st.write("No change.")
+    else:
+        st.dataframe(changes, hide_index=True, width="stretch")
+    note = st.text_input("Note (why this change)", key="params_note")
+    if st.button("Save as new version", type="primary", disabled=changes.empty, key="params_save"):
+        try:
+            version = save_param_version(writer(), edited, author=operator_name(), note=note)
+        except ParamsError as refused:
+            for error in refused.errors:
+                st.error(f"Refused, nothing was stored: `{error.field}` {error.rule}.")
+            return
+        st.session_state["params_flash"] = f"Saved version {version.id}; the worker applies it on its next cycle."
+        st.rerun()
+
+
+def history(active_id: int) -> None:
+    st.subheader("History")
+    versions = reads.param_versions(reader())
+    st.dataframe(in_new_york(versions), hide_index=True, width="stretch")
+    earlier = [int(v) for v in versions["id"] if int(v) != active_id]
+    if not earlier:
+        return
+    cols = st.columns([1, 2, 1], vertical_alignment="bottom")
+    target = cols[0].selectbox("Version", earlier, key="revert_to")
+    note = cols[1].text_input("Revert note", key="revert_note")
+    if cols[2].button("Revert", key="revert"):
+        version = revert_to(writer(), int(target), operator_name(), note)
+        st.session_state["params_flash"] = f"Reverted to version {target} as new version {version.id}."
+        st.rerun()
+
+
+st.title("Parameters")
+flash()
+version_id, active = active_version()
+edited = editor(active, version_id)
+save_section(active, edited)
+history(version_id)

@@ -1,0 +1,143 @@
+"""Trades: what made and lost money, sliced by reason, regime, hour, confidence and symbol;
+one trade's whole trail; CSV export of exactly what the filters show."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from console import analysis, charts, data
+from console.formatting import in_new_york
+from db import trade_reads
+from db.engine import database_url
+from db.trade_reads import TradeFilter
+
+TABLE_ROWS = 1_000
+BREAKDOWNS = (
+    ("entry_reason_code", "P&L by entry reason"),
+    ("exit_reason_code", "P&L by exit reason"),
+    ("regime", "P&L by regime"),
+    ("hour", "P&L by hour of entry (ET)"),
+    ("confidence_bucket", "P&L by confidence"),
+    ("underlying", "P&L by symbol"),
+)
+FILTER_LABELS = {
+    "underlying": "Symbol",
+    "entry_reason_code": "Entry reason",
+    "exit_reason_code": "Exit reason",
+    "regime": "Regime",
+    "model_version": "Model version",
+    "param_version": "Parameter version",
+}
+
+
+def filters(url: str) -> TradeFilter:
+    span = data.trade_date_range(url)
+    options = data.trade_filter_options(url)
+    with st.expander("Filters", expanded=True):
+        start = end = None
+        if span is not None:
+            chosen = st.date_input("Entry date range", value=span, min_value=span[0], max_value=span[1], key="dates")
+            if isinstance(chosen, tuple) and len(chosen) == 2:
+                start, end = chosen
+        cols = st.columns(3)
+        picked = {
+            name: tuple(cols[i % 3].multiselect(label, options[name], key=f"f_{name}"))
+            for i, (name, label) in enumerate(FILTER_LABELS.items())
+        }
+    return TradeFilter(start=start, end=end, **picked)
+
+
+def headline(trades: pd.DataFrame) -> None:
+    f = analysis.figures(trades)
+    shown = [
+        ("Trades", f"{f.trades:,}"),
+        ("Win rate", analysis.format_figure(f.win_rate, "pct")),
+        ("Profit factor", analysis.format_figure(f.profit_factor, "ratio")),
+        ("Expectancy", analysis.format_figure(f.expectancy, "money")),
+        ("Avg win", analysis.format_figure(f.avg_win, "money")),
+        ("Avg loss", analysis.format_figure(f.avg_loss, "money")),
+        ("Total P&L", analysis.format_figure(f.total_pnl, "money")),
+        ("Sharpe (daily)", analysis.format_figure(f.sharpe, "ratio")),
+        ("Sortino (daily)", analysis.format_figure(f.sortino, "ratio")),
+        ("Max drawdown", analysis.format_figure(f.max_drawdown, "money")),
+        ("Avg hold (min)", analysis.format_figure(f.avg_hold_min, "num")),
+        ("Trades per day", analysis.format_figure(f.trades_per_day, "num")),
+    ]
+    for row in range(0, len(shown), 4):
+        for col, (label, value) in zip(st.columns(4), shown[row : row + 4], strict=False):
+            col.metric(label, value)
+
+
+def chart_tabs(trades: pd.DataFrame) -> None:
+    over_time, breakdowns, spread = st.tabs(["P&L over time", "Breakdowns", "Distribution and excursions"])
+    with over_time:
+        st.plotly_chart(charts.cumulative_pnl(analysis.cumulative(trades)), width="stretch")
+    with breakdowns:
+        for column, title in BREAKDOWNS:
+            st.plotly_chart(charts.pnl_bars(analysis.by(trades, column), column, title), width="stretch")
+    with spread:
+        st.plotly_chart(charts.distribution(analysis.histogram(trades["realized_pnl"])), width="stretch")
+        points = analysis.sample(trades)
+        if len(points) < len(trades):
+            st.caption(f"Scatter plots show a fixed random sample of {len(points):,} of {len(trades):,} trades.")
+        st.plotly_chart(
+            charts.scatter(points, "mae_pct", "mfe_pct", "Max adverse vs favourable excursion", "MAE %", "MFE %"),
+            width="stretch",
+        )
+        st.plotly_chart(
+            charts.scatter(points, "hold_min", "realized_pnl", "Holding time vs P&L", "minutes held", "P&L"),
+            width="stretch",
+        )
+
+
+def table_and_export(trades: pd.DataFrame) -> int | None:
+    """The newest trades (selectable) and the CSV of every filtered trade; returns the selected id."""
+    newest = trades.iloc[::-1].head(TABLE_ROWS)
+    st.caption(f"Newest {len(newest):,} of {len(trades):,} filtered trades; the CSV holds all of them.")
+    event = st.dataframe(
+        in_new_york(newest), hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        key="trade_table",
+    )  # fmt: skip
+    st.download_button(
+        "Download CSV", data=lambda: trades.to_csv(index=False), file_name="trades.csv", mime="text/csv", key="csv"
+    )
+    rows = event.selection.rows if event is not None else []
+    return int(newest.iloc[rows[0]]["id"]) if rows else None
+
+
+def trail(selected: int | None, default: int) -> None:
+    st.subheader("Trade trail")
+    trade_id = st.number_input("Trade id", min_value=1, value=selected or default, step=1, key="trail_id")
+    found = trade_reads.trade_trail(data.reader(), int(trade_id))
+    if found is None:
+        st.warning(f"No trade {trade_id}.")
+        return
+    t = found.trade
+    st.markdown(
+        f"**{t['contract']}** x{t['entry_qty']}: entry `{t['entry_reason_code']}` at {t['entry_avg']:.2f}, "
+        f"exit `{t['exit_reason_code'] or 'open'}` at {t['exit_avg'] or 0:.2f}; realized P&L "
+        f"{t['realized_pnl']:,.2f} (fees {t['fees']:.2f}); confidence {t['confidence']:.2f}, regime {t['regime']}, "
+        f"model {t['model_version']}, parameters v{t['param_version']}."
+    )
+    if t["exit_reason"]:
+        st.caption(f"Exit: {t['exit_reason']}")
+    st.markdown("Orders")
+    st.dataframe(in_new_york(found.orders), hide_index=True, width="stretch")
+    st.markdown("Fills")
+    st.dataframe(in_new_york(found.fills), hide_index=True, width="stretch")
+    st.markdown("Decisions that led to it (from 15 minutes before the entry to the exit)")
+    st.dataframe(in_new_york(found.decisions), hide_index=True, width="stretch")
+
+
+st.title("Trades")
+url = database_url()
+chosen = filters(url)
+closed = analysis.with_derived(data.trades(url, chosen))
+if closed.empty:
+    st.info("No closed trade matches the filters yet.")
+else:
+    headline(closed)
+    chart_tabs(closed)
+    selected = table_and_export(closed)
+    trail(selected, int(closed["id"].iloc[-1]))
