@@ -3,20 +3,24 @@ trading state and the stop sit at the top of every page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from console.controls import control_panel
 from console.login import logout_button, require_login
 
+PAGES = Path(__file__).resolve().parent / "pages"  # absolute: the app may be started from any folder
+
 st.set_page_config(page_title="0DTE operator console", page_icon=":material/monitoring:", layout="wide")
 require_login()
 page = st.navigation(
     [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/trades.py", title="Trades", icon=":material/query_stats:"),
-        st.Page("pages/decisions.py", title="Decisions", icon=":material/rule:"),
-        st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:"),
-        st.Page("pages/audit.py", title="Audit", icon=":material/history:"),
+        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(PAGES / "trades.py", title="Trades", icon=":material/query_stats:"),
+        st.Page(PAGES / "decisions.py", title="Decisions", icon=":material/rule:"),
+        st.Page(PAGES / "parameters.py", title="Parameters", icon=":material/tune:"),
+        st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:"),
     ]
 )
 control_panel()

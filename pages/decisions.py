@@ -3,17 +3,16 @@ probabilities against the underlying, and any single decision's full record."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import streamlit as st
 
 from console import charts, data
 from console.formatting import in_new_york
+from core.calendar import last_sessions
 from db import decision_reads
 from db.decision_reads import DecisionFilter
 from db.engine import database_url
 
-DEFAULT_DAYS = 5  # the default window: recent sessions, so a million-row table stays quick
+DEFAULT_SESSIONS = 5  # the default window: recent sessions, so a million-row table stays quick
 
 
 def filters(url: str) -> DecisionFilter | None:
@@ -21,7 +20,8 @@ def filters(url: str) -> DecisionFilter | None:
     if last is None:
         return None
     with st.expander("Filters", expanded=True):
-        chosen = st.date_input("Date range", value=(last - timedelta(days=DEFAULT_DAYS - 1), last), key="d_dates")
+        first = last_sessions(last, DEFAULT_SESSIONS)[0].day
+        chosen = st.date_input("Date range", value=(first, last), key="d_dates")
         cols = st.columns(2)
         symbols = cols[0].multiselect("Symbol", ["SPY", "QQQ"], key="d_symbols")
         codes = cols[1].multiselect("Block code", ["(none)", *data.block_codes(url)], key="d_codes")

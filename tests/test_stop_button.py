@@ -3,14 +3,14 @@ flatten, leaving no open position; resuming needs a confirmation."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from core.calendar import session_for
 from db.control import save_param_version
-from tests.conftest import run_until_open_position
+from tests.conftest import TEST_DAY, run_until_open_position
+from tests.console_helpers import APP
 from worker.runtime import Runtime
 
 
@@ -27,7 +27,7 @@ def _open_a_position(runtime: Runtime) -> object:
 def app(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DATABASE_URL", str(runtime.engine.url))
     monkeypatch.setenv("CONSOLE_OPERATOR", "alice")
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=30)
+    at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     assert not at.exception
     return at
@@ -76,3 +76,29 @@ def test_resume_needs_confirmation(runtime: Runtime, app: AppTest) -> None:
         assert conn.execute(text("SELECT state FROM controlstate")).scalar() == "ACTIVE"
         rows = conn.execute(text("SELECT who, to_state, reason_code FROM controlevent ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("alice", "HALTED", "operator_stop"), ("alice", "ACTIVE", "operator_resume")]
+
+
+def test_stop_new_entries_sets_reducing_once_and_the_worker_blocks_entries(runtime: Runtime, app: AppTest) -> None:
+    app.button(key="reduce").click().run()
+    app.button(key="reduce").click().run()  # a double click applies nothing twice
+    assert not app.exception
+    with runtime.engine.connect() as conn:
+        rows = conn.execute(text("SELECT who, from_state, to_state, flatten, reason_code FROM controlevent")).all()
+    assert [tuple(r) for r in rows] == [("alice", "ACTIVE", "REDUCING", 0, "operator_reduce")]
+    assert app.button(key="resume")  # leaving REDUCING goes through the confirmed resume
+    save_param_version(runtime.engine, {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100,
+                                        "blocked_regimes": []}, author="test")  # fmt: skip
+    session = session_for(TEST_DAY)
+    assert session is not None
+    for minute in range(31, 120):
+        runtime.cycle.run(session.at(minute))
+    runtime.cycle.journal.flush()
+    with runtime.engine.connect() as conn:
+        trades = conn.execute(text("SELECT count(*) FROM trade")).scalar()
+        blocked = conn.execute(text("SELECT count(*) FROM decision WHERE blocked_by = 'trading_state'")).scalar()
+    assert trades == 0 and blocked > 0
+
+
+def test_a_stale_heartbeat_is_warned_about_after_a_stop(runtime: Runtime, app: AppTest) -> None:
+    app.button(key="stop").click().run()
+    assert any("heartbeat is stale" in e.value for e in app.error)  # no worker is running here

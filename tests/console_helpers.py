@@ -1,0 +1,50 @@
+"""Shared pieces of the console tests: a seeded database from a real backtest, and AppTest
+helpers that open a page of the real multipage app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ACTIVE_PARAMS, TEST_DAY, with_params
+from worker.backtest import run_backtest
+from worker.runtime import RunOptions
+
+APP = str(Path(__file__).resolve().parent / "console_app.py")
+PAGES = ("overview", "trades", "decisions", "parameters", "audit")
+# Loss limits relaxed so that a short backtest keeps trading instead of halting on day one.
+SEED_PARAMS = {**ACTIVE_PARAMS, "daily_loss_limit_pct": -90.0, "max_drawdown_pct": -95.0}
+
+
+def seed_database(url: str, days: int = 4) -> None:
+    """A real backtest on the simulator: trades, orders, fills, decisions and equity rows."""
+    with_params(url, **SEED_PARAMS)
+    run_backtest(RunOptions(db=url, seed=7, flush_every=60), end=TEST_DAY, days=days, run_id="seed")
+
+
+def open_page(url: str, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CONSOLE_OPERATOR", "alice")
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH", raising=False)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"../pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(str(m.value) for m in at.metric if m.label == label)
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()

@@ -1,0 +1,121 @@
+"""Access: the login gate, the refusal to serve a non-loopback address without a password hash,
+and the browser-facing settings (XSRF on, no error details)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit import config
+from streamlit.testing.v1 import AppTest
+
+from console import auth
+from tests.console_helpers import APP
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def gated(migrated: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    monkeypatch.setenv("CONSOLE_PASSWORD_HASH", auth.hash_password(PASSWORD))
+    monkeypatch.setenv("CONSOLE_USER", "bob")
+    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.0)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    return at
+
+
+@pytest.fixture
+def listening_everywhere() -> Iterator[None]:
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    yield
+    config.set_option("server.address", before)
+
+
+def test_password_hashes_verify_and_never_match_a_wrong_or_malformed_one() -> None:
+    stored = auth.hash_password(PASSWORD)
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert auth.verify_password(PASSWORD, stored)
+    assert not auth.verify_password(PASSWORD + "!", stored)
+    assert not auth.verify_password(PASSWORD, "plain-text-password")
+    assert auth.hash_password(PASSWORD) != stored  # salted
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("", False), (None, False),
+     ("192.168.1.5", False), ("example.org", False)],
+)  # fmt: skip
+def test_only_loopback_addresses_count_as_loopback(address: str | None, loopback: bool) -> None:
+    assert auth.is_loopback(address) is loopback
+
+
+def test_the_gate_shows_nothing_but_the_login_until_the_password_is_right(gated: AppTest) -> None:
+    assert not gated.exception
+    assert [b.label for b in gated.button] == ["Log in"]  # no stop, no page: only the login form
+    gated.text_input[0].input("bob")
+    gated.text_input[1].input("wrong password")
+    gated.button[0].click().run()
+    assert any("Wrong user or password" in e.value for e in gated.error)
+    assert "user" not in gated.session_state
+
+    gated.text_input[1].input(PASSWORD)
+    gated.button[0].click().run()
+    assert not gated.exception
+    assert gated.session_state["user"] == "bob"
+    assert gated.button(key="stop")  # in: the console and its stop are there
+
+
+def test_actions_after_login_are_audited_under_the_users_name(gated: AppTest, migrated: str) -> None:
+    from tests.console_helpers import scalar
+
+    gated.text_input[1].input(PASSWORD)
+    gated.button[0].click().run()
+    gated.button(key="stop").click().run()
+    assert scalar(migrated, "SELECT who FROM controlevent") == "bob"
+
+
+def test_the_app_refuses_to_serve_a_non_loopback_address_without_a_hash(
+    migrated: str, monkeypatch: pytest.MonkeyPatch, listening_everywhere: None
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    monkeypatch.delenv("CONSOLE_PASSWORD_HASH", raising=False)
+    monkeypatch.setattr(auth, "SECRETS_FILE", Path("/nonexistent/secrets.toml"))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert any("without a login" in e.value for e in at.error)
+    assert [b.key for b in at.button] == []
+
+
+def test_the_launcher_refuses_a_non_loopback_address_without_a_hash(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CONSOLE_PASSWORD_HASH"}
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "--address", "0.0.0.0", "--port", "8599"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "refused" in done.stderr and "CONSOLE_PASSWORD_HASH" in done.stderr
+
+
+def test_the_hash_command_refuses_short_passwords_and_prints_a_verifiable_hash() -> None:
+    short = subprocess.run([sys.executable, "-m", "console.auth", "hash"], input="short\n", cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert short.returncode == 2
+    done = subprocess.run([sys.executable, "-m", "console.auth", "hash"], input=PASSWORD + "\n", cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and auth.verify_password(PASSWORD, done.stdout.strip())
+
+
+def test_xsrf_stays_on_and_error_details_stay_off() -> None:
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["server"]["enableXsrfProtection"] is True
+    assert settings["client"]["showErrorDetails"] == "none"
+    assert settings["server"]["address"] == "127.0.0.1"
