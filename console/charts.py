@@ -19,7 +19,6 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
         autosize=True,
         margin={"l": 8, "r": 8, "t": 40, "b": 8},
         legend={"orientation": "h", "y": -0.15},
-        template="plotly_white",
     )
     return fig
 

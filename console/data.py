@@ -39,7 +39,18 @@ def writer() -> Engine:
 
 @st.cache_data(ttl=ANALYSIS_TTL_S, show_spinner=False)
 def trades(url: str, f: TradeFilter) -> pd.DataFrame:
-    return trade_reads.trades(engines(url)[0], f)
+    """The columns the analysis needs, for every filtered trade."""
+    return trade_reads.trades(engines(url)[0], f, trade_reads.ANALYSIS_COLUMNS)
+
+
+@st.cache_data(ttl=ANALYSIS_TTL_S, show_spinner=False)
+def newest_trades(url: str, f: TradeFilter, limit: int) -> pd.DataFrame:
+    return trade_reads.newest(engines(url)[0], f, limit)
+
+
+def trades_csv(url: str, f: TradeFilter) -> str:
+    """Every filtered trade with every column, as CSV (built only when the download is clicked)."""
+    return trade_reads.trades(engines(url)[0], f).to_csv(index=False)
 
 
 @st.cache_data(ttl=ANALYSIS_TTL_S, show_spinner=False)

@@ -123,15 +123,15 @@ class Trade(SQLModel, table=True):
     exit_avg: float | None = None
     fees: float = 0.0
     realized_pnl: float = 0.0
-    entry_reason_code: str
+    entry_reason_code: str = Field(index=True)
     entry_reason: str
     exit_reason_code: str | None = Field(default=None, index=True)
     exit_reason: str | None = None
     confidence: float
-    regime: str
+    regime: str = Field(index=True)
     vix: float
-    model_version: str
-    param_version: int
+    model_version: str = Field(index=True)
+    param_version: int = Field(index=True)
     entry_client_order_id: str = Field(index=True)
     mae_pct: float = 0.0
     mfe_pct: float = 0.0

@@ -91,16 +91,16 @@ def chart_tabs(trades: pd.DataFrame) -> None:
         )
 
 
-def table_and_export(trades: pd.DataFrame) -> int | None:
+def table_and_export(url: str, f: TradeFilter, total: int) -> int | None:
     """The newest trades (selectable) and the CSV of every filtered trade; returns the selected id."""
-    newest = trades.iloc[::-1].head(TABLE_ROWS)
-    st.caption(f"Newest {len(newest):,} of {len(trades):,} filtered trades; the CSV holds all of them.")
+    newest = data.newest_trades(url, f, TABLE_ROWS)
+    st.caption(f"Newest {len(newest):,} of {total:,} filtered trades; the CSV holds all of them.")
     event = st.dataframe(
         in_new_york(newest), hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         key="trade_table",
     )  # fmt: skip
     st.download_button(
-        "Download CSV", data=lambda: trades.to_csv(index=False), file_name="trades.csv", mime="text/csv", key="csv"
+        "Download CSV", data=lambda: data.trades_csv(url, f), file_name="trades.csv", mime="text/csv", key="csv"
     )
     rows = event.selection.rows if event is not None else []
     return int(newest.iloc[rows[0]]["id"]) if rows else None
@@ -139,5 +139,5 @@ if closed.empty:
 else:
     headline(closed)
     chart_tabs(closed)
-    selected = table_and_export(closed)
+    selected = table_and_export(url, chosen, len(closed))
     trail(selected, int(closed["id"].iloc[-1]))

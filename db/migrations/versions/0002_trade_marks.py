@@ -1,4 +1,4 @@
-"""trade marks (the newest bid of an open trade, for unrealized P&L) and an index on block codes
+"""trade marks (the newest bid of an open trade, for unrealized P&L); indexes for the console's filters
 
 Revision ID: 0002
 Revises: 0001
@@ -15,6 +15,7 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+TRADE_FILTER_COLUMNS = ("entry_reason_code", "regime", "model_version", "param_version")
 
 
 def upgrade() -> None:
@@ -22,10 +23,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("mark_bid", sa.Float(), nullable=True))
         batch.add_column(sa.Column("marked_at", db.types.UTCDateTime(), nullable=True))
     op.create_index("ix_decision_blocked_by", "decision", ["blocked_by"])
+    for column in TRADE_FILTER_COLUMNS:
+        op.create_index(f"ix_trade_{column}", "trade", [column])
 
 
 def downgrade() -> None:
     op.drop_index("ix_decision_blocked_by", table_name="decision")
+    for column in TRADE_FILTER_COLUMNS:
+        op.drop_index(f"ix_trade_{column}", table_name="trade")
     with op.batch_alter_table("trade") as batch:
         batch.drop_column("marked_at")
         batch.drop_column("mark_bid")
