@@ -10,5 +10,6 @@ COPY . .
 RUN useradd --create-home trader && mkdir -p /app/data && chown trader /app/data
 USER trader
 EXPOSE 8501
-# Default: the worker on the simulator. The console: `streamlit run app.py --server.address 0.0.0.0`.
+# Default: the worker on the simulator. The console: `python -m console --address 0.0.0.0`, which
+# refuses to start without CONSOLE_PASSWORD_HASH (make one with `python -m console.auth hash`).
 CMD ["python", "-m", "worker", "--mode", "sim"]

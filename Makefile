@@ -5,7 +5,7 @@ STAMP   := .venv/.installed
 SPEED   ?= 60
 DB      ?=
 
-.PHONY: install migrate run worker console test lint bench calibrate clean
+.PHONY: install browser migrate run worker console test lint bench calibrate clean
 
 $(STAMP): requirements.txt
 	python3 -m venv .venv
@@ -14,6 +14,12 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's Chromium and ChromeDriver for the end-to-end browser test (never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 migrate: install
 	$(PY) -m db.migrate $(if $(DB),--db $(DB))
@@ -25,16 +31,15 @@ run: migrate
 	@$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
 	  worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	  echo "worker pid $$worker (log: data/worker.log); console on http://127.0.0.1:8501"; \
-	  $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true \
-	    --browser.gatherUsageStats false
+	  $(PY) -m console --address 127.0.0.1 --port 8501
 
 worker: migrate
 	$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB))
 
 console: migrate
-	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+	$(PY) -m console --address $(or $(ADDRESS),127.0.0.1) --port 8501
 
-test: install
+test: install browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -44,6 +49,7 @@ lint: install
 bench: install
 	$(PY) bench/cycle_latency.py
 	$(PY) bench/backtest_throughput.py
+	$(PY) bench/console_pages.py
 
 calibrate: install
 	$(PY) bench/calibrate_options.py

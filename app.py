@@ -8,12 +8,12 @@ from pathlib import Path
 import streamlit as st
 
 from console.controls import control_panel
-from console.login import logout_button, require_login
+from console.login import login_gate, logout_button
 
 PAGES = Path(__file__).resolve().parent / "pages"  # absolute: the app may be started from any folder
 
 st.set_page_config(page_title="0DTE operator console", page_icon=":material/monitoring:", layout="wide")
-require_login()
+allowed = login_gate()
 page = st.navigation(
     [
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -21,8 +21,11 @@ page = st.navigation(
         st.Page(PAGES / "decisions.py", title="Decisions", icon=":material/rule:"),
         st.Page(PAGES / "parameters.py", title="Parameters", icon=":material/tune:"),
         st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:"),
-    ]
+    ],
+    position="sidebar" if allowed else "hidden",
 )
+if not allowed:
+    st.stop()
 control_panel()
 logout_button()
 page.run()

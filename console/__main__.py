@@ -1,12 +1,17 @@
 """Start the console: `python -m console [--address 127.0.0.1] [--port 8501]`.
 
 Refuses (exit 2) to listen on anything but loopback unless a password hash is configured, so an
-exposed console always has its login gate."""
+exposed console always has its login gate.
+
+Start the console this way, not with `streamlit run app.py`: Streamlit treats a `pages/` folder
+beside app.py as an old-style multipage app until the first script run calls st.navigation, and
+in that window a request for /trades runs pages/trades.py alone, without app.py's login gate.
+Here that mode is switched off before the server starts. (The pages also refuse to render when
+app.py's gate did not run first.)"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,13 +29,17 @@ def main(argv: list[str]) -> int:
     if problem:
         print(f"refused: {problem}", file=sys.stderr)
         return 2
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.web import cli
+
+    PagesManager.uses_pages_directory = False  # app.py's st.navigation is the only page registry
+    sys.argv = [
+        "streamlit", "run", str(ROOT / "app.py"),
         "--server.address", args.address, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    os.execv(sys.executable, command)
-    return 0  # not reached
+    cli.main()
+    return 0
 
 
 if __name__ == "__main__":

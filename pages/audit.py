@@ -7,6 +7,7 @@ import streamlit as st
 
 from console.data import reader
 from console.formatting import in_new_york
+from console.login import require_gate
 from db import reads
 
 
@@ -35,6 +36,7 @@ def worker_events() -> None:
         st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
 
 
+require_gate()
 st.title("Audit")
 state_changes()
 parameter_versions()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from console import charts, data
 from console.formatting import in_new_york
+from console.login import require_gate
 from core.calendar import last_sessions
 from db import decision_reads
 from db.decision_reads import DecisionFilter
@@ -70,6 +71,7 @@ def one_decision(f: DecisionFilter) -> None:
         st.json({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}, expanded=True)
 
 
+require_gate()
 st.title("Decisions")
 url = database_url()
 chosen = filters(url)

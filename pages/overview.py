@@ -10,6 +10,7 @@ from console import charts
 from console.controls import heartbeat_age_s
 from console.data import reader
 from console.formatting import in_new_york
+from console.login import require_gate
 from core.calendar import NY
 from db import decision_reads, reads
 from db.decision_reads import DecisionFilter
@@ -77,5 +78,6 @@ def live() -> None:
     latest_decisions_and_alerts()
 
 
+require_gate()
 st.title("Overview")
 live()

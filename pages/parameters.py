@@ -8,6 +8,7 @@ import streamlit as st
 from console.controls import operator_name
 from console.data import reader, writer
 from console.formatting import in_new_york
+from console.login import require_gate
 from console.param_form import diff, editor
 from core.params import ParamsError, params_to_json, validate_params
 from db import reads
@@ -74,6 +75,7 @@ def history(active_id: int) -> None:
         st.rerun()
 
 
+require_gate()
 st.title("Parameters")
 flash()
 version_id, active = active_version()

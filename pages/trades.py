@@ -8,6 +8,7 @@ import streamlit as st
 
 from console import analysis, charts, data
 from console.formatting import in_new_york
+from console.login import require_gate
 from db import trade_reads
 from db.engine import database_url
 from db.trade_reads import TradeFilter
@@ -34,7 +35,7 @@ FILTER_LABELS = {
 def filters(url: str) -> TradeFilter:
     span = data.trade_date_range(url)
     options = data.trade_filter_options(url)
-    with st.expander("Filters", expanded=True):
+    with st.expander("Filters", expanded=False):
         start = end = None
         if span is not None:
             chosen = st.date_input("Entry date range", value=span, min_value=span[0], max_value=span[1], key="dates")
@@ -130,6 +131,7 @@ def trail(selected: int | None, default: int) -> None:
     st.dataframe(in_new_york(found.decisions), hide_index=True, width="stretch")
 
 
+require_gate()
 st.title("Trades")
 url = database_url()
 chosen = filters(url)

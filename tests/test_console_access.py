@@ -119,3 +119,11 @@ def test_xsrf_stays_on_and_error_details_stay_off() -> None:
     assert settings["server"]["enableXsrfProtection"] is True
     assert settings["client"]["showErrorDetails"] == "none"
     assert settings["server"]["address"] == "127.0.0.1"
+
+
+def test_a_page_run_without_the_apps_gate_shows_nothing(migrated: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    at = AppTest.from_file(str(ROOT / "pages" / "trades.py"), default_timeout=30)
+    at.run()
+    assert [e.value for e in at.error] == ["Open the console from its home page."]
+    assert not at.multiselect and not at.metric
