@@ -23,6 +23,10 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
     return fig
 
 
+# Hide nights and weekends on time axes (the market's hours, New York time).
+MARKET_HOURS_ONLY = [{"bounds": ["sat", "mon"]}, {"bounds": [16, 9.5], "pattern": "hour"}]
+
+
 def _ny(times: pd.Series) -> pd.Series:
     return times.dt.tz_convert(MARKET_TZ) if len(times) else times
 
@@ -35,6 +39,7 @@ def equity_with_drawdown(curve: pd.DataFrame) -> go.Figure:
     fig.add_trace(
         go.Scatter(x=x, y=curve["drawdown_pct"], name="drawdown %", fill="tozeroy", line={"color": RED}), row=2, col=1
     )
+    fig.update_xaxes(rangebreaks=MARKET_HOURS_ONLY)
     return _layout(fig, "Equity and drawdown", 360)
 
 
@@ -113,4 +118,5 @@ def probabilities(series: pd.DataFrame) -> go.Figure:
     )
     fig.update_yaxes(range=[0, 1], title_text="probability", secondary_y=False)
     fig.update_yaxes(title_text="underlying", secondary_y=True)
+    fig.update_xaxes(rangebreaks=MARKET_HOURS_ONLY)
     return _layout(fig, "Probabilities and confidence against the underlying", 380)

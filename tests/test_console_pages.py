@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.console_helpers import PAGES, metric, open_page, scalar, seed_database
+from db import reads
+from db.control import save_param_version
+from tests.conftest import EXITS_OFF, run_until_open_position
+from tests.console_helpers import PAGES, SEED_PARAMS, metric, open_page, scalar, seed_database
+from worker.runtime import Runtime
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +105,22 @@ def test_one_decision_shows_its_full_record(seeded: str, monkeypatch: pytest.Mon
 def test_the_empty_trades_page_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at: AppTest = open_page(f"sqlite:///{tmp_path / 'e.db'}", "trades", monkeypatch)
     assert any("No closed trade" in i.value for i in at.info)
+
+
+def test_open_positions_show_unrealized_pnl_from_the_workers_newest_bid(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF}, author="test")
+    now = run_until_open_position(runtime)
+    runtime.cycle.run(now)  # one more cycle marks the position
+    runtime.cycle.journal.flush()
+    positions = reads.open_positions(runtime.engine)
+    assert len(positions) == 1
+    row = positions.iloc[0]
+    held = runtime.cycle.book.positions()[0]
+    assert row["mark_bid"] > 0 and row["marked_at"] is not None
+    expected = (row["mark_bid"] - held.entry_price) * held.qty_open * 100 - row["fees"]
+    assert row["unrealized_pnl"] == pytest.approx(expected)
+    at = open_page(str(runtime.engine.url), "overview", monkeypatch)
+    shown = at.dataframe[0].value
+    assert "unrealized_pnl" in shown.columns and shown["unrealized_pnl"].iloc[0] == pytest.approx(expected)
