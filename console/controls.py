@@ -90,19 +90,22 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None
 
 def _resume(area: DeltaGenerator) -> None:
     if area.button("Resume trading...", key="resume"):
-        st.session_state["confirm_resume"] = True
-    if st.session_state.get("confirm_resume"):
-        area.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
-        if area.button("Confirm resume", key="confirm_resume_button"):
-            set_trading_state(
-                writer(),
-                TradingState.ACTIVE,
-                operator_name(),
-                "operator_resume",
-                "Resumed from the console after confirmation.",
-            )
-            st.session_state["confirm_resume"] = False
-            st.rerun()
-        if area.button("Cancel", key="cancel_resume"):
-            st.session_state["confirm_resume"] = False
-            st.rerun()
+        _confirm_resume()
+
+
+@st.dialog("Resume trading?")
+def _confirm_resume() -> None:
+    """A modal confirmation: resuming re-enables entries, so it is never one click."""
+    st.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
+    confirm, cancel = st.columns(2)
+    if confirm.button("Confirm resume", key="confirm_resume_button", type="primary"):
+        set_trading_state(
+            writer(),
+            TradingState.ACTIVE,
+            operator_name(),
+            "operator_resume",
+            "Resumed from the console after confirmation.",
+        )
+        st.rerun()
+    if cancel.button("Cancel", key="cancel_resume"):
+        st.rerun()

@@ -165,3 +165,25 @@ def test_login_then_stop_on_a_phone_halts_within_a_second(browser: Browser, cons
     page.get_by_text("HALTED").first.wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "phone-after-stop.png"))
     page.context.close()
+
+
+def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, console: tuple[str, str]) -> None:
+    base, url = console
+    page = _open(browser, base, "", PHONE, True)
+    if scalar(url, "SELECT state FROM controlstate") != "HALTED":
+        page.get_by_role("button", name="EMERGENCY STOP").click()
+        page.get_by_role("button", name="Resume trading...").wait_for(timeout=10_000)
+    _settled(page)
+    page.get_by_role("button", name="Resume trading...").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Confirm resume").wait_for(timeout=10_000)
+    assert scalar(url, "SELECT state FROM controlstate") == "HALTED"  # opening the dialog changes nothing
+    dialog.get_by_role("button", name="Confirm resume").click()
+    deadline = time.monotonic() + 5
+    while scalar(url, "SELECT state FROM controlstate") != "ACTIVE":
+        assert time.monotonic() < deadline, "confirming the dialog did not resume"
+        time.sleep(0.05)
+    assert scalar(url, "SELECT who || ':' || reason_code FROM controlevent ORDER BY id DESC LIMIT 1") == (
+        "carol:operator_resume"
+    )
+    page.context.close()

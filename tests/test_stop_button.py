@@ -65,17 +65,16 @@ def test_a_second_click_writes_no_second_row(runtime: Runtime, app: AppTest) -> 
         assert conn.execute(text("SELECT count(*) FROM controlevent")).scalar() == 1
 
 
-def test_resume_needs_confirmation(runtime: Runtime, app: AppTest) -> None:
+def test_resume_opens_a_confirmation_and_changes_nothing_by_itself(runtime: Runtime, app: AppTest) -> None:
+    """The confirmation is a modal (st.dialog); confirming inside it is a fragment rerun, which
+    AppTest cannot drive, so test_console_browser.py confirms it in a real browser."""
     app.button(key="stop").click().run()
     app.button(key="resume").click().run()
+    assert not app.exception
+    assert app.button(key="confirm_resume_button").label == "Confirm resume"
     with runtime.engine.connect() as conn:
         assert conn.execute(text("SELECT state FROM controlstate")).scalar() == "HALTED"
-    app.button(key="confirm_resume_button").click().run()
-    assert not app.exception
-    with runtime.engine.connect() as conn:
-        assert conn.execute(text("SELECT state FROM controlstate")).scalar() == "ACTIVE"
-        rows = conn.execute(text("SELECT who, to_state, reason_code FROM controlevent ORDER BY id")).all()
-    assert [tuple(r) for r in rows] == [("alice", "HALTED", "operator_stop"), ("alice", "ACTIVE", "operator_resume")]
+        assert conn.execute(text("SELECT count(*) FROM controlevent")).scalar() == 1
 
 
 def test_stop_new_entries_sets_reducing_once_and_the_worker_blocks_entries(runtime: Runtime, app: AppTest) -> None:
