@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.metrics import profit_factor, sharpe, sortino
+from core.metrics import summarize
 
 MARKET_TZ = "America/New_York"
 CONFIDENCE_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001)
@@ -55,28 +55,29 @@ def daily_pnl(trades: pd.DataFrame) -> pd.Series:
 
 
 def figures(trades: pd.DataFrame) -> TradeFigures:
-    """The headline figures of a set of closed trades (with_derived applied)."""
+    """The headline figures of a set of closed trades (with_derived applied). The ratios come from
+    core.metrics.summarize, the backtest summary's own math; drawdown here is in dollars of
+    cumulative realized P&L, since trades alone carry no equity."""
     pnl = trades["realized_pnl"].to_numpy(dtype=float)
-    n = int(pnl.size)
-    if n == 0:
+    if pnl.size == 0:
         return TradeFigures(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
     daily = daily_pnl(trades).to_numpy(dtype=float)
+    base = summarize(pnl.tolist(), daily.tolist(), [], capital=1.0)  # Sharpe/Sortino are scale-free
     cumulative = np.cumsum(pnl)
     drawdown = cumulative - np.maximum.accumulate(np.maximum(cumulative, 0.0))
     return TradeFigures(
-        trades=n,
-        win_rate=float(wins.size / n),
-        profit_factor=profit_factor(pnl.tolist()),
-        expectancy=float(pnl.mean()),
-        avg_win=float(wins.mean()) if wins.size else 0.0,
-        avg_loss=float(losses.mean()) if losses.size else 0.0,
-        total_pnl=float(pnl.sum()),
-        sharpe=sharpe(daily.tolist(), 1.0),  # scale-free: mean/std of daily P&L, annualised
-        sortino=sortino(daily.tolist(), 1.0),
+        trades=base.trades,
+        win_rate=base.win_rate,
+        profit_factor=base.profit_factor,
+        expectancy=base.expectancy,
+        avg_win=base.avg_win,
+        avg_loss=base.avg_loss,
+        total_pnl=base.total_pnl,
+        sharpe=base.sharpe_daily,
+        sortino=base.sortino_daily,
         max_drawdown=float(drawdown.min()),
         avg_hold_min=float(trades["hold_min"].mean()),
-        trades_per_day=float(n / max(len(daily), 1)),
+        trades_per_day=float(pnl.size / max(len(daily), 1)),
     )
 
 

@@ -31,27 +31,32 @@ def _ny(times: pd.Series) -> pd.Series:
     return times.dt.tz_convert(MARKET_TZ) if len(times) else times
 
 
-def equity_with_drawdown(curve: pd.DataFrame) -> go.Figure:
-    """Equity on top, drawdown from the running peak (%) below."""
+def _with_drawdown(x: pd.Series, top: pd.Series, bottom: pd.Series, names: tuple[str, str], title: str) -> go.Figure:
+    """A line on top and its drawdown (filled) below, sharing the time axis."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    x = _ny(curve["time"])
-    fig.add_trace(go.Scatter(x=x, y=curve["equity"], name="equity", line={"color": BLUE}), row=1, col=1)
-    fig.add_trace(
-        go.Scatter(x=x, y=curve["drawdown_pct"], name="drawdown %", fill="tozeroy", line={"color": RED}), row=2, col=1
+    fig.add_trace(go.Scatter(x=x, y=top, name=names[0], line={"color": BLUE}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=bottom, name=names[1], fill="tozeroy", line={"color": RED}), row=2, col=1)
+    return _layout(fig, title, 360)
+
+
+def equity_with_drawdown(curve: pd.DataFrame) -> go.Figure:
+    """Equity on top, drawdown from the running peak (%) below; nights and weekends hidden."""
+    fig = _with_drawdown(
+        _ny(curve["time"]), curve["equity"], curve["drawdown_pct"], ("equity", "drawdown %"), "Equity and drawdown"
     )
     fig.update_xaxes(rangebreaks=MARKET_HOURS_ONLY)
-    return _layout(fig, "Equity and drawdown", 360)
+    return fig
 
 
 def cumulative_pnl(points: pd.DataFrame) -> go.Figure:
     """Cumulative realized P&L with its drawdown (dollars)."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    x = _ny(points["time"])
-    fig.add_trace(go.Scatter(x=x, y=points["cum_pnl"], name="cumulative P&L", line={"color": BLUE}), row=1, col=1)
-    fig.add_trace(
-        go.Scatter(x=x, y=points["drawdown"], name="drawdown", fill="tozeroy", line={"color": RED}), row=2, col=1
+    return _with_drawdown(
+        _ny(points["time"]),
+        points["cum_pnl"],
+        points["drawdown"],
+        ("cumulative P&L", "drawdown"),
+        "Cumulative P&L and drawdown",
     )
-    return _layout(fig, "Cumulative P&L and drawdown", 360)
 
 
 def pnl_bars(grouped: pd.DataFrame, column: str, title: str) -> go.Figure:

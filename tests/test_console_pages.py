@@ -46,6 +46,10 @@ def test_trade_figures_match_sql_and_follow_the_filters(seeded: str, monkeypatch
     total = scalar(seeded, "SELECT round(sum(realized_pnl), 2) FROM trade WHERE status = 'closed'")
     assert metric(at, "Trades") == f"{closed:,}"
     assert metric(at, "Total P&L") == f"{total:,.2f}"
+    wins = scalar(seeded, "SELECT avg(realized_pnl > 0) FROM trade WHERE status = 'closed'")
+    pf = scalar(seeded, "SELECT sum(max(realized_pnl, 0)) / -sum(min(realized_pnl, 0)) FROM trade WHERE status='closed'")
+    assert metric(at, "Win rate") == f"{wins * 100:.1f}%"  # type: ignore[operator]
+    assert metric(at, "Profit factor") == f"{pf:.2f}"
 
     at.multiselect(key="f_underlying").set_value(["SPY"]).run()
     spy = scalar(seeded, "SELECT count(*) FROM trade WHERE status = 'closed' AND underlying = 'SPY'")
