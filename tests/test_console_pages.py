@@ -47,7 +47,9 @@ def test_trade_figures_match_sql_and_follow_the_filters(seeded: str, monkeypatch
     assert metric(at, "Trades") == f"{closed:,}"
     assert metric(at, "Total P&L") == f"{total:,.2f}"
     wins = scalar(seeded, "SELECT avg(realized_pnl > 0) FROM trade WHERE status = 'closed'")
-    pf = scalar(seeded, "SELECT sum(max(realized_pnl, 0)) / -sum(min(realized_pnl, 0)) FROM trade WHERE status='closed'")
+    pf = scalar(
+        seeded, "SELECT sum(max(realized_pnl, 0)) / -sum(min(realized_pnl, 0)) FROM trade WHERE status = 'closed'"
+    )
     assert metric(at, "Win rate") == f"{wins * 100:.1f}%"  # type: ignore[operator]
     assert metric(at, "Profit factor") == f"{pf:.2f}"
 
