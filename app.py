@@ -1,5 +1,5 @@
-"""The operator console: `python -m console` (or `streamlit run app.py`). Pages are thin; the
-trading state and the stop sit at the top of every page."""
+"""The operator console. Start it with `python -m console` (console/__main__.py says why not with
+`streamlit run app.py`). Pages are thin; the trading state and the stop sit at the top of every page."""
 
 from __future__ import annotations
 
