@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -26,8 +27,8 @@ def operator_name() -> str:
     return str(st.session_state.get("user") or os.environ.get("CONSOLE_OPERATOR", "operator"))
 
 
-def heartbeat_age_s() -> float | None:
-    status = reads.worker_status(reader())
+def heartbeat_age_s(status: dict[str, Any] | None) -> float | None:
+    """Seconds since the worker's last heartbeat (None when no worker ever ran)."""
     if not status:
         return None
     return (datetime.now(UTC) - status["heartbeat_at"]).total_seconds()
@@ -79,7 +80,7 @@ def control_panel() -> None:
 
 def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None:
     applied = control.get("halt_applied_at")
-    age = heartbeat_age_s()
+    age = heartbeat_age_s(reads.worker_status(reader()))
     if applied:
         area.success(f"Worker confirmed: {control.get('halt_summary')}")
     elif age is None or age > STALE_HEARTBEAT_S:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
 from db.models import Decision
-from db.trade_reads import TIME_COLUMNS, frame, ny_day_bounds, raw
+from db.trade_reads import columns, frame, ny_day_bounds, raw
 
 SERIES_COLUMNS = (
     "id",
@@ -97,15 +97,13 @@ def counts(engine: Engine, f: DecisionFilter, by: str) -> pd.DataFrame:
 
 def series(engine: Engine, f: DecisionFilter, limit: int = SERIES_LIMIT) -> pd.DataFrame:
     """Probabilities, confidence and the underlying over time for the filter (newest `limit`)."""
-    cols = [raw(getattr(Decision, c)) if c in TIME_COLUMNS else getattr(Decision, c) for c in SERIES_COLUMNS]
-    stmt = select(*cols).where(*_where(f)).order_by(Decision.time.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = select(*columns(Decision, SERIES_COLUMNS)).where(*_where(f)).order_by(Decision.time.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, SERIES_COLUMNS).iloc[::-1].reset_index(drop=True)
 
 
 def latest(engine: Engine, f: DecisionFilter, limit: int = 200) -> pd.DataFrame:
     """The newest decisions matching the filter, newest first."""
-    cols = [raw(getattr(Decision, c)) if c in TIME_COLUMNS else getattr(Decision, c) for c in LIST_COLUMNS]
-    stmt = select(*cols).where(*_where(f)).order_by(Decision.id.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = select(*columns(Decision, LIST_COLUMNS)).where(*_where(f)).order_by(Decision.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, LIST_COLUMNS)
 
 

@@ -96,6 +96,11 @@ def raw(column: Any) -> ColumnElement[Any]:
     return type_coerce(column, String).label(column.key)
 
 
+def columns(model: Any, names: tuple[str, ...]) -> list[ColumnElement[Any]]:
+    """The model's columns by name, time columns read raw (parsed later by `frame`)."""
+    return [raw(getattr(model, c)) if c in TIME_COLUMNS else getattr(model, c) for c in names]
+
+
 def frame(engine: Engine, stmt: Select[Any], columns: tuple[str, ...]) -> pd.DataFrame:
     """Run a select and build a DataFrame, parsing any time column in one pass."""
     with engine.connect() as conn:
@@ -124,18 +129,21 @@ def _where(f: TradeFilter) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def trades(engine: Engine, f: TradeFilter, columns: tuple[str, ...] = TRADE_COLUMNS) -> pd.DataFrame:
+def trades(engine: Engine, f: TradeFilter, names: tuple[str, ...] = TRADE_COLUMNS) -> pd.DataFrame:
     """Closed trades matching the filter, oldest entry first (sorted here: cheaper than in SQL)."""
-    cols = [raw(getattr(Trade, c)) if c in TIME_COLUMNS else getattr(Trade, c) for c in columns]
-    stmt = select(*cols).where(*_where(f), Trade.status == "closed")
-    out = frame(engine, stmt, columns)
+    stmt = select(*columns(Trade, names)).where(*_where(f), Trade.status == "closed")
+    out = frame(engine, stmt, names)
     return out.sort_values(["entry_time", "id"], kind="stable", ignore_index=True)
 
 
 def newest(engine: Engine, f: TradeFilter, limit: int) -> pd.DataFrame:
     """The newest `limit` closed trades matching the filter, every column, newest first."""
-    cols = [raw(getattr(Trade, c)) if c in TIME_COLUMNS else getattr(Trade, c) for c in TRADE_COLUMNS]
-    stmt = select(*cols).where(*_where(f), Trade.status == "closed").order_by(Trade.id.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = (
+        select(*columns(Trade, TRADE_COLUMNS))
+        .where(*_where(f), Trade.status == "closed")
+        .order_by(Trade.id.desc())
+        .limit(limit)
+    )  # type: ignore[union-attr]
     return frame(engine, stmt, TRADE_COLUMNS)
 
 
@@ -218,15 +226,13 @@ def trade_trail(engine: Engine, trade_id: int, lead_minutes: int = 15) -> TradeT
     trade = dict(row)
     orders = frame(
         engine,
-        select(*[raw(getattr(Order, c)) if c in TIME_COLUMNS else getattr(Order, c) for c in ORDER_COLUMNS])
-        .where(Order.trade_id == trade_id)
-        .order_by(Order.id),
+        select(*columns(Order, ORDER_COLUMNS)).where(Order.trade_id == trade_id).order_by(Order.id),
         ORDER_COLUMNS,
     )
     ids = tuple(orders["client_order_id"]) or (trade["entry_client_order_id"],)
     fills = frame(
         engine,
-        select(*[raw(getattr(Fill, c)) if c in TIME_COLUMNS else getattr(Fill, c) for c in FILL_COLUMNS])
+        select(*columns(Fill, FILL_COLUMNS))
         .where(Fill.client_order_id.in_(ids))  # type: ignore[attr-defined]
         .order_by(Fill.id),
         FILL_COLUMNS,
@@ -234,9 +240,7 @@ def trade_trail(engine: Engine, trade_id: int, lead_minutes: int = 15) -> TradeT
     end = trade["exit_time"] or trade["entry_time"] + timedelta(days=1)
     decisions = frame(
         engine,
-        select(
-            *[raw(getattr(Decision, c)) if c in TIME_COLUMNS else getattr(Decision, c) for c in TRAIL_DECISION_COLUMNS]
-        )
+        select(*columns(Decision, TRAIL_DECISION_COLUMNS))
         .where(
             Decision.symbol == trade["underlying"],
             Decision.time >= trade["entry_time"] - timedelta(minutes=lead_minutes),  # type: ignore[operator]

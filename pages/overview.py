@@ -23,7 +23,7 @@ def headline() -> None:
     status = reads.worker_status(engine)
     equity = reads.latest_equity(engine)
     control = reads.control_state(engine) or {}
-    age = heartbeat_age_s()
+    age = heartbeat_age_s(status)
     cols = st.columns(5)
     cols[0].metric("Trading state", control.get("state", "-"))
     cols[1].metric(
