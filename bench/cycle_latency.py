@@ -16,8 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.calendar import last_sessions
-from worker.cycle import cycle_times
+from core.calendar import cycle_times, last_sessions
 from worker.runtime import RunOptions, build_runtime
 
 

@@ -3,6 +3,7 @@ catalog (group, unit, help). Validation is not done here but by the server-side 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,9 @@ def _widget(field: dict[str, Any], current: Any, key: str) -> Any:
         return st.multiselect(
             label, [r.value for r in Regime], default=[str(v) for v in current], help=field["help"], key=key
         )
+    if isinstance(field["default"], StrEnum):
+        options = [m.value for m in type(field["default"])]
+        return st.selectbox(label, options, index=options.index(str(current)), help=field["help"], key=key)
     if isinstance(field["default"], bool):
         return st.checkbox(label, value=bool(current), help=field["help"], key=key)
     if isinstance(field["default"], int):

@@ -94,3 +94,8 @@ def session_containing(moment: datetime) -> Session | None:
     if s is not None and s.open <= moment <= s.close:
         return s
     return None
+
+
+def cycle_times(session: Session) -> list[datetime]:
+    """Every cycle time of a session: one minute after the open through the close."""
+    return [session.open + timedelta(minutes=m) for m in range(1, session.minutes + 1)]

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.types import Regime
+from core.types import ModelMismatch, PolicyMode, Regime
 
-GROUPS: tuple[str, ...] = ("entries", "safeguards", "sizing", "exits", "schedule", "regime")
+GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime")
 
 
 def _f(default: Any, group: str, unit: str, help_text: str, **rules: Any) -> Any:
@@ -28,6 +28,19 @@ class TradingParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # policy
+    policy_mode: PolicyMode = _f(
+        PolicyMode.RL,
+        "policy",
+        "choice",
+        "Who decides: rl (the model), rules (the baseline), or both (entries and closes only when they agree).",
+    )
+    on_model_mismatch: ModelMismatch = _f(
+        ModelMismatch.REFUSE,
+        "policy",
+        "choice",
+        "At worker start, if the model does not fit the feature pipeline: run on rules, or refuse to start.",
+    )
     # entries
     min_confidence: float = _f(
         0.75, "entries", "probability", "Minimum policy confidence (after masking) to open a position.", ge=0.25, le=1.0

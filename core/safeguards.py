@@ -146,7 +146,7 @@ def max_spread(c: EntryContext) -> Reason | None:
     return None
 
 
-SAFEGUARDS: tuple[tuple[str, Safeguard], ...] = (
+BEFORE_POLICY: tuple[tuple[str, Safeguard], ...] = (
     ("trading_state", trading_state),
     ("session_window", session_window),
     ("data_quality", data_quality),
@@ -155,17 +155,24 @@ SAFEGUARDS: tuple[tuple[str, Safeguard], ...] = (
     ("vix_ceiling", vix_ceiling),
     ("iv_rank", iv_rank_filter),
     ("regime_gate", regime_gate),
-    ("min_confidence", min_confidence),
     ("max_trades", max_trades),
     ("cooldown", cooldown),
     ("max_open_positions", max_open_positions),
+)
+"""Known before the policy speaks: a block here masks the buy actions (core.policy.base)."""
+
+AFTER_POLICY: tuple[tuple[str, Safeguard], ...] = (
+    ("min_confidence", min_confidence),
     ("max_spread", max_spread),
 )
+"""Need the policy's confidence or the contract it would buy."""
+
+SAFEGUARDS = BEFORE_POLICY + AFTER_POLICY
 
 
-def first_block(context: EntryContext) -> Reason | None:
+def first_block(context: EntryContext, checks: tuple[tuple[str, Safeguard], ...] = SAFEGUARDS) -> Reason | None:
     """Run the safeguards in order; the first that blocks wins."""
-    for _, check in SAFEGUARDS:
+    for _, check in checks:
         reason = check(context)
         if reason is not None:
             return reason

@@ -40,6 +40,21 @@ class Regime(StrEnum):
     CRASH = "crash"
 
 
+class PolicyMode(StrEnum):
+    """Which policy decides: the RL model, the rule baseline, or both (they must agree)."""
+
+    RL = "rl"
+    RULES = "rules"
+    BOTH = "both"
+
+
+class ModelMismatch(StrEnum):
+    """What the worker does when the model does not fit the feature pipeline at start."""
+
+    RULES = "rules"  # run on the rule policy, with an event the console shows
+    REFUSE = "refuse"  # do not start
+
+
 class Right(StrEnum):
     CALL = "C"
     PUT = "P"

@@ -21,6 +21,7 @@ from core.params import TradingParams
 from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
+from db.model_store import save_policy_memories
 from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
 from db.types import UTCDateTime
 
@@ -92,8 +93,12 @@ _EQUITY_SQL = _insert_sql("equity", EQUITY_COLUMNS)
 _MARK_TRADE = (
     update(Trade)
     .where(Trade.id == bindparam("tid"), Trade.status == "open")
-    .values(mark_bid=bindparam("mark_bid"), marked_at=bindparam("marked_at"), mae_pct=bindparam("mae_pct"),
-            mfe_pct=bindparam("mfe_pct"))
+    .values(
+        mark_bid=bindparam("mark_bid"),
+        marked_at=bindparam("marked_at"),
+        mae_pct=bindparam("mae_pct"),
+        mfe_pct=bindparam("mfe_pct"),
+    )
 )
 
 
@@ -106,6 +111,7 @@ class Journal:
         self._decisions: list[tuple[Any, ...]] = []
         self._equity: list[tuple[Any, ...]] = []
         self._marks: dict[int, tuple[Any, ...]] = {}
+        self._memories: dict[tuple[str, str], tuple[str, int, bytes, datetime]] = {}
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
         self._used_versions: set[int] = set()
@@ -189,13 +195,19 @@ class Journal:
         unrealized P&L); only the newest mark per trade is kept."""
         self._marks[trade_id] = (bid, at, mae_pct, mfe_pct)
 
+    def remember_policy(
+        self, symbol: str, model_version: str, day: str, steps: int, state: bytes, at: datetime
+    ) -> None:
+        """The RL policy's LSTM state for a symbol after this cycle; the newest is written at the flush."""
+        self._memories[(symbol, model_version)] = (day, steps, state, at)
+
     def end_cycle(self) -> None:
         self._cycles += 1
         if self._cycles % self.flush_every == 0:
             self.flush()
 
     def flush(self) -> None:
-        if not (self._decisions or self._equity or self._marks):
+        if not (self._decisions or self._equity or self._marks or self._memories):
             return
         with self.transaction() as conn:
             self._write_buffers(conn)
@@ -221,7 +233,9 @@ class Journal:
                     for tid, (bid, at, mae, mfe) in self._marks.items()
                 ],
             )
-        self._decisions, self._equity, self._marks = [], [], {}
+        if self._memories:
+            save_policy_memories(conn, self._memories)
+        self._decisions, self._equity, self._marks, self._memories = [], [], {}, {}
 
     def _insert_dicts(
         self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]

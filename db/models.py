@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -233,3 +233,41 @@ class Bar(SQLModel, table=True):
     close: float
     volume: float
     source: str
+
+
+class PolicyMemory(SQLModel, table=True):
+    """The RL policy's LSTM state per symbol, so a worker restarted mid-session resumes with it."""
+
+    symbol: str = Field(primary_key=True)
+    model_version: str = Field(primary_key=True)
+    day: str  # the session (ISO date) the state belongs to
+    steps: int  # cycles the LSTM has seen this session
+    state: bytes = Field(sa_type=LargeBinary)
+    updated_at: datetime = _time()
+
+
+class ModelRecord(SQLModel, table=True):
+    """The model registry: every model a worker or an evaluation has loaded, with its metadata."""
+
+    version: str = Field(primary_key=True)
+    path: str
+    metadata_json: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    registered_at: datetime = _time()
+
+
+class ModelEvaluation(SQLModel, table=True):
+    """One policy's out-of-sample result on one walk-forward fold (fold -1: all folds pooled)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: str = Field(index=True)
+    created_at: datetime = _time()
+    model_version: str = Field(index=True)
+    policy: str  # rl | rules | hold | random | underlying
+    fold: int
+    seed: int | None = None
+    train_start: str
+    train_end: str
+    test_start: str
+    test_end: str
+    sessions: int
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

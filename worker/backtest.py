@@ -14,11 +14,10 @@ from datetime import date
 import numpy as np
 from sqlalchemy import select
 
-from core.calendar import Session, last_sessions, sessions_between
-from core.market.csv_source import CsvWorld
+from core.calendar import Session, cycle_times
+from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
 from db.models import Equity, Trade
-from worker.cycle import cycle_times
 from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
 
@@ -37,18 +36,6 @@ class BacktestResult:
         return self.bars / self.seconds if self.seconds > 0 else float("inf")
 
 
-def pick_sessions(rt: Runtime, start: date | None, end: date | None, days: int | None) -> list[Session]:
-    if isinstance(rt.world, CsvWorld):
-        sessions = rt.world.sessions(start, end)
-        return sessions[-days:] if days and not start else sessions
-    if start and end:
-        return sessions_between(start, end)
-    end = end or date.today()
-    if start:
-        return [s for s in last_sessions(end, 10_000) if s.day >= start]
-    return last_sessions(end, days or 20)
-
-
 def run_backtest(
     options: RunOptions,
     start: date | None = None,
@@ -57,7 +44,7 @@ def run_backtest(
     run_id: str | None = None,
 ) -> BacktestResult:
     rt = build_runtime(options, "backtest", run_id)
-    sessions = pick_sessions(rt, start, end, days)
+    sessions = pick_sessions(rt.world, start, end, days)
     if not sessions:
         raise SystemExit("no sessions in the requested range")
     bars = 0

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -17,10 +17,11 @@ from core.exits import BROKER_LIQUIDATION, ExitSignal, check_exits
 from core.features import FeatureEngine
 from core.ids import client_order_id
 from core.params import TradingParams
-from core.policy.base import Observation, Policy, PolicyOutput, action_mask
+from core.policy.base import Observation, PolicyOutput, action_mask
+from core.policy.ensemble import PolicySet
 from core.protocols import BarView, Broker, MarketData
 from core.regime import VixRange, classify_regime
-from core.safeguards import EntryContext, first_block
+from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import contracts_for, select_contract
 from core.types import (
     Account,
@@ -50,6 +51,15 @@ class MarketSnapshot:
     data_problem: Reason | None
 
 
+@dataclass(slots=True)
+class EntryGate:
+    """Step 4's pre-policy safeguard check for a flat symbol, finished in step 6."""
+
+    context: EntryContext
+    block: Reason | None
+    direction: int = 1
+
+
 @dataclass
 class RiskBook:
     """Start-of-day equity and the running peak: the inputs of the loss safeguards."""
@@ -64,7 +74,7 @@ class TradingCycle:
         self,
         market: MarketData,
         broker: Broker,
-        policy: Policy,
+        policy: PolicySet,
         journal: Journal,
         lock: threading.Lock,
         risk: RiskBook | None = None,
@@ -101,9 +111,10 @@ class TradingCycle:
             for symbol in self.market.symbols:
                 snap = self.pull_market(symbol, now)
                 obs, regime = self.build_observation(symbol, snap, params, now)
-                out = self.ask_policy(obs)
+                entry = self.entry_gate(symbol, now, session, params, control, snap, obs, regime, equity)
+                out = self.ask_policy(obs, entry, now)
                 exit_code = self.manage_position(symbol, now, session, params, out)
-                block, cid = self.consider_entry(symbol, now, session, params, control, snap, obs, out, regime, equity)
+                block, cid = self.consider_entry(symbol, now, params, control, snap, obs, out, regime, equity, entry)
                 self.record_decision(
                     symbol, now, snap, out, regime, block, exit_code, cid, control, obs.features, started
                 )
@@ -115,6 +126,7 @@ class TradingCycle:
     def read_control(self, now: datetime) -> tuple[ControlSnapshot, TradingParams]:
         control, params = self.journal.read_control()
         self.journal.note_param_used(control.param_version, now)
+        self.policy.set_mode(params.policy_mode)
         self.last_state = control.state
         self.last_control, self.state_written = control, False
         return control, params
@@ -126,7 +138,7 @@ class TradingCycle:
         self.session = session
         for symbol, engine in self.features.items():
             engine.reset()
-            self.policy.reset(symbol)
+            self.policy.reset(symbol, session.day)
         self.book.new_session()
         if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
             self.set_state(
@@ -203,8 +215,62 @@ class TradingCycle:
         return Observation(symbol, engine.window, latest, direction, unrealized, held), regime
 
     # step 4
-    def ask_policy(self, obs: Observation) -> PolicyOutput:
-        return self.policy.decide(obs, action_mask(obs.in_position))
+    def entry_gate(
+        self,
+        symbol: str,
+        now: datetime,
+        session: Session,
+        params: TradingParams,
+        control: ControlSnapshot,
+        snap: MarketSnapshot,
+        obs: Observation,
+        regime: Regime,
+        equity: float,
+    ) -> EntryGate | None:
+        """When flat: the safeguards that do not depend on the policy's answer. A block masks the
+        buy actions before the policy is asked; the rest run once it has answered."""
+        if obs.in_position:
+            return None
+        chosen: list[Quote | None] = []
+
+        def candidate() -> Quote | None:
+            if not chosen:
+                chain = self.market.chain(symbol, now)
+                chosen.append(
+                    None
+                    if chain is None
+                    else select_contract(chain, 1 if gate.direction > 0 else -1, params.target_delta)
+                )
+            return chosen[0]
+
+        context = EntryContext(
+            params=params,
+            state=control.state,
+            now=now,
+            session=session,
+            data_problem=snap.data_problem,
+            equity=equity,
+            start_of_day_equity=self.risk.start_of_day,
+            peak_equity=self.risk.peak,
+            vix=snap.vix,
+            iv_rank=snap.iv_rank,
+            regime=regime,
+            confidence=0.0,
+            trades_today=self.book.entries_today.get(symbol, 0),
+            last_exit_at=self.book.last_exit_at.get(symbol),
+            open_positions=self.book.open_count(),
+            candidate=candidate,
+        )
+        gate = EntryGate(context, first_block(context, BEFORE_POLICY))
+        return gate
+
+    def ask_policy(self, obs: Observation, entry: EntryGate | None, now: datetime) -> PolicyOutput:
+        out = self.policy.decide(obs, action_mask(obs.in_position, may_enter=entry is not None and entry.block is None))
+        memory = self.policy.memory(obs.symbol)
+        if memory is not None and self.policy.rl is not None:
+            day = memory.day.isoformat() if memory.day else now.date().isoformat()
+            self.journal.remember_policy(obs.symbol, self.policy.rl.version, day, memory.steps, memory.to_bytes(), now)
+        return out
 
     # step 5
     def manage_position(
@@ -237,7 +303,6 @@ class TradingCycle:
         self,
         symbol: str,
         now: datetime,
-        session: Session,
         params: TradingParams,
         control: ControlSnapshot,
         snap: MarketSnapshot,
@@ -245,40 +310,22 @@ class TradingCycle:
         out: PolicyOutput,
         regime: Regime,
         equity: float,
+        entry: EntryGate | None,
     ) -> tuple[Reason | None, str | None]:
-        if out.action not in (Action.BUY_CALL, Action.BUY_PUT) or obs.in_position:
+        if entry is None:
+            return None, None
+        if entry.block is not None:  # the buys were masked: record the block if the policy wanted one
+            wanted = out.wanted(in_position=False)
+            return (entry.block if wanted in (Action.BUY_CALL, Action.BUY_PUT) else None), None
+        if out.action not in (Action.BUY_CALL, Action.BUY_PUT):
             return None, None
         direction = 1 if out.action is Action.BUY_CALL else -1
-        chosen: list[Quote | None] = []
-
-        def candidate() -> Quote | None:
-            if not chosen:
-                chain = self.market.chain(symbol, now)
-                chosen.append(None if chain is None else select_contract(chain, direction, params.target_delta))
-            return chosen[0]
-
-        context = EntryContext(
-            params=params,
-            state=control.state,
-            now=now,
-            session=session,
-            data_problem=snap.data_problem,
-            equity=equity,
-            start_of_day_equity=self.risk.start_of_day,
-            peak_equity=self.risk.peak,
-            vix=snap.vix,
-            iv_rank=snap.iv_rank,
-            regime=regime,
-            confidence=out.confidence,
-            trades_today=self.book.entries_today.get(symbol, 0),
-            last_exit_at=self.book.last_exit_at.get(symbol),
-            open_positions=self.book.open_count(),
-            candidate=candidate,
-        )
-        block = first_block(context)
+        entry.direction = direction
+        entry.context.confidence = out.confidence
+        block = first_block(entry.context, AFTER_POLICY)
         if block is not None:
             return block, None
-        quote = candidate()
+        quote = entry.context.candidate()
         assert quote is not None
         qty = contracts_for(equity, quote.ask, params, self.broker.fee_per_contract)
         if qty < 1:
@@ -413,8 +460,3 @@ class TradingCycle:
     def record_equity(self, now: datetime) -> None:
         account = self.broker.account() if self._fills_seen or self._account is None else self._account
         self.journal.add_equity(now, account.cash, account.equity, self.risk.peak, self.risk.start_of_day)
-
-
-def cycle_times(session: Session) -> list[datetime]:
-    """Every cycle time of a session: one minute after the open through the close."""
-    return [session.open + timedelta(minutes=m) for m in range(1, session.minutes + 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import uuid
 from dataclasses import asdict, dataclass
@@ -16,15 +17,21 @@ from core.calendar import Session, next_session
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
-from core.policy.base import Policy
+from core.market.worlds import make_world
+from core.policy.ensemble import PolicySet
+from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
-from core.types import BrokerPosition, OptionContract
+from core.rl.metadata import ModelMismatchError
+from core.types import BrokerPosition, ModelMismatch, OptionContract
 from db.control import bootstrap
 from db.engine import make_engine
 from db.journal import Journal
 from db.migrate import upgrade
+from db.model_store import load_policy_memories, register_model
 from worker.control import ControlLoop
 from worker.cycle import TradingCycle
+
+DEFAULT_MODEL = "models/rppo-synthetic-s7.zip"
 
 
 @dataclass
@@ -35,7 +42,7 @@ class RunOptions:
     db: str | None = None
     cash: float = 100_000.0
     fee_per_contract: float = 0.65
-    policy: str = "rules"
+    model: str | None = None  # a RecurrentPPO zip (metadata beside it); None: rules only
     flush_every: int = 1
 
 
@@ -58,18 +65,28 @@ class Runtime:
         return next_session(day)
 
 
-def make_world(source: str, seed: int) -> SyntheticWorld | CsvWorld:
-    if source == "synthetic":
-        return SyntheticWorld(seed)
-    if source.startswith("csv:"):
-        return CsvWorld(source.removeprefix("csv:"))
-    raise ValueError(f"unknown --source {source!r}: use 'synthetic' or 'csv:DIR'")
+def load_policies(options: RunOptions, kind: str, engine: Engine, journal: Journal) -> PolicySet:
+    """Rules always; the RL model when configured, checked against the pipeline before any cycle.
 
-
-def make_policy(name: str) -> Policy:
-    if name == "rules":
-        return RulePolicy()
-    raise ValueError(f"unknown --policy {name!r}: only 'rules' is available")
+    On a mismatch the parameter `on_model_mismatch` decides: `refuse` raises (the worker does
+    not start) or `rules` runs on the rule policy with an error event the console shows.
+    """
+    _, params = journal.read_control()
+    rules = RulePolicy()
+    if not options.model:
+        return PolicySet(rules, None, params.policy_mode)
+    try:
+        rl = RLPolicy(options.model)
+    except ModelMismatchError as exc:
+        if params.on_model_mismatch is ModelMismatch.REFUSE:
+            raise ValueError(f"{exc} (on_model_mismatch = refuse)") from None
+        journal.event("error", "model_refused", f"{exc}. Running on the rule policy (on_model_mismatch = rules).")
+        return PolicySet(rules, None, params.policy_mode)
+    register_model(engine, rl.version, str(options.model), asdict(rl.metadata))
+    if kind == "worker":
+        for symbol, day, steps, blob in load_policy_memories(engine, rl.version):
+            rl.restore(symbol, LstmMemory.from_bytes(blob, rl.state_shape, date.fromisoformat(day), steps))
+    return PolicySet(rules, rl, params.policy_mode)
 
 
 def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> Runtime:
@@ -83,8 +100,10 @@ def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> 
     market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
     broker = SimBroker(market, options.cash, options.fee_per_contract)
     journal = Journal(engine, run_id or f"{kind}-{uuid.uuid4().hex[:12]}", options.flush_every)
-    journal.start_run(kind, options.mode, options.source, options.seed, _jsonable(asdict(options)))
-    cycle = TradingCycle(market, broker, make_policy(options.policy), journal, threading.Lock())
+    policy = load_policies(options, kind, engine, journal)
+    loaded = {"model_version": policy.rl.version if policy.rl else None}
+    journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
+    cycle = TradingCycle(market, broker, policy, journal, threading.Lock())
     return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle))
 
 
@@ -107,7 +126,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -
     )
     parser.add_argument("--cash", type=float, default=100_000.0)
     parser.add_argument("--fee-per-contract", type=float, default=0.65)
-    parser.add_argument("--policy", default="rules")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("MODEL_PATH", DEFAULT_MODEL),
+        help=f"RecurrentPPO zip with its .json metadata (default: MODEL_PATH or {DEFAULT_MODEL}); 'none': rules only",
+    )
 
 
 def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
@@ -117,7 +140,7 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
         db=args.db,
         cash=args.cash,
         fee_per_contract=args.fee_per_contract,
-        policy=args.policy,
+        model=None if args.model in ("", "none") else args.model,
         **extra,
     )
 

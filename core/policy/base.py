@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -40,6 +41,14 @@ class PolicyOutput:
     probabilities: tuple[float, float, float, float]  # indexed by Action, after masking
     action: Action
     confidence: float
+    raw: tuple[float, ...] = ()  # the policy's own probabilities before masking
+
+    def wanted(self, in_position: bool) -> Action:
+        """The action the policy preferred when only the position masked it (not the safeguards):
+        an entry it wanted but a safeguard masked is recorded with that safeguard's code."""
+        if not self.raw:
+            return self.action
+        return masked_output(self.raw, action_mask(in_position)).action
 
 
 class Policy(Protocol):
@@ -49,8 +58,8 @@ class Policy(Protocol):
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
         """Choose an action among those `mask` allows (bool per Action)."""
 
-    def reset(self, symbol: str) -> None:
-        """Forget per-symbol memory at a session open."""
+    def reset(self, symbol: str, day: date | None = None) -> None:
+        """Forget per-symbol memory at the open of session `day` (kept if it already belongs to it)."""
 
 
 def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, bool, bool]:
@@ -62,7 +71,8 @@ def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, 
 
 def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
     """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first)."""
-    kept = [float(p) if m and p > 0 else 0.0 for p, m in zip(raw, mask, strict=True)]
+    raw_t = (float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
+    kept = [p if m and p > 0 else 0.0 for p, m in zip(raw_t, mask, strict=True)]
     total = kept[0] + kept[1] + kept[2] + kept[3]
     if total > 0:
         probs = [p / total for p in kept]
@@ -73,4 +83,4 @@ def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
     for i in (1, 2, 3):
         if probs[i] > probs[best]:
             best = i
-    return PolicyOutput((probs[0], probs[1], probs[2], probs[3]), Action(best), probs[best])
+    return PolicyOutput((probs[0], probs[1], probs[2], probs[3]), Action(best), probs[best], raw_t)

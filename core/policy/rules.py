@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 
 from core.policy.base import Observation, PolicyOutput, masked_output
 
@@ -23,7 +24,7 @@ class RulePolicy:
     def __init__(self, temperature: float = 0.6) -> None:
         self.temperature = temperature
 
-    def reset(self, symbol: str) -> None:  # stateless
+    def reset(self, symbol: str, day: date | None = None) -> None:  # stateless
         return None
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:

@@ -1,0 +1,1 @@
+"""Reinforcement learning: the training environment, observation encoding, training and metadata."""
