@@ -56,32 +56,41 @@ def model_quotes(q: pd.DataFrame, p: SurfaceParams) -> tuple[np.ndarray, np.ndar
     bids, asks = np.empty(len(q)), np.empty(len(q))
     for (spot, vix, minutes), idx in q.groupby(["spot", "vix", "minutes_left"]).groups.items():
         part = q.loc[idx]
-        b, a, _, _ = price_arrays(spot, part["strike"].to_numpy(float), (part["optionType"] == "call").to_numpy(),
-                                  vix, minutes, p)
+        b, a, _, _ = price_arrays(
+            spot, part["strike"].to_numpy(float), (part["optionType"] == "call").to_numpy(), vix, minutes, p
+        )
         bids[q.index.get_indexer(idx)], asks[q.index.get_indexer(idx)] = b, a
     return bids, asks
 
 
 def errors(q: pd.DataFrame, p: SurfaceParams) -> pd.DataFrame:
     bid, ask = model_quotes(q, p)
-    out = pd.DataFrame({
-        "moneyness": q["moneyness"],
-        "mid_err": np.abs((bid + ask) / 2 - (q["bid"] + q["ask"]) / 2),
-        "spread_err": np.abs((ask - bid) - (q["ask"] - q["bid"])),
-        "real_mid": (q["bid"] + q["ask"]) / 2,
-    })
+    out = pd.DataFrame(
+        {
+            "moneyness": q["moneyness"],
+            "mid_err": np.abs((bid + ask) / 2 - (q["bid"] + q["ask"]) / 2),
+            "spread_err": np.abs((ask - bid) - (q["ask"] - q["bid"])),
+            "real_mid": (q["bid"] + q["ask"]) / 2,
+        }
+    )
     return out
 
 
 def table(err: pd.DataFrame) -> str:
-    lines = ["| |K/S - 1| | quotes | median real mid | median abs error of mid | median abs error of spread |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| |K/S - 1| | quotes | median real mid | median abs error of mid | median abs error of spread |",
+        "|---|---|---|---|---|",
+    ]
     for lo, hi in BUCKETS:
         part = err[(err["moneyness"] >= lo) & (err["moneyness"] < hi)]
-        lines.append(f"| {lo * 100:.2f}-{hi * 100:.2f}% | {len(part)} | {part['real_mid'].median():.2f} | "
-                     f"{part['mid_err'].median():.3f} | {part['spread_err'].median():.3f} |")
-    lines.append(f"| all | {len(err)} | {err['real_mid'].median():.2f} | {err['mid_err'].median():.3f} | "
-                 f"{err['spread_err'].median():.3f} |")
+        lines.append(
+            f"| {lo * 100:.2f}-{hi * 100:.2f}% | {len(part)} | {part['real_mid'].median():.2f} | "
+            f"{part['mid_err'].median():.3f} | {part['spread_err'].median():.3f} |"
+        )
+    lines.append(
+        f"| all | {len(err)} | {err['real_mid'].median():.2f} | {err['mid_err'].median():.3f} | "
+        f"{err['spread_err'].median():.3f} |"
+    )
     return "\n".join(lines)
 
 

@@ -37,10 +37,14 @@ def main() -> None:
         samples.sort()
         p99 = samples[int(len(samples) * 0.99) - 1]
         trades = rt.journal.open_trades()
-        print(f"cycle latency over {len(samples)} cycles ({args.sessions} sessions, SPY+QQQ, rule policy, SQLite WAL, "
-              f"commit per cycle; {len(trades)} trades still open)")
-        print(f"  median {statistics.median(samples):.2f} ms   p99 {p99:.2f} ms   max {samples[-1]:.2f} ms   "
-              f"target p99 <= 20 ms: {'met' if p99 <= 20 else 'NOT met'}")
+        print(
+            f"cycle latency over {len(samples)} cycles ({args.sessions} sessions, SPY+QQQ, rule policy, SQLite WAL, "
+            f"commit per cycle; {len(trades)} trades still open)"
+        )
+        print(
+            f"  median {statistics.median(samples):.2f} ms   p99 {p99:.2f} ms   max {samples[-1]:.2f} ms   "
+            f"target p99 <= 20 ms: {'met' if p99 <= 20 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

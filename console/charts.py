@@ -125,3 +125,22 @@ def probabilities(series: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="underlying", secondary_y=True)
     fig.update_xaxes(rangebreaks=MARKET_HOURS_ONLY)
     return _layout(fig, "Probabilities and confidence against the underlying", 380)
+
+
+def interval_bars(frame: pd.DataFrame, label: str, value: str, lo: str, hi: str, title: str) -> go.Figure:
+    """One bar per row with its confidence interval as an error bar (missing bounds: no bar)."""
+    colours = [GREEN if v >= 0 else RED for v in frame[value].fillna(0)]
+    fig = go.Figure(
+        go.Bar(
+            x=frame[label],
+            y=frame[value],
+            marker_color=colours,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (frame[hi] - frame[value]).fillna(0),
+                "arrayminus": (frame[value] - frame[lo]).fillna(0),
+            },
+        )
+    )
+    return _layout(fig, title)

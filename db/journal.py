@@ -21,7 +21,7 @@ from core.params import TradingParams
 from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
-from db.model_store import save_policy_memories
+from db.model_store import PolicyMemoryState, save_policy_memories
 from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
 from db.types import UTCDateTime
 
@@ -111,7 +111,7 @@ class Journal:
         self._decisions: list[tuple[Any, ...]] = []
         self._equity: list[tuple[Any, ...]] = []
         self._marks: dict[int, tuple[Any, ...]] = {}
-        self._memories: dict[tuple[str, str], tuple[str, int, bytes, datetime]] = {}
+        self._memories: dict[tuple[str, str], tuple[PolicyMemoryState, datetime]] = {}
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
         self._used_versions: set[int] = set()
@@ -195,11 +195,9 @@ class Journal:
         unrealized P&L); only the newest mark per trade is kept."""
         self._marks[trade_id] = (bid, at, mae_pct, mfe_pct)
 
-    def remember_policy(
-        self, symbol: str, model_version: str, day: str, steps: int, state: bytes, at: datetime
-    ) -> None:
+    def remember_policy(self, symbol: str, model_version: str, memory: PolicyMemoryState, at: datetime) -> None:
         """The RL policy's LSTM state for a symbol after this cycle; the newest is written at the flush."""
-        self._memories[(symbol, model_version)] = (day, steps, state, at)
+        self._memories[(symbol, model_version)] = (memory, at)
 
     def end_cycle(self) -> None:
         self._cycles += 1

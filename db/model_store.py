@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from db.control import utcnow
-from db.models import ModelEvaluation, ModelRecord, PolicyMemory
+from db.models import ModelEvaluation, ModelRecord, PolicyMemory, Run
 
 
-def save_policy_memories(conn: Connection, memories: dict[tuple[str, str], tuple[str, int, bytes, datetime]]) -> None:
+class PolicyMemoryState(Protocol):
+    """An LSTM state as the RL policy keeps it (core.policy.rl.LstmMemory)."""
+
+    day: date | None
+    steps: int
+
+    def to_bytes(self) -> bytes: ...
+
+
+def save_policy_memories(conn: Connection, memories: dict[tuple[str, str], tuple[PolicyMemoryState, datetime]]) -> None:
     """Replace each (symbol, model_version) row with its newest state (portable upsert)."""
-    for (symbol, version), (day, steps, state, at) in memories.items():
+    for (symbol, version), (memory, at) in memories.items():
+        day = (memory.day or at.date()).isoformat()
         conn.execute(delete(PolicyMemory).where(PolicyMemory.symbol == symbol, PolicyMemory.model_version == version))
         conn.execute(
             insert(PolicyMemory).values(
-                symbol=symbol, model_version=version, day=day, steps=steps, state=state, updated_at=at
+                symbol=symbol,
+                model_version=version,
+                day=day,
+                steps=memory.steps,
+                state=memory.to_bytes(),
+                updated_at=at,
             )
         )
 
@@ -63,3 +78,12 @@ def evaluations(engine: Engine, model_version: str | None = None) -> list[dict[s
         query = query.where(ModelEvaluation.model_version == model_version)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings().all()]
+
+
+def active_model(engine: Engine) -> str | None:
+    """The model version the newest worker run loaded (None: rules only, or no worker yet)."""
+    with engine.connect() as conn:
+        args = conn.execute(
+            select(Run.args).where(Run.kind == "worker").order_by(Run.started_at.desc()).limit(1)  # type: ignore[attr-defined]
+        ).scalar()
+    return (args or {}).get("model_version")

@@ -14,7 +14,7 @@ from worker.backtest import run_backtest
 from worker.runtime import RunOptions
 
 APP = str(Path(__file__).resolve().parent / "console_app.py")
-PAGES = ("overview", "trades", "decisions", "parameters", "audit")
+PAGES = ("overview", "trades", "decisions", "parameters", "models", "audit")
 # Loss limits relaxed so that a short backtest keeps trading instead of halting on day one.
 SEED_PARAMS = {**ACTIVE_PARAMS, "daily_loss_limit_pct": -90.0, "max_drawdown_pct": -95.0}
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from core.calendar import Session, cycle_times
 from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
+from core.policy.ensemble import PolicySet
 from db.models import Equity, Trade
 from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
@@ -42,8 +43,10 @@ def run_backtest(
     end: date | None = None,
     days: int | None = None,
     run_id: str | None = None,
+    policy: PolicySet | None = None,
 ) -> BacktestResult:
-    rt = build_runtime(options, "backtest", run_id)
+    """Every cycle of the chosen sessions; `policy` replaces the configured one (evaluations)."""
+    rt = build_runtime(options, "backtest", run_id, policy)
     sessions = pick_sessions(rt.world, start, end, days)
     if not sessions:
         raise SystemExit("no sessions in the requested range")

@@ -212,7 +212,7 @@ class TradingCycle:
             if quote is not None:
                 unrealized = self.book.mark(symbol, quote.bid, quote.mid, now)
             held = (now - pos.entry_time).total_seconds() / 60.0
-        return Observation(symbol, engine.window, latest, direction, unrealized, held), regime
+        return Observation(symbol, engine.window, latest, direction, unrealized, held, now, engine.bars_seen), regime
 
     # step 4
     def entry_gate(
@@ -267,9 +267,8 @@ class TradingCycle:
     def ask_policy(self, obs: Observation, entry: EntryGate | None, now: datetime) -> PolicyOutput:
         out = self.policy.decide(obs, action_mask(obs.in_position, may_enter=entry is not None and entry.block is None))
         memory = self.policy.memory(obs.symbol)
-        if memory is not None and self.policy.rl is not None:
-            day = memory.day.isoformat() if memory.day else now.date().isoformat()
-            self.journal.remember_policy(obs.symbol, self.policy.rl.version, day, memory.steps, memory.to_bytes(), now)
+        if memory is not None and self.policy.rl is not None:  # written with the next flush
+            self.journal.remember_policy(obs.symbol, self.policy.rl.version, memory, now)
         return out
 
     # step 5

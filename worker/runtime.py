@@ -89,7 +89,9 @@ def load_policies(options: RunOptions, kind: str, engine: Engine, journal: Journ
     return PolicySet(rules, rl, params.policy_mode)
 
 
-def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> Runtime:
+def build_runtime(
+    options: RunOptions, kind: str, run_id: str | None = None, policy: PolicySet | None = None
+) -> Runtime:
     """Migrate the database, then assemble every part of a simulated run."""
     if options.mode != "sim":
         raise ValueError(f"--mode {options.mode} is not available yet: only 'sim' is implemented")
@@ -100,7 +102,7 @@ def build_runtime(options: RunOptions, kind: str, run_id: str | None = None) -> 
     market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
     broker = SimBroker(market, options.cash, options.fee_per_contract)
     journal = Journal(engine, run_id or f"{kind}-{uuid.uuid4().hex[:12]}", options.flush_every)
-    policy = load_policies(options, kind, engine, journal)
+    policy = policy or load_policies(options, kind, engine, journal)
     loaded = {"model_version": policy.rl.version if policy.rl else None}
     journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
     cycle = TradingCycle(market, broker, policy, journal, threading.Lock())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +26,8 @@ class Observation:
     position_direction: int  # +1 long calls, -1 long puts, 0 flat
     unrealized_pct: float
     minutes_held: float
+    now: datetime | None = None  # the cycle time
+    bars_seen: int = -1  # completed bars behind `features` this session (-1: unknown)
 
     @property
     def window(self) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The policy the cycle talks to: rules always, the RL model when one is loaded, chosen per cycle.
 
-`policy_mode` is a live parameter (rl, rules or both). Both policies see every cycle whatever the
-mode, so the LSTM's memory is current the moment an operator switches to rl mid-session.
+`policy_mode` is a live parameter (rl, rules or both). The RL policy sees every cycle whatever the mode
+(the rules are stateless), so the LSTM's memory is current the moment an operator switches to rl
+mid-session.
 In `both` mode the two must agree: the probabilities are their average, the action is the one
 they both chose (hold when they differ), and the confidence is that action's averaged
 probability, so min_confidence applies to the pair.
@@ -12,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from core.policy.base import Observation, PolicyOutput
+from core.policy.base import Observation, Policy, PolicyOutput
 from core.policy.rl import LstmMemory, RLPolicy
-from core.policy.rules import RulePolicy
 from core.types import Action, PolicyMode
 
 
 class PolicySet:
-    """Rules plus an optional RL policy behind the Policy interface."""
+    """Rules (or a baseline in its place) plus an optional RL policy behind the Policy interface."""
 
-    def __init__(self, rules: RulePolicy, rl: RLPolicy | None = None, mode: PolicyMode = PolicyMode.RL) -> None:
+    def __init__(self, rules: Policy, rl: RLPolicy | None = None, mode: PolicyMode = PolicyMode.RL) -> None:
         self.rules = rules
         self.rl = rl
         self.mode = mode
@@ -53,16 +53,14 @@ class PolicySet:
         return None if self.rl is None else self.rl.memory(symbol)
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
-        by_rules = self.rules.decide(obs, mask)
         if self.rl is None:
-            return by_rules
+            return self.rules.decide(obs, mask)
         by_rl = self.rl.decide(obs, mask)  # stepped every cycle: its memory must not skip bars
         mode = self.mode
-        if mode is PolicyMode.RULES:
-            return by_rules
         if mode is PolicyMode.RL:
-            return by_rl
-        return agreement(by_rl, by_rules)
+            return by_rl  # the rule policy is stateless: nothing is lost by not asking it
+        by_rules = self.rules.decide(obs, mask)
+        return by_rules if mode is PolicyMode.RULES else agreement(by_rl, by_rules)
 
 
 def agreement(a: PolicyOutput, b: PolicyOutput) -> PolicyOutput:

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from core.policy.base import Observation, PolicyOutput, masked_output
+from core.policy.rl_forward import NumpyActor, UnsupportedNetworkError
 from core.rl.metadata import ModelMetadata, ModelMismatchError, check_compatible, metadata_path
-from core.rl.observation import OBS_SHAPE, encode
+from core.rl.observation import OBS_SHAPE, scale_features, scale_row, with_position
 
 
 @dataclass
@@ -77,8 +78,12 @@ class RLPolicy:
         self.state_shape = (lstm.num_layers, 1, lstm.hidden_size)
         self.version = self.metadata.model_version
         self._memory: dict[str, LstmMemory] = {}
-        self._start = torch.zeros(1)
+        self._scaled: dict[str, tuple[int, np.ndarray]] = {}  # per symbol: bars behind it, scaled window
         self._continue = torch.zeros(1)
+        try:
+            self._actor: NumpyActor | None = NumpyActor(self._net)
+        except UnsupportedNetworkError:
+            self._actor = None  # an unusual network: stay on sb3's own (slower) torch path
 
     # ---- memory ----------------------------------------------------------------------------
     def _fresh(self, day: date | None) -> LstmMemory:
@@ -88,6 +93,7 @@ class RLPolicy:
     def reset(self, symbol: str, day: date | None = None) -> None:
         """Session open: zero the state unless it already belongs to this session (a restart)."""
         held = self._memory.get(symbol)
+        self._scaled.pop(symbol, None)
         if held is None or day is None or held.day != day:
             self._memory[symbol] = self._fresh(day)
 
@@ -98,17 +104,43 @@ class RLPolicy:
         self._memory[symbol] = memory
 
     # ---- decisions -------------------------------------------------------------------------
-    def probabilities(self, obs: Observation) -> np.ndarray:
+    def probabilities(self, obs: Observation, use_torch: bool = False) -> np.ndarray:
         """Advance the symbol's LSTM by one step and return the raw action probabilities."""
-        torch = self._torch
         held = self._memory.get(obs.symbol) or self._fresh(None)
-        x = encode(obs.window, obs.position_direction, obs.unrealized_pct, obs.minutes_held)
+        x = with_position(self._scaled_window(obs), obs.position_direction, obs.unrealized_pct, obs.minutes_held)
+        if self._actor is not None and not use_torch:
+            probs, h, c = self._actor.step(x, held.hidden, held.cell)
+        else:
+            probs, h, c = self._torch_step(x, held)
+        self._memory[obs.symbol] = LstmMemory(held.day, held.steps + 1, h, c)
+        return probs
+
+    def _scaled_window(self, obs: Observation) -> np.ndarray:
+        """The scaled feature window; one new bar since the last cycle only scales that bar's row
+        (the common case), anything else (a session's first bars, a restart) rescales it all."""
+        cached = self._scaled.get(obs.symbol)
+        if obs.bars_seen >= 0 and cached is not None:
+            seen, scaled = cached
+            if obs.bars_seen == seen:
+                return scaled
+            if obs.bars_seen == seen + 1 and obs.features:
+                rolled = np.empty_like(scaled)
+                rolled[:-1] = scaled[1:]
+                rolled[-1] = scale_row(np.fromiter(obs.features.values(), dtype=np.float64, count=len(obs.features)))
+                self._scaled[obs.symbol] = (obs.bars_seen, rolled)
+                return rolled
+        scaled = scale_features(obs.window)
+        if obs.bars_seen >= 0:
+            self._scaled[obs.symbol] = (obs.bars_seen, scaled)
+        return scaled
+
+    def _torch_step(self, x: np.ndarray, held: LstmMemory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """sb3-contrib's own forward pass (the reference the numpy path is tested against)."""
+        torch = self._torch
         with torch.no_grad():
             state = (torch.from_numpy(held.hidden), torch.from_numpy(held.cell))
             dist, (h, c) = self._net.get_distribution(torch.from_numpy(x).reshape(1, *OBS_SHAPE), state, self._continue)
-            probs = dist.distribution.probs[0].numpy().astype(float)
-        self._memory[obs.symbol] = LstmMemory(held.day, held.steps + 1, h.numpy(), c.numpy())
-        return probs
+            return dist.distribution.probs[0].numpy().astype(float), h.numpy(), c.numpy()
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
         return masked_output(self.probabilities(obs), mask)

@@ -47,6 +47,15 @@ def scale_features(windows: np.ndarray) -> np.ndarray:
     return out
 
 
+def scale_row(row: np.ndarray) -> np.ndarray:
+    """One feature row scaled exactly as `scale_features` scales it (the live policy appends these)."""
+    out = (np.asarray(row, dtype=np.float32) - _CENTRE[:_N_FEATURES]) / _SCALE[:_N_FEATURES]
+    if not np.asarray(row).any():
+        out[:] = 0.0
+    np.clip(out, -CLIP, CLIP, out=out)
+    return out
+
+
 def with_position(scaled: np.ndarray, direction: int, unrealized_pct: float, minutes_held: float) -> np.ndarray:
     """(WINDOW, len(OBS_NAMES)) float32: scaled feature rows with the position on every row."""
     out = np.empty(OBS_SHAPE, dtype=np.float32)

@@ -1,0 +1,90 @@
+"""Tables for the Models page, from registry and evaluation rows (pandas only, no Streamlit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from core.rl.report import FIGURES
+
+REGISTRY_COLUMNS = (
+    "version",
+    "active",
+    "source",
+    "train_range",
+    "sessions",
+    "timesteps",
+    "seed",
+    "code_version",
+    "trained_at",
+    "path",
+)
+
+
+def registry(models: list[dict[str, Any]], active: str | None) -> pd.DataFrame:
+    """One row per registered model, with its training range and whether the worker runs it."""
+    rows = []
+    for m in models:
+        meta = m.get("metadata_json") or {}
+        rows.append(
+            {
+                "version": m["version"],
+                "active": m["version"] == active,
+                "source": meta.get("source", ""),
+                "train_range": f"{meta.get('train_start', '')} .. {meta.get('train_end', '')}",
+                "sessions": meta.get("sessions"),
+                "timesteps": meta.get("timesteps"),
+                "seed": meta.get("seed"),
+                "code_version": meta.get("code_version", ""),
+                "trained_at": meta.get("trained_at", ""),
+                "path": m["path"],
+            }
+        )
+    return pd.DataFrame(rows, columns=list(REGISTRY_COLUMNS))
+
+
+def evaluation_ids(rows: list[dict[str, Any]]) -> list[str]:
+    """Evaluation ids, newest first (rows come newest first)."""
+    return list(dict.fromkeys(r["evaluation_id"] for r in rows))
+
+
+def results(rows: list[dict[str, Any]], evaluation_id: str) -> pd.DataFrame:
+    """Every fold and policy of one evaluation: each figure with its interval as columns."""
+    out = []
+    for r in rows:
+        if r["evaluation_id"] != evaluation_id:
+            continue
+        m = r["metrics"] or {}
+        row: dict[str, Any] = {
+            "fold": "all" if r["fold"] < 0 else r["fold"],
+            "policy": r["policy"],
+            "model_version": r["model_version"],
+            "seed": r["seed"],
+            "train": f"{r['train_start']} .. {r['train_end']}",
+            "test": f"{r['test_start']} .. {r['test_end']}",
+            "days": m.get("days"),
+            "trades": m.get("trades"),
+        }
+        for name in FIGURES:
+            row[name] = m.get(name)
+            row[f"{name}_lo"] = m.get(f"{name}_lo")
+            row[f"{name}_hi"] = m.get(f"{name}_hi")
+        row["note"] = m.get("note", "")
+        out.append(row)
+    frame = pd.DataFrame(out)
+    if frame.empty:
+        return frame
+    frame["order"] = frame["fold"].map(lambda f: 10_000 if f == "all" else int(f))
+    return frame.sort_values(["order", "policy", "seed"], na_position="first").drop(columns="order")
+
+
+def overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """The pooled rows (all folds), labelled by policy and seed for a chart."""
+    if frame.empty:
+        return frame
+    pooled = frame[frame["fold"] == "all"].copy()
+    pooled["label"] = [
+        p if pd.isna(s) else f"{p} (seed {int(s)})" for p, s in zip(pooled["policy"], pooled["seed"], strict=True)
+    ]
+    return pooled

@@ -1,0 +1,89 @@
+"""Out-of-sample figures with bootstrap confidence intervals, for one policy on one test range.
+
+Day-level figures (P&L, Sharpe, max drawdown, trades per day) resample whole days with
+replacement; trade-level figures (win rate, profit factor) resample trades. Seeded, so the same
+inputs give the same intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.metrics import max_drawdown_pct, profit_factor, sharpe
+
+FIGURES: tuple[str, ...] = ("pnl", "win_rate", "profit_factor", "sharpe", "max_drawdown_pct", "trades_per_day")
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What a policy did on one test session: its P&L (fees included) and its closed trades."""
+
+    day: str
+    pnl: float
+    trade_pnls: tuple[float, ...]
+
+
+def _equity_drawdown(daily: np.ndarray, capital: float) -> float:
+    return max_drawdown_pct(np.concatenate([[capital], capital + np.cumsum(daily)]))
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), 6)
+
+
+def point_figures(days: Sequence[DayResult], capital: float) -> dict[str, float]:
+    daily = np.asarray([d.pnl for d in days], dtype=float)
+    trades = [p for d in days for p in d.trade_pnls]
+    return {
+        "pnl": float(daily.sum()),
+        "win_rate": sum(1 for p in trades if p > 0) / len(trades) if trades else float("nan"),
+        "profit_factor": profit_factor(trades) if trades else float("nan"),
+        "sharpe": sharpe(daily, capital),
+        "max_drawdown_pct": _equity_drawdown(daily, capital),
+        "trades_per_day": len(trades) / len(days) if days else 0.0,
+    }
+
+
+def _interval(samples: list[float], level: float) -> tuple[float | None, float | None]:
+    finite = [s for s in samples if math.isfinite(s)]
+    if not finite:
+        return None, None
+    lo, hi = np.percentile(finite, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return _finite(float(lo)), _finite(float(hi))
+
+
+def bootstrap_report(
+    days: Sequence[DayResult], capital: float, reps: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, float | int | None]:
+    """Every figure with its `level` interval: {'pnl': x, 'pnl_lo': a, 'pnl_hi': b, ...}."""
+    point = point_figures(days, capital)
+    out: dict[str, float | int | None] = {k: _finite(v) for k, v in point.items()}
+    out.update(days=len(days), trades=sum(len(d.trade_pnls) for d in days))
+    if not days:
+        return out
+    rng = np.random.default_rng(seed)
+    daily = np.asarray([d.pnl for d in days], dtype=float)
+    counts = np.asarray([len(d.trade_pnls) for d in days], dtype=float)
+    trades = np.asarray([p for d in days for p in d.trade_pnls], dtype=float)
+    by_day: dict[str, Callable[[np.ndarray], float]] = {
+        "pnl": lambda i: float(daily[i].sum()),
+        "sharpe": lambda i: sharpe(daily[i], capital),
+        "max_drawdown_pct": lambda i: _equity_drawdown(daily[i], capital),
+        "trades_per_day": lambda i: float(counts[i].mean()),
+    }
+    by_trade: dict[str, Callable[[np.ndarray], float]] = {
+        "win_rate": lambda i: float((trades[i] > 0).mean()),
+        "profit_factor": lambda i: profit_factor(trades[i].tolist()),
+    }
+    day_draws = rng.integers(0, daily.size, size=(reps, daily.size))
+    for name, fn in by_day.items():
+        out[f"{name}_lo"], out[f"{name}_hi"] = _interval([fn(i) for i in day_draws], level)
+    if trades.size:
+        trade_draws = rng.integers(0, trades.size, size=(reps, trades.size))
+        for name, fn in by_trade.items():
+            out[f"{name}_lo"], out[f"{name}_hi"] = _interval([fn(i) for i in trade_draws], level)
+    return out

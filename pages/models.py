@@ -1,0 +1,67 @@
+"""Models: the registry (versions, training range, which one the worker runs) and the
+walk-forward out-of-sample results against the baselines, with bootstrap intervals."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console import charts, models_view
+from console.data import reader
+from console.login import require_gate
+from db import model_store
+
+FIGURE_LABELS = {
+    "pnl": "P&L",
+    "win_rate": "win rate",
+    "profit_factor": "profit factor",
+    "sharpe": "Sharpe",
+    "max_drawdown_pct": "max drawdown %",
+    "trades_per_day": "trades per day",
+}
+
+
+def registry() -> None:
+    st.subheader("Registry")
+    engine = reader()
+    active = model_store.active_model(engine)
+    frame = models_view.registry(model_store.models(engine), active)
+    if frame.empty:
+        st.write(
+            "No model registered yet: the worker registers the model it loads; `python -m worker.evaluate` "
+            "registers the one it evaluates."
+        )
+        return
+    st.caption(f"The worker's newest run loaded **{active or 'no model (rules only)'}**.")
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def evaluation() -> None:
+    st.subheader("Out-of-sample evaluation")
+    rows = model_store.evaluations(reader())
+    ids = models_view.evaluation_ids(rows)
+    if not ids:
+        st.write("No evaluation yet. Run `python -m worker.evaluate` (see the README).")
+        return
+    chosen = st.selectbox("Evaluation", ids, key="models_eval")
+    frame = models_view.results(rows, chosen)
+    pooled = models_view.overall(frame)
+    figure = st.selectbox("Figure", list(FIGURE_LABELS), format_func=FIGURE_LABELS.get, key="models_figure")
+    if not pooled.empty:
+        st.plotly_chart(
+            charts.interval_bars(
+                pooled,
+                "label",
+                figure,
+                f"{figure}_lo",
+                f"{figure}_hi",
+                f"All folds: {FIGURE_LABELS[figure]} with 95% bootstrap interval",
+            ),
+            width="stretch",
+        )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+require_gate()
+st.title("Models")
+registry()
+evaluation()
