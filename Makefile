@@ -5,7 +5,7 @@ STAMP   := .venv/.installed
 SPEED   ?= 60
 DB      ?=
 
-.PHONY: install browser migrate run worker console test lint bench calibrate clean
+.PHONY: install browser migrate run worker console test lint bench calibrate model evaluate clean
 
 $(STAMP): requirements.txt
 	python3 -m venv .venv
@@ -49,7 +49,18 @@ lint: install
 bench: install
 	$(PY) bench/cycle_latency.py
 	$(PY) bench/backtest_throughput.py
+	$(PY) bench/backtest_throughput.py --model models/rppo-synthetic-s7.zip
+	$(PY) bench/rl_env_steps.py
+	$(PY) bench/rl_inference.py
 	$(PY) bench/console_pages.py
+
+# The shipped model, exactly as it was trained (about 5 minutes on one core).
+model: install
+	$(PY) -m core.rl.train --source synthetic --days 120 --timesteps 200000 --seed 7
+
+# Walk-forward evaluation on the real sessions in ../shared/data; results go to the database.
+evaluate: migrate
+	$(PY) -m worker.evaluate --source csv:../shared/data --folds 3 --train-days 40 --test-days 15 --seeds 1 2
 
 calibrate: install
 	$(PY) bench/calibrate_options.py

@@ -71,6 +71,8 @@ def results(rows: list[dict[str, Any]], evaluation_id: str) -> pd.DataFrame:
             row[f"{name}_lo"] = m.get(f"{name}_lo")
             row[f"{name}_hi"] = m.get(f"{name}_hi")
         row["note"] = m.get("note", "")
+        blocked = m.get("blocked_entries") or {}
+        row["blocked_entries"] = ", ".join(f"{k} {v}" for k, v in sorted(blocked.items(), key=lambda kv: -kv[1]))
         out.append(row)
     frame = pd.DataFrame(out)
     if frame.empty:

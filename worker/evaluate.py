@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.calendar import NY, Session
 from core.market.worlds import make_world, pick_sessions
@@ -39,7 +39,7 @@ from core.types import PolicyMode
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
-from db.models import Equity, Trade
+from db.models import Decision, Equity, Trade
 from worker.backtest import run_backtest
 from worker.runtime import RunOptions
 
@@ -91,6 +91,19 @@ def day_results(db_url: str, run_id: str, test: list[Session], capital: float) -
         out.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
         previous = end
     return out
+
+
+def blocked_entries(db_url: str, run_id: str) -> dict[str, int]:
+    """How often each safeguard blocked an entry the policy wanted (why a policy did not trade)."""
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Decision.blocked_by, func.count())
+            .where(Decision.run_id == run_id, Decision.blocked_by.is_not(None))  # type: ignore[union-attr]
+            .group_by(Decision.blocked_by)
+        ).all()
+    engine.dispose()
+    return {str(code): int(n) for code, n in rows}
 
 
 def entry_times(db_url: str, run_id: str) -> set[tuple[str, datetime]]:
@@ -193,14 +206,16 @@ class Evaluation:
             days, db, run_id = self.backtest(
                 fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), f"f{fold.index}-rl-{seed}"
             )
-            self.record(fold, "rl", rl.version, seed, days, note)
+            self.record(fold, "rl", rl.version, seed, days, note, blocked=blocked_entries(db, run_id))
             entries = random_entries(fold.test, self.world.symbols, len(entry_times(db, run_id)), seed)
             rnd, _, _ = self.backtest(
                 fold.test, PolicySet(RandomEntryPolicy(entries, seed), None), f"f{fold.index}-rnd-{seed}"
             )
             self.record(fold, "random", "random-entries", seed, rnd, f"{len(entries)} random entries")
-        rules, _, _ = self.backtest(fold.test, PolicySet(RulePolicy(), None), f"f{fold.index}-rules")
-        self.record(fold, "rules", RulePolicy.version, None, rules, "rule baseline")
+        rules, db, run_id = self.backtest(fold.test, PolicySet(RulePolicy(), None), f"f{fold.index}-rules")
+        self.record(
+            fold, "rules", RulePolicy.version, None, rules, "rule baseline", blocked=blocked_entries(db, run_id)
+        )
         self.record(
             fold, "hold", "hold", None, [DayResult(s.day.isoformat(), 0.0, ()) for s in fold.test], "never trades"
         )
@@ -281,6 +296,12 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = Evaluation(args)
     evaluation_id = evaluation.run()
     print(format_rows(evaluation.rows))
+    for r in evaluation.rows:
+        if r["fold"] >= 0 and "blocked_entries" in r["metrics"]:
+            blocked = ", ".join(
+                f"{k} {v}" for k, v in sorted(r["metrics"]["blocked_entries"].items(), key=lambda kv: -kv[1])
+            )
+            print(f"fold {r['fold']} {r['policy']} seed {r['seed']}: wanted entries blocked by {blocked or 'nothing'}")
     print(f"stored as evaluation {evaluation_id}")
 
 

@@ -1,0 +1,84 @@
+"""The walk-forward evaluation end to end (a tiny one), its storage, and the Models page."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from core.calendar import last_sessions
+from core.rl.report import DayResult, bootstrap_report
+from db import model_store
+from db.engine import make_engine
+from tests.console_helpers import open_page
+from worker.evaluate import main as evaluate_main
+from worker.evaluate import make_folds
+
+
+def test_folds_roll_forward_without_overlap() -> None:
+    sessions = last_sessions(date(2025, 12, 31), 30)
+    folds = make_folds(sessions, train_days=10, test_days=5, folds=3)
+    assert [f.index for f in folds] == [0, 1, 2]
+    for f in folds:
+        assert len(f.train) == 10 and len(f.test) == 5
+        assert f.train[-1].day < f.test[0].day, "test sessions come after the training sessions"
+    assert folds[-1].test[-1] == sessions[-1]
+    assert folds[0].test[-1].day < folds[1].test[0].day
+
+
+def test_bootstrap_intervals_contain_the_point_and_are_seeded() -> None:
+    days = [
+        DayResult(f"d{i}", pnl, (pnl,) if pnl else ()) for i, pnl in enumerate([120, -80, 40, 0, -30, 200, -60, 90])
+    ]
+    a = bootstrap_report(days, 100_000, seed=1)
+    assert a == bootstrap_report(days, 100_000, seed=1)
+    assert a["pnl"] == 280 and a["trades"] == 7 and a["days"] == 8
+    for name in ("pnl", "win_rate", "profit_factor", "sharpe", "trades_per_day"):
+        assert a[f"{name}_lo"] <= a[name] <= a[f"{name}_hi"], name  # type: ignore[operator]
+
+
+def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'eval.db'}"
+    evaluate_main(
+        [
+            "--source",
+            "synthetic",
+            "--start",
+            "2025-12-01",
+            "--end",
+            "2025-12-10",
+            "--folds",
+            "1",
+            "--train-days",
+            "4",
+            "--test-days",
+            "2",
+            "--seeds",
+            "1",
+            "--timesteps",
+            "1024",
+            "--db",
+            url,
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert "stored as evaluation eval-" in printed
+    rows = model_store.evaluations(make_engine(url))
+    policies = {(r["policy"], r["fold"]) for r in rows}
+    for policy in ("rl", "random", "rules", "hold", "underlying"):
+        assert (policy, 0) in policies and (policy, -1) in policies, policy
+    hold = next(r for r in rows if r["policy"] == "hold" and r["fold"] == 0)
+    assert hold["metrics"]["pnl"] == 0 and hold["metrics"]["trades"] == 0 and hold["sessions"] == 2
+    rl = next(r for r in rows if r["policy"] == "rl" and r["fold"] == 0)
+    assert rl["train_end"] < rl["test_start"] and rl["seed"] == 1
+    rnd = next(r for r in rows if r["policy"] == "random" and r["fold"] == 0)
+    assert rnd["metrics"]["trades"] <= rl["metrics"]["trades"], "random entries copy the RL trade count"
+
+    at = open_page(url, "models", monkeypatch)
+    table = at.dataframe[-1].value
+    assert len(table) == len(rows)
+    assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying"}
+    assert len(at.get("plotly_chart")) == 1
