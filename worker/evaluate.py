@@ -162,9 +162,12 @@ class Evaluation:
         days: list[DayResult],
         note: str,
         pool: bool = True,
+        blocked: dict[str, int] | None = None,
     ) -> None:
-        metrics = bootstrap_report(days, self.args.cash, seed=self.args.bootstrap_seed)
+        metrics: dict[str, Any] = dict(bootstrap_report(days, self.args.cash, seed=self.args.bootstrap_seed))
         metrics["note"] = note
+        if blocked is not None:
+            metrics["blocked_entries"] = blocked
         self.rows.append(
             dict(
                 evaluation_id=self.id,
