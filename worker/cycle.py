@@ -233,14 +233,10 @@ class TradingCycle:
             return None
         chosen: list[Quote | None] = []
 
-        def candidate() -> Quote | None:
+        def candidate() -> Quote | None:  # runs in step 6, after the policy set gate.direction
             if not chosen:
                 chain = self.market.chain(symbol, now)
-                chosen.append(
-                    None
-                    if chain is None
-                    else select_contract(chain, 1 if gate.direction > 0 else -1, params.target_delta)
-                )
+                chosen.append(None if chain is None else select_contract(chain, gate.direction, params.target_delta))
             return chosen[0]
 
         context = EntryContext(
@@ -266,9 +262,10 @@ class TradingCycle:
 
     def ask_policy(self, obs: Observation, entry: EntryGate | None, now: datetime) -> PolicyOutput:
         out = self.policy.decide(obs, action_mask(obs.in_position, may_enter=entry is not None and entry.block is None))
-        memory = self.policy.memory(obs.symbol)
-        if memory is not None and self.policy.rl is not None:  # written with the next flush
-            self.journal.remember_policy(obs.symbol, self.policy.rl.version, memory, now)
+        rl = self.policy.rl
+        memory = None if rl is None else rl.memory(obs.symbol)
+        if rl is not None and memory is not None:  # written with the next flush
+            self.journal.remember_policy(obs.symbol, rl.version, memory, now)
         return out
 
     # step 5

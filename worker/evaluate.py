@@ -17,6 +17,7 @@ shown on the console's Models page.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass
@@ -68,50 +69,45 @@ def make_folds(sessions: list[Session], train_days: int, test_days: int, folds: 
     return [Fold(i, f.train, f.test) for i, f in enumerate(out)]
 
 
-def day_results(db_url: str, run_id: str, test: list[Session], capital: float) -> list[DayResult]:
-    """P&L per test session (day-end equity change) and its closed trades, from a backtest's rows."""
+@dataclass(frozen=True)
+class BacktestReadout:
+    """What the evaluation reads back from one backtest's throwaway database."""
+
+    days: list[DayResult]  # P&L per test session (day-end equity change) and its closed trades
+    blocked: dict[str, int]  # how often each safeguard blocked an entry the policy wanted
+    entries: int  # positions opened
+
+
+def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float) -> BacktestReadout:
     engine = make_engine(db_url)
-    with engine.connect() as conn:
-        trades = conn.execute(
-            select(Trade.entry_time, Trade.realized_pnl).where(Trade.run_id == run_id, Trade.status == "closed")
-        ).all()
-        equity = conn.execute(
-            select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)
-        ).all()
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            trades = conn.execute(
+                select(Trade.entry_time, Trade.realized_pnl, Trade.status).where(Trade.run_id == run_id)
+            ).all()
+            equity = conn.execute(
+                select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)
+            ).all()
+            blocked = conn.execute(
+                select(Decision.blocked_by, func.count())
+                .where(Decision.run_id == run_id, Decision.blocked_by.is_not(None))  # type: ignore[union-attr]
+                .group_by(Decision.blocked_by)
+            ).all()
+    finally:
+        engine.dispose()
     close_of: dict[date, float] = {}
     for t, e in equity:
         close_of[t.astimezone(NY).date()] = e
     by_day: dict[date, list[float]] = {}
-    for t, pnl in trades:
-        by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
-    out, previous = [], capital
+    for t, pnl, status in trades:
+        if status == "closed":
+            by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
+    days, previous = [], capital
     for s in test:
         end = close_of.get(s.day, previous)
-        out.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
+        days.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
         previous = end
-    return out
-
-
-def blocked_entries(db_url: str, run_id: str) -> dict[str, int]:
-    """How often each safeguard blocked an entry the policy wanted (why a policy did not trade)."""
-    engine = make_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(Decision.blocked_by, func.count())
-            .where(Decision.run_id == run_id, Decision.blocked_by.is_not(None))  # type: ignore[union-attr]
-            .group_by(Decision.blocked_by)
-        ).all()
-    engine.dispose()
-    return {str(code): int(n) for code, n in rows}
-
-
-def entry_times(db_url: str, run_id: str) -> set[tuple[str, datetime]]:
-    engine = make_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(select(Trade.underlying, Trade.entry_time).where(Trade.run_id == run_id)).all()
-    engine.dispose()
-    return {(u, t) for u, t in rows}
+    return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades))
 
 
 def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, seed: int) -> set[tuple[str, datetime]]:
@@ -145,13 +141,15 @@ class Evaluation:
         self.work = Path(tempfile.mkdtemp(prefix="evaluate-"))
         self.world = make_world(args.source, args.world_seed)
         self.rows: list[dict[str, Any]] = []
+        self.days: dict[tuple[str, int | None], list[DayResult]] = {}
+        self.given = RLPolicy(args.model) if args.model else None  # loaded once, reused on every fold
 
-    def backtest(self, test: list[Session], policy: PolicySet, tag: str) -> tuple[list[DayResult], str, str]:
+    def backtest(self, test: list[Session], policy: PolicySet, tag: str) -> BacktestReadout:
         db = f"sqlite:///{self.work / (tag + '.db')}"
         options = RunOptions(source=self.args.source, seed=self.args.world_seed, db=db, cash=self.args.cash)
         options.flush_every = 390
         result = run_backtest(options, test[0].day, test[-1].day, policy=policy, run_id=tag)
-        return day_results(db, result.run_id, test, self.args.cash), db, result.run_id
+        return read_backtest(db, result.run_id, test, self.args.cash)
 
     def record(
         self,
@@ -189,8 +187,8 @@ class Evaluation:
     def run_fold(self, fold: Fold) -> None:
         a = self.args
         for seed in a.seeds:
-            if a.model:
-                model_path, note = Path(a.model), "given model, not trained on this fold"
+            if self.given is not None:
+                rl, note = self.given, "given model, not trained on this fold"
             else:
                 cfg = TrainConfig(
                     source=a.source,
@@ -203,22 +201,16 @@ class Evaluation:
                     name=f"{self.id}-f{fold.index}-s{seed}",
                     progress=False,
                 )
-                model_path, _ = train(cfg)
-                note = "trained on the fold's train range"
-            rl = RLPolicy(model_path)
-            days, db, run_id = self.backtest(
-                fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), f"f{fold.index}-rl-{seed}"
-            )
-            self.record(fold, "rl", rl.version, seed, days, note, blocked=blocked_entries(db, run_id))
-            entries = random_entries(fold.test, self.world.symbols, len(entry_times(db, run_id)), seed)
-            rnd, _, _ = self.backtest(
+                rl, note = RLPolicy(train(cfg)[0]), "trained on the fold's train range"
+            by_rl = self.backtest(fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), f"f{fold.index}-rl-{seed}")
+            self.record(fold, "rl", rl.version, seed, by_rl.days, note, blocked=by_rl.blocked)
+            entries = random_entries(fold.test, self.world.symbols, by_rl.entries, seed)
+            rnd = self.backtest(
                 fold.test, PolicySet(RandomEntryPolicy(entries, seed), None), f"f{fold.index}-rnd-{seed}"
             )
-            self.record(fold, "random", "random-entries", seed, rnd, f"{len(entries)} random entries")
-        rules, db, run_id = self.backtest(fold.test, PolicySet(RulePolicy(), None), f"f{fold.index}-rules")
-        self.record(
-            fold, "rules", RulePolicy.version, None, rules, "rule baseline", blocked=blocked_entries(db, run_id)
-        )
+            self.record(fold, "random", "random-entries", seed, rnd.days, f"{len(entries)} random entries")
+        rules = self.backtest(fold.test, PolicySet(RulePolicy(), None), f"f{fold.index}-rules")
+        self.record(fold, "rules", RulePolicy.version, None, rules.days, "rule baseline", blocked=rules.blocked)
         self.record(
             fold, "hold", "hold", None, [DayResult(s.day.isoformat(), 0.0, ()) for s in fold.test], "never trades"
         )
@@ -237,7 +229,6 @@ class Evaluation:
         folds = make_folds(sessions, a.train_days, a.test_days, a.folds)
         if not folds:
             raise SystemExit(f"{len(sessions)} sessions are too few for train {a.train_days} + test {a.test_days}")
-        self.days: dict[tuple[str, int | None], list[DayResult]] = {}
         for fold in folds:
             train, test = fold.train, fold.test
             print(f"fold {fold.index}: train {train[0].day}..{train[-1].day}, test {test[0].day}..{test[-1].day}")
@@ -247,10 +238,10 @@ class Evaluation:
             version = next(r["model_version"] for r in self.rows if r["policy"] == policy and r["seed"] == seed)
             self.record(overall, policy, version, seed, days, "all folds", pool=False)
         engine = make_engine(upgrade(a.db))
-        if a.model:
-            rl = RLPolicy(a.model)
-            register_model(engine, rl.version, str(a.model), asdict(rl.metadata))
+        if self.given is not None:
+            register_model(engine, self.given.version, str(a.model), asdict(self.given.metadata))
         save_evaluation(engine, self.rows)
+        shutil.rmtree(self.work, ignore_errors=True)  # the throwaway backtest databases and fold models
         return self.id
 
 

@@ -181,7 +181,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
             peak_equity=self._peak,
             vix=float(d.vix[k]),
             iv_rank=float(d.iv_rank[k]),
-            regime=classify_regime(float(d.vix[k]), d.rv_annual_pct(k), self.params),
+            regime=classify_regime(float(d.vix[k]), d.latest(k, "rv_annual_pct", 0.0), self.params),
             confidence=1.0,
             trades_today=self._trades,
             last_exit_at=self._last_exit,
@@ -205,9 +205,9 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
             entry_price=quote.ask,
             entry_time=now,
             peak_bid=quote.ask,
-            entry_atr_pct=d.atr_pct(k),
+            entry_atr_pct=d.latest(k, "atr_pct", 0.05),
             entry_vix=float(d.vix[k]),
-            entry_trend_pct=d.trend_pct(k),
+            entry_trend_pct=d.latest(k, "trend_pct", 0.0),
         )
         self._pos = _Position(state, quote.contract.right is Right.CALL)
         self._realized = -qty * self.fee

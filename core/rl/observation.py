@@ -1,8 +1,9 @@
 """The policy's observation: the last WINDOW feature rows plus the position, scaled to ~[-3, 3].
 
-One function, `encode`, builds it for the training environment and for the live RL policy, so
-the two cannot drift. The scaling is fixed (not fitted to data) and written into the model's
-metadata; a model trained with another layout is refused at load (core.rl.metadata).
+The same two functions build it for the training environment and for the live RL policy, so the
+two cannot drift: `scale_features` (the feature rows) and `with_position` (adds the position).
+The scaling is fixed (not fitted to data) and written into the model's metadata; a model
+trained with another layout is refused at load (core.rl.metadata).
 """
 
 from __future__ import annotations
@@ -64,11 +65,6 @@ def with_position(scaled: np.ndarray, direction: int, unrealized_pct: float, min
     out[:, _N_FEATURES + 1] = min(max(unrealized_pct / _SCALE[_N_FEATURES + 1], -CLIP), CLIP)
     out[:, _N_FEATURES + 2] = min(minutes_held / _SCALE[_N_FEATURES + 2], CLIP)
     return out
-
-
-def encode(window: np.ndarray, direction: int, unrealized_pct: float, minutes_held: float) -> np.ndarray:
-    """The observation for one feature window (oldest row first) and the current position."""
-    return with_position(scale_features(window), direction, unrealized_pct, minutes_held)
 
 
 def scaling_table() -> dict[str, list[float]]:

@@ -21,10 +21,6 @@ from core.market.sim_market import SimMarket, World
 from core.regime import VixRange
 from core.rl.observation import scale_features
 
-_ATR = FEATURE_NAMES.index("atr_pct")
-_TREND = FEATURE_NAMES.index("trend_pct")
-_RV = FEATURE_NAMES.index("rv_annual_pct")
-
 
 @dataclass(frozen=True)
 class SessionData:
@@ -45,14 +41,9 @@ class SessionData:
     def steps(self) -> int:
         return len(self.times)
 
-    def atr_pct(self, step: int) -> float:
-        return float(self.windows[step, -1, _ATR]) if self.bars_seen[step] else 0.05
-
-    def trend_pct(self, step: int) -> float:
-        return float(self.windows[step, -1, _TREND]) if self.bars_seen[step] else 0.0
-
-    def rv_annual_pct(self, step: int) -> float:
-        return float(self.windows[step, -1, _RV]) if self.bars_seen[step] else 0.0
+    def latest(self, step: int, name: str, before_first_bar: float) -> float:
+        """The newest feature row's `name` at a step (`before_first_bar` until a bar has closed)."""
+        return float(self.windows[step, -1, FEATURE_NAMES.index(name)]) if self.bars_seen[step] else before_first_bar
 
 
 def prepare_session(market: SimMarket, session: Session, symbol: str) -> SessionData:
