@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -118,21 +119,25 @@ class Journal:
         self._raw: Any = None
         self._last_row: Any = None
         self._last_read: tuple[ControlSnapshot, TradingParams] | None = None
-        self._tx: Connection | None = None
+        self._local = threading.local()  # the open transaction is per thread (cycle, control, heartbeat)
         self._fast = engine.dialect.name == "sqlite"
+
+    @property
+    def _tx(self) -> Connection | None:
+        return getattr(self._local, "tx", None)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction for everything inside; nested calls join it."""
+        """One transaction for everything inside; nested calls (in the same thread) join it."""
         if self._tx is not None:
             yield self._tx
             return
         with self.engine.begin() as conn:
-            self._tx = conn
+            self._local.tx = conn
             try:
                 yield conn
             finally:
-                self._tx = None
+                self._local.tx = None
 
     # ---- runs and control ---------------------------------------------------------------
     def start_run(self, kind: str, mode: str, source: str, seed: int | None, args: dict[str, Any]) -> None:
@@ -331,6 +336,21 @@ class Journal:
         with self.engine.connect() as conn:
             rows = conn.execute(select(Trade).where(Trade.status == "open").order_by(Trade.id)).mappings().all()
         return [Trade.model_validate(dict(r)) for r in rows]
+
+    def open_orders(self) -> list[Order]:
+        """Orders the database still counts as open (pending, accepted, partially filled)."""
+        open_states = ("pending", "accepted", "partially_filled")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Order).where(Order.status.in_(open_states)).order_by(Order.id)).mappings().all()
+        return [Order.model_validate(dict(r)) for r in rows]
+
+    def known_order_ids(self, client_order_ids: list[str]) -> set[str]:
+        """Which of these client order ids the database has."""
+        if not client_order_ids:
+            return set()
+        with self.engine.connect() as conn:
+            found = conn.execute(select(Order.client_order_id).where(Order.client_order_id.in_(client_order_ids)))
+            return {r[0] for r in found}
 
     def cash_from_fills(self, initial_cash: float) -> float:
         """Cash implied by every fill so far: how a restarted simulator rebuilds its account."""
