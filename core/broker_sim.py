@@ -73,6 +73,9 @@ class SimBroker:
         found = self._orders.get(client_order_id)
         return None if found is None else found[1]
 
+    def remember(self, client_order_id: str, contract: OptionContract, side: Side, filled_qty: int, avg: float) -> None:
+        """Nothing to do: the simulator keeps every order it was sent."""
+
     # ---- orders --------------------------------------------------------------------------
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
         self._now = now
@@ -183,6 +186,17 @@ class SimBroker:
             updates.append(self._broker_sell(held, now, "close-all", liquidation=False))
         return updates
 
+    def _cancel_sells(self, contract: OptionContract) -> list[OrderUpdate]:
+        """Cancel resting sells of `contract` (the broker does before it liquidates it)."""
+        cancelled = []
+        for open_cid in sorted(self._open_ids):
+            request, update = self._orders[open_cid]
+            if request.contract == contract and request.side is Side.SELL:
+                update.status = OrderStatus.CANCELED
+                self._open_ids.discard(open_cid)
+                cancelled.append(replace(update, fills=[]))
+        return cancelled
+
     def _broker_sell(self, held: _Held, now: datetime, tag: str, liquidation: bool) -> OrderUpdate:
         cid = f"{tag}-{held.contract.symbol}-{now:%Y%m%dT%H%M}"
         request = OrderRequest(cid, held.contract, Side.SELL, held.qty, opening=False)
@@ -214,5 +228,6 @@ class SimBroker:
         if session is not None and now >= session.close - LIQUIDATION_BEFORE_CLOSE:
             for held in list(self._held.values()):
                 if held.contract.expiry <= session.day:
+                    updates.extend(self._cancel_sells(held.contract))
                     updates.append(self._broker_sell(held, now, "liquidation", liquidation=True))
         return updates

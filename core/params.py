@@ -53,6 +53,14 @@ class TradingParams(BaseModel):
         ge=0.05,
         le=0.95,
     )
+    order_collar_pct: float = _f(
+        3.0,
+        "entries",
+        "% of the quote",
+        "Orders are limits this far through the quote (buys above the ask, sells below the bid), on the cent grid.",
+        ge=0.0,
+        le=25.0,
+    )
     policy_exit_min_confidence: float = _f(
         0.60, "entries", "probability", "Minimum confidence for the policy's own close signal to exit.", ge=0.25, le=1.0
     )

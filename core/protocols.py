@@ -15,7 +15,7 @@ import numpy as np
 from core.calendar import Session
 from core.market.bars import SessionBars
 from core.options.chain import ChainSnapshot
-from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote
+from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,11 @@ class Broker(Protocol):
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
         """Send an order. The request's client order id was persisted before this call."""
 
-    def order_by_client_id(self, client_order_id: str) -> OrderUpdate | None: ...
+    def order_by_client_id(self, client_order_id: str) -> OrderUpdate | None:
+        """The order with fills not reported before; None when the broker has no such order."""
+
+    def remember(self, client_order_id: str, contract: OptionContract, side: Side, filled_qty: int, avg: float) -> None:
+        """Track an order the database knows (after a restart), with the fills already booked."""
 
     def cancel_all(self, now: datetime) -> list[OrderUpdate]: ...
 

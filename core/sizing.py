@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from core.options.chain import ChainSnapshot
@@ -33,3 +35,11 @@ def select_contract(chain: ChainSnapshot, direction: int, target_delta: float) -
         return None
     distance = np.where(usable, np.abs(np.abs(chain.delta) - target_delta), np.inf)
     return chain.quote(int(np.argmin(distance)))
+
+
+def collar_price(quote_price: float, buying: bool, collar_pct: float) -> float:
+    """A limit price `collar_pct` through the quote on the cent grid (never below one cent):
+    marketable at the quote the decision saw, but never filled far from it."""
+    cents = quote_price * 100.0 * (1.0 + (collar_pct if buying else -collar_pct) / 100.0)
+    rounded = math.ceil(round(cents, 6)) if buying else math.floor(round(cents, 6))
+    return max(0.01, rounded / 100.0)

@@ -35,6 +35,7 @@ class ControlLoop:
                 return None
             reason = MAX_DRAWDOWN_HALT if control.reason_code == "max_drawdown" else EMERGENCY_STOP
             cycle.pending.clear()
+            cycle.open_order_symbols.clear()
             before = len(cycle.book.positions())
             updates = cycle.broker.close_all(now) if control.flatten else cycle.broker.cancel_all(now)
             for upd in updates:

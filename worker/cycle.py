@@ -22,7 +22,7 @@ from core.policy.ensemble import PolicySet
 from core.protocols import BarView, Broker, MarketData
 from core.regime import VixRange, classify_regime
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
-from core.sizing import contracts_for, select_contract
+from core.sizing import collar_price, contracts_for, select_contract
 from core.types import (
     Account,
     Action,
@@ -92,6 +92,8 @@ class TradingCycle:
         self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
         self._fills_seen = False
         self.pending: dict[str, tuple[EntryIntent | None, Reason | None]] = {}
+        self.open_order_symbols: dict[str, str] = {}  # client order id -> underlying, while open
+        self.broker_errors = 0  # submits that failed at the broker (the worker escalates repeats)
         self.session: Session | None = None
         self.last_latency_ms = 0.0
         self.last_state = TradingState.ACTIVE
@@ -258,6 +260,8 @@ class TradingCycle:
             candidate=candidate,
         )
         gate = EntryGate(context, first_block(context, BEFORE_POLICY))
+        if gate.block is None and self.order_open_for(symbol):
+            gate.block = Reason("order_open", f"An order for {symbol} is still working at the broker.")
         return gate
 
     def ask_policy(self, obs: Observation, entry: EntryGate | None, now: datetime) -> PolicyOutput:
@@ -273,7 +277,7 @@ class TradingCycle:
         self, symbol: str, now: datetime, session: Session, params: TradingParams, out: PolicyOutput
     ) -> str | None:
         pos = self.book.position(symbol)
-        if pos is None:
+        if pos is None or self.order_open_for(symbol):  # an exit already working is not sent twice
             return None
         quote = self.market.quote(pos.contract, now)
         if quote is None:
@@ -282,17 +286,22 @@ class TradingCycle:
         signal = check_exits(pos, quote.bid, now, session, params, close_conf)
         if signal is None:
             return None
-        self.send_exit(symbol, signal, now)
+        self.send_exit(symbol, signal, now, collar_price(quote.bid, False, params.order_collar_pct))
         return signal.reason.code
 
-    def send_exit(self, symbol: str, signal: ExitSignal, now: datetime) -> None:
+    def send_exit(self, symbol: str, signal: ExitSignal, now: datetime, limit: float) -> None:
         pos = self.book.position(symbol)
         assert pos is not None
         if signal.reason.code.startswith("partial_tp"):
             pos.partials_done = int(signal.reason.code[-1])
         cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), f"exit:{signal.reason.code}")
-        request = OrderRequest(cid, pos.contract, Side.SELL, signal.qty, opening=False)
+        request = OrderRequest(
+            cid, pos.contract, Side.SELL, signal.qty, opening=False, order_type="limit", limit_price=limit
+        )
         self.send(request, signal.reason.code, now, None, signal.reason, pos.trade_id)
+
+    def order_open_for(self, symbol: str) -> bool:
+        return symbol in self.open_order_symbols.values()
 
     # steps 6 and 7
     def consider_entry(
@@ -344,7 +353,8 @@ class TradingCycle:
             direction=direction,
         )
         cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), "entry")
-        request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True)
+        limit = collar_price(quote.ask, True, params.order_collar_pct)
+        request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True, order_type="limit", limit_price=limit)
         upd = self.send(request, intent.reason.code, now, intent, None, None)
         if upd.status is OrderStatus.REJECTED:
             return Reason("broker_rejected", f"Broker refused the order: {upd.reject_reason}."), cid
@@ -359,17 +369,32 @@ class TradingCycle:
         exit_reason: Reason | None,
         trade_id: int | None,
     ) -> OrderUpdate:
-        """Persist, then submit; on an error look the order up by its id before anything else."""
+        """Persist, then submit once; on any error look the order up by its id, never resend.
+
+        Found: it is booked as the broker has it. Not found: it never arrived, and is closed as
+        rejected. Lookup failed too: it stays pending (open), which blocks new orders on the
+        symbol until reconciliation learns what happened to it.
+        """
+        cid = request.client_order_id
         self.journal.persist_order(request, reason_code, now, trade_id)
-        self.pending[request.client_order_id] = (intent, exit_reason)
+        self.pending[cid] = (intent, exit_reason)
+        self.open_order_symbols[cid] = request.contract.underlying
         try:
             upd = self.broker.submit(request, now)
         except Exception as exc:
-            found = self.broker.order_by_client_id(request.client_order_id)
-            if found is None:
-                upd = OrderUpdate(request.client_order_id, OrderStatus.REJECTED, reject_reason=f"submit failed: {exc}")
+            self.broker_errors += 1
+            try:
+                found = self.broker.order_by_client_id(cid)
+            except Exception as lookup_exc:
+                upd = OrderUpdate(
+                    cid,
+                    OrderStatus.PENDING,
+                    reject_reason=f"unknown: submit failed ({exc}); lookup failed ({lookup_exc})",
+                )
             else:
-                upd = found
+                upd = found or OrderUpdate(
+                    cid, OrderStatus.REJECTED, reject_reason=f"submit failed and the broker has no such order: {exc}"
+                )
         self.book_update(upd, now)
         return upd
 
@@ -393,6 +418,7 @@ class TradingCycle:
         self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if exit_reason else "")
         if not upd.status.is_open:
             self.pending.pop(upd.client_order_id, None)
+            self.open_order_symbols.pop(upd.client_order_id, None)
 
     # step 8
     def record_decision(
