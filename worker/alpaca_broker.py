@@ -1,0 +1,249 @@
+"""The Broker protocol on Alpaca (paper or live) through alpaca-py's TradingClient.
+
+Orders are DAY limit orders with `position_intent` (BUY_TO_OPEN / SELL_TO_CLOSE) and the
+cycle's deterministic client order id. The adapter remembers, per client order id, how much of
+each order it has already reported as filled, and turns Alpaca's cumulative `filled_qty` /
+`filled_avg_price` into one FillEvent per increment, so a fill is booked exactly once however
+often the order is read. Errors are not retried here: the cycle looks a failed submit up by its
+client order id, and reconciliation settles whatever is still unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from alpaca.common.exceptions import APIError
+from alpaca.trading.enums import AssetClass, OrderSide, PositionIntent, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import Order
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+
+from core.calendar import NY
+from core.types import Account, BrokerPosition, FillEvent, OptionContract, OrderRequest, OrderStatus, OrderUpdate, Side
+from worker.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
+
+log = logging.getLogger("worker.alpaca")
+
+_STATUS = {
+    "new": OrderStatus.ACCEPTED,
+    "accepted": OrderStatus.ACCEPTED,
+    "pending_new": OrderStatus.ACCEPTED,
+    "accepted_for_bidding": OrderStatus.ACCEPTED,
+    "pending_replace": OrderStatus.ACCEPTED,
+    "pending_cancel": OrderStatus.ACCEPTED,
+    "pending_review": OrderStatus.ACCEPTED,
+    "done_for_day": OrderStatus.ACCEPTED,
+    "calculated": OrderStatus.ACCEPTED,
+    "held": OrderStatus.ACCEPTED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "replaced": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+    "suspended": OrderStatus.REJECTED,
+    "stopped": OrderStatus.ACCEPTED,
+}
+
+
+@dataclass
+class _Known:
+    """What has been reported for one order: its fills are reported as increments over this."""
+
+    contract: OptionContract
+    side: Side
+    filled_qty: int = 0
+    avg_price: float = 0.0
+    status: OrderStatus = OrderStatus.PENDING
+    broker_order_id: str | None = None
+    ours: bool = True  # False: the broker's own order (close-all, expiry liquidation)
+
+
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x))
+
+
+class AlpacaBroker:
+    """Alpaca through alpaca-py; every call has the session's timeout and request budget."""
+
+    def __init__(self, clients: AlpacaClients, fee_per_contract: float = 0.65, flat_wait_s: float = 5.0) -> None:
+        self.trading = clients.trading
+        self.name = f"alpaca-{clients.settings.mode}"
+        self.fee_per_contract = fee_per_contract
+        self.flat_wait_s = flat_wait_s
+        self.known: dict[str, _Known] = {}
+
+    # ---- calls --------------------------------------------------------------------------
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        """One alpaca-py call; transient failures become BrokerUnavailableError naming the call."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if is_transient(exc):
+                raise BrokerUnavailableError(f"{what}: {_short(exc)}") from exc
+            raise
+
+    # ---- account ------------------------------------------------------------------------
+    def account(self) -> Account:
+        a = self._call("get_account", self.trading.get_account)
+        return Account(cash=float(a.cash or 0.0), equity=float(a.equity or 0.0))
+
+    def positions(self) -> list[BrokerPosition]:
+        out = []
+        for p in self._call("get_all_positions", self.trading.get_all_positions):
+            if _value(p.asset_class) != AssetClass.US_OPTION.value:
+                continue
+            out.append(
+                BrokerPosition(OptionContract.from_symbol(p.symbol), int(float(p.qty)), float(p.avg_entry_price))
+            )
+        return out
+
+    def open_orders(self) -> list[OrderUpdate]:
+        orders = self._call(
+            "get_orders", self.trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        )
+        return [self._update(o, report_fills=False) for o in orders]
+
+    # ---- orders -------------------------------------------------------------------------
+    def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
+        """Send once. Any error propagates: the caller looks the order up by its id first."""
+        self.remember(request.client_order_id, request.contract, request.side)
+        intent = PositionIntent.BUY_TO_OPEN if request.side is Side.BUY else PositionIntent.SELL_TO_CLOSE
+        common = dict(
+            symbol=request.contract.symbol,
+            qty=request.qty,
+            side=OrderSide.BUY if request.side is Side.BUY else OrderSide.SELL,
+            time_in_force=TimeInForce.DAY,
+            client_order_id=request.client_order_id,
+            position_intent=intent,
+        )
+        if request.order_type == "limit" and request.limit_price is not None:
+            body = LimitOrderRequest(limit_price=round(request.limit_price, 2), **common)
+        else:
+            body = MarketOrderRequest(**common)
+        try:
+            order = self.trading.submit_order(body)
+        except APIError as exc:
+            status = status_of(exc)
+            if status == 422 and "unique" in str(exc):  # the id was used: that order is ours
+                found = self.order_by_client_id(request.client_order_id)
+                if found is not None:
+                    return found
+            if status is not None and 400 <= status < 500 and status not in (404, 408, 429):
+                return OrderUpdate(request.client_order_id, OrderStatus.REJECTED, reject_reason=_short(exc))
+            raise
+        update = self._update(order)
+        if update.status is OrderStatus.ACCEPTED:  # marketable limits fill within moments: read once more
+            again = self.order_by_client_id(request.client_order_id)
+            update = again if again is not None else update
+        return update
+
+    def order_by_client_id(self, client_order_id: str) -> OrderUpdate | None:
+        """The order as the broker has it, with fills not reported before; None when unknown."""
+        try:
+            order = self.trading.get_order_by_client_id(client_order_id)
+        except APIError as exc:
+            if status_of(exc) == 404:
+                return None
+            if is_transient(exc):
+                raise BrokerUnavailableError(f"get_order_by_client_id: {_short(exc)}") from exc
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                raise BrokerUnavailableError(f"get_order_by_client_id: {_short(exc)}") from exc
+            raise
+        return self._update(order)
+
+    def remember(self, cid: str, contract: OptionContract, side: Side, filled_qty: int = 0, avg: float = 0.0) -> None:
+        """Track an order (before it is sent, or from the database after a restart)."""
+        if cid not in self.known:
+            self.known[cid] = _Known(contract, side, filled_qty, avg)
+
+    def cancel_all(self, now: datetime) -> list[OrderUpdate]:
+        self._call("cancel_orders", self.trading.cancel_orders)
+        return self.sync(now)
+
+    def close_all(self, now: datetime) -> list[OrderUpdate]:
+        """Cancel every order and close every position, then read back until flat (or give up)."""
+        responses = self._call("close_all_positions", self.trading.close_all_positions, True)
+        for r in responses:
+            body = r.body
+            if isinstance(body, Order):  # sent at our request: booked as our exit, not a liquidation
+                self.remember(body.client_order_id, OptionContract.from_symbol(body.symbol or ""), Side.SELL)
+        deadline = time.monotonic() + self.flat_wait_s
+        while self.positions() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        return self.sync(now)
+
+    # ---- time ---------------------------------------------------------------------------
+    def sync(self, now: datetime) -> list[OrderUpdate]:
+        """Changes since the last read: fills (as increments), cancels, expiries, and sells the
+        broker sent on its own (expiry liquidation), reported as liquidation fills."""
+        request = GetOrdersRequest(
+            status=QueryOrderStatus.ALL, after=now - timedelta(days=1), limit=500, direction="asc"
+        )
+        orders = self._call("get_orders", self.trading.get_orders, request)
+        updates = []
+        for order in orders:
+            cid = order.client_order_id
+            known = self.known.get(cid)
+            if known is None:
+                if _value(order.side) != "sell" or not float(order.filled_qty or 0):
+                    continue  # not ours and not a fill on a position: reconciliation judges it
+                self.remember(cid, OptionContract.from_symbol(order.symbol or ""), Side.SELL)
+                self.known[cid].ours = False
+                known = self.known[cid]
+            before = (known.status, known.filled_qty)
+            upd = self._update(order)
+            if (upd.status, upd.filled_qty) != before:
+                updates.append(upd)
+        return updates
+
+    def _update(self, order: Order, report_fills: bool = True) -> OrderUpdate:
+        cid = order.client_order_id
+        status = _STATUS.get(_value(order.status), OrderStatus.ACCEPTED)
+        filled = int(float(order.filled_qty or 0))
+        avg = float(order.filled_avg_price or 0.0)
+        known = self.known.get(cid)
+        if known is None:
+            known = self.known[cid] = _Known(
+                OptionContract.from_symbol(order.symbol or ""), Side(_value(order.side)), ours=False
+            )
+        fills = []
+        if report_fills and filled > known.filled_qty:
+            qty = filled - known.filled_qty
+            price = (avg * filled - known.avg_price * known.filled_qty) / qty
+            at = (order.filled_at or order.updated_at or order.submitted_at).astimezone(NY)
+            fills.append(
+                FillEvent(
+                    cid,
+                    known.contract,
+                    known.side,
+                    qty,
+                    round(price, 4),
+                    round(self.fee_per_contract * qty, 2),
+                    at,
+                    at,
+                    liquidation=not known.ours,
+                )
+            )
+            known.filled_qty, known.avg_price = filled, avg
+        known.status, known.broker_order_id = status, str(order.id)
+        return OrderUpdate(
+            cid,
+            status,
+            broker_order_id=str(order.id),
+            filled_qty=known.filled_qty,
+            avg_fill_price=known.avg_price if known.filled_qty else None,
+            reject_reason=None if status is not OrderStatus.REJECTED else "rejected by the broker",
+            fills=fills,
+        )
+
+
+def _short(exc: BaseException) -> str:
+    """A one-line error for events and logs (an APIError's body is Alpaca's JSON message)."""
+    text = str(exc).strip().replace("\n", " ")
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
