@@ -46,7 +46,10 @@ def run_backtest(
     policy: PolicySet | None = None,
 ) -> BacktestResult:
     """Every cycle of the chosen sessions; `policy` replaces the configured one (evaluations)."""
+    if options.mode != "sim":
+        raise ValueError("backtests run on the simulator only (--mode sim)")
     rt = build_runtime(options, "backtest", run_id, policy)
+    assert rt.world is not None
     sessions = pick_sessions(rt.world, start, end, days)
     if not sessions:
         raise SystemExit("no sessions in the requested range")

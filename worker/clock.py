@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from core.calendar import Session, next_session, session_containing, session_for
+from core.calendar import NY, Session, next_session, session_containing, session_for
 
 
 class SimClock:
@@ -14,6 +14,8 @@ class SimClock:
     `next_session_after` decides which session follows (the calendar for synthetic data, the
     days present in the files for CSV replay); it returns None when there is no more data.
     """
+
+    finite = True  # advance() returning None means the data has run out
 
     def __init__(self, start: datetime, next_session_after: Callable[[date], Session | None] | None = None) -> None:
         self._next = next_session_after or next_session
@@ -38,3 +40,32 @@ class SimClock:
             return None
         self.now = following.open + timedelta(minutes=1)
         return self.now
+
+
+class BrokerClock:
+    """Real time from the broker's clock: one cycle per new minute while the market is open.
+
+    The cycle for minute t runs once the broker's time has passed t by `settle_s` (bar
+    publication lags the minute by a moment). Paper and live only; the broker's clock is the
+    authority on whether the market is open (holidays, early closes).
+    """
+
+    finite = False
+
+    def __init__(self, read_clock: Callable[[], tuple[datetime, bool]], settle_s: float = 2.0) -> None:
+        self._read = read_clock
+        self.settle = timedelta(seconds=settle_s)
+        self.now: datetime | None = None
+        self._last: datetime | None = None
+
+    def advance(self) -> datetime | None:
+        """The next cycle time, or None when there is nothing to run yet (or the market is shut)."""
+        stamp, is_open = self._read()
+        self.now = stamp.astimezone(NY)
+        if not is_open:
+            return None
+        minute = (self.now - self.settle).replace(second=0, microsecond=0)
+        if self._last is not None and minute <= self._last:
+            return None
+        self._last = minute
+        return minute

@@ -21,6 +21,7 @@ from core.market.worlds import make_world
 from core.policy.ensemble import PolicySet
 from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
+from core.protocols import Broker, MarketData
 from core.rl.metadata import ModelMismatchError
 from core.types import BrokerPosition, ModelMismatch, OptionContract
 from db.control import bootstrap
@@ -28,6 +29,9 @@ from db.engine import make_engine
 from db.journal import Journal
 from db.migrate import upgrade
 from db.model_store import load_policy_memories, register_model
+from worker.alpaca_broker import AlpacaBroker
+from worker.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
+from worker.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
 from worker.cycle import TradingCycle
 
@@ -50,12 +54,13 @@ class RunOptions:
 class Runtime:
     options: RunOptions
     engine: Engine
-    world: SyntheticWorld | CsvWorld
-    market: SimMarket
-    broker: SimBroker
+    world: SyntheticWorld | CsvWorld | None  # None: a real broker's market (paper, live)
+    market: MarketData
+    broker: Broker
     journal: Journal
     cycle: TradingCycle
     control: ControlLoop
+    clients: AlpacaClients | None = None
 
     def next_session_after(self, day: date) -> Session | None:
         """The session after `day` that this run has data for."""
@@ -92,21 +97,32 @@ def load_policies(options: RunOptions, kind: str, engine: Engine, journal: Journ
 def build_runtime(
     options: RunOptions, kind: str, run_id: str | None = None, policy: PolicySet | None = None
 ) -> Runtime:
-    """Migrate the database, then assemble every part of a simulated run."""
-    if options.mode != "sim":
-        raise ValueError(f"--mode {options.mode} is not available yet: only 'sim' is implemented")
+    """Migrate the database, then assemble every part of a run: the simulator in sim mode,
+    Alpaca (settings from the environment) in paper and live mode."""
+    if options.mode not in ("sim", "paper", "live"):
+        raise ValueError(f"--mode must be sim, paper or live, got {options.mode!r}")
+    clients = None
+    world: SyntheticWorld | CsvWorld | None = None
+    market: MarketData
+    broker: Broker
+    if options.mode == "sim":
+        world = make_world(options.source, options.seed)
+        market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
+        broker = SimBroker(market, options.cash, options.fee_per_contract)
+    else:
+        clients = make_clients(AlpacaSettings.from_env(options.mode))  # SettingsError names what is missing
+        market = AlpacaMarketData(clients)
+        broker = AlpacaBroker(clients, options.fee_per_contract)
+        options.source = "alpaca"
     url = upgrade(options.db)
     engine = make_engine(url)
     bootstrap(engine)
-    world = make_world(options.source, options.seed)
-    market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
-    broker = SimBroker(market, options.cash, options.fee_per_contract)
     journal = Journal(engine, run_id or f"{kind}-{uuid.uuid4().hex[:12]}", options.flush_every)
     policy = policy or load_policies(options, kind, engine, journal)
     loaded = {"model_version": policy.rl.version if policy.rl else None}
     journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
     cycle = TradingCycle(market, broker, policy, journal, threading.Lock())
-    return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle))
+    return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle), clients)
 
 
 def restore_simulated_account(rt: Runtime) -> None:
@@ -116,6 +132,7 @@ def restore_simulated_account(rt: Runtime) -> None:
         BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
         for p in rt.cycle.book.positions()
     ]
+    assert isinstance(rt.broker, SimBroker)
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
 
 

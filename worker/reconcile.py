@@ -1,0 +1,134 @@
+"""Reconciliation: the database and the broker must tell the same story before trading.
+
+At start and every few minutes: every order the database counts as open is looked up by its
+client order id (fills the database missed are imported, orders that never reached the broker
+are closed as rejected), the broker's recent order changes are applied, and then the broker's
+open orders and positions are compared with the database. Anything the database does not know
+halts trading (without flattening: the worker does not trade what it does not understand); a
+later clean pass lifts that halt and trading resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.types import OptionContract, OrderStatus, OrderUpdate, Reason, Right, Side, TradingState
+from db.control import set_trading_state
+from db.models import Order
+from worker.cycle import TradingCycle
+from worker.tradebook import EntryIntent
+
+log = logging.getLogger("worker.reconcile")
+MISMATCH = "reconcile_mismatch"
+
+
+@dataclass
+class ReconcileReport:
+    checked_orders: int = 0
+    imported_fills: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def imported_intent(row: Order, param_version: int) -> EntryIntent:
+    """The entry record of an opening fill the worker did not book itself (it restarted)."""
+    direction = 1 if OptionContract.from_symbol(row.contract).right is Right.CALL else -1
+    return EntryIntent(
+        reason=Reason(
+            "imported_fill",
+            f"Opening fill found at the broker by reconciliation (order {row.client_order_id}, "
+            f"sent for {row.reason_code}); the worker had not booked it.",
+        ),
+        confidence=0.0,
+        regime="unknown",
+        vix=0.0,
+        model_version="",
+        param_version=param_version,
+        atr_pct=0.0,
+        trend_pct=0.0,
+        direction=direction,
+    )
+
+
+class Reconciler:
+    def __init__(self, cycle: TradingCycle) -> None:
+        self.cycle = cycle
+
+    def run(self, now: datetime) -> ReconcileReport:
+        """Compare, import, and set the trading state; errors talking to the broker are problems."""
+        cycle = self.cycle
+        report = ReconcileReport()
+        with cycle.lock:
+            try:
+                self._settle_open_orders(now, report)
+                for upd in cycle.broker.sync(now):
+                    report.imported_fills += len(upd.fills)
+                    cycle.book_update(upd, now)
+                self._compare(report)
+            except Exception as exc:
+                log.exception("reconciliation failed")
+                report.problems.append(f"the broker could not be read: {exc}")
+            cycle.journal.flush()
+            self._apply(report, now)
+        return report
+
+    def _settle_open_orders(self, now: datetime, report: ReconcileReport) -> None:
+        cycle = self.cycle
+        control, _ = cycle.journal.read_control()
+        for row in cycle.journal.open_orders():
+            cid = row.client_order_id
+            report.checked_orders += 1
+            contract, side = OptionContract.from_symbol(row.contract), Side(row.side)
+            cycle.broker.remember(cid, contract, side, row.filled_qty, row.avg_fill_price or 0.0)
+            if cid not in cycle.pending:
+                reason = Reason(row.reason_code, "Exit order settled by reconciliation after a restart.")
+                cycle.pending[cid] = (
+                    (imported_intent(row, control.param_version), None) if row.opening else (None, reason)
+                )
+                cycle.open_order_symbols[cid] = row.underlying
+            found = cycle.broker.order_by_client_id(cid)
+            if found is None:
+                if row.status == OrderStatus.PENDING.value:
+                    found = OrderUpdate(cid, OrderStatus.REJECTED, reject_reason="never reached the broker")
+                else:
+                    report.problems.append(f"order {cid} is {row.status} in the database but unknown to the broker")
+                    continue
+            report.imported_fills += len(found.fills)
+            cycle.book_update(found, now)
+
+    def _compare(self, report: ReconcileReport) -> None:
+        cycle = self.cycle
+        broker_open = cycle.broker.open_orders()
+        known = cycle.journal.known_order_ids([o.client_order_id for o in broker_open])
+        for o in broker_open:
+            if o.client_order_id not in known:
+                report.problems.append(f"unknown open order {o.client_order_id} (broker id {o.broker_order_id})")
+        held = {p.contract.symbol: p.qty for p in cycle.broker.positions()}
+        booked = {p.contract.symbol: p.qty_open for p in cycle.book.positions()}
+        for symbol in sorted(held.keys() | booked.keys()):
+            at_broker, in_db = held.get(symbol, 0), booked.get(symbol, 0)
+            if at_broker != in_db:
+                what = "unknown position" if in_db == 0 else "position mismatch"
+                report.problems.append(f"{what} {symbol}: broker {at_broker}, database {in_db}")
+
+    def _apply(self, report: ReconcileReport, now: datetime) -> None:
+        engine = self.cycle.journal.engine
+        control, _ = self.cycle.journal.read_control()
+        if report.problems:
+            text = "Reconciliation found: " + "; ".join(report.problems)
+            changed = set_trading_state(engine, TradingState.HALTED, "worker", MISMATCH, text[:2000], at=now)
+            if changed is not None or control.reason_code != MISMATCH:
+                self.cycle.journal.event("error", MISMATCH, text[:2000], time=now)
+            log.error("%s", text)
+        elif control.state is TradingState.HALTED and control.reason_code == MISMATCH:
+            set_trading_state(
+                engine, TradingState.ACTIVE, "worker", "reconciled", "Database and broker agree again.", at=now
+            )
+            self.cycle.journal.event(
+                "info", "reconciled", "Database and broker agree again; trading resumes.", time=now
+            )
