@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from console.broker_stop import REAL_MODES, flatten_at_broker, trading_mode
 from console.data import reader, writer
 from core.types import TradingState
 from db import reads
@@ -39,6 +40,9 @@ def control_panel() -> None:
     the sidebar is collapsed on a phone, so the stop never lives there)."""
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
+    mode = trading_mode(reads.worker_status(reader()))
+    if mode == "live":
+        st.error("**LIVE TRADING: this worker trades real money at Alpaca.**", icon=":material/warning:")
     left, middle, right = st.columns([3, 2, 2], vertical_alignment="center")
     left.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
     notices = st.container()
@@ -58,6 +62,9 @@ def control_panel() -> None:
             flatten=True,
         )
         notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
+        if mode in REAL_MODES:  # also straight to the broker: works while the worker is down
+            flat, summary = flatten_at_broker(writer(), mode, operator_name())
+            (notices.success if flat else notices.error)(summary)
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}
     if right.button(
