@@ -1,0 +1,639 @@
+"""A local fake of Alpaca's HTTP API (trading v2, stock data v2, options data v1beta1).
+
+It speaks the wire format alpaca-py parses (JSON shaped as Alpaca returns it), keeps an
+account, positions and orders, and prices everything from the project's simulated market at
+a clock the test moves. It enforces what Alpaca enforces and the product relies on: a reused
+client_order_id is refused (422) forever, opening 0DTE orders are refused from 15:30 ET,
+expiring positions are liquidated from 15:45 ET, DAY orders expire at the close.
+
+Faults are injected per route: `fault(route, kind, times)` with kinds
+429, 500, 504_after_accept, reset_before, reset_after, stall_before, stall_after, partial.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from core.calendar import NY, session_containing, session_for
+from core.market.sim_market import SimMarket
+from core.types import OptionContract
+
+MULTIPLIER = 100
+KEY_ID, SECRET = "PKFAKEKEY", "fake-secret-do-not-log"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class FakeAlpacaState:
+    """The account, the orders and the clock behind the fake server."""
+
+    def __init__(
+        self, market: SimMarket, start: datetime, cash: float = 100_000.0, fee_per_contract: float = 0.0
+    ) -> None:
+        self.market = market
+        self.fee_per_contract = fee_per_contract  # Alpaca charges none; tests may match the simulator
+        self.now = start
+        self.cash = cash
+        self.lock = threading.RLock()
+        self.positions: dict[str, list[float]] = {}  # symbol -> [qty, avg price]
+        self.orders: dict[str, dict[str, Any]] = {}  # id -> order json
+        self.by_cid: dict[str, str] = {}
+        self.resting: dict[str, int] = {}  # id -> qty still to fill at the next minute (partials)
+        self.post_attempts: dict[str, int] = defaultdict(int)  # client_order_id -> POSTs received
+        self.requests: list[tuple[str, str]] = []
+        self.faults: dict[str, deque[str]] = defaultdict(deque)
+        self.random_faults: tuple[float, list[str], random.Random] | None = None
+        self.stall_s = 3.0
+        self.bars_down = False  # stock bars answer 500 (to exercise the yfinance fallback)
+
+    # ---- the test's levers ------------------------------------------------------------------
+    def fault(self, route: str, kind: str, times: int = 1) -> None:
+        """Make the next `times` requests on `route` (e.g. "POST /v2/orders") fail as `kind`."""
+        self.faults[route].extend([kind] * times)
+
+    def next_fault(self, route: str) -> str | None:
+        if self.faults[route]:
+            return self.faults[route].popleft()
+        if self.random_faults and route == "POST /v2/orders":
+            rate, kinds, rng = self.random_faults
+            if rng.random() < rate:
+                return rng.choice(kinds)
+        return None
+
+    def advance(self, minutes: int = 1) -> None:
+        """Move the clock minute by minute: fill resting orders, liquidate, expire."""
+        for _ in range(minutes):
+            with self.lock:
+                self.now += timedelta(minutes=1)
+                self._on_minute()
+
+    def set_position(self, symbol: str, qty: int, avg: float) -> None:
+        with self.lock:
+            self.positions[symbol] = [qty, avg]
+
+    def orders_for(self, cid: str) -> list[dict[str, Any]]:
+        return [o for o in self.orders.values() if o["client_order_id"] == cid]
+
+    # ---- market -----------------------------------------------------------------------------
+    def quote(self, symbol: str) -> tuple[float, float]:
+        q = self.market.quote(OptionContract.from_symbol(symbol), self.now)
+        if q is None:
+            raise ApiError(422, 42210000, f"no quote for {symbol}")
+        return q.bid, q.ask
+
+    def equity(self) -> float:
+        value = 0.0
+        for symbol, (qty, avg) in self.positions.items():
+            try:
+                bid, ask = self.quote(symbol)
+                value += qty * MULTIPLIER * 0.5 * (bid + ask)
+            except ApiError:
+                value += qty * MULTIPLIER * avg
+        return self.cash + value
+
+    # ---- orders -----------------------------------------------------------------------------
+    def submit(self, body: dict[str, Any], fault: str | None) -> dict[str, Any]:
+        with self.lock:
+            cid = body.get("client_order_id") or str(uuid.uuid4())
+            if cid in self.by_cid:
+                raise ApiError(422, 40010001, "client_order_id must be unique")
+            symbol, side, qty = body["symbol"], body["side"], int(float(body["qty"]))
+            contract = OptionContract.from_symbol(symbol)
+            session = session_containing(self.now)
+            if session is None or self.now >= session.close:
+                raise ApiError(403, 40310000, "options orders are only accepted during market hours")
+            if body.get("time_in_force") != "day":
+                raise ApiError(422, 42210000, "options orders must be day orders")
+            opening = body.get("position_intent", "").endswith("to_open")
+            if opening and contract.expiry == session.day and self.now >= session.close - timedelta(minutes=30):
+                raise ApiError(403, 40310000, "new orders on expiring options are not accepted after 15:30 ET")
+            held = self.positions.get(symbol, [0, 0.0])[0]
+            if side == "sell" and held < qty:
+                raise ApiError(
+                    403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {held})"
+                )
+            limit = float(body["limit_price"]) if body.get("limit_price") is not None else None
+            if side == "buy":
+                cost = (limit if limit is not None else self.quote(symbol)[1]) * MULTIPLIER * qty
+                if cost > self.cash:
+                    raise ApiError(403, 40310000, "insufficient options buying power")
+            order = self._new_order(
+                cid, symbol, side, qty, body.get("type", "market"), limit, body.get("position_intent")
+            )
+            if fault == "partial" and qty >= 2:
+                self._try_fill(order, qty // 2)
+                self.resting[order["id"]] = qty - qty // 2
+            else:
+                self._try_fill(order, qty)
+            return order
+
+    def _new_order(
+        self, cid: str, symbol: str, side: str, qty: int, kind: str, limit: float | None, intent: str | None
+    ) -> dict[str, Any]:
+        now = _ts(self.now)
+        order = {
+            "id": str(uuid.uuid4()),
+            "client_order_id": cid,
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+            "filled_at": None,
+            "expired_at": None,
+            "expires_at": _ts(session_containing(self.now).close) if session_containing(self.now) else None,
+            "canceled_at": None,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, symbol)),
+            "symbol": symbol,
+            "asset_class": "us_option",
+            "notional": None,
+            "qty": str(qty),
+            "filled_qty": "0",
+            "filled_avg_price": None,
+            "order_class": "simple",
+            "order_type": kind,
+            "type": kind,
+            "side": side,
+            "position_intent": intent,
+            "time_in_force": "day",
+            "limit_price": None if limit is None else f"{limit:.2f}",
+            "stop_price": None,
+            "status": "accepted",
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+        }
+        self.orders[order["id"]] = order
+        self.by_cid[cid] = order["id"]
+        return order
+
+    def _try_fill(self, order: dict[str, Any], qty: int) -> None:
+        bid, ask = self.quote(order["symbol"])
+        price = ask if order["side"] == "buy" else bid
+        limit = order["limit_price"]
+        if limit is not None:
+            lim = float(limit)
+            if (order["side"] == "buy" and price > lim) or (order["side"] == "sell" and price < lim):
+                order["status"] = "new"
+                self.resting[order["id"]] = int(order["qty"]) - int(order["filled_qty"])
+                return
+        filled = int(order["filled_qty"])
+        avg = float(order["filled_avg_price"] or 0.0)
+        new_filled = filled + qty
+        order["filled_avg_price"] = f"{(avg * filled + price * qty) / new_filled:.4f}"
+        order["filled_qty"] = str(new_filled)
+        order["updated_at"] = _ts(self.now)
+        order["status"] = "filled" if new_filled == int(order["qty"]) else "partially_filled"
+        if order["status"] == "filled":
+            order["filled_at"] = _ts(self.now)
+            self.resting.pop(order["id"], None)
+        pos = self.positions.setdefault(order["symbol"], [0, 0.0])
+        self.cash -= self.fee_per_contract * qty
+        if order["side"] == "buy":
+            self.cash -= price * MULTIPLIER * qty
+            pos[1] = (pos[0] * pos[1] + qty * price) / (pos[0] + qty)
+            pos[0] += qty
+        else:
+            self.cash += price * MULTIPLIER * qty
+            pos[0] -= qty
+            if pos[0] <= 0:
+                del self.positions[order["symbol"]]
+
+    def _on_minute(self) -> None:
+        session = session_for(self.now.date())
+        for oid, left in list(self.resting.items()):
+            order = self.orders[oid]
+            if order["status"] not in ("new", "accepted", "partially_filled"):
+                self.resting.pop(oid, None)
+                continue
+            if session is not None and self.now >= session.close:
+                order.update(status="expired", expired_at=_ts(self.now), updated_at=_ts(self.now))
+                self.resting.pop(oid, None)
+            else:
+                self._try_fill(order, left)
+        if session is not None and session.close - timedelta(minutes=15) <= self.now < session.close:
+            for symbol, (qty, _) in list(self.positions.items()):
+                if OptionContract.from_symbol(symbol).expiry <= session.day:
+                    order = self._new_order(
+                        str(uuid.uuid4()), symbol, "sell", int(qty), "market", None, "sell_to_close"
+                    )
+                    self._try_fill(order, int(qty))
+
+    def cancel_all(self) -> list[dict[str, Any]]:
+        out = []
+        with self.lock:
+            for order in self.orders.values():
+                if order["status"] in ("new", "accepted", "partially_filled"):
+                    order.update(status="canceled", canceled_at=_ts(self.now), updated_at=_ts(self.now))
+                    self.resting.pop(order["id"], None)
+                    out.append({"id": order["id"], "status": 200, "body": None})
+        return out
+
+    def close_all(self, cancel_orders: bool) -> list[dict[str, Any]]:
+        with self.lock:
+            if cancel_orders:
+                self.cancel_all()
+            out = []
+            for symbol, (qty, _) in list(self.positions.items()):
+                order = self._new_order(str(uuid.uuid4()), symbol, "sell", int(qty), "market", None, "sell_to_close")
+                self._try_fill(order, int(qty))
+                out.append({"symbol": symbol, "status": 200, "body": dict(order)})
+            return out
+
+    # ---- views ------------------------------------------------------------------------------
+    def account_json(self) -> dict[str, Any]:
+        equity = f"{self.equity():.2f}"
+        cash = f"{self.cash:.2f}"
+        return {
+            "id": "0f9ad5d8-2c8e-4f4a-9f34-7c3d8b6a1d10",
+            "account_number": "PA3FAKE0001",
+            "status": "ACTIVE",
+            "crypto_status": "INACTIVE",
+            "currency": "USD",
+            "buying_power": cash,
+            "regt_buying_power": cash,
+            "daytrading_buying_power": "0",
+            "non_marginable_buying_power": cash,
+            "options_buying_power": cash,
+            "cash": cash,
+            "accrued_fees": "0",
+            "portfolio_value": equity,
+            "pattern_day_trader": False,
+            "trading_blocked": False,
+            "transfers_blocked": False,
+            "account_blocked": False,
+            "created_at": "2024-01-02T15:00:00.000000Z",
+            "trade_suspended_by_user": False,
+            "multiplier": "1",
+            "shorting_enabled": False,
+            "equity": equity,
+            "last_equity": equity,
+            "long_market_value": f"{self.equity() - self.cash:.2f}",
+            "short_market_value": "0",
+            "initial_margin": "0",
+            "maintenance_margin": "0",
+            "last_maintenance_margin": "0",
+            "sma": "0",
+            "daytrade_count": 0,
+            "options_approved_level": 2,
+            "options_trading_level": 2,
+        }
+
+    def positions_json(self) -> list[dict[str, Any]]:
+        out = []
+        for symbol, (qty, avg) in sorted(self.positions.items()):
+            bid, ask = self.quote(symbol)
+            mid = 0.5 * (bid + ask)
+            out.append(
+                {
+                    "asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, symbol)),
+                    "symbol": symbol,
+                    "exchange": "",
+                    "asset_class": "us_option",
+                    "asset_marginable": False,
+                    "avg_entry_price": f"{avg:.4f}",
+                    "qty": str(int(qty)),
+                    "qty_available": str(int(qty)),
+                    "side": "long",
+                    "market_value": f"{qty * MULTIPLIER * mid:.2f}",
+                    "cost_basis": f"{qty * MULTIPLIER * avg:.2f}",
+                    "unrealized_pl": f"{qty * MULTIPLIER * (mid - avg):.2f}",
+                    "unrealized_plpc": f"{mid / avg - 1:.4f}" if avg else "0",
+                    "unrealized_intraday_pl": "0",
+                    "unrealized_intraday_plpc": "0",
+                    "current_price": f"{mid:.2f}",
+                    "lastday_price": f"{avg:.2f}",
+                    "change_today": "0",
+                }
+            )
+        return out
+
+    def clock_json(self) -> dict[str, Any]:
+        session = session_containing(self.now)
+        is_open = session is not None and session.open <= self.now < session.close
+        day = self.now.date()
+        nxt = next(s for s in (session_for(day + timedelta(days=i)) for i in range(0, 10)) if s and s.open > self.now)
+        close = session.close if session else nxt.close
+        return {
+            "timestamp": self.now.astimezone(NY).isoformat(),
+            "is_open": is_open,
+            "next_open": nxt.open.isoformat(),
+            "next_close": close.isoformat(),
+        }
+
+    def calendar_json(self, start: date, end: date) -> list[dict[str, str]]:
+        out = []
+        day = start
+        while day <= end:
+            s = session_for(day)
+            if s is not None:
+                out.append(
+                    {
+                        "date": day.isoformat(),
+                        "open": s.open.astimezone(NY).strftime("%H:%M"),
+                        "close": s.close.astimezone(NY).strftime("%H:%M"),
+                        "session_open": "0400",
+                        "session_close": "2000",
+                        "settlement_date": (day + timedelta(days=1)).isoformat(),
+                    }
+                )
+            day += timedelta(days=1)
+        return out
+
+    def bars_json(self, symbols: list[str], timeframe: str, start: datetime, end: datetime) -> dict[str, Any]:
+        if self.bars_down:
+            raise ApiError(500, 50010000, "internal server error")
+        out: dict[str, list[dict[str, Any]]] = {}
+        for symbol in symbols:
+            if symbol == "VIX":
+                out[symbol] = self._vix_bars(timeframe, start, end)
+                continue
+            if symbol not in self.market.symbols:
+                continue
+            view = self.market.bars(symbol, self.now)
+            rows = []
+            for i in range(view.count):
+                t = view.bars.bar_time(i)
+                if start <= t <= end:
+                    b = view.bars
+                    o, h, lo, c = (float(b.open[i]), float(b.high[i]), float(b.low[i]), float(b.close[i]))
+                    rows.append(
+                        {"t": _ts(t), "o": o, "h": h, "l": lo, "c": c, "v": float(b.volume[i]), "n": 100, "vw": c}
+                    )
+            out[symbol] = rows
+        return {"bars": out, "next_page_token": None}
+
+    def _vix_bars(self, timeframe: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        if timeframe == "1Day":
+            closes = self.market.vix_history(self.now.date())
+            day, rows = self.now.date(), []
+            for c in closes[::-1]:
+                day -= timedelta(days=1)
+                while session_for(day) is None:
+                    day -= timedelta(days=1)
+                t = datetime(day.year, day.month, day.day, 5, tzinfo=NY)
+                rows.append({"t": _ts(t), "o": c, "h": c, "l": c, "c": c, "v": 0, "n": 0, "vw": c})
+            return rows[::-1]
+        v = self.market.vix(self.now)
+        t = self.now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+        return [{"t": _ts(t), "o": v, "h": v, "l": v, "c": v, "v": 0, "n": 0, "vw": v}]
+
+    def snapshots_json(self, underlying: str, gte: float | None, lte: float | None) -> dict[str, Any]:
+        chain = self.market.chain(underlying, self.now)
+        snaps: dict[str, Any] = {}
+        if chain is not None:
+            for i in range(len(chain.strikes)):
+                q = chain.quote(i)
+                strike = float(chain.strikes[i])
+                if (gte is not None and strike < gte) or (lte is not None and strike > lte):
+                    continue
+                snaps[q.contract.symbol] = {
+                    "latestQuote": _quote_wire(q.bid, q.ask, self.now),
+                    "latestTrade": {"t": _ts(self.now), "x": "C", "p": round(q.mid, 2), "s": 1, "c": "I"},
+                    "impliedVolatility": float(q.iv),
+                    "greeks": {"delta": float(q.delta), "gamma": 0.05, "rho": 0.001, "theta": -0.5, "vega": 0.02},
+                }
+        return {"snapshots": snaps, "next_page_token": None}
+
+    def contracts_json(self, underlyings: list[str], expiry: date | None) -> dict[str, Any]:
+        out = []
+        for underlying in underlyings:
+            chain = self.market.chain(underlying, self.now)
+            if chain is None or (expiry is not None and chain.expiry != expiry):
+                continue
+            for i in range(len(chain.strikes)):
+                c = chain.quote(i).contract
+                kind = "call" if c.right.value == "C" else "put"
+                out.append(
+                    {
+                        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, c.symbol)),
+                        "symbol": c.symbol,
+                        "name": f"{underlying} {c.expiry:%b %d %Y} {c.strike:g} {kind.title()}",
+                        "status": "active",
+                        "tradable": True,
+                        "expiration_date": c.expiry.isoformat(),
+                        "root_symbol": underlying,
+                        "underlying_symbol": underlying,
+                        "underlying_asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, underlying)),
+                        "type": kind,
+                        "style": "american",
+                        "strike_price": f"{c.strike:g}",
+                        "size": "100",
+                        "open_interest": "1000",
+                        "open_interest_date": (c.expiry - timedelta(days=1)).isoformat(),
+                        "close_price": None,
+                        "close_price_date": None,
+                    }
+                )
+        return {"option_contracts": out, "next_page_token": None}
+
+    def latest_quotes_json(self, symbols: list[str]) -> dict[str, Any]:
+        quotes = {}
+        for s in symbols:
+            bid, ask = self.quote(s)
+            quotes[s] = _quote_wire(bid, ask, self.now)
+        return {"quotes": quotes}
+
+
+def _quote_wire(bid: float, ask: float, at: datetime) -> dict[str, Any]:
+    return {"t": _ts(at), "ax": "C", "ap": round(ask, 2), "as": 10, "bx": "C", "bp": round(bid, 2), "bs": 10, "c": "A"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeAlpacaServer
+
+    def log_message(self, *_: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        state = self.server.state
+        url = urlparse(self.path)
+        path = url.path
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else {}
+        route = f"{method} {path}"
+        state.requests.append((method, path))
+        if self.headers.get("APCA-API-KEY-ID") != KEY_ID or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
+            return self._send(401, {"message": "unauthorized."})
+        if route == "POST /v2/orders":
+            state.post_attempts[body.get("client_order_id", "")] += 1
+        fault = state.next_fault(route)
+        if fault == "429":
+            return self._send(429, {"code": 42910000, "message": "rate limit exceeded"})
+        if fault == "500":
+            return self._send(500, {"code": 50010000, "message": "internal server error"})
+        if fault in ("reset_before", "stall_before"):
+            return self._reset() if fault == "reset_before" else self._stall_then(lambda: self._send(504, {}))
+        try:
+            status, payload = self._dispatch(method, path, query, body, fault)
+        except ApiError as err:
+            status, payload = err.status, {"code": err.code, "message": err.message}
+        if fault == "504_after_accept":
+            return self._send(504, {"message": "gateway timeout"})
+        if fault == "reset_after":
+            return self._reset()
+        if fault == "stall_after":
+            return self._stall_then(lambda: self._send(status, payload))
+        return self._send(status, payload)
+
+    def _dispatch(
+        self, method: str, path: str, q: dict[str, str], body: dict[str, Any], fault: str | None
+    ) -> tuple[int, Any]:
+        s = self.server.state
+        with s.lock:
+            if path == "/v2/account":
+                return 200, s.account_json()
+            if path == "/v2/clock":
+                return 200, s.clock_json()
+            if path == "/v2/calendar":
+                return 200, s.calendar_json(date.fromisoformat(q["start"]), date.fromisoformat(q["end"]))
+            if path == "/v2/positions" and method == "GET":
+                return 200, s.positions_json()
+            if path == "/v2/positions" and method == "DELETE":
+                return 207, s.close_all(q.get("cancel_orders", "").lower() == "true")
+            if path == "/v2/orders" and method == "POST":
+                return 200, dict(s.submit(body, fault))
+            if path == "/v2/orders" and method == "DELETE":
+                return 207, s.cancel_all()
+            if path == "/v2/orders":
+                return 200, self._list_orders(q)
+            if path == "/v2/orders:by_client_order_id":
+                oid = s.by_cid.get(q.get("client_order_id", ""))
+                if oid is None:
+                    raise ApiError(404, 40410000, "order not found")
+                return 200, dict(s.orders[oid])
+            if path.startswith("/v2/orders/"):
+                order = s.orders.get(path.rsplit("/", 1)[1])
+                if order is None:
+                    raise ApiError(404, 40410000, "order not found")
+                if method == "DELETE":
+                    order.update(status="canceled", canceled_at=_ts(s.now))
+                    s.resting.pop(order["id"], None)
+                    return 204, None
+                return 200, dict(order)
+            if path == "/v2/options/contracts":
+                expiry = date.fromisoformat(q["expiration_date"]) if "expiration_date" in q else None
+                return 200, s.contracts_json(q.get("underlying_symbols", "").split(","), expiry)
+            if path == "/v2/stocks/bars":
+                return 200, s.bars_json(
+                    q["symbols"].split(","), q["timeframe"], _parse_time(q["start"]), _parse_time(q["end"])
+                )
+            if path.startswith("/v1beta1/options/snapshots/"):
+                gte, lte = q.get("strike_price_gte"), q.get("strike_price_lte")
+                return 200, s.snapshots_json(
+                    path.rsplit("/", 1)[1], float(gte) if gte else None, float(lte) if lte else None
+                )
+            if path == "/v1beta1/options/quotes/latest":
+                return 200, s.latest_quotes_json(q["symbols"].split(","))
+        raise ApiError(404, 40410000, f"no route {method} {path}")
+
+    def _list_orders(self, q: dict[str, str]) -> list[dict[str, Any]]:
+        s = self.server.state
+        status = q.get("status", "open")
+        open_states = ("new", "accepted", "partially_filled", "pending_new")
+        after = _parse_time(q["after"]) if "after" in q else None
+        out = []
+        for order in s.orders.values():
+            is_open = order["status"] in open_states
+            if (status == "open" and not is_open) or (status == "closed" and is_open):
+                continue
+            if after is not None and _parse_time(order["submitted_at"]) <= after:
+                continue
+            out.append(dict(order))
+        out.sort(key=lambda o: o["submitted_at"], reverse=q.get("direction", "desc") == "desc")
+        return out[: int(q.get("limit", 50))]
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset, as a proxy or a crashed gateway does."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def _stall_then(self, respond: Callable[[], None]) -> None:
+        time.sleep(self.server.state.stall_s)
+        self.close_connection = True
+        respond()
+
+
+class FakeAlpacaServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: FakeAlpacaState) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> FakeAlpacaServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def alpaca_env(url: str, **extra: str) -> dict[str, str]:
+    """The environment a paper-mode worker needs to talk to the fake."""
+    return {
+        "APCA_API_KEY_ID": KEY_ID,
+        "APCA_API_SECRET_KEY": SECRET,
+        "ALPACA_TRADING_URL": url,
+        "ALPACA_DATA_URL": url,
+        "ALPACA_TIMEOUT_S": "1",
+        "ALPACA_VIX_SYMBOL": "VIX",
+        **extra,
+    }

@@ -1,0 +1,190 @@
+"""The Alpaca broker adapter and the cycle's submit path, through real alpaca-py clients
+against the local fake Alpaca, with injected faults."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.sizing import collar_price
+from core.types import OptionContract, OrderRequest, OrderStatus, Reason, Side
+from db.models import Order
+from tests.alpaca_helpers import clients_for, fake_alpaca
+from tests.fake_alpaca import SECRET, FakeAlpacaServer, alpaca_env
+from worker.alpaca_broker import AlpacaBroker
+from worker.alpaca_http import PAPER_TRADING_URL as ALPACA
+from worker.alpaca_http import AlpacaSettings, BrokerUnavailableError, RequestBudget, SettingsError
+from worker.runtime import RunOptions, Runtime, build_runtime
+from worker.tradebook import EntryIntent
+
+FAULTS = ["504_after_accept", "reset_after", "stall_after", "429", "500", "reset_before", "stall_before"]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeAlpacaServer]:
+    with fake_alpaca(cash=10_000_000.0) as srv:
+        srv.state.stall_s = 0.5
+        yield srv
+
+
+def paper_runtime(server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, **env: str) -> Runtime:
+    for key, value in alpaca_env(server.url, **env).items():
+        monkeypatch.setenv(key, value)
+    return build_runtime(RunOptions(mode="paper", db=db_url, model=None), "worker")
+
+
+def atm_call(server: FakeAlpacaServer) -> OptionContract:
+    chain = server.state.market.chain("SPY", server.state.now)
+    assert chain is not None
+    i = int(abs(chain.strikes - chain.spot).argmin())
+    return chain.quote(i).contract
+
+
+def intent() -> EntryIntent:
+    return EntryIntent(Reason("test_entry", "test"), 0.9, "normal", 15.0, "m", 1, 0.1, 0.0, 1)
+
+
+def buy(server: FakeAlpacaServer, cid: str, qty: int = 1) -> OrderRequest:
+    contract = atm_call(server)
+    ask = server.state.quote(contract.symbol)[1]
+    return OrderRequest(cid, contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_failed_submit_is_looked_up_never_resent(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch, ALPACA_TIMEOUT_S="0.3")
+    server.state.fault("POST /v2/orders", fault)
+    request = buy(server, f"cid-{fault}")
+    upd = rt.cycle.send(request, "test_entry", server.state.now, intent(), None, None)
+    accepted = fault in ("504_after_accept", "reset_after", "stall_after")
+    assert server.state.post_attempts[request.client_order_id] == 1  # alpaca-py's retry is off
+    assert len(server.state.orders_for(request.client_order_id)) == (1 if accepted else 0)
+    assert upd.status is (OrderStatus.FILLED if accepted else OrderStatus.REJECTED)
+    with rt.engine.connect() as conn:
+        row = conn.execute(select(Order).where(Order.client_order_id == request.client_order_id)).mappings().one()
+    assert row["status"] == upd.status.value
+    assert rt.cycle.book.open_count() == (1 if accepted else 0)
+
+
+def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timeout = 0.2
+    rt = paper_runtime(
+        server, db_url, monkeypatch, ALPACA_TIMEOUT_S=str(timeout), ALPACA_MAX_REQUESTS_PER_MINUTE="100000"
+    )
+    server.state.random_faults = (0.30, [*FAULTS, "partial"], random.Random(11))
+    assert rt.clients is not None
+    requests = [buy(server, f"bulk-{i:04d}", qty=2) for i in range(1000)]
+    for request in requests:
+        rt.cycle.send(request, "test_entry", server.state.now, intent(), None, None)
+    state = server.state
+    assert max(state.post_attempts.values()) == 1
+    duplicates = [r.client_order_id for r in requests if len(state.orders_for(r.client_order_id)) > 1]
+    assert duplicates == []
+    with rt.engine.connect() as conn:
+        rows = {r["client_order_id"]: r for r in conn.execute(select(Order)).mappings()}
+    at_broker = sum(1 for r in requests if state.orders_for(r.client_order_id))
+    assert 650 < at_broker < 1000  # faults that stop an order before the broker did happen
+    for r in requests:  # the database agrees with the broker about every single order
+        found = state.orders_for(r.client_order_id)
+        row = rows[r.client_order_id]
+        if not found:
+            assert row["status"] == "rejected"
+        else:
+            assert row["status"] in ("filled", "partially_filled")
+            assert row["filled_qty"] == int(found[0]["filled_qty"])
+    stats = rt.clients.session.stats
+    assert stats.calls > 1000
+    assert stats.longest_s < timeout + 0.3, f"a call took {stats.longest_s:.2f} s with a {timeout} s timeout"
+
+
+def test_a_reused_client_order_id_returns_the_existing_order(server: FakeAlpacaServer) -> None:
+    broker = AlpacaBroker(clients_for(server))
+    request = buy(server, "same-id")
+    first = broker.submit(request, server.state.now)
+    again = broker.submit(request, server.state.now)
+    assert first.status is OrderStatus.FILLED and len(first.fills) == 1
+    assert again.broker_order_id == first.broker_order_id and again.fills == []  # no fill booked twice
+    assert len(server.state.orders_for("same-id")) == 1
+
+
+def test_partial_fills_arrive_as_increments(server: FakeAlpacaServer) -> None:
+    broker = AlpacaBroker(clients_for(server))
+    server.state.fault("POST /v2/orders", "partial")
+    request = buy(server, "partial-1", qty=4)
+    first = broker.submit(request, server.state.now)
+    assert first.status is OrderStatus.PARTIALLY_FILLED and [f.qty for f in first.fills] == [2]
+    assert broker.sync(server.state.now) == []  # nothing new: nothing reported again
+    server.state.advance(1)
+    later = broker.sync(server.state.now)
+    assert [(u.status, [f.qty for f in u.fills]) for u in later] == [(OrderStatus.FILLED, [2])]
+    order = server.state.orders_for("partial-1")[0]
+    total = sum(f.qty * f.price for f in first.fills + later[0].fills)
+    assert total / 4 == pytest.approx(float(order["filled_avg_price"]), abs=1e-4)
+
+
+def test_stop_cancels_closes_and_reads_back_flat(server: FakeAlpacaServer) -> None:
+    broker = AlpacaBroker(clients_for(server))
+    broker.submit(buy(server, "open-1", qty=3), server.state.now)
+    contract = atm_call(server)
+    resting = OrderRequest("rest-1", contract, Side.BUY, 1, True, "limit", 0.01)  # far below the ask: rests
+    assert broker.submit(resting, server.state.now).status is OrderStatus.ACCEPTED
+    updates = broker.close_all(server.state.now)
+    assert broker.positions() == [] and server.state.positions == {}
+    statuses = {u.client_order_id: u.status for u in updates}
+    assert statuses["rest-1"] is OrderStatus.CANCELED
+    closes = [u for u in updates if u.fills]
+    assert [f.qty for u in closes for f in u.fills] == [3]
+    assert not any(f.liquidation for u in closes for f in u.fills)  # our stop, not the broker's own
+
+
+def test_alpaca_py_does_not_retry_and_errors_name_the_call(server: FakeAlpacaServer) -> None:
+    broker = AlpacaBroker(clients_for(server))
+    server.state.fault("GET /v2/account", "429")
+    with pytest.raises(BrokerUnavailableError, match="get_account"):
+        broker.account()
+    assert server.state.requests.count(("GET", "/v2/account")) == 1
+    server.state.fault("GET /v2/positions", "stall_before")
+    with pytest.raises(BrokerUnavailableError, match="get_all_positions"):
+        broker.positions()
+
+
+def test_the_request_budget_stops_calls_before_they_leave(server: FakeAlpacaServer) -> None:
+    clients = clients_for(server, ALPACA_MAX_REQUESTS_PER_MINUTE="5")
+    broker = AlpacaBroker(clients)
+    for _ in range(5):
+        broker.account()
+    before = len(server.state.requests)
+    with pytest.raises(BrokerUnavailableError, match="budget"):
+        broker.account()
+    assert len(server.state.requests) == before
+    with pytest.raises(SettingsError, match="200"):
+        AlpacaSettings.from_env("paper", alpaca_env(ALPACA, ALPACA_MAX_REQUESTS_PER_MINUTE="300"))
+    budget = RequestBudget(3)
+    for _ in range(3):
+        budget.acquire(0.0)
+    assert budget.used_last_minute() == 3
+
+
+def test_secrets_stay_out_of_logs_and_the_database(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rt = paper_runtime(server, db_url, monkeypatch)
+    broker = rt.broker
+    broker.account()
+    server.state.fault("GET /v2/account", "500")
+    with pytest.raises(BrokerUnavailableError):
+        broker.account()
+    rt.journal.flush()
+    assert SECRET not in caplog.text
+    assert SECRET.encode() not in Path(db_url.removeprefix("sqlite:///")).read_bytes()
+    assert "secret" not in repr(rt.clients.settings if rt.clients else "")
