@@ -1,21 +1,22 @@
 """The console's own line to the broker: the stop must work while the worker is down.
 
-With a real broker (paper or live) the stop button records HALTED for the worker and also
-cancels every order and closes every position at Alpaca directly, with the keys from the
-console's environment, then reads the account back. Both results are written as events.
+With a real broker (paper or live) the stop button records HALTED for the worker and also runs
+`python -m worker.flatten` as a separate process: it cancels every order and closes every
+position at Alpaca with the keys from the console's environment, reads the account back and
+writes the result as an event. A process, not an import: the console stays free of alpaca-py.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
-from db.control import utcnow
-from db.journal import Journal
-
 REAL_MODES = ("paper", "live")
+ROOT = Path(__file__).resolve().parents[1]
+FLATTEN_TIMEOUT_S = 60
 
 
 def trading_mode(status: dict[str, Any] | None) -> str:
@@ -25,22 +26,12 @@ def trading_mode(status: dict[str, Any] | None) -> str:
     return os.environ.get("TRADING_MODE", "sim")
 
 
-def flatten_at_broker(engine: Engine, mode: str, operator: str) -> tuple[bool, str]:
-    """Cancel all orders and close all positions at the broker; (flat, summary) for the page."""
-    from worker.alpaca_broker import AlpacaBroker  # imported here: sim consoles never need alpaca-py
-    from worker.alpaca_http import AlpacaSettings, make_clients
-
-    journal = Journal(engine, "console")
+def flatten_at_broker(db_url: str, mode: str, operator: str) -> tuple[bool, str]:
+    """Run the direct stop; (flat, summary) for the page."""
+    command = [sys.executable, "-m", "worker.flatten", "--mode", mode, "--db", db_url, "--operator", operator]
     try:
-        broker = AlpacaBroker(make_clients(AlpacaSettings.from_env(mode)))
-        orders = broker.close_all(utcnow())
-        left = broker.positions()
-    except Exception as exc:
-        summary = f"Direct broker stop by {operator} failed: {type(exc).__name__}: {exc}"
-        journal.event("error", "console_broker_stop", summary)
-        return False, summary
-    summary = (
-        f"Direct broker stop by {operator}: {len(orders)} close orders, {len(left)} positions left at Alpaca ({mode})."
-    )
-    journal.event("warning" if not left else "error", "console_broker_stop", summary)
-    return not left, summary
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=FLATTEN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return False, f"Direct broker stop did not finish within {FLATTEN_TIMEOUT_S} s."
+    lines = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()
+    return done.returncode == 0, lines[-1]

@@ -19,6 +19,7 @@ from console.data import reader, writer
 from core.types import TradingState
 from db import reads
 from db.control import set_trading_state
+from db.engine import database_url
 
 STATE_COLOURS = {"ACTIVE": "green", "REDUCING": "orange", "HALTED": "red"}
 STALE_HEARTBEAT_S = 15
@@ -63,7 +64,7 @@ def control_panel() -> None:
         )
         notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         if mode in REAL_MODES:  # also straight to the broker: works while the worker is down
-            flat, summary = flatten_at_broker(writer(), mode, operator_name())
+            flat, summary = flatten_at_broker(database_url(), mode, operator_name())
             (notices.success if flat else notices.error)(summary)
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}

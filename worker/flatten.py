@@ -1,0 +1,53 @@
+"""`python -m worker.flatten --mode paper|live`: cancel every order and close every position at
+Alpaca now, read the account back, and record the result as an event.
+
+The console's stop runs this as its own process when the broker is real, so the stop works
+while the worker is down (and the console never imports alpaca-py). An operator can run it
+from a shell too. Exit status 0: flat; 1: positions are left; 2: the broker could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from db.control import utcnow
+from db.engine import make_engine
+from db.journal import Journal
+from worker.alpaca_broker import AlpacaBroker
+from worker.alpaca_http import AlpacaSettings, make_clients
+
+
+def flatten(mode: str, db_url: str | None, operator: str) -> tuple[int, str]:
+    journal = Journal(make_engine(db_url), "flatten")
+    try:
+        broker = AlpacaBroker(make_clients(AlpacaSettings.from_env(mode)))
+        orders = broker.close_all(utcnow())
+        left = broker.positions()
+    except Exception as exc:
+        summary = f"Direct broker stop by {operator} failed: {type(exc).__name__}: {exc}"
+        journal.event("error", "console_broker_stop", summary)
+        return 2, summary
+    summary = (
+        f"Direct broker stop by {operator}: {len(orders)} orders cancelled or sent to close, "
+        f"{len(left)} positions left at Alpaca ({mode})."
+    )
+    journal.event("warning" if not left else "error", "console_broker_stop", summary)
+    return (0 if not left else 1), summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker.flatten", description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", required=True, choices=["paper", "live"])
+    parser.add_argument(
+        "--db", default=None, help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)"
+    )
+    parser.add_argument("--operator", default="operator")
+    args = parser.parse_args(argv)
+    code, summary = flatten(args.mode, args.db, args.operator)
+    print(summary)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
