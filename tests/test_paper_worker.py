@@ -148,6 +148,9 @@ def test_a_restart_that_finds_an_unknown_position_halts_until_reconciled(tmp_pat
             assert server.state.positions[stray][0] == 2  # and nothing flattened that it does not know
             del server.state.positions[stray]  # the operator closes it at the broker
             wait_for(engine, "SELECT state FROM controlstate", lambda r: r[0] == "ACTIVE", proc)
+            wait_for(engine, "SELECT count(*) FROM event WHERE code = 'reconciled'", lambda r: r[0] >= 1, proc)
+            time.sleep(0.5)  # several more reconciliations: still one event, still ACTIVE
             assert rows(engine, "SELECT count(*) FROM event WHERE code = 'reconciled'") == [(1,)]
+            assert rows(engine, "SELECT state FROM controlstate") == [("ACTIVE",)]
         finally:
             stop_worker(proc)
