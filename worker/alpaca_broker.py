@@ -144,16 +144,10 @@ class AlpacaBroker:
     def order_by_client_id(self, client_order_id: str) -> OrderUpdate | None:
         """The order as the broker has it, with fills not reported before; None when unknown."""
         try:
-            order = self.trading.get_order_by_client_id(client_order_id)
-        except APIError as exc:
+            order = self._call("get_order_by_client_id", self.trading.get_order_by_client_id, client_order_id)
+        except APIError as exc:  # _call passed it through: not transient
             if status_of(exc) == 404:
                 return None
-            if is_transient(exc):
-                raise BrokerUnavailableError(f"get_order_by_client_id: {_short(exc)}") from exc
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                raise BrokerUnavailableError(f"get_order_by_client_id: {_short(exc)}") from exc
             raise
         return self._update(order)
 

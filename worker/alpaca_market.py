@@ -112,25 +112,14 @@ class AlpacaMarketData:
         if start > end:
             return
         try:
-            got = self.clients.stocks.get_stock_bars(
-                StockBarsRequest(
-                    symbol_or_symbols=list(self.symbols),
-                    timeframe=TimeFrame.Minute,
-                    start=start,
-                    end=end,
-                    feed=self.settings.stock_feed,
-                )
-            )
-            by_symbol = got.data
+            by_symbol = self._stock_bars(list(self.symbols), TimeFrame.Minute, start, end)
         except Exception as exc:
             log.warning("Alpaca bars failed (%s); trying yfinance", exc)
             for symbol, sb in zip(self.symbols, known, strict=True):
                 self._from_yahoo(symbol, sb, session, now)
             return
         for symbol, sb in zip(self.symbols, known, strict=True):
-            fresh = [
-                (b.timestamp.timestamp(), b.open, b.high, b.low, b.close, b.volume) for b in by_symbol.get(symbol, [])
-            ]
+            fresh = by_symbol.get(symbol, [])
             if sb.source != "alpaca":  # back from a fallback: start again from Alpaca's own bars
                 sb.rows, sb.source, sb.degraded = [], "alpaca", False
                 if fresh and fresh[0][0] > session.open.timestamp():
@@ -141,19 +130,22 @@ class AlpacaMarketData:
             sb.bars, sb.degraded = None, False
 
     def _from_alpaca_full(self, symbol: str, sb: _SymbolBars, session: Session, end: datetime) -> None:
+        sb.rows = self._stock_bars([symbol], TimeFrame.Minute, session.open, end).get(symbol, [])
+        sb.bars = None
+
+    def _stock_bars(
+        self, symbols: list[str], timeframe: TimeFrame, start: datetime, end: datetime
+    ) -> dict[str, list[Row]]:
+        """One StockHistoricalDataClient request, as rows per symbol."""
         got = self.clients.stocks.get_stock_bars(
             StockBarsRequest(
-                symbol_or_symbols=symbol,
-                timeframe=TimeFrame.Minute,
-                start=session.open,
-                end=end,
-                feed=self.settings.stock_feed,
+                symbol_or_symbols=symbols, timeframe=timeframe, start=start, end=end, feed=self.settings.stock_feed
             )
         )
-        sb.rows = [
-            (b.timestamp.timestamp(), b.open, b.high, b.low, b.close, b.volume) for b in got.data.get(symbol, [])
-        ]
-        sb.bars = None
+        return {
+            symbol: [(b.timestamp.timestamp(), b.open, b.high, b.low, b.close, b.volume) for b in bars]
+            for symbol, bars in got.data.items()
+        }
 
     def _from_yahoo(self, symbol: str, sb: _SymbolBars, session: Session, now: datetime) -> None:
         try:
@@ -185,18 +177,10 @@ class AlpacaMarketData:
         return value
 
     def _alpaca_vix(self, now: datetime) -> float:
+        symbol = self.settings.vix_symbol
         try:
-            got = self.clients.stocks.get_stock_bars(
-                StockBarsRequest(
-                    symbol_or_symbols=self.settings.vix_symbol,
-                    timeframe=TimeFrame.Minute,
-                    start=now - timedelta(minutes=30),
-                    end=now,
-                    feed=self.settings.stock_feed,
-                )
-            )
-            rows = got.data.get(self.settings.vix_symbol, [])
-            return float(rows[-1].close) if rows else math.nan
+            rows = self._stock_bars([symbol], TimeFrame.Minute, now - timedelta(minutes=30), now).get(symbol, [])
+            return float(rows[-1][4]) if rows else math.nan
         except Exception as exc:
             log.warning("Alpaca VIX failed (%s)", exc)
             return math.nan
@@ -207,22 +191,14 @@ class AlpacaMarketData:
         return self._vix_hist[day]
 
     def _load_vix_history(self, day: date) -> np.ndarray:
-        if self.settings.vix_symbol:
+        symbol = self.settings.vix_symbol
+        if symbol:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=NY)
             try:
-                got = self.clients.stocks.get_stock_bars(
-                    StockBarsRequest(
-                        symbol_or_symbols=self.settings.vix_symbol,
-                        timeframe=TimeFrame.Day,
-                        start=datetime(day.year, day.month, day.day, tzinfo=NY) - timedelta(days=400),
-                        end=datetime(day.year, day.month, day.day, tzinfo=NY),
-                        feed=self.settings.stock_feed,
-                    )
-                )
-                rows = [
-                    b for b in got.data.get(self.settings.vix_symbol, []) if b.timestamp.astimezone(NY).date() < day
-                ]
-                if rows:
-                    return np.array([b.close for b in rows[-252:]], dtype=np.float64)
+                got = self._stock_bars([symbol], TimeFrame.Day, midnight - timedelta(days=400), midnight)
+                closes = [r[4] for r in got.get(symbol, []) if datetime.fromtimestamp(r[0], NY).date() < day]
+                if closes:
+                    return np.array(closes[-252:], dtype=np.float64)
             except Exception as exc:
                 log.warning("Alpaca VIX history failed (%s); trying yfinance", exc)
         try:
