@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -30,7 +30,16 @@ class Run(SQLModel, table=True):
 class Decision(SQLModel, table=True):
     """One row per cycle and symbol, also for holds and blocked entries."""
 
-    __table_args__ = (Index("ix_decision_symbol_time", "symbol", "time"),)
+    __table_args__ = (
+        Index("ix_decision_symbol_time", "symbol", "time"),
+        # partial: only blocked rows pay for this index (migration 0004)
+        Index(
+            "ix_decision_blocked_by",
+            "blocked_by",
+            sqlite_where=text("blocked_by IS NOT NULL"),
+            postgresql_where=text("blocked_by IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     run_id: str
     time: datetime = _time(index=True)
@@ -43,7 +52,7 @@ class Decision(SQLModel, table=True):
     action: str
     confidence: float
     final_action: str
-    blocked_by: str | None = Field(default=None, index=True)
+    blocked_by: str | None = None
     blocked_reason: str | None = None
     exit_code: str | None = None
     regime: str
