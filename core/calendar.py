@@ -90,7 +90,7 @@ def next_session(after: date) -> Session:
 
 def session_containing(moment: datetime) -> Session | None:
     """The session whose [open, close] contains `moment`, if any."""
-    s = session_for(moment.astimezone(NY).date())
+    s = session_for((moment if moment.tzinfo is NY else moment.astimezone(NY)).date())
     if s is not None and s.open <= moment <= s.close:
         return s
     return None

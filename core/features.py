@@ -36,8 +36,11 @@ _ANNUALISE = math.sqrt(390 * 252)
 class _Rolling:
     """Mean and sample deviation over the last `size` values, updated in O(1)."""
 
+    __slots__ = ("size", "total", "total_sq", "values")
+
     def __init__(self, size: int) -> None:
         self.values: deque[float] = deque(maxlen=size)
+        self.size = size
         self.total = 0.0
         self.total_sq = 0.0
 
@@ -46,11 +49,12 @@ class _Rolling:
         return len(self.values)
 
     def push(self, value: float) -> None:
-        if len(self.values) == self.values.maxlen:
-            old = self.values[0]
+        values = self.values
+        if len(values) == self.size:
+            old = values[0]
             self.total -= old
             self.total_sq -= old * old
-        self.values.append(value)
+        values.append(value)
         self.total += value
         self.total_sq += value * value
 
@@ -66,7 +70,7 @@ class _Rolling:
         return 0.0 if sd <= 1e-12 else (value - self.total / len(self.values)) / sd
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """Running sums and smoothed values of one session."""
 
@@ -117,28 +121,31 @@ class FeatureEngine:
 
     def _update(self, high: float, low: float, close: float, volume: float, vix: float, minutes_left: float) -> None:
         s = self._state
-        prev = s.prev_close if s.bars_seen else close
+        n = s.bars_seen + 1
+        prev = s.prev_close if n > 1 else close
         ret = math.log(close / prev) * 100.0 if prev > 0 and close > 0 else 0.0
         true_range = max(high - low, abs(high - prev), abs(low - prev))
         gain, loss = max(close - prev, 0.0), max(prev - close, 0.0)
-        n = s.bars_seen + 1
         alpha = 1.0 / 14.0 if n > 14 else 1.0 / n
         s.avg_gain += alpha * (gain - s.avg_gain)
         s.avg_loss += alpha * (loss - s.avg_loss)
         s.atr += alpha * (true_range - s.atr)
-        s.ema_fast = close if n == 1 else s.ema_fast + (2.0 / 10.0) * (close - s.ema_fast)
-        s.ema_slow = close if n == 1 else s.ema_slow + (2.0 / 22.0) * (close - s.ema_slow)
+        if n == 1:
+            s.ema_fast = s.ema_slow = close
+            s.vix_first = vix
+        else:
+            s.ema_fast += (2.0 / 10.0) * (close - s.ema_fast)
+            s.ema_slow += (2.0 / 22.0) * (close - s.ema_slow)
         s.pv_sum += close * volume
         s.v_sum += volume
         vwap = s.pv_sum / s.v_sum if s.v_sum > 0 else close
-        if n == 1:
-            s.vix_first = vix
-        volume_z = s.vols.zscore(volume) if s.vols.count >= 5 else 0.0
-        s.vols.push(volume)
+        vols, rets = s.vols, s.rets
+        volume_z = vols.zscore(volume) if len(vols.values) >= 5 else 0.0
+        vols.push(volume)
         if n > 1:
-            s.rets.push(ret)
+            rets.push(ret)
         rsi = 50.0 if s.avg_gain + s.avg_loss == 0 else 100.0 * s.avg_gain / (s.avg_gain + s.avg_loss)
-        rv = s.rets.std() * _ANNUALISE if s.rets.count >= 5 else 0.0
+        rv = rets.std() * _ANNUALISE if len(rets.values) >= 5 else 0.0
         s.rows.append(
             (
                 ret,

@@ -18,7 +18,7 @@ from core.options.chain import ChainSnapshot
 from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote, Side
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
 class BarView:
     """The completed bars of the current session for one symbol: the first `count` of `bars`."""
 

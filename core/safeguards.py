@@ -40,15 +40,19 @@ class EntryContext:
 Safeguard = Callable[[EntryContext], Reason | None]
 
 
+_STATE_BLOCKS = {
+    state: Reason("trading_state", f"Trading state is {state.value}: no new entries.") for state in TradingState
+}
+
+
 def trading_state(c: EntryContext) -> Reason | None:
     if c.state is not TradingState.ACTIVE:
-        return Reason("trading_state", f"Trading state is {c.state.value}: no new entries.")
+        return _STATE_BLOCKS[c.state]
     return None
 
 
 def session_window(c: EntryContext) -> Reason | None:
-    first = c.session.open + timedelta(minutes=c.params.entry_delay_min)
-    last = c.session.before_close(c.params.entry_cutoff_before_close_min)
+    first, last = _entry_window(c.session, c.params.entry_delay_min, c.params.entry_cutoff_before_close_min)
     if c.now < first:
         return Reason(
             "session_window", f"No entries before {first:%H:%M} ET (first {c.params.entry_delay_min} minutes)."
@@ -59,6 +63,20 @@ def session_window(c: EntryContext) -> Reason | None:
             f"No entries from {last:%H:%M} ET ({c.params.entry_cutoff_before_close_min} minutes before the close).",
         )
     return None
+
+
+_WINDOWS: dict[tuple[object, int, int], tuple[datetime, datetime]] = {}
+
+
+def _entry_window(session: Session, delay_min: int, cutoff_min: int) -> tuple[datetime, datetime]:
+    """First and last entry times of a session, computed once per session and parameter pair."""
+    key = (session.day, delay_min, cutoff_min)
+    found = _WINDOWS.get(key)
+    if found is None:
+        if len(_WINDOWS) > 256:
+            _WINDOWS.clear()
+        found = _WINDOWS[key] = (session.open + timedelta(minutes=delay_min), session.before_close(cutoff_min))
+    return found
 
 
 def data_quality(c: EntryContext) -> Reason | None:

@@ -34,6 +34,8 @@ _CONTROL_SQL = (
 _UTC = UTCDateTime()
 # Statements of the order path, built once: building them per call cost ~0.5 ms each.
 _INSERT_ORDER = insert(Order)
+_INSERT_FILL = insert(Fill)
+_INSERT_TRADE = insert(Trade)
 _ORDER_ID = select(Order.id).where(Order.client_order_id == bindparam("cid"))
 _UPDATE_ORDER = (
     update(Order)
@@ -49,7 +51,8 @@ _UPDATE_ORDER = (
     )
 )
 _UPDATE_TRADE: dict[tuple[str, ...], Any] = {}
-# Decision rows are written as tuples in this order (time and bar_time first: they are converted).
+# Decision rows are written as tuples in this order (time and bar_time first: they are converted;
+# bar_time is the bar's start in epoch seconds, as the bars hold it).
 DECISION_COLUMNS: tuple[str, ...] = (
     "time",
     "bar_time",
@@ -121,6 +124,7 @@ class Journal:
         self._last_read: tuple[ControlSnapshot, TradingParams] | None = None
         self._local = threading.local()  # the open transaction is per thread (cycle, control, heartbeat)
         self._fast = engine.dialect.name == "sqlite"
+        self._order_ids: dict[str, int] = {}  # client order id -> row id, while the order is open
 
     @property
     def _tx(self) -> Connection | None:
@@ -218,10 +222,16 @@ class Journal:
     def _write_buffers(self, conn: Connection) -> None:
         if self._decisions:
             if self._fast:
-                rows = [(self.run_id, _utc_text(v[0]), v[1] and _utc_text(v[1]), *v[2:]) for v in self._decisions]
+                rows = [
+                    (self.run_id, _utc_text(v[0]), None if v[1] is None else _epoch_text(v[1]), *v[2:])
+                    for v in self._decisions
+                ]
                 self._executemany(conn, _DECISION_SQL, rows)
             else:
-                self._insert_dicts(conn, Decision, DECISION_COLUMNS, self._decisions)
+                rows = [
+                    (v[0], None if v[1] is None else datetime.fromtimestamp(v[1], UTC), *v[2:]) for v in self._decisions
+                ]
+                self._insert_dicts(conn, Decision, DECISION_COLUMNS, rows)
         if self._equity:
             if self._fast:
                 rows = [(self.run_id, _utc_text(v[0]), *v[1:]) for v in self._equity]
@@ -264,7 +274,8 @@ class Journal:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
             self._write_buffers(conn)
-            conn.execute(_INSERT_ORDER, self._order_values(request, reason_code, now, trade_id, "pending"))
+            found = conn.execute(_INSERT_ORDER, self._order_values(request, reason_code, now, trade_id, "pending"))
+        self._order_ids[request.client_order_id] = int(found.inserted_primary_key[0])  # type: ignore[index]
 
     def _order_values(
         self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None, status: str
@@ -296,7 +307,9 @@ class Journal:
     ) -> None:
         """Store the broker's answer and any fills; create the row for broker-initiated orders."""
         with self.transaction() as conn:
-            order_id = conn.execute(_ORDER_ID, {"cid": upd.client_order_id}).scalar()
+            order_id = self._order_ids.get(upd.client_order_id)
+            if order_id is None:
+                order_id = conn.execute(_ORDER_ID, {"cid": upd.client_order_id}).scalar()
             if order_id is None:
                 if broker_initiated is None:
                     raise LookupError(f"order {upd.client_order_id} is not in the database")
@@ -316,12 +329,14 @@ class Journal:
                 },
             )
             if upd.fills:
-                conn.execute(insert(Fill), [_fill_row(f, order_id) for f in upd.fills])
+                conn.execute(_INSERT_FILL, [_fill_row(f, order_id) for f in upd.fills])
+        if not upd.status.is_open:
+            self._order_ids.pop(upd.client_order_id, None)
 
     def open_trade(self, fields: dict[str, Any]) -> int:
         with self.transaction() as conn:
             fields = {"run_id": self.run_id, "status": "open", **fields}
-            return int(conn.execute(insert(Trade), [fields]).inserted_primary_key[0])  # type: ignore[index]
+            return int(conn.execute(_INSERT_TRADE, fields).inserted_primary_key[0])  # type: ignore[index]
 
     def update_trade(self, trade_id: int, **fields: Any) -> None:
         with self.transaction() as conn:
@@ -395,16 +410,37 @@ class Journal:
             )
 
 
-_TEXT_CACHE: dict[datetime, str] = {}
+_TEXT_CACHE: dict[datetime | float, str] = {}
 
 
 def _utc_text(value: datetime) -> str:
     """SQLAlchemy's SQLite datetime format; cached because a cycle's rows share their times."""
     text_value = _TEXT_CACHE.get(value)
     if text_value is None:
-        if len(_TEXT_CACHE) > 64:
-            _TEXT_CACHE.clear()
-        text_value = _TEXT_CACHE[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        text_value = _remember_text(value, value.astimezone(UTC))
+    return text_value
+
+
+def _epoch_text(seconds: float) -> str:
+    """`_utc_text` for epoch seconds (decision bar times are kept as the bars' own floats)."""
+    text_value = _TEXT_CACHE.get(seconds)
+    if text_value is None:
+        text_value = _remember_text(seconds, datetime.fromtimestamp(seconds, UTC))
+    return text_value
+
+
+def _remember_text(key: datetime | float, d: datetime) -> str:
+    if len(_TEXT_CACHE) > 64:
+        _TEXT_CACHE.clear()
+    text_value = _TEXT_CACHE[key] = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (2x faster than strftime)
+        d.year,
+        d.month,
+        d.day,
+        d.hour,
+        d.minute,
+        d.second,
+        d.microsecond,
+    )
     return text_value
 
 

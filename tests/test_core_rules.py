@@ -44,3 +44,29 @@ def test_metrics() -> None:
     s = summarize([100, -50], [100, -50], [1000, 1100, 1050], 1000)
     assert (s.trades, s.win_rate, s.expectancy, s.total_pnl) == (2, 0.5, 25.0, 50)
     assert s.max_drawdown_pct == pytest.approx(-100 * 50 / 1100)
+
+
+def test_masked_output_and_wanted_agree_with_a_plain_reference() -> None:
+    """The hand-unrolled masking (it runs per symbol per bar) against the obvious version."""
+    import random
+
+    from core.policy.base import action_mask, masked_output
+    from core.types import Action
+
+    def reference(raw: list[float], mask: tuple[bool, ...]) -> tuple[list[float], int]:
+        kept = [p if m and p > 0 else 0.0 for p, m in zip(raw, mask, strict=True)]
+        total = sum(kept)
+        probs = [p / total for p in kept] if total > 0 else [1.0 / sum(mask) if m else 0.0 for m in mask]
+        return probs, max(range(4), key=lambda i: (probs[i], -i))
+
+    rng = random.Random(3)
+    for _ in range(2_000):
+        raw = [rng.choice([0.0, rng.random(), -rng.random(), 0.5]) for _ in range(4)]
+        for in_position in (False, True):
+            for may_enter in (False, True):
+                mask = action_mask(in_position, may_enter)
+                out = masked_output(raw, mask)
+                probs, best = reference(raw, mask)
+                assert out.probabilities == pytest.approx(tuple(probs))
+                assert out.action is Action(best) and out.confidence == pytest.approx(probs[best])
+            assert out.wanted(in_position) is masked_output(raw, action_mask(in_position)).action

@@ -110,8 +110,9 @@ class TradingCycle:
             self.on_session(session, control)
             self.apply_broker_events(now)
             equity = self.update_risk(now, control, params)
+            vix, iv_rank = self.read_vix(now)
             for symbol in self.market.symbols:
-                snap = self.pull_market(symbol, now)
+                snap = self.pull_market(symbol, now, vix, iv_rank)
                 obs, regime = self.build_observation(symbol, snap, params, now)
                 entry = self.entry_gate(symbol, now, session, params, control, snap, obs, regime, equity)
                 out = self.ask_policy(obs, entry, now)
@@ -188,12 +189,16 @@ class TradingCycle:
         return equity
 
     # step 2
-    def pull_market(self, symbol: str, now: datetime) -> MarketSnapshot:
-        view = self.market.bars(symbol, now)
+    def read_vix(self, now: datetime) -> tuple[float, float]:
+        """VIX and its IV rank against the trailing year: market-wide, read once per cycle."""
         vix = self.market.vix(now)
-        if self._vix_range[0] != now.date():
-            self._vix_range = (now.date(), VixRange.of(self.market.vix_history(now.date())))
-        return MarketSnapshot(view, self.market.spot(symbol, now), vix, self._vix_range[1].rank(vix), None)
+        day = now.date()
+        if self._vix_range[0] != day:
+            self._vix_range = (day, VixRange.of(self.market.vix_history(day)))
+        return vix, self._vix_range[1].rank(vix)
+
+    def pull_market(self, symbol: str, now: datetime, vix: float, iv_rank: float) -> MarketSnapshot:
+        return MarketSnapshot(self.market.bars(symbol, now), self.market.spot(symbol, now), vix, iv_rank, None)
 
     # step 3
     def build_observation(
@@ -448,7 +453,7 @@ class TradingCycle:
         self.journal.add_decision(
             (  # in DECISION_COLUMNS order
                 now,
-                view.bars.bar_time(view.count - 1) if view.count else None,
+                float(view.bars.start[view.count - 1]) if view.count else None,
                 symbol,
                 probs[0],
                 probs[1],

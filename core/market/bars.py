@@ -37,14 +37,21 @@ class SessionBars:
 
     def completed_count(self, now: datetime) -> int:
         """How many bars have closed by `now` (a bar starting at t closes at t + 60 s)."""
-        ts = now.timestamp() - BAR_SECONDS
+        return self.completed_by(now.timestamp())
+
+    def completed_by(self, epoch_s: float) -> int:
+        """`completed_count` for epoch seconds (callers that hold the time as a float already)."""
+        ts = epoch_s - BAR_SECONDS
         if self._regular:
             return min(max(int((ts - self._first) // BAR_SECONDS) + 1, 0), self._n)
         return int(np.searchsorted(self.start, ts, side="right"))
 
     def index_at_or_after(self, moment: datetime) -> int | None:
         """The first bar starting at or after `moment`: the bar whose open is 'the next quote'."""
-        ts = moment.timestamp()
+        return self.index_from(moment.timestamp())
+
+    def index_from(self, ts: float) -> int | None:
+        """`index_at_or_after` for epoch seconds."""
         if self._regular:
             i = max(int(-((self._first - ts) // BAR_SECONDS)), 0)
         else:

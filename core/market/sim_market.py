@@ -42,13 +42,14 @@ class SimMarket:
         self.source = source
         self.surface = surface
         self._vix_hist: dict[date, np.ndarray] = {}
-        self._minute = _Minute(None, None)
+        self._minute = _Minute(None, 0.0, None)
 
     def _at(self, now: datetime) -> _Minute:
         """Everything looked up for `now`, computed once per minute and dropped at the next."""
-        if self._minute.now != now:
-            self._minute = _Minute(now, session_containing(now))
-        return self._minute
+        minute = self._minute
+        if minute.now is not now and minute.now != now:  # the cycle passes one object per minute
+            minute = self._minute = _Minute(now, now.timestamp(), session_containing(now))
+        return minute
 
     def session(self, now: datetime) -> Session | None:
         return self._at(now).session
@@ -64,14 +65,20 @@ class SimMarket:
         bars = self._bars(now, symbol)
         if bars is None:
             raise LookupError(f"no session open at {now.isoformat()}")
-        return BarView(bars, bars.completed_count(now), self.source)
+        return BarView(bars, bars.completed_by(self._minute.ts), self.source)
 
     def spot(self, symbol: str, now: datetime) -> float:
-        bars = self._bars(now, symbol)
-        if bars is None or len(bars) == 0:
-            return float("nan")
-        i = bars.index_at_or_after(now)
-        return float(bars.open[i]) if i is not None else float(bars.close[-1])
+        minute = self._at(now)
+        found = minute.spots.get(symbol)
+        if found is None:
+            bars = self._bars(now, symbol)
+            if bars is None or len(bars) == 0:
+                found = float("nan")
+            else:
+                i = bars.index_from(minute.ts)
+                found = float(bars.open[i]) if i is not None else float(bars.close[-1])
+            minute.spots[symbol] = found
+        return found
 
     def vix(self, now: datetime) -> float:
         minute = self._at(now)
@@ -114,12 +121,14 @@ class SimMarket:
         return quotes[contract]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Minute:
-    """Per-minute lookups: the session, each symbol's bars, VIX and the quotes asked for."""
+    """Per-minute lookups: the session, each symbol's bars and price, VIX and the quotes asked for."""
 
     now: datetime | None
+    ts: float  # `now` in epoch seconds
     session: Session | None
     bars: dict[str, SessionBars] = field(default_factory=dict)
+    spots: dict[str, float] = field(default_factory=dict)
     vix: float | None = None
     quotes: dict[OptionContract, Quote | None] = field(default_factory=dict)

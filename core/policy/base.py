@@ -16,7 +16,7 @@ import numpy as np
 from core.types import Action
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
 class Observation:
     """What a policy may look at for one symbol at one cycle."""
 
@@ -38,7 +38,7 @@ class Observation:
         return self.position_direction != 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
 class PolicyOutput:
     probabilities: tuple[float, float, float, float]  # indexed by Action, after masking
     action: Action
@@ -48,9 +48,14 @@ class PolicyOutput:
     def wanted(self, in_position: bool) -> Action:
         """The action the policy preferred when only the position masked it (not the safeguards):
         an entry it wanted but a safeguard masked is recorded with that safeguard's code."""
-        if not self.raw:
+        raw = self.raw
+        if not raw:
             return self.action
-        return masked_output(self.raw, action_mask(in_position)).action
+        best, best_p = 0, max(raw[0], 0.0)  # masked_output's argmax over the position's actions
+        for i in (3,) if in_position else (1, 2):
+            if raw[i] > best_p:
+                best, best_p = i, raw[i]
+        return _ACTIONS[best]
 
 
 class Policy(Protocol):
@@ -71,18 +76,27 @@ def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, 
     return (True, buy, buy, in_position)
 
 
+_ACTIONS: tuple[Action, ...] = tuple(Action)
+
+
 def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
-    """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first)."""
-    raw_t = (float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
-    kept = [p if m and p > 0 else 0.0 for p, m in zip(raw_t, mask, strict=True)]
-    total = kept[0] + kept[1] + kept[2] + kept[3]
+    """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first).
+
+    Written out per action: it runs for every symbol on every bar (see bench/backtest_throughput.py)."""
+    r0, r1, r2, r3 = float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3])
+    m0, m1, m2, m3 = mask
+    k0 = r0 if m0 and r0 > 0 else 0.0
+    k1 = r1 if m1 and r1 > 0 else 0.0
+    k2 = r2 if m2 and r2 > 0 else 0.0
+    k3 = r3 if m3 and r3 > 0 else 0.0
+    total = k0 + k1 + k2 + k3
     if total > 0:
-        probs = [p / total for p in kept]
+        probs = (k0 / total, k1 / total, k2 / total, k3 / total)
     else:
-        allowed = sum(1 for m in mask if m)
-        probs = [1.0 / allowed if m else 0.0 for m in mask]
+        share = 1.0 / (bool(m0) + bool(m1) + bool(m2) + bool(m3))
+        probs = (share if m0 else 0.0, share if m1 else 0.0, share if m2 else 0.0, share if m3 else 0.0)
     best = 0
     for i in (1, 2, 3):
         if probs[i] > probs[best]:
             best = i
-    return PolicyOutput((probs[0], probs[1], probs[2], probs[3]), Action(best), probs[best], raw_t)
+    return PolicyOutput(probs, _ACTIONS[best], probs[best], (r0, r1, r2, r3))
