@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from core.params import TradingParams
 from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
@@ -24,6 +24,7 @@ from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
 from db.model_store import PolicyMemoryState, save_policy_memories
 from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
+from db.rows import RowWriter, epoch_text, executemany, insert_sql, utc_text
 from db.types import UTCDateTime
 
 # Read every cycle and every control tick: plain SQL on a held connection costs ~20 us.
@@ -33,24 +34,8 @@ _CONTROL_SQL = (
 )
 _UTC = UTCDateTime()
 # Statements of the order path, built once: building them per call cost ~0.5 ms each.
-_INSERT_ORDER = insert(Order)
-_INSERT_FILL = insert(Fill)
-_INSERT_TRADE = insert(Trade)
 _ORDER_ID = select(Order.id).where(Order.client_order_id == bindparam("cid"))
-_UPDATE_ORDER = (
-    update(Order)
-    .where(Order.id == bindparam("oid"))
-    .values(
-        status=bindparam("status"),
-        broker_order_id=bindparam("broker_order_id"),
-        filled_qty=bindparam("filled_qty"),
-        avg_fill_price=bindparam("avg_fill_price"),
-        reject_reason=bindparam("reject_reason"),
-        updated_at=bindparam("updated_at"),
-        trade_id=func.coalesce(bindparam("trade_id"), Order.trade_id),
-    )
-)
-_UPDATE_TRADE: dict[tuple[str, ...], Any] = {}
+_ORDERS, _FILLS, _TRADES = RowWriter(Order.__table__), RowWriter(Fill.__table__), RowWriter(Trade.__table__)  # type: ignore[attr-defined]
 # Decision rows are written as tuples in this order (time and bar_time first: they are converted;
 # bar_time is the bar's start in epoch seconds, as the bars hold it).
 DECISION_COLUMNS: tuple[str, ...] = (
@@ -87,13 +72,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
 EQUITY_COLUMNS: tuple[str, ...] = ("time", "cash", "equity", "peak", "start_of_day")
 
 
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    """A positional INSERT for SQLite's executemany: run_id first, then `columns`."""
-    return f"INSERT INTO {table} (run_id, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})"
-
-
-_DECISION_SQL = _insert_sql("decision", DECISION_COLUMNS)
-_EQUITY_SQL = _insert_sql("equity", EQUITY_COLUMNS)
+_DECISION_SQL = insert_sql("decision", ("run_id", *DECISION_COLUMNS))
+_EQUITY_SQL = insert_sql("equity", ("run_id", *EQUITY_COLUMNS))
 _MARK_TRADE = (
     update(Trade)
     .where(Trade.id == bindparam("tid"), Trade.status == "open")
@@ -102,6 +82,7 @@ _MARK_TRADE = (
         marked_at=bindparam("marked_at"),
         mae_pct=bindparam("mae_pct"),
         mfe_pct=bindparam("mfe_pct"),
+        peak_bid=bindparam("peak_bid"),
     )
 )
 
@@ -199,10 +180,13 @@ class Journal:
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
         self._equity.append((time, cash, equity, peak, start_of_day))
 
-    def mark_trade(self, trade_id: int, bid: float, at: datetime, mae_pct: float, mfe_pct: float) -> None:
-        """An open trade's latest bid and excursions, written with the next flush (the console's
-        unrealized P&L); only the newest mark per trade is kept."""
-        self._marks[trade_id] = (bid, at, mae_pct, mfe_pct)
+    def mark_trade(
+        self, trade_id: int, bid: float, at: datetime, mae_pct: float, mfe_pct: float, peak_bid: float
+    ) -> None:
+        """An open trade's latest bid, excursions and peak bid, written with the next flush (every
+        cycle in the worker); only the newest mark per trade is kept. Reductions and the close
+        write the peak themselves, so a trailing stop restored after a restart has it."""
+        self._marks[trade_id] = (bid, at, mae_pct, mfe_pct, peak_bid)
 
     def remember_policy(self, symbol: str, model_version: str, memory: PolicyMemoryState, at: datetime) -> None:
         """The RL policy's LSTM state for a symbol after this cycle; the newest is written at the flush."""
@@ -223,10 +207,10 @@ class Journal:
         if self._decisions:
             if self._fast:
                 rows = [
-                    (self.run_id, _utc_text(v[0]), None if v[1] is None else _epoch_text(v[1]), *v[2:])
+                    (self.run_id, utc_text(v[0]), None if v[1] is None else epoch_text(v[1]), *v[2:])
                     for v in self._decisions
                 ]
-                self._executemany(conn, _DECISION_SQL, rows)
+                executemany(conn, _DECISION_SQL, rows)
             else:
                 rows = [
                     (v[0], None if v[1] is None else datetime.fromtimestamp(v[1], UTC), *v[2:]) for v in self._decisions
@@ -234,16 +218,16 @@ class Journal:
                 self._insert_dicts(conn, Decision, DECISION_COLUMNS, rows)
         if self._equity:
             if self._fast:
-                rows = [(self.run_id, _utc_text(v[0]), *v[1:]) for v in self._equity]
-                self._executemany(conn, _EQUITY_SQL, rows)
+                rows = [(self.run_id, utc_text(v[0]), *v[1:]) for v in self._equity]
+                executemany(conn, _EQUITY_SQL, rows)
             else:
                 self._insert_dicts(conn, Equity, EQUITY_COLUMNS, self._equity)
         if self._marks:
             conn.execute(
                 _MARK_TRADE,
                 [
-                    {"tid": tid, "mark_bid": bid, "marked_at": at, "mae_pct": mae, "mfe_pct": mfe}
-                    for tid, (bid, at, mae, mfe) in self._marks.items()
+                    {"tid": tid, "mark_bid": bid, "marked_at": at, "mae_pct": mae, "mfe_pct": mfe, "peak_bid": peak}
+                    for tid, (bid, at, mae, mfe, peak) in self._marks.items()
                 ],
             )
         if self._memories:
@@ -257,14 +241,6 @@ class Journal:
         names = ("run_id", *columns)
         conn.execute(insert(table), [dict(zip(names, (self.run_id, *v), strict=True)) for v in rows])
 
-    @staticmethod
-    def _executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, rows)  # inside the transaction SQLAlchemy began
-        finally:
-            cursor.close()
-
     # ---- orders, fills, trades ------------------------------------------------------------
     def persist_order(
         self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None = None
@@ -274,8 +250,8 @@ class Journal:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
             self._write_buffers(conn)
-            found = conn.execute(_INSERT_ORDER, self._order_values(request, reason_code, now, trade_id, "pending"))
-        self._order_ids[request.client_order_id] = int(found.inserted_primary_key[0])  # type: ignore[index]
+            order_id = _ORDERS.insert(conn, [self._order_values(request, reason_code, now, trade_id, "pending")])
+        self._order_ids[request.client_order_id] = order_id
 
     def _order_values(
         self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None, status: str
@@ -314,38 +290,30 @@ class Journal:
                 if broker_initiated is None:
                     raise LookupError(f"order {upd.client_order_id} is not in the database")
                 values = self._order_values(broker_initiated, reason_code, now, trade_id, upd.status.value)
-                order_id = conn.execute(_INSERT_ORDER, values).inserted_primary_key[0]  # type: ignore[index]
-            conn.execute(
-                _UPDATE_ORDER,
-                {
-                    "oid": order_id,
-                    "status": upd.status.value,
-                    "broker_order_id": upd.broker_order_id,
-                    "filled_qty": upd.filled_qty,
-                    "avg_fill_price": upd.avg_fill_price,
-                    "reject_reason": upd.reject_reason,
-                    "updated_at": now,
-                    "trade_id": trade_id,
-                },
-            )
+                order_id = _ORDERS.insert(conn, [values])
+            fields = {
+                "status": upd.status.value,
+                "broker_order_id": upd.broker_order_id,
+                "filled_qty": upd.filled_qty,
+                "avg_fill_price": upd.avg_fill_price,
+                "reject_reason": upd.reject_reason,
+                "updated_at": now,
+            }
+            if trade_id is not None:  # an update without a trade keeps the one the order has
+                fields["trade_id"] = trade_id
+            _ORDERS.update(conn, order_id, fields)
             if upd.fills:
-                conn.execute(_INSERT_FILL, [_fill_row(f, order_id) for f in upd.fills])
+                _FILLS.insert(conn, [_fill_row(f, order_id) for f in upd.fills])
         if not upd.status.is_open:
             self._order_ids.pop(upd.client_order_id, None)
 
     def open_trade(self, fields: dict[str, Any]) -> int:
         with self.transaction() as conn:
-            fields = {"run_id": self.run_id, "status": "open", **fields}
-            return int(conn.execute(_INSERT_TRADE, fields).inserted_primary_key[0])  # type: ignore[index]
+            return _TRADES.insert(conn, [{"run_id": self.run_id, "status": "open", **fields}])
 
     def update_trade(self, trade_id: int, **fields: Any) -> None:
         with self.transaction() as conn:
-            stmt = _UPDATE_TRADE.get(tuple(fields))
-            if stmt is None:
-                stmt = _UPDATE_TRADE[tuple(fields)] = (
-                    update(Trade).where(Trade.id == bindparam("tid")).values({k: bindparam(k) for k in fields})
-                )
-            conn.execute(stmt, {"tid": trade_id, **fields})
+            _TRADES.update(conn, trade_id, fields)
 
     def open_trades(self) -> list[Trade]:
         with self.engine.connect() as conn:
@@ -408,40 +376,6 @@ class Journal:
             conn.execute(
                 insert(Event).values(time=time or utcnow(), run_id=self.run_id, level=level, code=code, message=message)
             )
-
-
-_TEXT_CACHE: dict[datetime | float, str] = {}
-
-
-def _utc_text(value: datetime) -> str:
-    """SQLAlchemy's SQLite datetime format; cached because a cycle's rows share their times."""
-    text_value = _TEXT_CACHE.get(value)
-    if text_value is None:
-        text_value = _remember_text(value, value.astimezone(UTC))
-    return text_value
-
-
-def _epoch_text(seconds: float) -> str:
-    """`_utc_text` for epoch seconds (decision bar times are kept as the bars' own floats)."""
-    text_value = _TEXT_CACHE.get(seconds)
-    if text_value is None:
-        text_value = _remember_text(seconds, datetime.fromtimestamp(seconds, UTC))
-    return text_value
-
-
-def _remember_text(key: datetime | float, d: datetime) -> str:
-    if len(_TEXT_CACHE) > 64:
-        _TEXT_CACHE.clear()
-    text_value = _TEXT_CACHE[key] = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (2x faster than strftime)
-        d.year,
-        d.month,
-        d.day,
-        d.hour,
-        d.minute,
-        d.second,
-        d.microsecond,
-    )
-    return text_value
 
 
 def _fill_row(f: FillEvent, order_id: int) -> dict[str, Any]:

@@ -178,8 +178,6 @@ class TradeBook:
         st = held.state
         move = (mid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
         held.mae_pct, held.mfe_pct = min(held.mae_pct, move), max(held.mfe_pct, move)
-        if bid > st.peak_bid:
-            st.peak_bid = bid
-            self.journal.update_trade(st.trade_id, peak_bid=bid, mae_pct=held.mae_pct, mfe_pct=held.mfe_pct)
-        self.journal.mark_trade(st.trade_id, bid, at, held.mae_pct, held.mfe_pct)
+        st.peak_bid = max(st.peak_bid, bid)
+        self.journal.mark_trade(st.trade_id, bid, at, held.mae_pct, held.mfe_pct, st.peak_bid)
         return (bid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
