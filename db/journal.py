@@ -250,7 +250,7 @@ class Journal:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
             self._write_buffers(conn)
-            order_id = _ORDERS.insert(conn, [self._order_values(request, reason_code, now, trade_id, "pending")])
+            order_id = _ORDERS.insert_one(conn, self._order_values(request, reason_code, now, trade_id, "pending"))
         self._order_ids[request.client_order_id] = order_id
 
     def _order_values(
@@ -290,7 +290,7 @@ class Journal:
                 if broker_initiated is None:
                     raise LookupError(f"order {upd.client_order_id} is not in the database")
                 values = self._order_values(broker_initiated, reason_code, now, trade_id, upd.status.value)
-                order_id = _ORDERS.insert(conn, [values])
+                order_id = _ORDERS.insert_one(conn, values)
             fields = {
                 "status": upd.status.value,
                 "broker_order_id": upd.broker_order_id,
@@ -303,13 +303,13 @@ class Journal:
                 fields["trade_id"] = trade_id
             _ORDERS.update(conn, order_id, fields)
             if upd.fills:
-                _FILLS.insert(conn, [_fill_row(f, order_id) for f in upd.fills])
+                _FILLS.insert_many(conn, [_fill_row(f, order_id) for f in upd.fills])
         if not upd.status.is_open:
             self._order_ids.pop(upd.client_order_id, None)
 
     def open_trade(self, fields: dict[str, Any]) -> int:
         with self.transaction() as conn:
-            return _TRADES.insert(conn, [{"run_id": self.run_id, "status": "open", **fields}])
+            return _TRADES.insert_one(conn, {"run_id": self.run_id, "status": "open", **fields})
 
     def update_trade(self, trade_id: int, **fields: Any) -> None:
         with self.transaction() as conn:

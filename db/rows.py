@@ -68,14 +68,15 @@ def insert_sql(table: str, columns: Sequence[str]) -> str:
 
 
 def executemany(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int | None:
-    """Run `sql` for each row inside the transaction SQLAlchemy began; the last row id."""
+    """Run `sql` for each row inside the transaction SQLAlchemy began; the row id when there
+    was one row (sqlite3 leaves `lastrowid` unchanged after executemany)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if len(rows) == 1:
             cursor.execute(sql, rows[0])
-        else:
-            cursor.executemany(sql, rows)
-        return cursor.lastrowid
+            return cursor.lastrowid
+        cursor.executemany(sql, rows)
+        return None
     finally:
         cursor.close()
 
@@ -91,15 +92,21 @@ class RowWriter:
         self._insert = insert(table)
         self._updates: dict[tuple[str, ...], tuple[str, Any]] = {}
 
-    def insert(self, conn: Connection, rows: list[Mapping[str, Any]]) -> int:
-        """Insert `rows`; the id of the last one."""
+    def insert_one(self, conn: Connection, row: Mapping[str, Any]) -> int:
+        """Insert one row; its id."""
         if conn.dialect.name == "sqlite":
-            params = [tuple(sqlite_value(r[c]) if c in r else self._defaults[c] for c in self._columns) for r in rows]
-            return int(executemany(conn, self._insert_sql, params) or 0)
-        if len(rows) == 1:
-            return int(conn.execute(self._insert, dict(rows[0])).inserted_primary_key[0])  # type: ignore[index]
-        conn.execute(self._insert, [dict(r) for r in rows])
-        return 0
+            return int(executemany(conn, self._insert_sql, [self._params(row)]) or 0)
+        return int(conn.execute(self._insert, dict(row)).inserted_primary_key[0])  # type: ignore[index]
+
+    def insert_many(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
+        """Insert `rows` (SQLite reports no ids after executemany)."""
+        if conn.dialect.name == "sqlite":
+            executemany(conn, self._insert_sql, [self._params(r) for r in rows])
+        else:
+            conn.execute(self._insert, [dict(r) for r in rows])
+
+    def _params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(sqlite_value(row[c]) if c in row else self._defaults[c] for c in self._columns)
 
     def update(self, conn: Connection, row_id: int, fields: Mapping[str, Any]) -> None:
         """Set `fields` on the row with this id."""

@@ -103,7 +103,7 @@ def test_sqlite_fast_rows_equal_sqlalchemy_core_rows(migrated: str) -> None:
         fast = {k: v.format(n=1) if isinstance(v, str) else v for k, v in values.items()}
         core = {k: v.format(n=2) if isinstance(v, str) else v for k, v in values.items()}
         with engine.begin() as conn:
-            fast_id = writer.insert(conn, [fast])
+            fast_id = writer.insert_one(conn, fast)
             writer.update(conn, fast_id, change[model])
             core_id = conn.execute(insert(table).values(**core)).inserted_primary_key[0]
             conn.execute(update(table).where(table.c.id == core_id).values(**change[model]))
