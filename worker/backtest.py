@@ -70,11 +70,10 @@ def run_backtest(
 
 
 def load_session(world: World, session: Session) -> None:
-    """Build or read one session's bars and VIX path, so `seconds` counts the cycle alone."""
+    """Build or read one session's bars (the synthetic world builds its VIX path with them), so
+    `seconds` counts the cycle alone."""
     for symbol in world.symbols:
         world.session_bars(session, symbol)
-    world.vix_path(session)
-    world.vix_closes_before(session.day)
 
 
 def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> BacktestResult:
