@@ -91,6 +91,8 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None
     age = heartbeat_age_s(reads.worker_status(reader()))
     if applied:
         area.success(f"Worker confirmed: {control.get('halt_summary')}")
+    elif control.get("halt_summary"):  # the worker tried and the broker is not flat yet
+        area.error(f"STOP INCOMPLETE: {control.get('halt_summary')}")
     elif age is None or age > STALE_HEARTBEAT_S:
         area.error("Worker heartbeat is stale: the halt is recorded but not yet carried out.")
     else:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.execution import BROKER_CUTOFF_BEFORE_CLOSE_MIN
 from core.types import ModelMismatch, PolicyMode, Regime
 
 GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime")
@@ -61,12 +62,28 @@ class TradingParams(BaseModel):
         ge=0.0,
         le=25.0,
     )
+    entry_cancel_after_cycles: int = _f(
+        1,
+        "entries",
+        "cycles",
+        "An entry order still working after this many cycles is cancelled (a partial fill stays a trade).",
+        ge=1,
+        le=30,
+    )
     policy_exit_min_confidence: float = _f(
         0.60, "entries", "probability", "Minimum confidence for the policy's own close signal to exit.", ge=0.25, le=1.0
     )
     # safeguards
     max_bar_age_s: int = _f(
         90, "safeguards", "seconds", "Entries are blocked when the newest closed bar is older than this.", ge=30, le=900
+    )
+    max_quote_age_s: int = _f(
+        60,
+        "safeguards",
+        "seconds",
+        "Entries are blocked when the chosen option quote's own timestamp is older than this (delayed feeds).",
+        ge=1,
+        le=900,
     )
     max_bar_jump_pct: float = _f(
         5.0,
@@ -136,6 +153,14 @@ class TradingParams(BaseModel):
     max_position_pct: float = _f(
         25.0, "sizing", "% of equity", "Most premium one position may cost, whatever the stop says.", gt=0.0, le=100.0
     )
+    stop_slippage_pct: float = _f(
+        10.0,
+        "sizing",
+        "% of entry premium",
+        "Loss beyond the stop allowed for when sizing: stop exits fill below the stop price.",
+        ge=0.0,
+        le=100.0,
+    )
     max_contracts: int = _f(50, "sizing", "contracts", "Hard cap on contracts per order.", ge=1, le=1000)
     # exits
     stop_loss_pct: float = _f(
@@ -179,6 +204,14 @@ class TradingParams(BaseModel):
         le=100.0,
     )
     max_hold_min: int = _f(120, "exits", "minutes", "Close a position held this long.", ge=1, le=390)
+    urgent_exit_market_after_cycles: int = _f(
+        2,
+        "exits",
+        "cycles",
+        "Stop-loss, end-of-day and stop exits still unfilled this many cycles after the first try go at market.",
+        ge=1,
+        le=30,
+    )
     # schedule
     entry_delay_min: int = _f(
         30, "schedule", "minutes after the open", "No entries in the first minutes of the session.", ge=0, le=240
@@ -188,15 +221,15 @@ class TradingParams(BaseModel):
         "schedule",
         "minutes before the close",
         "No entries this close to the close (15:00 ET on a normal day).",
-        ge=15,
+        ge=BROKER_CUTOFF_BEFORE_CLOSE_MIN + 1,
         le=300,
     )
     flatten_before_close_min: int = _f(
-        20,
+        35,
         "schedule",
         "minutes before the close",
-        "Close everything this close to the close (15:40 ET on a normal day).",
-        ge=16,
+        "Close everything this close to the close (15:25 ET on a normal day), before the broker's 15:30 cutoff.",
+        ge=BROKER_CUTOFF_BEFORE_CLOSE_MIN + 1,
         le=120,
     )
     # regime

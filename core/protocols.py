@@ -76,6 +76,9 @@ class Broker(Protocol):
     def remember(self, client_order_id: str, contract: OptionContract, side: Side, filled_qty: int, avg: float) -> None:
         """Track an order the database knows (after a restart), with the fills already booked."""
 
+    def cancel(self, client_order_id: str, now: datetime) -> OrderUpdate | None:
+        """Ask for one order's cancel; it ends when the broker says so (fills can land first)."""
+
     def cancel_all(self, now: datetime) -> list[OrderUpdate]: ...
 
     def close_all(self, now: datetime) -> list[OrderUpdate]:

@@ -14,14 +14,16 @@ CONTRACT_MULTIPLIER = 100
 
 
 def contracts_for(equity: float, ask: float, params: TradingParams, fee_per_contract: float) -> int:
-    """Whole contracts so that a stop-loss exit loses about risk_per_trade_pct of equity.
+    """Whole contracts so that a stop-loss exit loses at most risk_per_trade_pct of equity.
 
-    The loss per contract at the stop is the premium times the stop distance plus the two fees;
-    the premium of the whole position is also capped at max_position_pct of equity.
+    The loss per contract at the stop is the premium times the stop distance plus the slippage a
+    stop exit suffers (it sells into a falling bid, after a latency, sometimes in increments),
+    plus the two fees; the premium of the whole position is also capped at max_position_pct.
     """
     if ask <= 0 or equity <= 0:
         return 0
-    loss_per_contract = ask * CONTRACT_MULTIPLIER * abs(params.stop_loss_pct) / 100.0 + 2.0 * fee_per_contract
+    stop_distance = abs(params.stop_loss_pct) + params.stop_slippage_pct
+    loss_per_contract = ask * CONTRACT_MULTIPLIER * min(stop_distance, 100.0) / 100.0 + 2.0 * fee_per_contract
     by_risk = int(equity * params.risk_per_trade_pct / 100.0 // loss_per_contract)
     by_cap = int(equity * params.max_position_pct / 100.0 // (ask * CONTRACT_MULTIPLIER + fee_per_contract))
     return max(0, min(by_risk, by_cap, params.max_contracts))

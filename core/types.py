@@ -69,6 +69,7 @@ class OrderStatus(StrEnum):
     PENDING = "pending"  # written to the database, not yet acknowledged by the broker
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
+    PENDING_CANCEL = "pending_cancel"  # a cancel was asked for; fills can still land until it takes effect
     FILLED = "filled"
     CANCELED = "canceled"
     REJECTED = "rejected"
@@ -76,7 +77,12 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self in (
+            OrderStatus.PENDING,
+            OrderStatus.ACCEPTED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.PENDING_CANCEL,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,8 @@ class Quote:
     time: datetime
     iv: float = float("nan")
     delta: float = float("nan")
+    bid_size: int = 0  # displayed contracts; 0: the source does not say
+    ask_size: int = 0
 
     @property
     def mid(self) -> float:
@@ -173,6 +181,10 @@ class OrderUpdate:
     avg_fill_price: float | None = None
     reject_reason: str | None = None
     fills: list[FillEvent] = field(default_factory=list)
+    # what the order is, where the broker says (its own orders: close-all, liquidations)
+    contract: OptionContract | None = None
+    side: Side | None = None
+    qty: int = 0
 
 
 @dataclass(frozen=True)

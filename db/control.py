@@ -124,6 +124,17 @@ def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) 
             s.add(last)
 
 
+def mark_halt_incomplete(engine: Engine, summary: str, at: datetime | None = None) -> None:
+    """The worker could not (yet) confirm a HALTED state: the summary says what is still open;
+    `halt_applied_at` stays empty, so the console shows "stop incomplete" and the worker retries."""
+    with session_scope(engine) as s:
+        row = s.get(ControlState, 1)
+        if row is None or row.state != TradingState.HALTED.value or row.halt_applied_at is not None:
+            return
+        row.halt_summary = summary
+        s.add(row)
+
+
 def save_param_version(
     engine: Engine, values: dict[str, Any], author: str, note: str = "", reverted_from: int | None = None
 ) -> ParamVersion:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from core.params import TradingParams
-from core.types import FillEvent, OrderRequest, OrderUpdate, TradingState
+from core.types import FillEvent, OrderRequest, OrderStatus, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
 from db.model_store import PolicyMemoryState, save_policy_memories
@@ -322,7 +322,7 @@ class Journal:
 
     def open_orders(self) -> list[Order]:
         """Orders the database still counts as open (pending, accepted, partially filled)."""
-        open_states = ("pending", "accepted", "partially_filled")
+        open_states = [s.value for s in OrderStatus if s.is_open]
         with self.engine.connect() as conn:
             rows = conn.execute(select(Order).where(Order.status.in_(open_states)).order_by(Order.id)).mappings().all()
         return [Order.model_validate(dict(r)) for r in rows]

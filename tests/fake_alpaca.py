@@ -40,6 +40,9 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+OPEN_STATES = ("new", "accepted", "partially_filled", "pending_new", "pending_cancel")
+
+
 def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -269,6 +272,26 @@ class FakeAlpacaState:
             return out
 
     # ---- views ------------------------------------------------------------------------------
+    def close_position(self, symbol: str) -> dict[str, Any]:
+        """DELETE /v2/positions/{symbol}: a market sell of the whole position; 403 when some of it
+        is held for a working sell (as Alpaca answers), 404 when there is none."""
+        with self.lock:
+            if symbol not in self.positions:
+                raise ApiError(404, 40410000, "position does not exist")
+            qty = int(self.positions[symbol][0])
+            held = sum(
+                int(o["qty"]) - int(o["filled_qty"])
+                for o in self.orders.values()
+                if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN_STATES
+            )
+            if held:
+                raise ApiError(
+                    403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {qty - held})"
+                )
+            order = self._new_order(str(uuid.uuid4()), symbol, "sell", qty, "market", None, "sell_to_close")
+            self._try_fill(order, qty)
+            return dict(order)
+
     def account_json(self) -> dict[str, Any]:
         equity = f"{self.equity():.2f}"
         cash = f"{self.cash:.2f}"
@@ -530,6 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, s.positions_json()
             if path == "/v2/positions" and method == "DELETE":
                 return 207, s.close_all(q.get("cancel_orders", "").lower() == "true")
+            if path.startswith("/v2/positions/") and method == "DELETE":
+                return 200, s.close_position(path.rsplit("/", 1)[1])
             if path == "/v2/orders" and method == "POST":
                 return 200, dict(s.submit(body, fault))
             if path == "/v2/orders" and method == "DELETE":

@@ -62,7 +62,8 @@ def test_a_failed_submit_is_looked_up_never_resent(
     rt = paper_runtime(server, db_url, monkeypatch, ALPACA_TIMEOUT_S="0.3")
     server.state.fault("POST /v2/orders", fault)
     request = buy(server, f"cid-{fault}")
-    upd = rt.cycle.send(request, "test_entry", server.state.now, intent(), None, None)
+    upd = rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent()).update
+    assert upd is not None
     accepted = fault in ("504_after_accept", "reset_after", "stall_after")
     assert server.state.post_attempts[request.client_order_id] == 1  # alpaca-py's retry is off
     assert len(server.state.orders_for(request.client_order_id)) == (1 if accepted else 0)
@@ -84,7 +85,7 @@ def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call
     assert rt.clients is not None
     requests = [buy(server, f"bulk-{i:04d}", qty=2) for i in range(1000)]
     for request in requests:
-        rt.cycle.send(request, "test_entry", server.state.now, intent(), None, None)
+        rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
     state = server.state
     assert max(state.post_attempts.values()) == 1
     duplicates = [r.client_order_id for r in requests if len(state.orders_for(r.client_order_id)) > 1]

@@ -38,7 +38,7 @@ def test_the_stop_flattens_at_the_broker_while_the_worker_is_down(
         at.button(key="stop").click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert server.state.positions == {}
-        assert ("DELETE", "/v2/positions") in server.state.requests
+        assert ("DELETE", f"/v2/positions/{held}") in server.state.requests  # only the traded underlyings
         assert any("Direct broker stop by alice" in s.value and "0 positions left" in s.value for s in at.success)
     with create_engine(migrated).connect() as conn:
         state = conn.execute(text("SELECT state, flatten FROM controlstate")).one()
@@ -50,9 +50,13 @@ def test_the_stop_flattens_at_the_broker_while_the_worker_is_down(
 def test_a_failed_direct_stop_says_so(migrated: str, monkeypatch: pytest.MonkeyPatch) -> None:
     record_worker_mode(migrated, "paper")
     with fake_alpaca() as server:
+        chain = server.state.market.chain("SPY", server.state.now)
+        assert chain is not None
+        held = chain.quote(10).contract.symbol
+        server.state.set_position(held, 3, 1.10)
         for key, value in alpaca_env(server.url).items():
             monkeypatch.setenv(key, value)
-        server.state.fault("DELETE /v2/positions", "500")
+        server.state.fault(f"DELETE /v2/positions/{held}", "500")
         monkeypatch.setenv("DATABASE_URL", migrated)
         at = AppTest.from_file(APP, default_timeout=30)
         at.run()

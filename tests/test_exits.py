@@ -76,5 +76,5 @@ def test_eod_flatten_respects_early_closes() -> None:
     early = session_for(date(2025, 11, 28))
     assert early is not None and early.early_close
     p = pos(entry_time=early.at(60), contract=OptionContract("SPY", early.day, 500.0, Right.CALL))
-    sig = check_exits(p, 2.0, early.close - timedelta(minutes=20), early, P, None)
-    assert sig is not None and sig.reason.code == "eod_flatten" and "12:40" in sig.reason.text
+    sig = check_exits(p, 2.0, early.close - timedelta(minutes=35), early, P, None)
+    assert sig is not None and sig.reason.code == "eod_flatten" and "12:25" in sig.reason.text

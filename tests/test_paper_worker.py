@@ -104,7 +104,9 @@ def test_a_paper_session_records_what_the_simulator_records_and_the_stop_flatten
             out = stop_worker(proc)
     assert "fake-secret" not in out
 
-    sim = build_runtime(RunOptions(mode="sim", source="synthetic", seed=7, db=sim_url, model=None), "worker")
+    # the fake fills at once at the quote, as the simulator's instant model does
+    options = RunOptions(mode="sim", source="synthetic", seed=7, db=sim_url, model=None, execution="instant")
+    sim = build_runtime(options, "worker")
     for i in range(minutes + extra):
         sim.cycle.run(start + timedelta(minutes=i))
     sim.journal.flush()

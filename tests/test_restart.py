@@ -37,5 +37,5 @@ def test_restart_restores_positions_and_cash(migrated: str) -> None:
     assert abs(second.broker.cash - first.broker.cash) < 1e-6
     restored = second.cycle.book.positions()[0]
     assert restored.peak_bid == peak_before and restored.qty_open == held[0].qty
-    second.cycle.run(session.close - timedelta(minutes=19))
+    second.cycle.run(session.close - timedelta(minutes=34))
     assert second.broker.positions() == [], "the restored position is managed (flattened) by the new process"

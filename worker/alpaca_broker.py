@@ -33,7 +33,7 @@ _STATUS = {
     "pending_new": OrderStatus.ACCEPTED,
     "accepted_for_bidding": OrderStatus.ACCEPTED,
     "pending_replace": OrderStatus.ACCEPTED,
-    "pending_cancel": OrderStatus.ACCEPTED,
+    "pending_cancel": OrderStatus.PENDING_CANCEL,
     "pending_review": OrderStatus.ACCEPTED,
     "done_for_day": OrderStatus.ACCEPTED,
     "calculated": OrderStatus.ACCEPTED,
@@ -69,12 +69,20 @@ def _value(x: Any) -> str:
 class AlpacaBroker:
     """Alpaca through alpaca-py; every call has the session's timeout and request budget."""
 
-    def __init__(self, clients: AlpacaClients, fee_per_contract: float = 0.65, flat_wait_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        clients: AlpacaClients,
+        fee_per_contract: float = 0.65,
+        flat_wait_s: float = 5.0,
+        underlyings: tuple[str, ...] = ("SPY", "QQQ"),
+    ) -> None:
         self.trading = clients.trading
         self.name = f"alpaca-{clients.settings.mode}"
         self.fee_per_contract = fee_per_contract
         self.flat_wait_s = flat_wait_s
+        self.underlyings = underlyings
         self.known: dict[str, _Known] = {}
+        self.ignored: dict[str, str] = {}  # symbol -> what: holdings and orders the trading path leaves alone
 
     # ---- calls --------------------------------------------------------------------------
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
@@ -95,6 +103,7 @@ class AlpacaBroker:
         out = []
         for p in self._call("get_all_positions", self.trading.get_all_positions):
             if _value(p.asset_class) != AssetClass.US_OPTION.value:
+                self.ignored[p.symbol] = f"{_value(p.asset_class)} position x{p.qty}"
                 continue
             out.append(
                 BrokerPosition(OptionContract.from_symbol(p.symbol), int(float(p.qty)), float(p.avg_entry_price))
@@ -105,7 +114,14 @@ class AlpacaBroker:
         orders = self._call(
             "get_orders", self.trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
         )
-        return [self._update(o, report_fills=False) for o in orders]
+        return [self._update(o, report_fills=False) for o in orders if self._is_ours_to_trade(o)]
+
+    def _is_ours_to_trade(self, order: Order) -> bool:
+        """An option order on a traded underlying; anything else (stock, crypto) is left alone."""
+        if _value(order.asset_class) != AssetClass.US_OPTION.value:
+            self.ignored[order.symbol or "?"] = f"{_value(order.asset_class)} order {order.client_order_id}"
+            return False
+        return True
 
     # ---- orders -------------------------------------------------------------------------
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
@@ -156,21 +172,59 @@ class AlpacaBroker:
         if cid not in self.known:
             self.known[cid] = _Known(contract, side, filled_qty, avg)
 
+    def cancel(self, client_order_id: str, now: datetime) -> OrderUpdate | None:
+        """DELETE /v2/orders/{id}: Alpaca answers 204 and cancels asynchronously (fills can land first)."""
+        known = self.known.get(client_order_id)
+        if known is None or known.broker_order_id is None:
+            found = self.order_by_client_id(client_order_id)
+            known = self.known.get(client_order_id)
+            if found is None or known is None or known.broker_order_id is None:
+                return found
+        try:
+            self._call("cancel_order_by_id", self.trading.cancel_order_by_id, known.broker_order_id)
+        except APIError as exc:  # 422: already filled or cancelled; the order's own state says which
+            log.info("cancel %s: %s", client_order_id, _short(exc))
+        return self.order_by_client_id(client_order_id)
+
     def cancel_all(self, now: datetime) -> list[OrderUpdate]:
-        self._call("cancel_orders", self.trading.cancel_orders)
-        return self.sync(now)
+        """Cancel the open option orders on the traded underlyings, one by one (others stay)."""
+        updates = []
+        for o in self.open_orders():
+            if o.contract is not None and o.contract.underlying in self.underlyings:
+                upd = self.cancel(o.client_order_id, now)
+                if upd is not None:
+                    updates.append(upd)
+        return updates + self.sync(now)
 
     def close_all(self, now: datetime) -> list[OrderUpdate]:
-        """Cancel every order and close every position, then read back until flat (or give up)."""
-        responses = self._call("close_all_positions", self.trading.close_all_positions, True)
-        for r in responses:
-            body = r.body
-            if isinstance(body, Order):  # sent at our request: booked as our exit, not a liquidation
-                self.remember(body.client_order_id, OptionContract.from_symbol(body.symbol or ""), Side.SELL)
+        """Cancel the traded underlyings' orders and close their option positions one by one
+        (DELETE /v2/positions would sell the account's other holdings too). A position Alpaca
+        refuses to close (403 "insufficient qty available" while a cancel is pending, say) comes
+        back as a REJECTED update named `close-failed:SYMBOL` with the broker's message."""
+        updates = self.cancel_all(now)
+        for p in self.positions():
+            if p.contract.underlying not in self.underlyings:
+                continue
+            try:
+                order = self._call("close_position", self.trading.close_position, p.contract.symbol)
+            except (APIError, BrokerUnavailableError) as exc:  # one refusal must not stop the others
+                updates.append(
+                    OrderUpdate(
+                        f"close-failed:{p.contract.symbol}",
+                        OrderStatus.REJECTED,
+                        reject_reason=_short(exc),
+                        contract=p.contract,
+                        side=Side.SELL,
+                        qty=p.qty,
+                    )
+                )
+                continue
+            self.remember(order.client_order_id, p.contract, Side.SELL)  # ours: booked as the stop's exit
+            updates.append(self._update(order))
         deadline = time.monotonic() + self.flat_wait_s
-        while self.positions() and time.monotonic() < deadline:
+        while any(q.contract.underlying in self.underlyings for q in self.positions()) and time.monotonic() < deadline:
             time.sleep(0.25)
-        return self.sync(now)
+        return updates + self.sync(now)
 
     # ---- time ---------------------------------------------------------------------------
     def sync(self, now: datetime) -> list[OrderUpdate]:
@@ -182,6 +236,8 @@ class AlpacaBroker:
         orders = self._call("get_orders", self.trading.get_orders, request)
         updates = []
         for order in orders:
+            if not self._is_ours_to_trade(order):
+                continue
             cid = order.client_order_id
             known = self.known.get(cid)
             if known is None:
@@ -234,6 +290,9 @@ class AlpacaBroker:
             avg_fill_price=known.avg_price if known.filled_qty else None,
             reject_reason=None if status is not OrderStatus.REJECTED else "rejected by the broker",
             fills=fills,
+            contract=known.contract,
+            side=known.side,
+            qty=int(float(order.qty or 0)),
         )
 
 

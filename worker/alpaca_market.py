@@ -256,11 +256,17 @@ class AlpacaMarketData:
             c = OptionContract.from_symbol(symbol)
             delta = snap.greeks.delta if snap.greeks is not None else math.nan
             iv = snap.implied_volatility if snap.implied_volatility is not None else math.nan
-            rows.append((c.strike, c.right is Right.CALL, float(q.bid_price), float(q.ask_price), iv, delta))
+            stamp = q.timestamp.timestamp() if q.timestamp is not None else math.nan  # the quote's own time
+            size = (int(q.bid_size or 0), int(q.ask_size or 0))
+            rows.append(
+                (c.strike, c.right is Right.CALL, float(q.bid_price), float(q.ask_price), iv, delta, stamp, *size)
+            )
         if not rows:
             return None
         rows.sort(key=lambda r: (not r[1], r[0]))
-        strikes, is_call, bid, ask, iv, delta = (np.array(col) for col in zip(*rows, strict=True))
+        strikes, is_call, bid, ask, iv, delta, stamps, bid_size, ask_size = (
+            np.array(col) for col in zip(*rows, strict=True)
+        )
         missing = ~np.isfinite(delta)
         if missing.any():  # no greeks: a Black-Scholes delta from the contract's IV (or VIX)
             vol = np.where(np.isfinite(iv), iv, self.vix(now) / 100.0)
@@ -278,6 +284,9 @@ class AlpacaMarketData:
             ask.astype(float),
             iv.astype(float),
             delta.astype(float),
+            quote_times=stamps.astype(float),
+            bid_size=bid_size.astype(int),
+            ask_size=ask_size.astype(int),
         )
         for i in range(len(strikes)):
             quote = snapshot.quote(i)
@@ -301,7 +310,14 @@ class AlpacaMarketData:
         q = got.get(contract.symbol)
         if q is None or not q.ask_price:
             return None
-        return Quote(contract, float(q.bid_price), float(q.ask_price), q.timestamp.astimezone(NY))
+        return Quote(
+            contract,
+            float(q.bid_price),
+            float(q.ask_price),
+            q.timestamp.astimezone(NY),
+            bid_size=int(q.bid_size or 0),
+            ask_size=int(q.ask_size or 0),
+        )
 
 
 def _to_session_bars(symbol: str, session: Session, rows: list[Row]) -> SessionBars:

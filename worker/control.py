@@ -1,25 +1,46 @@
 """The 1-second control tick: carries out the trading state the console (or a safeguard) set.
 
-HALTED cancels every open order and, with flatten, closes every position at market; the
-result is written back as the halt's confirmation, which the console shows.
+HALTED cancels every open order and, with flatten, closes every option position on the traded
+underlyings through the order desk. The halt is confirmed (the console shows it) only when the
+broker's positions read back flat; until then each tick tries again, every failure is an event
+with the broker's message, and after `MAX_STOP_ATTEMPTS` the state stays "stop incomplete"
+(with what is still open) for the operator. Other holdings in the account are left alone and
+listed in the confirmation.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
 from core.types import TradingState
-from db.control import mark_halt_applied
+from db.control import mark_halt_applied, mark_halt_incomplete
 from worker.cycle import TradingCycle
+
+log = logging.getLogger("worker.control")
+MAX_STOP_ATTEMPTS = 10
+
+
+@dataclass
+class _StopProgress:
+    """The halt being carried out: which one (by its set time) and how many tries so far."""
+
+    halt_key: object = None
+    attempts: int = 0
+    cancelled: int = 0
+    closed: int = 0
+    given_up: bool = False
 
 
 class ControlLoop:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
+        self.progress = _StopProgress()
 
     def tick(self, now: datetime, reuse_cycle_read: bool = False) -> str | None:
-        """Apply a pending halt; returns its summary when one was applied.
+        """Carry out a pending halt; returns its summary once it is confirmed.
 
         `reuse_cycle_read` lets a backtest, where nothing but the cycle writes the control row,
         skip the read when the cycle that just ran read the row and wrote no state change.
@@ -32,22 +53,59 @@ class ControlLoop:
                 control, _ = cycle.journal.read_control()
             cycle.last_state = control.state
             if control.state is not TradingState.HALTED or control.halt_applied_at is not None:
+                if control.state is not TradingState.HALTED:
+                    self.progress = _StopProgress()
                 return None
-            reason = MAX_DRAWDOWN_HALT if control.reason_code == "max_drawdown" else EMERGENCY_STOP
-            cycle.pending.clear()
-            cycle.open_order_symbols.clear()
-            before = len(cycle.book.positions())
-            updates = cycle.broker.close_all(now) if control.flatten else cycle.broker.cancel_all(now)
-            for upd in updates:
-                cycle.book_update(upd, now, default_exit=reason)
-            cancelled = sum(1 for u in updates if u.status.value == "canceled")
-            closed = before - len(cycle.book.positions())
-            left = len(cycle.broker.positions())
-            summary = (
-                f"{cancelled} open orders cancelled, {closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
-                f"{left} positions left at the broker."
+            return self._carry_out(control.reason_code, control.flatten, control.reason_code, now)
+
+    def _carry_out(self, reason_code: str, flatten: bool, halt_key: object, now: datetime) -> str | None:
+        cycle, p = self.cycle, self.progress
+        if p.halt_key != halt_key:
+            p = self.progress = _StopProgress(halt_key)
+        if p.given_up:
+            return None
+        p.attempts += 1
+        reason = MAX_DRAWDOWN_HALT if reason_code == "max_drawdown" else EMERGENCY_STOP
+        result = cycle.desk.stop(now, reason, flatten)
+        p.cancelled += result.cancelled
+        p.closed += result.closed
+        journal = cycle.journal
+        traded = set(cycle.market.symbols)
+        try:
+            positions = cycle.broker.positions()
+            working = [o for o in cycle.broker.open_orders() if o.contract is None or o.contract.underlying in traded]
+        except Exception as exc:
+            result.errors.append(f"reading the account back: {exc}")
+            positions, working = [], []
+        ours = [q for q in positions if q.contract.underlying in traded]
+        others = [q for q in positions if q.contract.underlying not in traded]
+        left = ours if flatten else []
+        for error in result.errors:
+            journal.event("error", "stop_failed", f"Stop attempt {p.attempts}: {error}", time=now)
+        journal.flush()
+        if result.errors or left or working:  # confirmed only when flat and nothing works any more
+            what = ", ".join(f"{q.contract.symbol} x{q.qty}" for q in left) or "none"
+            orders = ", ".join(o.client_order_id[:8] for o in working) or "none"
+            text = (
+                f"Stop incomplete after {p.attempts} attempts: positions still open: {what}; orders working: {orders}."
             )
-            cycle.journal.flush()
-            mark_halt_applied(cycle.journal.engine, summary, at=now)
-            cycle.journal.event("warning" if left == 0 else "error", "halt_applied", summary, time=now)
-            return summary
+            if p.attempts >= MAX_STOP_ATTEMPTS:
+                p.given_up = True
+                text += " Giving up retrying: close them at the broker."
+            mark_halt_incomplete(journal.engine, text, at=now)
+            if p.given_up or p.attempts == 3:  # the first tries often wait on asynchronous cancels
+                journal.event("error", "stop_incomplete", text, time=now)
+            log.error("%s", text)
+            return None
+        summary = (
+            f"{p.cancelled} open orders cancelled, {p.closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
+            f"0 positions left at the broker on {', '.join(sorted(traded))}"
+        )
+        if others:
+            summary += "; left alone (not traded by this worker): " + ", ".join(
+                f"{q.contract.symbol} x{q.qty}" for q in others
+            )
+        summary += "."
+        mark_halt_applied(journal.engine, summary, at=now)
+        journal.event("warning", "halt_applied", summary, time=now)
+        return summary

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.calendar import Session
 from core.data_quality import check_bars
-from core.exits import BROKER_LIQUIDATION, ExitSignal, check_exits
+from core.exits import ExitSignal, check_exits
 from core.features import FeatureEngine
 from core.ids import client_order_id
 from core.params import TradingParams
@@ -28,7 +28,6 @@ from core.types import (
     Action,
     OrderRequest,
     OrderStatus,
-    OrderUpdate,
     Quote,
     Reason,
     Regime,
@@ -37,6 +36,7 @@ from core.types import (
 )
 from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
+from worker.order_desk import OrderDesk
 from worker.tradebook import EntryIntent, TradeBook
 
 
@@ -90,10 +90,8 @@ class TradingCycle:
         self.last_control: ControlSnapshot | None = None
         self.state_written = False  # the cycle changed the trading state during its last run
         self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
-        self._fills_seen = False
-        self.pending: dict[str, tuple[EntryIntent | None, Reason | None]] = {}
-        self.open_order_symbols: dict[str, str] = {}  # client order id -> underlying, while open
-        self.broker_errors = 0  # submits that failed at the broker (the worker escalates repeats)
+        self._fills_at_risk = 0
+        self.desk = OrderDesk(broker, journal, self.book)
         self.session: Session | None = None
         self.last_latency_ms = 0.0
         self.last_state = TradingState.ACTIVE
@@ -108,7 +106,7 @@ class TradingCycle:
             if session is None:
                 return
             self.on_session(session, control)
-            self.apply_broker_events(now)
+            self.apply_broker_events(now, params)
             equity = self.update_risk(now, control, params)
             vix, iv_rank = self.read_vix(now)
             for symbol in self.market.symbols:
@@ -156,13 +154,19 @@ class TradingCycle:
         self.state_written = True
         set_trading_state(self.journal.engine, to_state, "worker", code, reason, flatten=flatten, at=at)
 
-    def apply_broker_events(self, now: datetime) -> None:
-        """Fills of resting orders, expiries and broker liquidations since the last cycle."""
-        for upd in self.broker.sync(now):
-            self.book_update(upd, now)
+    @property
+    def broker_errors(self) -> int:
+        """Submits that failed at the broker (the worker escalates repeats)."""
+        return self.desk.broker_errors
+
+    def apply_broker_events(self, now: datetime, params: TradingParams) -> None:
+        """Fills of resting orders, cancels, expiries and broker liquidations since the last
+        cycle; then working orders that waited too long are cancelled (exits are re-priced)."""
+        self.desk.sync(now)
+        self.desk.review(now, params)
 
     def update_risk(self, now: datetime, control: ControlSnapshot, params: TradingParams) -> float:
-        self._account, self._fills_seen = self.broker.account(), False
+        self._account, self._fills_at_risk = self.broker.account(), self.desk.fills_booked
         equity = self._account.equity
         if self.risk.day != now.date():
             self.risk.day, self.risk.start_of_day = now.date(), equity
@@ -217,7 +221,7 @@ class TradingCycle:
             quote = self.market.quote(pos.contract, now)
             direction = pos.direction
             if quote is not None:
-                unrealized = self.book.mark(symbol, quote.bid, quote.mid, now)
+                unrealized = self.book.mark(symbol, quote.bid, now)
             held = (now - pos.entry_time).total_seconds() / 60.0
         return Observation(symbol, engine.window, latest, direction, unrealized, held, now, engine.bars_seen), regime
 
@@ -265,7 +269,7 @@ class TradingCycle:
             candidate=candidate,
         )
         gate = EntryGate(context, first_block(context, BEFORE_POLICY))
-        if gate.block is None and self.order_open_for(symbol):
+        if gate.block is None and self.desk.working_for(symbol):
             gate.block = Reason("order_open", f"An order for {symbol} is still working at the broker.")
         return gate
 
@@ -282,7 +286,7 @@ class TradingCycle:
         self, symbol: str, now: datetime, session: Session, params: TradingParams, out: PolicyOutput
     ) -> str | None:
         pos = self.book.position(symbol)
-        if pos is None or self.order_open_for(symbol):  # an exit already working is not sent twice
+        if pos is None or self.desk.working_for(symbol):  # an exit already working is not sent twice
             return None
         quote = self.market.quote(pos.contract, now)
         if quote is None:
@@ -291,22 +295,24 @@ class TradingCycle:
         signal = check_exits(pos, quote.bid, now, session, params, close_conf)
         if signal is None:
             return None
-        self.send_exit(symbol, signal, now, collar_price(quote.bid, False, params.order_collar_pct))
-        return signal.reason.code
+        sent = self.send_exit(symbol, signal, now, quote.bid, params)
+        return signal.reason.code if sent else None
 
-    def send_exit(self, symbol: str, signal: ExitSignal, now: datetime, limit: float) -> None:
+    def send_exit(self, symbol: str, signal: ExitSignal, now: datetime, bid: float, params: TradingParams) -> bool:
+        """A limit through the bid, or a market order for an urgent exit that has waited; False
+        when the desk sent nothing (the trading state changed)."""
         pos = self.book.position(symbol)
         assert pos is not None
-        if signal.reason.code.startswith("partial_tp"):
-            pos.partials_done = int(signal.reason.code[-1])
+        order_type = self.desk.exit_order_type(pos.trade_id, signal.reason.code, params)
+        limit = collar_price(bid, False, params.order_collar_pct) if order_type == "limit" else None
         cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), f"exit:{signal.reason.code}")
         request = OrderRequest(
-            cid, pos.contract, Side.SELL, signal.qty, opening=False, order_type="limit", limit_price=limit
+            cid, pos.contract, Side.SELL, signal.qty, opening=False, order_type=order_type, limit_price=limit
         )
-        self.send(request, signal.reason.code, now, None, signal.reason, pos.trade_id)
-
-    def order_open_for(self, symbol: str) -> bool:
-        return symbol in self.open_order_symbols.values()
+        placed = self.desk.place(request, signal.reason.code, now, None, signal.reason, pos.trade_id)
+        if placed.denied is None and signal.reason.code.startswith("partial_tp"):
+            pos.partials_done = int(signal.reason.code[-1])
+        return placed.denied is None
 
     # steps 6 and 7
     def consider_entry(
@@ -337,6 +343,11 @@ class TradingCycle:
             return block, None
         quote = entry.context.candidate()
         assert quote is not None
+        age_s = (now - quote.time).total_seconds()
+        if age_s > params.max_quote_age_s:
+            snap.view.degraded = True
+            text = f"The option quote is {age_s:.0f} s old (limit {params.max_quote_age_s} s)."
+            return Reason("quote_stale", text), None
         qty = contracts_for(equity, quote.ask, params, self.broker.fee_per_contract)
         if qty < 1:
             return Reason("size_zero", f"Risk budget buys no whole contract at {quote.ask:.2f}."), None
@@ -360,70 +371,13 @@ class TradingCycle:
         cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), "entry")
         limit = collar_price(quote.ask, True, params.order_collar_pct)
         request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True, order_type="limit", limit_price=limit)
-        upd = self.send(request, intent.reason.code, now, intent, None, None)
-        if upd.status is OrderStatus.REJECTED:
-            return Reason("broker_rejected", f"Broker refused the order: {upd.reject_reason}."), cid
+        placed = self.desk.place(request, intent.reason.code, now, intent, None, None)
+        if placed.denied is not None:
+            return placed.denied, None
+        assert placed.update is not None
+        if placed.update.status is OrderStatus.REJECTED:
+            return Reason("broker_rejected", f"Broker refused the order: {placed.update.reject_reason}."), cid
         return None, cid
-
-    def send(
-        self,
-        request: OrderRequest,
-        reason_code: str,
-        now: datetime,
-        intent: EntryIntent | None,
-        exit_reason: Reason | None,
-        trade_id: int | None,
-    ) -> OrderUpdate:
-        """Persist, then submit once; on any error look the order up by its id, never resend.
-
-        Found: it is booked as the broker has it. Not found: it never arrived, and is closed as
-        rejected. Lookup failed too: it stays pending (open), which blocks new orders on the
-        symbol until reconciliation learns what happened to it.
-        """
-        cid = request.client_order_id
-        self.journal.persist_order(request, reason_code, now, trade_id)
-        self.pending[cid] = (intent, exit_reason)
-        self.open_order_symbols[cid] = request.contract.underlying
-        try:
-            upd = self.broker.submit(request, now)
-        except Exception as exc:
-            self.broker_errors += 1
-            try:
-                found = self.broker.order_by_client_id(cid)
-            except Exception as lookup_exc:
-                upd = OrderUpdate(
-                    cid,
-                    OrderStatus.PENDING,
-                    reject_reason=f"unknown: submit failed ({exc}); lookup failed ({lookup_exc})",
-                )
-            else:
-                upd = found or OrderUpdate(
-                    cid, OrderStatus.REJECTED, reject_reason=f"submit failed and the broker has no such order: {exc}"
-                )
-        self.book_update(upd, now)
-        return upd
-
-    def book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None = None) -> None:
-        """Record the broker's answer, then book its fills into trades."""
-        with self.journal.transaction():
-            self._book_update(upd, now, default_exit)
-
-    def _book_update(self, upd: OrderUpdate, now: datetime, default_exit: Reason | None) -> None:
-        self._fills_seen = self._fills_seen or bool(upd.fills)
-        intent, exit_reason = self.pending.get(upd.client_order_id, (None, default_exit))
-        if any(f.liquidation for f in upd.fills):
-            exit_reason = BROKER_LIQUIDATION  # the broker's own order: its reason comes from the fill
-        broker_request = None
-        trade_id = None
-        if upd.fills and upd.client_order_id not in self.pending:
-            f = upd.fills[0]
-            broker_request = OrderRequest(upd.client_order_id, f.contract, f.side, sum(x.qty for x in upd.fills), False)
-        for fill in upd.fills:
-            trade_id = self.book.apply_fill(fill, intent, exit_reason) or trade_id
-        self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if exit_reason else "")
-        if not upd.status.is_open:
-            self.pending.pop(upd.client_order_id, None)
-            self.open_order_symbols.pop(upd.client_order_id, None)
 
     # step 8
     def record_decision(
@@ -485,5 +439,6 @@ class TradingCycle:
         )
 
     def record_equity(self, now: datetime) -> None:
-        account = self.broker.account() if self._fills_seen or self._account is None else self._account
+        unchanged = self._account is not None and self.desk.fills_booked == self._fills_at_risk
+        account = self._account if unchanged else self.broker.account()
         self.journal.add_equity(now, account.cash, account.equity, self.risk.peak, self.risk.start_of_day)

@@ -28,10 +28,18 @@ def flatten(mode: str, db_url: str | None, operator: str) -> tuple[int, str]:
         summary = f"Direct broker stop by {operator} failed: {type(exc).__name__}: {exc}"
         journal.event("error", "console_broker_stop", summary)
         return 2, summary
+    failed = [
+        f"{u.client_order_id.split(':', 1)[1]} ({u.reject_reason})"
+        for u in orders
+        if u.client_order_id.startswith("close-failed:")
+    ]
+    sent = len(orders) - len(failed)
     summary = (
-        f"Direct broker stop by {operator}: {len(orders)} orders cancelled or sent to close, "
+        f"Direct broker stop by {operator}: {sent} orders cancelled or sent to close, "
         f"{len(left)} positions left at Alpaca ({mode})."
     )
+    if failed:
+        summary += " The broker failed to close: " + "; ".join(failed) + "."
     journal.event("warning" if not left else "error", "console_broker_stop", summary)
     return (0 if not left else 1), summary
 

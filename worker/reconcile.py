@@ -14,11 +14,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.types import OptionContract, OrderStatus, OrderUpdate, Reason, Right, Side, TradingState
+from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
 from db.control import set_trading_state
-from db.models import Order
 from worker.cycle import TradingCycle
-from worker.tradebook import EntryIntent
+from worker.order_desk import imported_intent
 
 log = logging.getLogger("worker.reconcile")
 MISMATCH = "reconcile_mismatch"
@@ -35,26 +34,6 @@ class ReconcileReport:
         return not self.problems
 
 
-def imported_intent(row: Order, param_version: int) -> EntryIntent:
-    """The entry record of an opening fill the worker did not book itself (it restarted)."""
-    direction = 1 if OptionContract.from_symbol(row.contract).right is Right.CALL else -1
-    return EntryIntent(
-        reason=Reason(
-            "imported_fill",
-            f"Opening fill found at the broker by reconciliation (order {row.client_order_id}, "
-            f"sent for {row.reason_code}); the worker had not booked it.",
-        ),
-        confidence=0.0,
-        regime="unknown",
-        vix=0.0,
-        model_version="",
-        param_version=param_version,
-        atr_pct=0.0,
-        trend_pct=0.0,
-        direction=direction,
-    )
-
-
 class Reconciler:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
@@ -66,9 +45,9 @@ class Reconciler:
         with cycle.lock:
             try:
                 self._settle_open_orders(now, report)
-                for upd in cycle.broker.sync(now):
-                    report.imported_fills += len(upd.fills)
-                    cycle.book_update(upd, now)
+                before = cycle.desk.fills_booked
+                cycle.desk.sync(now)
+                report.imported_fills += cycle.desk.fills_booked - before
                 self._compare(report)
             except Exception as exc:
                 log.exception("reconciliation failed")
@@ -85,12 +64,13 @@ class Reconciler:
             report.checked_orders += 1
             contract, side = OptionContract.from_symbol(row.contract), Side(row.side)
             cycle.broker.remember(cid, contract, side, row.filled_qty, row.avg_fill_price or 0.0)
-            if cid not in cycle.pending:
+            request = OrderRequest(cid, contract, side, row.qty, row.opening, row.order_type, row.limit_price)
+            if row.opening:
+                intent = imported_intent(cid, contract, row.reason_code, control.param_version)
+                cycle.desk.adopt(request, row.reason_code, intent, None, row.trade_id, row.created_at)
+            else:
                 reason = Reason(row.reason_code, "Exit order settled by reconciliation after a restart.")
-                cycle.pending[cid] = (
-                    (imported_intent(row, control.param_version), None) if row.opening else (None, reason)
-                )
-                cycle.open_order_symbols[cid] = row.underlying
+                cycle.desk.adopt(request, row.reason_code, None, reason, row.trade_id, row.created_at)
             found = cycle.broker.order_by_client_id(cid)
             if found is None:
                 if row.status == OrderStatus.PENDING.value:
@@ -99,7 +79,7 @@ class Reconciler:
                     report.problems.append(f"order {cid} is {row.status} in the database but unknown to the broker")
                     continue
             report.imported_fills += len(found.fills)
-            cycle.book_update(found, now)
+            cycle.desk.book(found, now)
 
     def _compare(self, report: ReconcileReport) -> None:
         cycle = self.cycle

@@ -6,7 +6,7 @@ import argparse
 import os
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from core.broker_sim import SimBroker
 from core.calendar import Session, next_session
+from core.execution import BrokerRules, execution_model
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
@@ -48,6 +49,8 @@ class RunOptions:
     fee_per_contract: float = 0.65
     model: str | None = None  # a RecurrentPPO zip (metadata beside it); None: rules only
     flush_every: int = 1
+    execution: str = "broker"  # sim only: broker (latency, resting limits, partial fills) | instant
+    broker_rules: BrokerRules = field(default_factory=BrokerRules)  # sim only: the broker's cutoffs
 
 
 @dataclass
@@ -108,11 +111,12 @@ def build_runtime(
     if options.mode == "sim":
         world = make_world(options.source, options.seed)
         market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
-        broker = SimBroker(market, options.cash, options.fee_per_contract)
+        model = execution_model(options.execution, options.seed)
+        broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
     else:
         clients = make_clients(AlpacaSettings.from_env(options.mode))  # SettingsError names what is missing
         market = AlpacaMarketData(clients)
-        broker = AlpacaBroker(clients, options.fee_per_contract)
+        broker = AlpacaBroker(clients, options.fee_per_contract, underlyings=market.symbols)
         options.source = "alpaca"
     url = upgrade(options.db)
     engine = make_engine(url)
@@ -144,6 +148,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -
         "--db", default=default_db, help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)"
     )
     parser.add_argument("--cash", type=float, default=100_000.0)
+    parser.add_argument(
+        "--execution",
+        default="broker",
+        choices=["broker", "instant"],
+        help="sim only: how orders meet the simulated market (broker: latency, resting limits, partial fills, "
+        "asynchronous cancels; instant: the old fill-at-once model, for comparison)",
+    )
     parser.add_argument("--fee-per-contract", type=float, default=0.65)
     parser.add_argument(
         "--model",
@@ -159,6 +170,7 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
         db=args.db,
         cash=args.cash,
         fee_per_contract=args.fee_per_contract,
+        execution=args.execution,
         model=None if args.model in ("", "none") else args.model,
         **extra,
     )

@@ -1,8 +1,10 @@
 """Open positions as the exit rules see them, and the trade rows they become.
 
-Every fill goes through `apply_fill`: an opening fill starts a trade row with its entry reason,
-closing fills accumulate the exit average and realized P&L, and the last one closes the trade
-with its exit reason. Marks update the peak bid and the max adverse/favourable excursion.
+Every fill goes through `apply_fill`: an opening fill starts a trade row with its entry reason
+(further increments of the same entry order add to that trade: one order, one trade), closing
+fills accumulate the exit average and realized P&L, and the last one closes the trade with its
+exit reason. Marks update the peak bid and the max adverse/favourable excursion, both measured
+on the bid: the price the position could be sold at.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class EntryIntent:
 @dataclass
 class _Open:
     state: PositionState
+    entry_cid: str = ""
     exit_qty: int = 0
     exit_value: float = 0.0
     fees: float = 0.0
@@ -83,7 +86,9 @@ class TradeBook:
                 entry_trend_pct=t.entry_trend_pct,
             )
             exit_value = (t.exit_avg or 0.0) * t.exit_qty
-            self._open[state.contract.underlying] = _Open(state, t.exit_qty, exit_value, t.fees, t.mae_pct, t.mfe_pct)
+            self._open[state.contract.underlying] = _Open(
+                state, t.entry_client_order_id, t.exit_qty, exit_value, t.fees, t.mae_pct, t.mfe_pct
+            )
 
     # ---- fills --------------------------------------------------------------------------
     def apply_fill(self, fill: FillEvent, intent: EntryIntent | None, exit_reason: Reason | None) -> int | None:
@@ -92,6 +97,9 @@ class TradeBook:
         if fill.side is Side.BUY:
             if intent is None:
                 raise ValueError(f"opening fill {fill.client_order_id} without an entry intent")
+            held = self._open.get(underlying)
+            if held is not None and held.entry_cid == fill.client_order_id:
+                return self._add(held, fill)
             return self._open_or_add(fill, intent)
         held = self._open.get(underlying)
         if held is None:
@@ -138,9 +146,27 @@ class TradeBook:
             intent.vix,
             intent.trend_pct,
         )
-        self._open[fill.contract.underlying] = _Open(state, fees=fill.fee)
+        self._open[fill.contract.underlying] = _Open(state, fill.client_order_id, fees=fill.fee)
         self.entries_today[fill.contract.underlying] = self.entries_today.get(fill.contract.underlying, 0) + 1
         return trade_id
+
+    def _add(self, held: _Open, fill: FillEvent) -> int:
+        """A further increment of the entry order: the same trade, a larger position."""
+        st = held.state
+        total = st.entry_qty + fill.qty
+        st.entry_price = (st.entry_price * st.entry_qty + fill.price * fill.qty) / total
+        st.entry_qty, st.qty_open = total, st.qty_open + fill.qty
+        held.fees += fill.fee
+        pnl = (held.exit_value - st.entry_price * held.exit_qty) * MULTIPLIER - held.fees
+        self.journal.update_trade(
+            st.trade_id,
+            entry_qty=total,
+            qty_open=st.qty_open,
+            entry_avg=st.entry_price,
+            fees=held.fees,
+            realized_pnl=pnl,
+        )
+        return st.trade_id
 
     def _reduce(self, held: _Open, fill: FillEvent, reason: Reason) -> int:
         st = held.state
@@ -170,13 +196,13 @@ class TradeBook:
         return st.trade_id
 
     # ---- marks --------------------------------------------------------------------------
-    def mark(self, underlying: str, bid: float, mid: float, at: datetime) -> float:
-        """Update peak and excursions from this bar's quote; returns unrealized % on the bid."""
+    def mark(self, underlying: str, bid: float, at: datetime) -> float:
+        """Update peak and excursions from this bar's bid; returns unrealized % on the bid."""
         held = self._open.get(underlying)
         if held is None:
             return 0.0
         st = held.state
-        move = (mid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
+        move = (bid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
         held.mae_pct, held.mfe_pct = min(held.mae_pct, move), max(held.mfe_pct, move)
         st.peak_bid = max(st.peak_bid, bid)
         self.journal.mark_trade(st.trade_id, bid, at, held.mae_pct, held.mfe_pct, st.peak_bid)

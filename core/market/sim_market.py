@@ -14,7 +14,8 @@ from typing import Protocol
 import numpy as np
 
 from core.calendar import Session, session_containing
-from core.market.bars import SessionBars
+from core.execution import intrabar_price
+from core.market.bars import BAR_SECONDS, SessionBars
 from core.options.chain import ChainSnapshot, build_chain, quote_contract
 from core.options.surface import DEFAULT_SURFACE, SurfaceParams
 from core.protocols import BarView
@@ -72,13 +73,17 @@ class SimMarket:
         found = minute.spots.get(symbol)
         if found is None:
             bars = self._bars(now, symbol)
-            if bars is None or len(bars) == 0:
-                found = float("nan")
-            else:
-                i = bars.index_from(minute.ts)
-                found = float(bars.open[i]) if i is not None else float(bars.close[-1])
+            found = float("nan") if bars is None else _price_at(bars, minute.ts)
             minute.spots[symbol] = found
         return found
+
+    def spot_at(self, symbol: str, moment: datetime) -> float:
+        """The underlying at any moment inside the session: on the path through the bar that
+        contains it (the broker's view of time between cycles), never from a later bar."""
+        session = session_containing(moment)
+        if session is None:
+            return float("nan")
+        return _price_at(self.world.session_bars(session, symbol), moment.timestamp())
 
     def vix(self, now: datetime) -> float:
         minute = self._at(now)
@@ -86,9 +91,7 @@ class SimMarket:
             minute.vix = float("nan")
             session = minute.session
             if session is not None:
-                path = self.world.vix_path(session)
-                done = int((now - session.open).total_seconds() // 60)
-                minute.vix = float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
+                minute.vix = self._vix_at(session, now)
         return minute.vix
 
     def vix_history(self, day: date) -> np.ndarray:
@@ -108,6 +111,23 @@ class SimMarket:
         return build_chain(
             underlying, session.day, now, spot, self.vix(now), self.minutes_left(now), strikes_each_side, self.surface
         )
+
+    def quote_at(self, contract: OptionContract, moment: datetime) -> Quote | None:
+        """A contract's quote at any moment (the broker's updates between cycles), stamped with
+        that moment; VIX is the value of the minute it falls in."""
+        session = session_containing(moment)
+        spot = self.spot_at(contract.underlying, moment)
+        if session is None or not np.isfinite(spot):
+            return None
+        minute = moment.replace(second=0, microsecond=0)
+        vix = self._vix_at(session, minute)
+        left = max((session.close - moment).total_seconds() / 60.0, 0.0)
+        return quote_contract(contract, moment, spot, vix, left, self.surface)
+
+    def _vix_at(self, session: Session, minute: datetime) -> float:
+        path = self.world.vix_path(session)
+        done = int((minute - session.open).total_seconds() // 60)
+        return float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
 
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
         quotes = self._at(now).quotes
@@ -132,3 +152,21 @@ class _Minute:
     spots: dict[str, float] = field(default_factory=dict)
     vix: float | None = None
     quotes: dict[OptionContract, Quote | None] = field(default_factory=dict)
+
+
+def _price_at(bars: SessionBars, ts: float) -> float:
+    """The price at epoch second `ts`: on the path through the bar that contains it; inside a
+    gap in the bars (or after the last one), the last close before it, never a later bar's open."""
+    if len(bars) == 0:
+        return float("nan")
+    i = bars.index_from(ts)
+    if i is not None and float(bars.start[i]) == ts:
+        return float(bars.open[i])
+    j = (len(bars) if i is None else i) - 1  # the bar that started before ts
+    if j < 0:
+        return float("nan")  # before the first bar: nothing is known yet
+    into = ts - float(bars.start[j])
+    if into >= BAR_SECONDS:
+        return float(bars.close[j])  # inside a gap: the last price known
+    frac = into / BAR_SECONDS
+    return intrabar_price(float(bars.open[j]), float(bars.high[j]), float(bars.low[j]), float(bars.close[j]), frac)

@@ -6,7 +6,7 @@ Strikes follow the listed grid for SPY and QQQ same-day expiries: $1 apart near 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -40,12 +40,34 @@ class ChainSnapshot:
     ask: np.ndarray
     iv: np.ndarray
     delta: np.ndarray
+    # each quote's own time (epoch seconds; NaN: unknown) and displayed sizes, where the feed has them;
+    # None: every quote is as of `time` (the simulator prices them all at that moment)
+    quote_times: np.ndarray | None = None
+    bid_size: np.ndarray | None = None
+    ask_size: np.ndarray | None = None
 
     def quote(self, i: int) -> Quote:
         right = Right.CALL if self.is_call[i] else Right.PUT
         contract = OptionContract(self.underlying, self.expiry, float(self.strikes[i]), right)
+        stamp = self.time
+        if self.quote_times is not None:
+            t = float(self.quote_times[i])
+            stamp = (
+                datetime.fromtimestamp(t, UTC).astimezone(self.time.tzinfo)
+                if np.isfinite(t)
+                else datetime.min.replace(tzinfo=UTC)
+            )
+        sizes = (
+            (0, 0) if self.bid_size is None or self.ask_size is None else (int(self.bid_size[i]), int(self.ask_size[i]))
+        )
         return Quote(
-            contract, float(self.bid[i]), float(self.ask[i]), self.time, float(self.iv[i]), float(self.delta[i])
+            contract,
+            float(self.bid[i]),
+            float(self.ask[i]),
+            stamp,
+            float(self.iv[i]),
+            float(self.delta[i]),
+            *sizes,
         )
 
 

@@ -23,8 +23,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from core.broker_sim import OPENING_CUTOFF_BEFORE_CLOSE
 from core.calendar import Session
+from core.execution import BrokerRules
 from core.exits import PositionState, check_exits
 from core.market.sim_market import World
 from core.options.chain import build_chain
@@ -158,7 +158,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
 
     def _enter(self, d: SessionData, k: int, direction: int) -> None:
         now, session = d.times[k], d.session
-        if now >= session.close - OPENING_CUTOFF_BEFORE_CLOSE:
+        if now >= BrokerRules().opening_cutoff(session):
             return  # the broker refuses opening orders on expiring contracts from 15:30 ET
         chosen: list[Quote | None] = []
 

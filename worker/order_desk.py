@@ -1,0 +1,300 @@
+"""The order desk: the one way an order leaves the worker, and the one place fills are booked.
+
+Every order (entries, exits, the end-of-day flatten, the stop, reconciliation's settlements)
+goes through `place` or `stop`. Right before a submit the desk re-reads the trading state from
+the database (a stop committed while a cycle runs wins): HALTED sends nothing, REDUCING only
+closing orders. It persists the order before the broker hears of it, sends it once (a failed
+submit is looked up by its client order id, never resent), tracks it while it works, and books
+each fill exactly once with the reason on record: the entry's intent, the exit's reason, the
+stop's reason for anything filled while the stop runs (also fills that land after a cancel was
+asked for), `broker_liquidation` for the broker's own sells, `imported_fill` for an opening
+fill with no intent on record.
+
+Working orders are managed each cycle (`review`): an exit still working after one cycle is
+cancelled so the next cycle can re-price it at the current quote; urgent exits (stop-loss,
+end-of-day, the stop) go at market once `urgent_exit_market_after_cycles` have passed since
+the first try; an entry still working after `entry_cancel_after_cycles` is cancelled.
+Orders are single-leg; `OrderRequest` leaves room for legs later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.exits import BROKER_LIQUIDATION
+from core.params import TradingParams
+from core.protocols import Broker
+from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Right, Side, TradingState
+from db.journal import Journal
+from worker.tradebook import EntryIntent, TradeBook
+
+log = logging.getLogger("worker.desk")
+URGENT_EXITS = frozenset({"stop_loss", "eod_flatten", "emergency_stop", "max_drawdown_halt"})
+UNKNOWN_EXIT = Reason("unknown_exit", "Closed by an order the worker did not send.")
+
+
+@dataclass
+class WorkingOrder:
+    """An order the desk sent (or adopted) that the broker has not finished with."""
+
+    request: OrderRequest
+    reason_code: str
+    intent: EntryIntent | None
+    exit_reason: Reason | None
+    trade_id: int | None
+    sent_at: datetime
+    cycles: int = 0  # cycles it has been seen working
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The desk's answer to `place`: the broker's update, or why nothing was sent."""
+
+    update: OrderUpdate | None
+    denied: Reason | None = None
+
+
+@dataclass
+class ExitTries:
+    """Exit attempts for one open trade: when the first was sent (urgent exits escalate)."""
+
+    first_cycle: int
+    count: int = 0
+
+
+@dataclass
+class StopResult:
+    cancelled: int = 0
+    closed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def imported_intent(cid: str, contract: OptionContract, sent_for: str, param_version: int) -> EntryIntent:
+    """The entry record of an opening fill the worker has no intent for (it restarted, or the
+    order was not sent by this process)."""
+    return EntryIntent(
+        reason=Reason(
+            "imported_fill",
+            f"Opening fill of order {cid} (sent for {sent_for or 'unknown'}) booked without the intent it "
+            "was sent with.",
+        ),
+        confidence=0.0,
+        regime="unknown",
+        vix=0.0,
+        model_version="",
+        param_version=param_version,
+        atr_pct=0.0,
+        trend_pct=0.0,
+        direction=1 if contract.right is Right.CALL else -1,
+    )
+
+
+class OrderDesk:
+    def __init__(self, broker: Broker, journal: Journal, book: TradeBook) -> None:
+        self.broker = broker
+        self.journal = journal
+        self.trades = book
+        self.working: dict[str, WorkingOrder] = {}
+        self.exit_tries: dict[int, ExitTries] = {}
+        self.broker_errors = 0  # submits that failed at the broker (the worker escalates repeats)
+        self.stop_reason: Reason | None = None  # set while a stop is being carried out
+        self.cycle_no = 0
+        self.fills_booked = 0
+        self.stop_orders: set[str] = set()  # the broker's close-all orders of the running stop
+
+    # ---- queries ------------------------------------------------------------------------
+    def working_for(self, underlying: str) -> bool:
+        return any(w.request.contract.underlying == underlying for w in self.working.values())
+
+    def exit_order_type(self, trade_id: int, code: str, params: TradingParams) -> str:
+        """limit, or market for an urgent exit unfilled since `urgent_exit_market_after_cycles`."""
+        tries = self.exit_tries.setdefault(trade_id, ExitTries(self.cycle_no))
+        tries.count += 1
+        waited = self.cycle_no - tries.first_cycle
+        return "market" if code in URGENT_EXITS and waited >= params.urgent_exit_market_after_cycles else "limit"
+
+    # ---- sending ------------------------------------------------------------------------
+    def place(
+        self,
+        request: OrderRequest,
+        reason_code: str,
+        now: datetime,
+        intent: EntryIntent | None = None,
+        exit_reason: Reason | None = None,
+        trade_id: int | None = None,
+    ) -> Placement:
+        """Gate on the trading state read now, persist, submit once, book the answer."""
+        control, _ = self.journal.read_control()
+        if control.state is TradingState.HALTED or (control.state is TradingState.REDUCING and request.opening):
+            what = "an entry" if request.opening else "an exit"
+            return Placement(
+                None,
+                Reason(
+                    "trading_state",
+                    f"Trading state became {control.state.value} before {what} was sent: nothing was sent.",
+                ),
+            )
+        return Placement(self._send(request, reason_code, now, intent, exit_reason, trade_id))
+
+    def _send(
+        self,
+        request: OrderRequest,
+        reason_code: str,
+        now: datetime,
+        intent: EntryIntent | None,
+        exit_reason: Reason | None,
+        trade_id: int | None,
+    ) -> OrderUpdate:
+        """Persist, then submit once; on any error look the order up by its id, never resend.
+
+        Found: it is booked as the broker has it. Not found: it never arrived, and is closed as
+        rejected. Lookup failed too: it stays pending (working), which blocks new orders on the
+        symbol until reconciliation learns what happened to it.
+        """
+        cid = request.client_order_id
+        self.journal.persist_order(request, reason_code, now, trade_id)
+        self.working[cid] = WorkingOrder(request, reason_code, intent, exit_reason, trade_id, now)
+        try:
+            upd = self.broker.submit(request, now)
+        except Exception as exc:
+            self.broker_errors += 1
+            try:
+                found = self.broker.order_by_client_id(cid)
+            except Exception as lookup_exc:
+                upd = OrderUpdate(
+                    cid,
+                    OrderStatus.PENDING,
+                    reject_reason=f"unknown: submit failed ({exc}); lookup failed ({lookup_exc})",
+                )
+            else:
+                upd = found or OrderUpdate(
+                    cid, OrderStatus.REJECTED, reject_reason=f"submit failed and the broker has no such order: {exc}"
+                )
+        self.book(upd, now)
+        log.info("order %s %s %d %s: %s", cid[:8], request.side.value, request.qty, request.contract.symbol, upd.status)
+        return upd
+
+    def cancel(self, cid: str, now: datetime) -> None:
+        """Ask the broker to cancel; the order stays working until the broker says it ended."""
+        working = self.working.get(cid)
+        if working is None or working.cancel_requested:
+            return
+        working.cancel_requested = True
+        upd = self.broker.cancel(cid, now)
+        if upd is not None:
+            self.book(upd, now)
+
+    # ---- each cycle ---------------------------------------------------------------------
+    def sync(self, now: datetime) -> None:
+        """Book what the broker did since the last call: fills, cancels, expiries, liquidations."""
+        for upd in self.broker.sync(now):
+            self.book(upd, now)
+
+    def review(self, now: datetime, params: TradingParams) -> None:
+        """Cancel what has worked too long: exits after one cycle (re-priced next cycle),
+        entries after `entry_cancel_after_cycles`."""
+        self.cycle_no += 1
+        for cid, w in list(self.working.items()):
+            if w.cancel_requested:
+                continue
+            w.cycles += 1
+            limit = params.entry_cancel_after_cycles if w.request.opening else 1
+            if w.cycles >= limit:
+                self.cancel(cid, now)
+
+    # ---- the stop -----------------------------------------------------------------------
+    def stop(self, now: datetime, reason: Reason, flatten: bool) -> StopResult:
+        """Cancel every order and, with flatten, close every position; everything that fills
+        from now on books with the stop's reason (exits), or opens a trade the stop then closes."""
+        self.stop_reason = reason
+        result = StopResult()
+        for w in self.working.values():
+            w.cancel_requested = True
+            if not w.request.opening:
+                w.exit_reason = reason
+        stop_working = any(cid in self.stop_orders for cid in self.working)
+        try:
+            if stop_working:  # the stop's own orders are still working: wait for them, send nothing new
+                updates = self.broker.sync(now)
+            else:
+                updates = self.broker.close_all(now) if flatten else self.broker.cancel_all(now)
+        except Exception as exc:
+            result.errors.append(f"{'close_all' if flatten else 'cancel_all'}: {exc}")
+            return result
+        before = self.trades.open_count()
+        for upd in updates:
+            if upd.client_order_id.startswith("close-failed:"):
+                result.errors.append(f"{upd.client_order_id.split(':', 1)[1]}: {upd.reject_reason}")
+                continue
+            if upd.status is OrderStatus.CANCELED:
+                result.cancelled += 1
+            self.book(upd, now)
+            if upd.client_order_id not in self.working and upd.status.is_open and upd.contract is not None:
+                self._adopt_broker_order(upd, now, reason)
+        result.closed = max(before - self.trades.open_count(), 0)
+        return result
+
+    def _adopt_broker_order(self, upd: OrderUpdate, now: datetime, reason: Reason) -> None:
+        assert upd.contract is not None
+        request = OrderRequest(upd.client_order_id, upd.contract, upd.side or Side.SELL, upd.qty, opening=False)
+        self.working[upd.client_order_id] = WorkingOrder(request, reason.code, None, reason, None, now, 0, True)
+        self.stop_orders.add(upd.client_order_id)
+
+    def adopt(
+        self,
+        request: OrderRequest,
+        reason_code: str,
+        intent: EntryIntent | None,
+        exit_reason: Reason | None,
+        trade_id: int | None,
+        sent_at: datetime,
+    ) -> None:
+        """Track an order the database counts as open (after a restart, by reconciliation)."""
+        if request.client_order_id not in self.working:
+            self.working[request.client_order_id] = WorkingOrder(
+                request, reason_code, intent, exit_reason, trade_id, sent_at
+            )
+
+    # ---- booking ------------------------------------------------------------------------
+    def book(self, upd: OrderUpdate, now: datetime) -> None:
+        """Record the broker's answer, then book its fills into trades, in one transaction."""
+        with self.journal.transaction():
+            self._book(upd, now)
+
+    def _book(self, upd: OrderUpdate, now: datetime) -> None:
+        cid = upd.client_order_id
+        working = self.working.get(cid)
+        intent = working.intent if working else None
+        exit_reason = working.exit_reason if working else None
+        if any(f.liquidation for f in upd.fills):
+            exit_reason = BROKER_LIQUIDATION  # the broker's own order: its reason comes from the fill
+        elif exit_reason is None:
+            exit_reason = self.stop_reason or UNKNOWN_EXIT
+        broker_request = None
+        if working is None and (upd.fills or upd.contract is not None):
+            contract = upd.contract or upd.fills[0].contract
+            side = upd.side or upd.fills[0].side
+            qty = upd.qty or sum(f.qty for f in upd.fills)
+            broker_request = OrderRequest(cid, contract, side, qty, side is Side.BUY)
+        trade_id = None
+        self.fills_booked += len(upd.fills)
+        for fill in upd.fills:
+            fill_intent = intent
+            if fill.side is Side.BUY and fill_intent is None:
+                control, _ = self.journal.read_control()
+                sent_for = working.reason_code if working else ""
+                fill_intent = imported_intent(cid, fill.contract, sent_for, control.param_version)
+            trade_id = self.trades.apply_fill(fill, fill_intent, exit_reason) or trade_id
+            closed = self.trades.position(fill.contract.underlying) is None
+            if fill.side is Side.SELL and trade_id is not None and closed:
+                self.exit_tries.pop(trade_id, None)
+            log.info("fill %s %s %d %s @ %.2f", cid[:8], fill.side.value, fill.qty, fill.contract.symbol, fill.price)
+        self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if broker_request else "")
+        if not upd.status.is_open:
+            self.working.pop(cid, None)
+            self.stop_orders.discard(cid)
+            if not self.working:
+                self.stop_reason = None if self.trades.open_count() == 0 else self.stop_reason
