@@ -95,6 +95,9 @@ class SimBroker:
     def positions(self) -> list[BrokerPosition]:
         return [BrokerPosition(h.contract, h.qty, h.avg_price) for h in self._held.values() if h.qty > 0]
 
+    def other_holdings(self) -> list[str]:
+        return []  # the simulated account holds only what the worker traded
+
     def open_orders(self) -> list[OrderUpdate]:
         return [replace(self._orders[cid].update, fills=[]) for cid in self._open_ids]
 

@@ -67,6 +67,10 @@ class Broker(Protocol):
 
     def open_orders(self) -> list[OrderUpdate]: ...
 
+    def other_holdings(self) -> list[str]:
+        """Positions and orders in the account that the trading path leaves alone (not options:
+        stocks, crypto), described for reconciliation's report."""
+
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
         """Send an order. The request's client order id was persisted before this call."""
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from core.params import TradingParams
+from core.records import DecisionRow
 from core.types import FillEvent, OrderRequest, OrderStatus, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
@@ -36,39 +37,9 @@ _UTC = UTCDateTime()
 # Statements of the order path, built once: building them per call cost ~0.5 ms each.
 _ORDER_ID = select(Order.id).where(Order.client_order_id == bindparam("cid"))
 _ORDERS, _FILLS, _TRADES = RowWriter(Order.__table__), RowWriter(Fill.__table__), RowWriter(Trade.__table__)  # type: ignore[attr-defined]
-# Decision rows are written as tuples in this order (time and bar_time first: they are converted;
-# bar_time is the bar's start in epoch seconds, as the bars hold it).
-DECISION_COLUMNS: tuple[str, ...] = (
-    "time",
-    "bar_time",
-    "symbol",
-    "p_hold",
-    "p_buy_call",
-    "p_buy_put",
-    "p_close",
-    "action",
-    "confidence",
-    "final_action",
-    "blocked_by",
-    "blocked_reason",
-    "exit_code",
-    "regime",
-    "vix",
-    "iv_rank",
-    "underlying_price",
-    "rsi_14",
-    "vwap_dist_pct",
-    "trend_pct",
-    "atr_pct",
-    "rv_annual_pct",
-    "volume_z",
-    "param_version",
-    "model_version",
-    "data_source",
-    "degraded",
-    "latency_ms",
-    "order_client_id",
-)
+# Decision rows are DecisionRow tuples, written in their field order (time and bar_time first:
+# they are converted; bar_time is the bar's start in epoch seconds, as the bars hold it).
+DECISION_COLUMNS: tuple[str, ...] = DecisionRow._fields
 EQUITY_COLUMNS: tuple[str, ...] = ("time", "cash", "equity", "peak", "start_of_day")
 
 
@@ -93,7 +64,7 @@ class Journal:
         self.reader = make_engine(str(engine.url.render_as_string(hide_password=False)), role="reader")
         self.run_id = run_id
         self.flush_every = flush_every
-        self._decisions: list[tuple[Any, ...]] = []
+        self._decisions: list[DecisionRow] = []
         self._equity: list[tuple[Any, ...]] = []
         self._marks: dict[int, tuple[Any, ...]] = {}
         self._memories: dict[tuple[str, str], tuple[PolicyMemoryState, datetime]] = {}
@@ -173,9 +144,9 @@ class Journal:
             )
 
     # ---- buffered rows ------------------------------------------------------------------
-    def add_decision(self, values: tuple[Any, ...]) -> None:
-        """One decision row, values in DECISION_COLUMNS order (a tuple: this runs every bar)."""
-        self._decisions.append(values)
+    def add_decision(self, row: DecisionRow) -> None:
+        """One decision row (a NamedTuple: typed, and still a tuple on this per-bar path)."""
+        self._decisions.append(row)
 
     def add_equity(self, time: datetime, cash: float, equity: float, peak: float, start_of_day: float) -> None:
         self._equity.append((time, cash, equity, peak, start_of_day))

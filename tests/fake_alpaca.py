@@ -72,6 +72,12 @@ class FakeAlpacaState:
         self.random_faults: tuple[float, list[str], random.Random] | None = None
         self.stall_s = 3.0
         self.bars_down = False  # stock bars answer 500 (to exercise the yfinance fallback)
+        # what the real broker also does, switched on by the tests that need it
+        self.async_orders = False  # POST answers pending_new, the first read accepted, fills come later
+        self.async_cancels = False  # DELETE answers 204, the order is pending_cancel until the next minute
+        self.refuse_closing_after_cutoff = True  # no order on an expiring contract from 15:30 ET
+        self.contract_page_size: int | None = None  # option contracts come in pages (next_page_token)
+        self.stocks: dict[str, list[float]] = {}  # symbol -> [qty, price]: holdings the worker must leave alone
 
     # ---- the test's levers ------------------------------------------------------------------
     def fault(self, route: str, kind: str, times: int = 1) -> None:
@@ -97,6 +103,14 @@ class FakeAlpacaState:
     def set_position(self, symbol: str, qty: int, avg: float) -> None:
         with self.lock:
             self.positions[symbol] = [qty, avg]
+
+    def add_stock(self, symbol: str, qty: int, price: float, open_order: bool = True) -> None:
+        """A stock position (and a working stock order) in the same account."""
+        with self.lock:
+            self.stocks[symbol] = [qty, price]
+            if open_order:
+                order = self._new_order(str(uuid.uuid4()), symbol, "buy", 1, "limit", price * 0.5, None)
+                order.update(asset_class="us_equity", status="new")
 
     def orders_for(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.orders.values() if o["client_order_id"] == cid]
@@ -132,8 +146,9 @@ class FakeAlpacaState:
             if body.get("time_in_force") != "day":
                 raise ApiError(422, 42210000, "options orders must be day orders")
             opening = body.get("position_intent", "").endswith("to_open")
-            if opening and contract.expiry == session.day and self.now >= session.close - timedelta(minutes=30):
-                raise ApiError(403, 40310000, "new orders on expiring options are not accepted after 15:30 ET")
+            late = contract.expiry == session.day and self.now >= session.close - timedelta(minutes=30)
+            if late and (opening or self.refuse_closing_after_cutoff):
+                raise ApiError(403, 40310000, "orders on expiring options are not accepted after 15:30 ET")
             held = self.positions.get(symbol, [0, 0.0])[0]
             if side == "sell" and held < qty:
                 raise ApiError(
@@ -147,12 +162,30 @@ class FakeAlpacaState:
             order = self._new_order(
                 cid, symbol, side, qty, body.get("type", "market"), limit, body.get("position_intent")
             )
-            if fault == "partial" and qty >= 2:
+            if self.async_orders:
+                order["status"] = "pending_new"
+                self.resting[order["id"]] = qty
+            elif fault == "partial" and qty >= 2:
                 self._try_fill(order, qty // 2)
                 self.resting[order["id"]] = qty - qty // 2
             else:
                 self._try_fill(order, qty)
             return order
+
+    def read_order(self, order: dict[str, Any]) -> dict[str, Any]:
+        """A read of an order: a pending_new order has been accepted by the time it is read."""
+        if order["status"] == "pending_new":
+            order["status"] = "accepted"
+        return dict(order)
+
+    def cancel_order(self, order: dict[str, Any]) -> None:
+        if order["status"] not in OPEN_STATES:
+            raise ApiError(422, 42210000, f'order is already in "{order["status"]}" state')
+        if self.async_cancels:
+            order.update(status="pending_cancel", updated_at=_ts(self.now))
+            return
+        order.update(status="canceled", canceled_at=_ts(self.now), updated_at=_ts(self.now))
+        self.resting.pop(order["id"], None)
 
     def _new_order(
         self, cid: str, symbol: str, side: str, qty: int, kind: str, limit: float | None, intent: str | None
@@ -205,7 +238,8 @@ class FakeAlpacaState:
         if limit is not None:
             lim = float(limit)
             if (order["side"] == "buy" and price > lim) or (order["side"] == "sell" and price < lim):
-                order["status"] = "new"
+                if order["status"] != "pending_cancel":
+                    order["status"] = "new"
                 self.resting[order["id"]] = int(order["qty"]) - int(order["filled_qty"])
                 return
         filled = int(order["filled_qty"])
@@ -234,14 +268,18 @@ class FakeAlpacaState:
         session = session_for(self.now.date())
         for oid, left in list(self.resting.items()):
             order = self.orders[oid]
-            if order["status"] not in ("new", "accepted", "partially_filled"):
+            if order["status"] not in OPEN_STATES:
                 self.resting.pop(oid, None)
                 continue
             if session is not None and self.now >= session.close:
                 order.update(status="expired", expired_at=_ts(self.now), updated_at=_ts(self.now))
                 self.resting.pop(oid, None)
-            else:
-                self._try_fill(order, left)
+                continue
+            cancelling = order["status"] == "pending_cancel"
+            self._try_fill(order, left)  # a fill can land before an asked-for cancel takes effect
+            if cancelling and order["status"] not in ("filled",):
+                order.update(status="canceled", canceled_at=_ts(self.now), updated_at=_ts(self.now))
+                self.resting.pop(oid, None)
         if session is not None and session.close - timedelta(minutes=15) <= self.now < session.close:
             for symbol, (qty, _) in list(self.positions.items()):
                 if OptionContract.from_symbol(symbol).expiry <= session.day:
@@ -254,9 +292,8 @@ class FakeAlpacaState:
         out = []
         with self.lock:
             for order in self.orders.values():
-                if order["status"] in ("new", "accepted", "partially_filled"):
-                    order.update(status="canceled", canceled_at=_ts(self.now), updated_at=_ts(self.now))
-                    self.resting.pop(order["id"], None)
+                if order["status"] in OPEN_STATES and order.get("asset_class") == "us_option":
+                    self.cancel_order(order)
                     out.append({"id": order["id"], "status": 200, "body": None})
         return out
 
@@ -354,6 +391,30 @@ class FakeAlpacaState:
                     "unrealized_intraday_plpc": "0",
                     "current_price": f"{mid:.2f}",
                     "lastday_price": f"{avg:.2f}",
+                    "change_today": "0",
+                }
+            )
+        for symbol, (qty, price) in sorted(self.stocks.items()):
+            value = f"{qty * price:.2f}"
+            out.append(
+                {
+                    "asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, symbol)),
+                    "symbol": symbol,
+                    "exchange": "NASDAQ",
+                    "asset_class": "us_equity",
+                    "asset_marginable": True,
+                    "avg_entry_price": f"{price:.4f}",
+                    "qty": str(int(qty)),
+                    "qty_available": str(int(qty)),
+                    "side": "long",
+                    "market_value": value,
+                    "cost_basis": value,
+                    "unrealized_pl": "0",
+                    "unrealized_plpc": "0",
+                    "unrealized_intraday_pl": "0",
+                    "unrealized_intraday_plpc": "0",
+                    "current_price": f"{price:.2f}",
+                    "lastday_price": f"{price:.2f}",
                     "change_today": "0",
                 }
             )
@@ -478,6 +539,17 @@ class FakeAlpacaState:
                 )
         return {"option_contracts": out, "next_page_token": None}
 
+    def contracts_page(self, underlyings: list[str], expiry: date | None, token: str | None) -> dict[str, Any]:
+        """`contracts_json` in pages of `contract_page_size`, as Alpaca pages them."""
+        everything = self.contracts_json(underlyings, expiry)["option_contracts"]
+        size = self.contract_page_size or len(everything) or 1
+        start = int(token or 0)
+        rest = everything[start + size :]
+        return {
+            "option_contracts": everything[start : start + size],
+            "next_page_token": str(start + size) if rest else None,
+        }
+
     def latest_quotes_json(self, symbols: list[str]) -> dict[str, Any]:
         quotes = {}
         for s in symbols:
@@ -565,19 +637,18 @@ class _Handler(BaseHTTPRequestHandler):
                 oid = s.by_cid.get(q.get("client_order_id", ""))
                 if oid is None:
                     raise ApiError(404, 40410000, "order not found")
-                return 200, dict(s.orders[oid])
+                return 200, s.read_order(s.orders[oid])
             if path.startswith("/v2/orders/"):
                 order = s.orders.get(path.rsplit("/", 1)[1])
                 if order is None:
                     raise ApiError(404, 40410000, "order not found")
                 if method == "DELETE":
-                    order.update(status="canceled", canceled_at=_ts(s.now))
-                    s.resting.pop(order["id"], None)
+                    s.cancel_order(order)
                     return 204, None
-                return 200, dict(order)
+                return 200, s.read_order(order)
             if path == "/v2/options/contracts":
                 expiry = date.fromisoformat(q["expiration_date"]) if "expiration_date" in q else None
-                return 200, s.contracts_json(q.get("underlying_symbols", "").split(","), expiry)
+                return 200, s.contracts_page(q.get("underlying_symbols", "").split(","), expiry, q.get("page_token"))
             if path == "/v2/stocks/bars":
                 return 200, s.bars_json(
                     q["symbols"].split(","), q["timeframe"], _parse_time(q["start"]), _parse_time(q["end"])
@@ -594,7 +665,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _list_orders(self, q: dict[str, str]) -> list[dict[str, Any]]:
         s = self.server.state
         status = q.get("status", "open")
-        open_states = ("new", "accepted", "partially_filled", "pending_new")
+        open_states = OPEN_STATES
         after = _parse_time(q["after"]) if "after" in q else None
         out = []
         for order in s.orders.values():

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -253,3 +254,45 @@ def test_the_end_of_day_flatten_fills_before_the_brokers_cutoff(runtime: Runtime
         assert datetime.fromisoformat(str(exit_time)).replace(tzinfo=UTC) < cutoff
     assert _rows(runtime, "SELECT count(*) FROM orders WHERE status = 'rejected'") == [(0,)]
     assert runtime.broker.positions() == []
+
+
+class StaleQuotes(SimMarket):
+    """A feed whose option quotes carry a timestamp two minutes old (a delayed feed)."""
+
+    def chain(self, underlying: str, now: datetime, strikes_each_side: int = 12):  # type: ignore[no-untyped-def]
+        found = super().chain(underlying, now, strikes_each_side)
+        if found is None:
+            return None
+        stamps = np.full(found.strikes.size, (now - timedelta(minutes=2)).timestamp())
+        return replace(found, quote_times=stamps)
+
+
+def test_a_stale_option_quote_blocks_the_entry_with_its_own_code_and_marks_it_degraded(runtime: Runtime) -> None:
+    save_param_version(runtime.engine, {**ACTIVE_PARAMS, "min_confidence": 0.25}, author="test")
+    _use_market(runtime, StaleQuotes(runtime.world))  # type: ignore[arg-type]
+    for minute in range(31, 200):
+        runtime.cycle.run(SESSION.at(minute))
+    runtime.journal.flush()
+    stale = _rows(runtime, "SELECT blocked_reason, degraded FROM decision WHERE blocked_by = 'quote_stale'")
+    assert stale and all(degraded == 1 for _, degraded in stale)
+    assert "120 s old" in stale[0][0]
+    assert _rows(runtime, "SELECT count(*) FROM orders") == [(0,)]
+
+
+def test_excursions_and_equity_are_marked_at_the_bid(runtime: Runtime) -> None:
+    save_param_version(runtime.engine, {**ACTIVE_PARAMS, **EXITS_OFF}, author="test")
+    now = run_until_open_position(runtime)
+    pos = runtime.cycle.book.positions()[0]
+    quote = runtime.market.quote(pos.contract, now)
+    assert quote is not None and quote.bid < quote.mid
+    runtime.cycle.book.mark(pos.contract.underlying, quote.bid, now)
+    held = runtime.cycle.book._open[pos.contract.underlying]
+    assert held.mae_pct <= (quote.bid / pos.entry_price - 1.0) * 100.0 + 1e-9
+    assert isinstance(runtime.broker, SimBroker)
+    runtime.broker.sync(now)
+    account = runtime.broker.account()
+    bid_value = sum(
+        p.qty * 100 * runtime.broker._quote(p.contract, now).bid  # type: ignore[union-attr]
+        for p in runtime.broker.positions()
+    )
+    assert account.equity == pytest.approx(runtime.broker.cash + bid_value)

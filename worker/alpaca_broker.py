@@ -110,6 +110,10 @@ class AlpacaBroker:
             )
         return out
 
+    def other_holdings(self) -> list[str]:
+        """What the last reads of positions and orders skipped (stocks, crypto): left alone."""
+        return [f"{symbol}: {what}" for symbol, what in sorted(self.ignored.items())]
+
     def open_orders(self) -> list[OrderUpdate]:
         orders = self._call(
             "get_orders", self.trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)

@@ -32,6 +32,7 @@ from core.types import OptionContract, Quote, Right
 from worker.alpaca_http import AlpacaClients
 from worker.yahoo import YahooSource, YahooUnavailableError
 
+MAX_CONTRACT_PAGES = 20
 log = logging.getLogger("worker.alpaca")
 Row = tuple[float, float, float, float, float, float]  # start epoch s, open, high, low, close, volume
 
@@ -211,16 +212,24 @@ class AlpacaMarketData:
     def _tradable(self, underlying: str, day: date, spot: float) -> set[str]:
         key = (underlying, day)
         if key not in self._contracts:
-            found = self.clients.trading.get_option_contracts(
-                GetOptionContractsRequest(
-                    underlying_symbols=[underlying],
-                    expiration_date=day,
-                    strike_price_gte=str(math.floor(spot * 0.9)),
-                    strike_price_lte=str(math.ceil(spot * 1.1)),
-                    limit=10000,
+            symbols: set[str] = set()
+            token: str | None = None
+            for _ in range(MAX_CONTRACT_PAGES):  # alpaca-py does not follow next_page_token itself
+                found = self.clients.trading.get_option_contracts(
+                    GetOptionContractsRequest(
+                        underlying_symbols=[underlying],
+                        expiration_date=day,
+                        strike_price_gte=str(math.floor(spot * 0.9)),
+                        strike_price_lte=str(math.ceil(spot * 1.1)),
+                        limit=10000,
+                        page_token=token,
+                    )
                 )
-            )
-            self._contracts[key] = {c.symbol for c in (found.option_contracts or []) if c.tradable}
+                symbols |= {c.symbol for c in (found.option_contracts or []) if c.tradable}
+                token = found.next_page_token
+                if not token:
+                    break
+            self._contracts[key] = symbols
         return self._contracts[key]
 
     def chain(self, underlying: str, now: datetime, strikes_each_side: int = 12) -> ChainSnapshot | None:

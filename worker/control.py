@@ -78,7 +78,8 @@ class ControlLoop:
             result.errors.append(f"reading the account back: {exc}")
             positions, working = [], []
         ours = [q for q in positions if q.contract.underlying in traded]
-        others = [q for q in positions if q.contract.underlying not in traded]
+        others = [f"{q.contract.symbol} x{q.qty}" for q in positions if q.contract.underlying not in traded]
+        others += cycle.broker.other_holdings()
         left = ours if flatten else []
         for error in result.errors:
             journal.event("error", "stop_failed", f"Stop attempt {p.attempts}: {error}", time=now)
@@ -102,9 +103,7 @@ class ControlLoop:
             f"0 positions left at the broker on {', '.join(sorted(traded))}"
         )
         if others:
-            summary += "; left alone (not traded by this worker): " + ", ".join(
-                f"{q.contract.symbol} x{q.qty}" for q in others
-            )
+            summary += "; left alone (not traded by this worker): " + ", ".join(others)
         summary += "."
         mark_halt_applied(journal.engine, summary, at=now)
         journal.event("warning", "halt_applied", summary, time=now)

@@ -20,6 +20,7 @@ from core.params import TradingParams
 from core.policy.base import Observation, PolicyOutput, action_mask
 from core.policy.ensemble import PolicySet
 from core.protocols import BarView, Broker, MarketData
+from core.records import DecisionRow
 from core.regime import VixRange, classify_regime
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import collar_price, contracts_for, select_contract
@@ -405,7 +406,7 @@ class TradingCycle:
         latest = features
         probs = out.probabilities
         self.journal.add_decision(
-            (  # in DECISION_COLUMNS order
+            DecisionRow(
                 now,
                 float(view.bars.start[view.count - 1]) if view.count else None,
                 symbol,

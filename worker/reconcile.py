@@ -28,6 +28,7 @@ class ReconcileReport:
     checked_orders: int = 0
     imported_fills: int = 0
     problems: list[str] = field(default_factory=list)
+    other_holdings: list[str] = field(default_factory=list)  # not traded here: reported, never touched
 
     @property
     def clean(self) -> bool:
@@ -37,6 +38,7 @@ class ReconcileReport:
 class Reconciler:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
+        self._reported_holdings: list[str] = []
 
     def run(self, now: datetime) -> ReconcileReport:
         """Compare, import, and set the trading state; errors talking to the broker are problems."""
@@ -49,11 +51,16 @@ class Reconciler:
                 cycle.desk.sync(now)
                 report.imported_fills += cycle.desk.fills_booked - before
                 self._compare(report)
+                report.other_holdings = cycle.broker.other_holdings()
             except Exception as exc:
                 log.exception("reconciliation failed")
                 report.problems.append(f"the broker could not be read: {exc}")
             cycle.journal.flush()
             self._apply(report, now)
+            if report.other_holdings and report.other_holdings != self._reported_holdings:
+                text = "Left alone in the account (not traded by this worker): " + "; ".join(report.other_holdings)
+                cycle.journal.event("info", "other_holdings", text[:2000], time=now)
+            self._reported_holdings = report.other_holdings
         return report
 
     def _settle_open_orders(self, now: datetime, report: ReconcileReport) -> None:

@@ -1,0 +1,141 @@
+"""The order desk at the fake Alpaca (real alpaca-py clients): orders that are pending_new and
+fill later, asynchronous cancels, a stop that Alpaca refuses at first, holdings that are not
+ours, the 15:30 cutoff for closing orders, and paged option contracts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from core.sizing import collar_price
+from core.types import OrderRequest, OrderStatus, Side, TradingState
+from db.control import set_trading_state
+from tests.alpaca_helpers import fake_alpaca, session_time
+from tests.fake_alpaca import FakeAlpacaServer
+from tests.test_alpaca_broker import atm_call, intent, paper_runtime
+from worker.reconcile import Reconciler
+from worker.runtime import Runtime
+
+
+@pytest.fixture
+def server() -> Iterator[FakeAlpacaServer]:
+    with fake_alpaca(cash=1_000_000.0) as srv:
+        yield srv
+
+
+def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
+    with rt.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def _buy(rt: Runtime, server: FakeAlpacaServer, qty: int = 4) -> OrderRequest:
+    contract = atm_call(server)
+    ask = server.state.quote(contract.symbol)[1]
+    request = OrderRequest(str(uuid.uuid4()), contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
+    placed = rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
+    assert placed.update is not None
+    return request
+
+
+def test_an_order_pending_new_that_fills_later_is_booked_once(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.async_orders = True
+    rt = paper_runtime(server, db_url, monkeypatch)
+    request = _buy(rt, server)
+    assert rt.cycle.book.open_count() == 0, "nothing filled in the POST answer"
+    for _ in range(3):
+        server.state.advance()
+        rt.cycle.desk.sync(server.state.now)
+    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(4,)]
+    assert _rows(rt, "SELECT entry_qty, qty_open FROM trade") == [(4, 4)]
+
+
+def test_a_stop_alpaca_refuses_at_first_is_retried_and_confirmed_only_when_flat(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    entry = _buy(rt, server)
+    # a resting exit holds the contracts: until its cancel takes effect, closing is refused (403)
+    server.state.async_cancels = True
+    exit_request = OrderRequest(str(uuid.uuid4()), entry.contract, Side.SELL, 4, False, "limit", 99.0)
+    rt.cycle.desk.place(exit_request, "take_profit", server.state.now, trade_id=1)
+    set_trading_state(rt.engine, TradingState.HALTED, "alice", "operator_stop", "stop", flatten=True)
+    assert rt.control.tick(server.state.now) is None
+    control = _rows(rt, "SELECT halt_applied_at, halt_summary FROM controlstate")[0]
+    assert control[0] is None and "Stop incomplete" in str(control[1]) and entry.contract.symbol in str(control[1])
+    failures = _rows(rt, "SELECT message FROM event WHERE code = 'stop_failed'")
+    assert failures and "insufficient qty available" in str(failures[0][0])
+    server.state.advance()  # the cancel takes effect
+    summary = rt.control.tick(server.state.now)
+    assert summary is not None and "0 positions left" in summary
+    assert server.state.positions == {}
+    trades = _rows(rt, "SELECT status, exit_reason_code FROM trade")
+    assert trades == [("closed", "emergency_stop")]
+
+
+def test_stock_holdings_in_the_account_never_break_a_cycle_and_are_reported(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.add_stock("AAPL", 10, 230.0, open_order=True)
+    rt = paper_runtime(server, db_url, monkeypatch)
+    for _ in range(3):
+        server.state.advance()
+        rt.cycle.run(server.state.now)
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.clean, report.problems
+    assert any(h.startswith("AAPL") for h in report.other_holdings)
+    events = _rows(rt, "SELECT message FROM event WHERE code = 'other_holdings'")
+    assert events and "AAPL" in str(events[0][0])
+    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'cycle_failed'") == [(0,)]
+    set_trading_state(rt.engine, TradingState.HALTED, "alice", "operator_stop", "stop", flatten=True)
+    summary = rt.control.tick(server.state.now)
+    assert summary is not None and "AAPL" in summary, "left alone, and listed"
+    assert server.state.stocks == {"AAPL": [10, 230.0]}
+
+
+def test_a_closing_order_after_the_cutoff_is_refused_by_alpaca(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_alpaca(start=session_time(15, 20), cash=1_000_000.0) as server:
+        rt = paper_runtime(server, db_url, monkeypatch)
+        entry = _buy(rt, server, qty=2)
+        server.state.advance(11)  # 15:31
+        sell = OrderRequest(str(uuid.uuid4()), entry.contract, Side.SELL, 2, False, "market")
+        placed = rt.cycle.desk.place(sell, "eod_flatten", server.state.now, trade_id=1)
+        assert placed.update is not None and placed.update.status is OrderStatus.REJECTED
+        assert "15:30" in (placed.update.reject_reason or "")
+
+
+def test_option_contracts_are_read_across_pages(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.contract_page_size = 7
+    rt = paper_runtime(server, db_url, monkeypatch)
+    chain = rt.market.chain("SPY", server.state.now)
+    assert chain is not None and len(chain.strikes) > 7, "contracts past the first page are tradable too"
+    pages = [r for r in server.state.requests if r[1] == "/v2/options/contracts"]
+    assert len(pages) > 1
+
+
+def test_an_asynchronous_cancel_can_still_fill_and_the_fill_is_booked(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    server.state.async_cancels = True
+    contract = atm_call(server)
+    ask = server.state.quote(contract.symbol)[1]
+    request = OrderRequest(str(uuid.uuid4()), contract, Side.BUY, 3, True, "limit", round(ask - 0.5, 2))
+    rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
+    assert rt.cycle.desk.working_for("SPY")
+    rt.cycle.desk.cancel(request.client_order_id, server.state.now)
+    order = server.state.orders_for(request.client_order_id)[0]
+    assert order["status"] == "pending_cancel"
+    order["limit_price"] = f"{ask + 5:.2f}"  # the market moved through it before the cancel landed
+    server.state.advance()
+    rt.cycle.desk.sync(server.state.now + timedelta(seconds=1))
+    assert not rt.cycle.desk.working_for("SPY")
+    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(3,)]
+    assert _rows(rt, "SELECT entry_qty, status FROM trade") == [(3, "open")]
