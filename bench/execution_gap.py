@@ -8,7 +8,9 @@ execution model it prints: trades, P&L, win rate, the fill slippage distribution
 against the quote its order was priced from: buys above the ask, sells below the bid, per
 contract and in % of premium), exit orders cancelled to be re-priced, orders that never filled,
 broker liquidations, and the loss of each stop-loss exit in % of equity at entry (the sizing's
-risk budget is `risk_per_trade_pct`).
+risk budget is `risk_per_trade_pct`). The parameters are the defaults with the policy's mode set,
+and the daily loss and drawdown limits off (unless --keep-loss-limits), so that every session
+trades under both models.
 """
 
 from __future__ import annotations
@@ -54,13 +56,18 @@ def _utc(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def measure(source: str, start: date, end: date, execution: str, seed: int, policy_mode: str) -> Gap:
+def measure(
+    source: str, start: date, end: date, execution: str, seed: int, policy_mode: str, loss_limits: bool
+) -> Gap:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/gap.db"
         upgrade(url)
         engine = make_engine(url)
         bootstrap(engine)
-        save_param_version(engine, {"policy_mode": policy_mode}, author="bench")
+        values: dict[str, object] = {"policy_mode": policy_mode}
+        if not loss_limits:  # so every session trades and the comparison covers all of them
+            values.update(daily_loss_limit_pct=-100.0, max_drawdown_pct=-100.0)
+        save_param_version(engine, values, author="bench")
         options = RunOptions(db=url, source=source, seed=seed, flush_every=60, model=None, execution=execution)
         result = run_backtest(options, start=start, end=end)
         return _read(url, source, seed, result)
@@ -143,6 +150,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--policy", default="rules", choices=["rules"], help="the policy both runs use")
+    parser.add_argument(
+        "--keep-loss-limits",
+        action="store_true",
+        help="keep the daily loss and drawdown limits (by default they are off so every session trades)",
+    )
     args = parser.parse_args()
     risk = TradingParams().risk_per_trade_pct
     sessions = last_sessions(SYNTHETIC_END, args.sessions)
@@ -154,7 +166,10 @@ def main() -> None:
     else:
         print(f"(no folder {args.csv}: the real-bars run is skipped)")
     for label, source, start, end in worlds:
-        gaps = {m: measure(source, start, end, m, args.seed, args.policy) for m in ("instant", "broker")}
+        gaps = {
+            m: measure(source, start, end, m, args.seed, args.policy, args.keep_loss_limits)
+            for m in ("instant", "broker")
+        }
         report(label, gaps, risk)
 
 

@@ -3,6 +3,7 @@ for every change) and parameter versions (validated before anything is stored)."
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,8 +51,22 @@ def bootstrap(engine: Engine, author: str = "system") -> None:
                 set_by=author,
                 set_at=utcnow(),
                 active_param_version=version.id,
+                database_id=str(uuid.uuid4()),
             )
         )
+
+
+def database_id(engine: Engine) -> str:
+    """This database's identity: the root of stable client order ids (the same intent gets the
+    same id in any process that trades on this database)."""
+    with session_scope(engine) as s:
+        row = s.get(ControlState, 1)
+        if row is None:
+            raise RuntimeError("the database has no control row: run `python -m db.migrate` first")
+        if row.database_id is None:
+            row.database_id = str(uuid.uuid4())
+            s.add(row)
+        return row.database_id
 
 
 def read_control(session: Session) -> ControlSnapshot:

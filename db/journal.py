@@ -2,8 +2,11 @@
 heartbeat and events.
 
 Decisions and equity rows are buffered and written in one transaction per flush (every cycle
-in the worker, every few cycles in a backtest). An order is different: `persist_order` commits
-it, with everything buffered before it, before the broker ever hears of it.
+in the worker, every few cycles in a backtest), together with the clock of the last completed
+cycle: a restart continues after it and never decides a minute twice. An order is different:
+`persist_order` commits it on its own before the broker ever hears of it. With a lease (the
+worker), both transactions first renew it (db/lease.py): a worker that lost its lease writes
+neither, and raises LeaseLostError.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.records import DecisionRow
 from core.types import FillEvent, OrderRequest, OrderStatus, OrderUpdate, TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
+from db.lease import Lease, fence
 from db.model_store import PolicyMemoryState, save_policy_memories
 from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
 from db.rows import RowWriter, epoch_text, executemany, insert_sql, utc_text
@@ -61,6 +65,12 @@ _MARK_TRADE = (
 class Journal:
     def __init__(self, engine: Engine, run_id: str, flush_every: int = 1) -> None:
         self.engine = engine
+        self.lease: Lease | None = None  # the worker's; None in backtests and one-off commands
+        # the root of client order ids: the database's identity for a worker (the same intent gets
+        # the same id in any process), the run's id for a backtest (each run trades on its own)
+        self.identity = run_id
+        self.history_of_all_runs = False  # a worker: restarts continue the same account (set by the runtime)
+        self._cycle_time: datetime | None = None  # the last completed cycle, written with the flush
         self.reader = make_engine(str(engine.url.render_as_string(hide_password=False)), role="reader")
         self.run_id = run_id
         self.flush_every = flush_every
@@ -163,8 +173,9 @@ class Journal:
         """The RL policy's LSTM state for a symbol after this cycle; the newest is written at the flush."""
         self._memories[(symbol, model_version)] = (memory, at)
 
-    def end_cycle(self) -> None:
+    def end_cycle(self, now: datetime) -> None:
         self._cycles += 1
+        self._cycle_time = now
         if self._cycles % self.flush_every == 0:
             self.flush()
 
@@ -172,6 +183,8 @@ class Journal:
         if not (self._decisions or self._equity or self._marks or self._memories):
             return
         with self.transaction() as conn:
+            if self.lease is not None:  # the cycle's rows and its clock, only under the lease
+                fence(conn, self.lease, cycle_time=self._cycle_time)
             self._write_buffers(conn)
 
     def _write_buffers(self, conn: Connection) -> None:
@@ -216,11 +229,12 @@ class Journal:
     def persist_order(
         self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None = None
     ) -> None:
-        """Commit the order as pending (with the buffered rows) before it is sent."""
+        """Commit the order as pending before it is sent (under the lease, when there is one)."""
         if self._tx is not None:
             raise RuntimeError("persist_order must commit on its own, never inside another transaction")
         with self.transaction() as conn:
-            self._write_buffers(conn)
+            if self.lease is not None:
+                fence(conn, self.lease)
             order_id = _ORDERS.insert_one(conn, self._order_values(request, reason_code, now, trade_id, "pending"))
         self._order_ids[request.client_order_id] = order_id
 
@@ -298,6 +312,11 @@ class Journal:
             rows = conn.execute(select(Order).where(Order.status.in_(open_states)).order_by(Order.id)).mappings().all()
         return [Order.model_validate(dict(r)) for r in rows]
 
+    def order_status(self, client_order_id: str) -> str | None:
+        """The stored status of an order, None when the database has no such order."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(Order.status).where(Order.client_order_id == client_order_id)).scalar()
+
     def known_order_ids(self, client_order_ids: list[str]) -> set[str]:
         """Which of these client order ids the database has."""
         if not client_order_ids:
@@ -305,6 +324,26 @@ class Journal:
         with self.engine.connect() as conn:
             found = conn.execute(select(Order.client_order_id).where(Order.client_order_id.in_(client_order_ids)))
             return {r[0] for r in found}
+
+    def last_equity(self) -> tuple[datetime, float, float, float] | None:
+        """The newest equity row (time, equity, peak, start of day): the loss limits' memory."""
+        query = select(Equity.time, Equity.equity, Equity.peak, Equity.start_of_day)
+        if not self.history_of_all_runs:
+            query = query.where(Equity.run_id == self.run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(Equity.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+        return None if row is None else (row[0], float(row[1]), float(row[2]), float(row[3]))
+
+    def session_trades(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime | None]]:
+        """(underlying, entry time, exit time) of the trades entered in [start, end]: what the
+        per-session safeguards count (entries today, the cooldown after the last exit)."""
+        query = select(Trade.underlying, Trade.entry_time, Trade.exit_time).where(
+            Trade.entry_time >= start, Trade.entry_time <= end
+        )
+        if not self.history_of_all_runs:
+            query = query.where(Trade.run_id == self.run_id)
+        with self.engine.connect() as conn:
+            return [(u, e, x) for u, e, x in conn.execute(query.order_by(Trade.id)).all()]
 
     def cash_from_fills(self, initial_cash: float) -> float:
         """Cash implied by every fill so far: how a restarted simulator rebuilds its account."""
@@ -338,6 +377,18 @@ class Journal:
             "stopped": stopped,
         }
         with self.transaction() as conn:
+            if self.lease is not None:  # renews only this worker's own lease (LeaseLostError if taken)
+                fence(
+                    conn,
+                    self.lease,
+                    sim_time=sim_time,
+                    state_seen=state.value,
+                    last_cycle_ms=last_cycle_ms,
+                    stopped=False,
+                )
+                if stopped:
+                    conn.execute(update(WorkerStatus).where(WorkerStatus.id == "worker").values(stopped=True))
+                return
             done = conn.execute(update(WorkerStatus).where(WorkerStatus.id == "worker").values(**values)).rowcount
             if not done:
                 conn.execute(insert(WorkerStatus).values(id="worker", **values))

@@ -177,6 +177,7 @@ class ControlState(SQLModel, table=True):
     active_param_version: int | None = None
     halt_applied_at: datetime | None = _time(nullable=True)
     halt_summary: str | None = None
+    database_id: str | None = None  # this database's identity (stable client order ids)
 
 
 class ControlEvent(SQLModel, table=True):
@@ -214,7 +215,9 @@ class WorkerStatus(SQLModel, table=True):
     mode: str
     started_at: datetime = _time()
     heartbeat_at: datetime = _time()
-    sim_time: datetime | None = _time(nullable=True)
+    sim_time: datetime | None = _time(nullable=True)  # the worker's clock at the heartbeat (display)
+    cycle_time: datetime | None = _time(nullable=True)  # the last completed cycle (written with its rows)
+    lease_token: int = 0  # fencing token: +1 at every take-over; orders are written only under it
     state_seen: str = "ACTIVE"
     last_cycle_ms: float = 0.0
     stopped: bool = False

@@ -303,10 +303,29 @@ class FakeAlpacaState:
                 self.cancel_all()
             out = []
             for symbol, (qty, _) in list(self.positions.items()):
+                held = self._held_for_orders(symbol)
+                if held:  # 207: this entry failed, as Alpaca answers while a cancel is still pending
+                    body = {
+                        "code": 40310000,
+                        "message": f"insufficient qty available for order (requested: {int(qty)}, available: 0)",
+                        "available": str(int(qty) - held),
+                        "existing_qty": str(int(qty)),
+                        "held_for_orders": str(held),
+                        "symbol": symbol,
+                    }
+                    out.append({"symbol": symbol, "status": 403, "body": body})
+                    continue
                 order = self._new_order(str(uuid.uuid4()), symbol, "sell", int(qty), "market", None, "sell_to_close")
                 self._try_fill(order, int(qty))
                 out.append({"symbol": symbol, "status": 200, "body": dict(order)})
             return out
+
+    def _held_for_orders(self, symbol: str) -> int:
+        return sum(
+            int(o["qty"]) - int(o["filled_qty"])
+            for o in self.orders.values()
+            if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN_STATES
+        )
 
     # ---- views ------------------------------------------------------------------------------
     def close_position(self, symbol: str) -> dict[str, Any]:
@@ -316,11 +335,7 @@ class FakeAlpacaState:
             if symbol not in self.positions:
                 raise ApiError(404, 40410000, "position does not exist")
             qty = int(self.positions[symbol][0])
-            held = sum(
-                int(o["qty"]) - int(o["filled_qty"])
-                for o in self.orders.values()
-                if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN_STATES
-            )
+            held = self._held_for_orders(symbol)
             if held:
                 raise ApiError(
                     403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {qty - held})"

@@ -139,3 +139,23 @@ def test_an_asynchronous_cancel_can_still_fill_and_the_fill_is_booked(
     assert not rt.cycle.desk.working_for("SPY")
     assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(3,)]
     assert _rows(rt, "SELECT entry_qty, status FROM trade") == [(3, "open")]
+
+
+def test_the_fakes_close_all_answers_207_with_a_failed_entry_while_contracts_are_held(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What DELETE /v2/positions really answers (the worker closes per position instead):
+    alpaca-py parses the failed entry, so the fake speaks the real shape."""
+    rt = paper_runtime(server, db_url, monkeypatch)
+    entry = _buy(rt, server)
+    server.state.async_cancels = True
+    rt.cycle.desk.place(
+        OrderRequest(str(uuid.uuid4()), entry.contract, Side.SELL, 4, False, "limit", 99.0),
+        "take_profit",
+        server.state.now,
+        trade_id=1,
+    )
+    assert rt.clients is not None
+    answers = rt.clients.trading.close_all_positions(cancel_orders=True)
+    failed = [a for a in answers if a.status == 403]
+    assert failed and "insufficient qty available" in failed[0].body.message  # type: ignore[union-attr]

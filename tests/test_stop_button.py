@@ -101,3 +101,17 @@ def test_stop_new_entries_sets_reducing_once_and_the_worker_blocks_entries(runti
 def test_a_stale_heartbeat_is_warned_about_after_a_stop(runtime: Runtime, app: AppTest) -> None:
     app.button(key="stop").click().run()
     assert any("heartbeat is stale" in e.value for e in app.error)  # no worker is running here
+
+
+def test_a_stop_the_worker_could_not_finish_shows_as_incomplete_with_what_is_open(
+    runtime: Runtime, app: AppTest
+) -> None:
+    from db.control import mark_halt_incomplete
+
+    app.button(key="stop").click().run()
+    mark_halt_incomplete(runtime.engine, "Stop incomplete after 3 attempts: positions still open: SPY260310C00500000 x4")
+    app.run()
+    shown = [e.value for e in app.error if "STOP INCOMPLETE" in e.value]
+    assert shown and "SPY260310C00500000 x4" in shown[0]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT halt_applied_at FROM controlstate")).scalar() is None

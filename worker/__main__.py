@@ -7,7 +7,13 @@ carries out the trading state, the heartbeat, and with a real broker the reconci
 finishes, buffers are written, and the heartbeat records the stop.
 
 Error policy: a cycle that fails at the broker counts towards REDUCING and then HALTED
-(worker/health.py); any other cycle error is logged as an event, and five in a row halt.
+(worker/health.py); any other cycle error is logged as an event, and five in a row halt. A lost
+lease (another worker took over while this one was paused) stops the worker at once: it sends
+nothing more (db/lease.py), writes why, and exits with status 3.
+
+Start-up: signal handlers first (SIGTERM at any point exits 0, buffers flushed), then the
+lease (one conditional write), then the restore (positions, cash, the loss limits' memory,
+orders left open by a crash), and the clock continues after the last completed cycle.
 """
 
 from __future__ import annotations
@@ -15,31 +21,28 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
 
 from core.calendar import last_sessions
 from core.types import TradingState
 from db.control import set_trading_state, utcnow
-from db.models import WorkerStatus
+from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time
 from worker.alpaca_http import BrokerUnavailableError, SettingsError
 from worker.clock import BrokerClock, SimClock
+from worker.cycle import RiskBook
 from worker.health import BrokerHealth
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime, add_run_arguments, build_runtime, options_from_args, restore_simulated_account
 
 log = logging.getLogger("worker")
-LEASE_SECONDS = 15
 MAX_CONSECUTIVE_FAILURES = 5
-
-
-class LeaseHeldError(RuntimeError):
-    """Another worker is alive on this database."""
+EXIT_LEASE_LOST = 3
 
 
 class Worker:
@@ -52,6 +55,7 @@ class Worker:
         period_s: float,
         reconciler: Reconciler | None = None,
         reconcile_minutes: float = 3.0,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.rt = rt
         self.clock = clock
@@ -63,7 +67,8 @@ class Worker:
         self.failures = 0
         self.cycle_seen = time.monotonic()  # when the cycle job last started (the watchdog reads it)
         self.cycle_job_id = "cycle"
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
+        self.lease_lost = False
         self.scheduler = BackgroundScheduler(timezone=UTC)
 
     # ---- jobs -----------------------------------------------------------------------------
@@ -87,6 +92,8 @@ class Worker:
                 self.health.failure("an order submit failed", now)
             else:
                 self.health.success()
+        except LeaseLostError as exc:
+            self.on_lease_lost(exc)
         except BrokerUnavailableError as exc:
             log.warning("cycle at %s: broker unavailable: %s", now, exc)
             self.health.failure(str(exc), now)
@@ -109,8 +116,19 @@ class Worker:
             summary = self.rt.control.tick(self.clock.now)
             if summary:
                 log.warning("halt applied: %s", summary)
+        except LeaseLostError as exc:
+            self.on_lease_lost(exc)
         except Exception:
             log.exception("control tick failed")
+
+    def on_lease_lost(self, exc: LeaseLostError) -> None:
+        """Another worker holds the lease now: send nothing more, say why, stop."""
+        if self.lease_lost:
+            return
+        self.lease_lost = True
+        log.error("%s: stopping without sending anything more", exc)
+        self.rt.journal.event("error", "lease_lost", f"{exc}. This worker stopped and sent nothing more.")
+        self.stopping.set()
 
     def reconcile_job(self) -> None:
         if self.reconciler is None:
@@ -148,14 +166,19 @@ class Worker:
         )
 
     def heartbeat_job(self, stopped: bool = False) -> None:
-        self.rt.journal.heartbeat(
-            self.rt.options.mode,
-            self.clock.now,
-            self.rt.cycle.last_state,
-            self.rt.cycle.last_latency_ms,
-            self.started_at,
-            stopped=stopped,
-        )
+        if self.lease_lost:
+            return
+        try:
+            self.rt.journal.heartbeat(
+                self.rt.options.mode,
+                self.clock.now,
+                self.rt.cycle.last_state,
+                self.rt.cycle.last_latency_ms,
+                self.started_at,
+                stopped=stopped,
+            )
+        except LeaseLostError as exc:
+            self.on_lease_lost(exc)
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,30 +209,23 @@ class Worker:
             log.warning("job %s skipped a tick: the previous run is still going", event.job_id)
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=True)
-        self.rt.journal.flush()
-        self.heartbeat_job(stopped=True)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.lease_lost:
+            log.error("worker stopped: lease lost")
+            return
+        try:
+            self.rt.journal.flush()
+        except LeaseLostError as exc:
+            self.on_lease_lost(exc)
+            return
+        self.heartbeat_job(stopped=True)  # releases the lease: a successor may start at once
         log.info("worker stopped cleanly")
 
 
-def check_lease(rt: Runtime) -> None:
-    """Refuse to start while another worker's heartbeat on this database is fresh."""
-    with rt.engine.connect() as conn:
-        row = conn.execute(select(WorkerStatus).where(WorkerStatus.id == "worker")).mappings().first()
-    if row is None or row["stopped"]:
-        return
-    age = (utcnow() - row["heartbeat_at"]).total_seconds()
-    if age < LEASE_SECONDS:
-        raise LeaseHeldError(
-            f"another worker (pid {row['pid']} on {row['host']}) sent a heartbeat {age:.0f} s ago; "
-            "exactly one worker may run per database"
-        )
-
-
 def resume_clock(rt: Runtime, start: date | None) -> SimClock:
-    """Continue from the last simulated time in the database, else start at a session open."""
-    with rt.engine.connect() as conn:
-        last = conn.execute(select(WorkerStatus.sim_time).where(WorkerStatus.id == "worker")).scalar()
+    """Continue after the last completed cycle in the database, else start at a session open."""
+    last = last_cycle_time(rt.engine)
     if last is not None and start is None:
         return SimClock(last, rt.next_session_after)
     if start is None:
@@ -217,7 +233,7 @@ def resume_clock(rt: Runtime, start: date | None) -> SimClock:
     return SimClock.at_session_start(start, rt.next_session_after)
 
 
-def real_broker_worker(rt: Runtime, args: argparse.Namespace) -> Worker:
+def real_broker_worker(rt: Runtime, args: argparse.Namespace, stopping: threading.Event) -> Worker:
     """Paper or live: the broker's clock, open trades reloaded, and a reconciliation before any cycle."""
     assert rt.clients is not None
     trading = rt.clients.trading
@@ -231,7 +247,8 @@ def real_broker_worker(rt: Runtime, args: argparse.Namespace) -> Worker:
 
     clock = BrokerClock(read_clock, args.settle_seconds)
     rt.cycle.book.restore()
-    worker = Worker(rt, clock, args.poll_seconds, Reconciler(rt.cycle), args.reconcile_minutes)
+    rt.cycle.risk = RiskBook.from_journal(rt.journal)
+    worker = Worker(rt, clock, args.poll_seconds, Reconciler(rt.cycle), args.reconcile_minutes, stopping)
     try:
         clock.now = read_clock()[0]
     except BrokerUnavailableError as exc:
@@ -241,6 +258,9 @@ def real_broker_worker(rt: Runtime, args: argparse.Namespace) -> Worker:
 
 
 def main(argv: list[str] | None = None) -> None:
+    stopping = threading.Event()  # the handlers come first: SIGTERM at any point exits cleanly
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="sim", choices=["sim", "paper", "live"])
     parser.add_argument("--speed", type=float, default=60.0, help="sim only: simulated minutes per real minute")
@@ -248,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--poll-seconds", type=float, default=1.0, help="paper/live: how often the clock is read")
     parser.add_argument("--settle-seconds", type=float, default=2.0, help="paper/live: wait after a minute closes")
     parser.add_argument("--reconcile-minutes", type=float, default=3.0, help="paper/live: reconciliation period")
+    parser.add_argument("--lease-seconds", type=float, default=15.0, help="how stale a heartbeat frees the lease")
     add_run_arguments(parser, default_db=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -256,19 +277,21 @@ def main(argv: list[str] | None = None) -> None:
     options = options_from_args(args, mode=args.mode)
     try:
         rt = build_runtime(options, "worker")
-        check_lease(rt)
+        rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)
     except (ValueError, LeaseHeldError, SettingsError) as exc:
         raise SystemExit(f"worker refused to start: {exc}") from None
+    log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
     if rt.clients is None:
         restore_simulated_account(rt)
-        worker = Worker(rt, resume_clock(rt, args.start), 60.0 / args.speed)
+        worker = Worker(rt, resume_clock(rt, args.start), 60.0 / args.speed, stopping=stopping)
     else:
-        worker = real_broker_worker(rt, args)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: worker.stopping.set())
-    worker.start()
-    worker.stopping.wait()
+        worker = real_broker_worker(rt, args, stopping)
+    if not stopping.is_set():
+        worker.start()
+        stopping.wait()
     worker.stop()
+    if worker.lease_lost:
+        sys.exit(EXIT_LEASE_LOST)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from core.calendar import Session
+from core.calendar import NY, Session
 from core.data_quality import check_bars
 from core.exits import ExitSignal, check_exits
 from core.features import FeatureEngine
@@ -63,11 +63,21 @@ class EntryGate:
 
 @dataclass
 class RiskBook:
-    """Start-of-day equity and the running peak: the inputs of the loss safeguards."""
+    """Start-of-day equity and the running peak: the inputs of the loss safeguards. Written with
+    every equity row, so a restart restores them (`from_journal`) and the limits fire where they
+    would have fired without it."""
 
     day: object = None
     start_of_day: float = 0.0
     peak: float = 0.0
+
+    @staticmethod
+    def from_journal(journal: Journal) -> RiskBook:
+        last = journal.last_equity()
+        if last is None:
+            return RiskBook()
+        at, _equity, peak, start_of_day = last
+        return RiskBook(at.astimezone(NY).date(), start_of_day, peak)
 
 
 class TradingCycle:
@@ -122,7 +132,7 @@ class TradingCycle:
                 )
             self.record_equity(now)
             self.last_latency_ms = (time.perf_counter() - started) * 1000.0
-            self.journal.end_cycle()
+            self.journal.end_cycle(now)
 
     # step 1
     def read_control(self, now: datetime) -> tuple[ControlSnapshot, TradingParams]:
@@ -141,7 +151,7 @@ class TradingCycle:
         for symbol, engine in self.features.items():
             engine.reset()
             self.policy.reset(symbol, session.day)
-        self.book.new_session()
+        self.book.new_session(session.open, session.close)
         if control.state is TradingState.REDUCING and control.reason_code == "daily_loss_limit":
             self.set_state(
                 TradingState.ACTIVE,
@@ -306,7 +316,7 @@ class TradingCycle:
         assert pos is not None
         order_type = self.desk.exit_order_type(pos.trade_id, signal.reason.code, params)
         limit = collar_price(bid, False, params.order_collar_pct) if order_type == "limit" else None
-        cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), f"exit:{signal.reason.code}")
+        cid = client_order_id(self.journal.identity, symbol, now.isoformat(), f"exit:{signal.reason.code}")
         request = OrderRequest(
             cid, pos.contract, Side.SELL, signal.qty, opening=False, order_type=order_type, limit_price=limit
         )
@@ -369,7 +379,7 @@ class TradingCycle:
             trend_pct=f["trend_pct"],
             direction=direction,
         )
-        cid = client_order_id(self.journal.run_id, symbol, now.isoformat(), "entry")
+        cid = client_order_id(self.journal.identity, symbol, now.isoformat(), "entry")
         limit = collar_price(quote.ask, True, params.order_collar_pct)
         request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True, order_type="limit", limit_price=limit)
         placed = self.desk.place(request, intent.reason.code, now, intent, None, None)

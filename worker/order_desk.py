@@ -137,7 +137,31 @@ class OrderDesk:
                     f"Trading state became {control.state.value} before {what} was sent: nothing was sent.",
                 ),
             )
+        if self.journal.order_status(request.client_order_id) is not None:
+            return Placement(self._already_sent(request, reason_code, now, intent, exit_reason, trade_id))
         return Placement(self._send(request, reason_code, now, intent, exit_reason, trade_id))
+
+    def _already_sent(
+        self,
+        request: OrderRequest,
+        reason_code: str,
+        now: datetime,
+        intent: EntryIntent | None,
+        exit_reason: Reason | None,
+        trade_id: int | None,
+    ) -> OrderUpdate:
+        """The same intent was sent before (a restart remade the decision; the id is stable): it
+        is never sent again; what the broker did with it is booked instead."""
+        cid = request.client_order_id
+        stored = OrderStatus(self.journal.order_status(cid) or "pending")
+        log.warning("order %s was sent before this process started: not sent again", cid[:8])
+        if stored.is_open:
+            self.adopt(request, reason_code, intent, exit_reason, trade_id, now)
+        found = self.broker.order_by_client_id(cid)
+        if found is None:
+            return OrderUpdate(cid, stored, reject_reason="sent before a restart; looked up, not resent")
+        self.book(found, now)
+        return found
 
     def _send(
         self,

@@ -24,8 +24,8 @@ from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
 from core.protocols import Broker, MarketData
 from core.rl.metadata import ModelMismatchError
-from core.types import BrokerPosition, ModelMismatch, OptionContract
-from db.control import bootstrap
+from core.types import BrokerPosition, ModelMismatch, OptionContract, OrderStatus, OrderUpdate
+from db.control import bootstrap, database_id
 from db.engine import make_engine
 from db.journal import Journal
 from db.migrate import upgrade
@@ -34,7 +34,7 @@ from worker.alpaca_broker import AlpacaBroker
 from worker.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
 from worker.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
-from worker.cycle import TradingCycle
+from worker.cycle import RiskBook, TradingCycle
 
 DEFAULT_MODEL = "models/rppo-synthetic-s7.zip"
 
@@ -122,6 +122,9 @@ def build_runtime(
     engine = make_engine(url)
     bootstrap(engine)
     journal = Journal(engine, run_id or f"{kind}-{uuid.uuid4().hex[:12]}", options.flush_every)
+    if kind == "worker":
+        journal.identity = database_id(engine)  # stable client order ids across restarts
+        journal.history_of_all_runs = True  # a restart continues the same account
     policy = policy or load_policies(options, kind, engine, journal)
     loaded = {"model_version": policy.rl.version if policy.rl else None}
     journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
@@ -130,7 +133,9 @@ def build_runtime(
 
 
 def restore_simulated_account(rt: Runtime) -> None:
-    """After a restart: rebuild the simulator's cash from fills and positions from open trades."""
+    """After a restart: rebuild the simulator's cash from fills and positions from open trades,
+    the loss limits' memory from the equity rows, and settle the orders a crash left open (the
+    restarted simulator never received them: they end as cancelled, with an event)."""
     rt.cycle.book.restore()
     positions = [
         BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
@@ -138,6 +143,16 @@ def restore_simulated_account(rt: Runtime) -> None:
     ]
     assert isinstance(rt.broker, SimBroker)
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
+    rt.cycle.risk = RiskBook.from_journal(rt.journal)
+    left_open = rt.journal.open_orders()
+    for row in left_open:
+        at = row.updated_at
+        rt.cycle.desk.book(
+            OrderUpdate(row.client_order_id, OrderStatus.CANCELED, reject_reason="the worker restarted: settled"), at
+        )
+    if left_open:
+        ids = ", ".join(r.client_order_id[:8] for r in left_open)
+        rt.journal.event("warning", "orders_settled", f"{len(left_open)} orders left open by a crash settled: {ids}")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -> None:

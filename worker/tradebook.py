@@ -63,9 +63,15 @@ class TradeBook:
     def positions(self) -> list[PositionState]:
         return [o.state for o in self._open.values()]
 
-    def new_session(self) -> None:
+    def new_session(self, start: datetime, end: datetime) -> None:
+        """At a session's first cycle: what the safeguards count for it, from the database (zero
+        in a new session; after a restart mid-session, the entries and exits already made)."""
         self.entries_today.clear()
         self.last_exit_at.clear()
+        for underlying, _entry, exit_time in self.journal.session_trades(start, end):
+            self.entries_today[underlying] = self.entries_today.get(underlying, 0) + 1
+            if exit_time is not None:
+                self.last_exit_at[underlying] = max(exit_time, self.last_exit_at.get(underlying, exit_time))
 
     # ---- restore ------------------------------------------------------------------------
     def restore(self) -> None:
