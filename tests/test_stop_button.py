@@ -109,7 +109,8 @@ def test_a_stop_the_worker_could_not_finish_shows_as_incomplete_with_what_is_ope
     from db.control import mark_halt_incomplete
 
     app.button(key="stop").click().run()
-    mark_halt_incomplete(runtime.engine, "Stop incomplete after 3 attempts: positions still open: SPY260310C00500000 x4")
+    text_shown = "Stop incomplete after 3 attempts: positions still open: SPY260310C00500000 x4"
+    mark_halt_incomplete(runtime.engine, text_shown)
     app.run()
     shown = [e.value for e in app.error if "STOP INCOMPLETE" in e.value]
     assert shown and "SPY260310C00500000 x4" in shown[0]

@@ -69,6 +69,9 @@ class Worker:
         self.cycle_job_id = "cycle"
         self.stopping = stopping or threading.Event()
         self.lease_lost = False
+        lease = rt.journal.lease
+        # renewed three times per lease period at least, so a live worker never looks dead
+        self.heartbeat_s = min(5.0, lease.period_s / 3.0) if lease is not None else 5.0
         self.scheduler = BackgroundScheduler(timezone=UTC)
 
     # ---- jobs -----------------------------------------------------------------------------
@@ -187,7 +190,7 @@ class Worker:
         self.scheduler.add_job(self.watchdog, "interval", seconds=5, id="watchdog", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.control_job, "interval", seconds=1, id="control", max_instances=1, coalesce=True)
         self.scheduler.add_job(
-            self.heartbeat_job, "interval", seconds=5, id="heartbeat", max_instances=1, coalesce=True
+            self.heartbeat_job, "interval", seconds=self.heartbeat_s, id="heartbeat", max_instances=1, coalesce=True
         )
         if self.reconciler is not None:
             self.scheduler.add_job(

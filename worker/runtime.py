@@ -147,9 +147,14 @@ def restore_simulated_account(rt: Runtime) -> None:
     left_open = rt.journal.open_orders()
     for row in left_open:
         at = row.updated_at
-        rt.cycle.desk.book(
-            OrderUpdate(row.client_order_id, OrderStatus.CANCELED, reject_reason="the worker restarted: settled"), at
+        settled = OrderUpdate(
+            row.client_order_id,
+            OrderStatus.CANCELED,
+            filled_qty=row.filled_qty,  # what was filled before the crash stays filled
+            avg_fill_price=row.avg_fill_price,
+            reject_reason="the worker restarted: settled",
         )
+        rt.cycle.desk.book(settled, at)
     if left_open:
         ids = ", ".join(r.client_order_id[:8] for r in left_open)
         rt.journal.event("warning", "orders_settled", f"{len(left_open)} orders left open by a crash settled: {ids}")

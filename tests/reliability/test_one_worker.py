@@ -1,0 +1,76 @@
+"""Exactly one worker trades: two started at once, and one paused (SIGSTOP, as a GC pause or a
+stalled VM) past its lease, taken over, then resumed."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from db.control import bootstrap
+from db.engine import make_engine
+from db.migrate import upgrade
+from tests.conftest import ACTIVE_PARAMS, with_params
+from tests.support import poll, start_worker
+
+LEASE = "2"
+
+
+def test_two_workers_started_at_once_one_trades_the_other_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    upgrade(url)
+    bootstrap(make_engine(url))
+    a = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09")
+    b = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09")
+    refused = None
+    for proc in (a, b):
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except Exception:
+            continue  # still running: this one holds the lease
+        assert "refused to start" in out and "holds the lease" in out, out[-2000:]
+        refused = proc
+    assert refused is not None, "both workers kept running"
+    running = b if refused is a else a
+    try:
+        poll(url, "SELECT count(*) FROM decision", lambda n: n >= 20, proc=running)
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.communicate(timeout=60)
+    with create_engine(url).connect() as conn:
+        runs = conn.execute(text("SELECT count(DISTINCT run_id) FROM decision")).scalar()
+        tokens = conn.execute(text("SELECT lease_token FROM workerstatus")).scalar()
+    assert runs == 1 and tokens == 1
+
+
+def test_a_paused_worker_taken_over_sends_nothing_when_it_wakes_and_exits(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pause.db'}"
+    with_params(url, **ACTIVE_PARAMS, entry_delay_min=0, max_hold_min=10)
+    first = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09", speed="600")
+    poll(url, "SELECT count(*) FROM orders", lambda n: n >= 2, proc=first)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        poll(
+            url,
+            "SELECT count(*) FROM workerstatus WHERE heartbeat_at < datetime('now', '-3 seconds')",
+            lambda n: n >= 1,
+        )
+        second = start_worker(url, "--model", "none", "--lease-seconds", LEASE, speed="600")
+        poll(url, "SELECT lease_token FROM workerstatus", lambda t: t >= 2, proc=second)
+        poll(url, "SELECT count(DISTINCT run_id) FROM orders", lambda n: n >= 2, proc=second)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 3, out[-3000:]
+    assert "lost the lease" in out
+    second.send_signal(signal.SIGTERM)
+    second.communicate(timeout=60)
+    with create_engine(url).connect() as conn:
+        first_run = conn.execute(text("SELECT run_id FROM orders ORDER BY id LIMIT 1")).scalar()
+        for table in ("orders", "decision"):
+            last_of_first = conn.execute(text(f"SELECT max(id) FROM {table} WHERE run_id = :r"), {"r": first_run})
+            first_of_second = conn.execute(text(f"SELECT min(id) FROM {table} WHERE run_id != :r"), {"r": first_run})
+            assert last_of_first.scalar() < first_of_second.scalar(), f"the paused worker wrote {table} after"
+        events = conn.execute(text("SELECT run_id, message FROM event WHERE code = 'lease_lost'")).all()
+    assert [e[0] for e in events] == [first_run]
