@@ -135,6 +135,7 @@ class CallStats:
     failures: int = 0
     longest_s: float = 0.0
     durations: list[float] = field(default_factory=list)
+    timeouts: set[tuple[float, float]] = field(default_factory=set)  # (connect, read) of every call
 
 
 class GuardedSession(requests.Session):
@@ -149,6 +150,8 @@ class GuardedSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["timeout"] = (min(self.timeout_s, 3.05), self.timeout_s)
+        with self._stats_lock:
+            self.stats.timeouts.add(kwargs["timeout"])
         started = time.monotonic()
         failed = False
         try:
