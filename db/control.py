@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from core.params import TradingParams, params_to_json, validate_params
 from core.types import TradingState
 from db.engine import session_scope
-from db.models import ControlEvent, ControlState, ParamVersion
+from db.models import ControlEvent, ControlState, Event, ParamVersion
 
 
 def utcnow() -> datetime:
@@ -30,6 +30,20 @@ class ControlSnapshot:
     reason_code: str
     param_version: int
     halt_applied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventNote:
+    """An `event` row written in the same transaction as the change it explains (a crash can
+    never leave the state changed without its event, or the reverse)."""
+
+    level: str
+    code: str
+    message: str
+    run_id: str | None = None
+
+    def row(self, at: datetime) -> Event:
+        return Event(time=at, run_id=self.run_id, level=self.level, code=self.code, message=self.message[:2000])
 
 
 def bootstrap(engine: Engine, author: str = "system") -> None:
@@ -86,8 +100,9 @@ def set_trading_state(
     reason: str,
     flatten: bool = False,
     at: datetime | None = None,
+    note: EventNote | None = None,
 ) -> ControlEvent | None:
-    """Move to `to_state` and write the audit row, in one transaction.
+    """Move to `to_state` and write the audit row (and `note`'s event), in one transaction.
 
     Idempotent: asking for the state already in force (with the same flatten) writes nothing
     and returns None, so a double click or a rerun never applies an action twice.
@@ -114,13 +129,15 @@ def set_trading_state(
         row.halt_applied_at, row.halt_summary = None, None
         s.add(row)
         s.add(event)
+        if note is not None:
+            s.add(note.row(at))
         s.flush()
         s.expunge(event)
         return event
 
 
-def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) -> None:
-    """The worker's confirmation that a HALTED state was carried out at the broker."""
+def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None, note: EventNote | None = None) -> None:
+    """The worker's confirmation that a HALTED state was carried out at the broker (with its event)."""
     at = at or utcnow()
     with session_scope(engine) as s:
         row = s.get(ControlState, 1)
@@ -128,6 +145,8 @@ def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) 
             return
         row.halt_applied_at, row.halt_summary = at, summary
         s.add(row)
+        if note is not None:
+            s.add(note.row(at))
         last = s.exec(
             select(ControlEvent)
             .where(ControlEvent.to_state == TradingState.HALTED.value)
@@ -139,7 +158,9 @@ def mark_halt_applied(engine: Engine, summary: str, at: datetime | None = None) 
             s.add(last)
 
 
-def mark_halt_incomplete(engine: Engine, summary: str, at: datetime | None = None) -> None:
+def mark_halt_incomplete(
+    engine: Engine, summary: str, at: datetime | None = None, note: EventNote | None = None
+) -> None:
     """The worker could not (yet) confirm a HALTED state: the summary says what is still open;
     `halt_applied_at` stays empty, so the console shows "stop incomplete" and the worker retries."""
     with session_scope(engine) as s:
@@ -148,6 +169,8 @@ def mark_halt_incomplete(engine: Engine, summary: str, at: datetime | None = Non
             return
         row.halt_summary = summary
         s.add(row)
+        if note is not None:
+            s.add(note.row(at or utcnow()))
 
 
 def save_param_version(

@@ -31,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from core.calendar import last_sessions
 from core.types import TradingState
-from db.control import set_trading_state, utcnow
+from db.control import EventNote, set_trading_state, utcnow
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time
 from worker.alpaca_http import BrokerUnavailableError, SettingsError
 from worker.clock import BrokerClock, SimClock
@@ -105,13 +105,15 @@ class Worker:
             log.exception("cycle failed at %s", now)
             self.rt.journal.event("error", "cycle_failed", f"Cycle at {now.isoformat()} failed: {exc!r}")
             if self.failures >= MAX_CONSECUTIVE_FAILURES:
+                text = f"{self.failures} consecutive cycle failures; last: {exc!r}"
                 set_trading_state(
                     self.rt.engine,
                     TradingState.HALTED,
                     "worker",
                     "worker_errors",
-                    f"{self.failures} consecutive cycle failures; last: {exc!r}",
+                    text,
                     flatten=True,
+                    note=EventNote("error", "worker_errors", text, self.rt.journal.run_id),
                 )
 
     def control_job(self) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
 from core.types import TradingState
-from db.control import mark_halt_applied, mark_halt_incomplete
+from db.control import EventNote, mark_halt_applied, mark_halt_incomplete
 from worker.cycle import TradingCycle
 
 log = logging.getLogger("worker.control")
@@ -93,9 +93,9 @@ class ControlLoop:
             if p.attempts >= MAX_STOP_ATTEMPTS:
                 p.given_up = True
                 text += " Giving up retrying: close them at the broker."
-            mark_halt_incomplete(journal.engine, text, at=now)
-            if p.given_up or p.attempts == 3:  # the first tries often wait on asynchronous cancels
-                journal.event("error", "stop_incomplete", text, time=now)
+            alert = p.given_up or p.attempts == 3  # the first tries often wait on asynchronous cancels
+            note = EventNote("error", "stop_incomplete", text, journal.run_id) if alert else None
+            mark_halt_incomplete(journal.engine, text, at=now, note=note)
             log.error("%s", text)
             return None
         summary = (
@@ -105,6 +105,7 @@ class ControlLoop:
         if others:
             summary += "; left alone (not traded by this worker): " + ", ".join(others)
         summary += "."
-        mark_halt_applied(journal.engine, summary, at=now)
-        journal.event("warning", "halt_applied", summary, time=now)
+        mark_halt_applied(
+            journal.engine, summary, at=now, note=EventNote("warning", "halt_applied", summary, journal.run_id)
+        )
         return summary

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from core.types import TradingState
-from db.control import set_trading_state
+from db.control import EventNote, set_trading_state
 from db.journal import Journal
 
 log = logging.getLogger("worker.health")
@@ -37,11 +37,13 @@ class BrokerHealth:
         engine = self.journal.engine
         if n == self.reduce_after:
             text = f"{n} broker failures in a row (last: {what}); only exits until the operator resumes."
-            if set_trading_state(engine, TradingState.REDUCING, "worker", "broker_errors", text, at=now):
-                self.journal.event("error", "broker_errors", text, time=now)
+            note = EventNote("error", "broker_errors", text, self.journal.run_id)
+            if set_trading_state(engine, TradingState.REDUCING, "worker", "broker_errors", text, at=now, note=note):
                 log.error("%s", text)
         elif n == self.halt_after:
             text = f"{n} broker failures in a row (last: {what}); halting and flattening."
-            if set_trading_state(engine, TradingState.HALTED, "worker", "broker_errors", text, flatten=True, at=now):
-                self.journal.event("error", "broker_errors", text, time=now)
+            note = EventNote("error", "broker_errors", text, self.journal.run_id)
+            if set_trading_state(
+                engine, TradingState.HALTED, "worker", "broker_errors", text, flatten=True, at=now, note=note
+            ):
                 log.error("%s", text)

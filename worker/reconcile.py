@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
-from db.control import set_trading_state
+from db.control import EventNote, set_trading_state
 from worker.cycle import TradingCycle
 from worker.order_desk import imported_intent
 
@@ -108,14 +108,19 @@ class Reconciler:
         control, _ = self.cycle.journal.read_control()
         if report.problems:
             text = "Reconciliation found: " + "; ".join(report.problems)
-            changed = set_trading_state(engine, TradingState.HALTED, "worker", MISMATCH, text[:2000], at=now)
-            if changed is not None or control.reason_code != MISMATCH:
+            note = EventNote("error", MISMATCH, text, self.cycle.journal.run_id)
+            changed = set_trading_state(engine, TradingState.HALTED, "worker", MISMATCH, text[:2000], at=now, note=note)
+            if changed is None and control.reason_code != MISMATCH:  # halted already, for another reason
                 self.cycle.journal.event("error", MISMATCH, text[:2000], time=now)
             log.error("%s", text)
         elif control.state is TradingState.HALTED and control.reason_code == MISMATCH:
+            note = EventNote("info", "reconciled", "Database and broker agree again; trading resumes.")
             set_trading_state(
-                engine, TradingState.ACTIVE, "worker", "reconciled", "Database and broker agree again.", at=now
-            )
-            self.cycle.journal.event(
-                "info", "reconciled", "Database and broker agree again; trading resumes.", time=now
+                engine,
+                TradingState.ACTIVE,
+                "worker",
+                "reconciled",
+                "Database and broker agree again.",
+                at=now,
+                note=note,
             )
