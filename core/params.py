@@ -8,6 +8,7 @@ the rule it broke; the caller stores nothing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,12 +294,27 @@ class ParamsError(ValueError):
         super().__init__("; ".join(str(e) for e in errors))
 
 
-def validate_params(values: dict[str, Any]) -> TradingParams:
-    """Validate a full or partial set of values (missing fields take defaults)."""
+def validate_params(values: dict[str, Any], strict: bool = True) -> TradingParams:
+    """Validate a full or partial set of values (missing fields take defaults).
+
+    Strict by default, for values from outside (the console, an API, a file): a value of the
+    wrong JSON type is refused, never coerced (`true` is no probability, `" 90 "` no count of
+    seconds; a whole number is accepted where a decimal is asked). `strict=False` is for values
+    this code stored itself."""
     try:
+        if strict:
+            return TradingParams.model_validate_json(json.dumps(values, default=_plain), strict=True)
         return TradingParams.model_validate(values)
     except ValidationError as exc:
         raise ParamsError([_field_error(err) for err in exc.errors()]) from None
+    except (TypeError, ValueError) as exc:  # not representable as JSON at all
+        raise ParamsError([FieldError("parameters", f"must be plain JSON values ({exc})")]) from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _field_error(err: Any) -> FieldError:

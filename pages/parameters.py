@@ -36,7 +36,7 @@ def active_version() -> tuple[int, dict[str, object]]:
         st.caption(f"The worker's cycle first used it at {used:%Y-%m-%d %H:%M:%S} UTC (its own clock).")
     else:
         st.caption("The worker has not run a cycle on it yet.")
-    values = params_to_json(validate_params(dict(row.get("values") or {})))
+    values = params_to_json(validate_params(dict(row.get("values") or {}), strict=False))
     return version_id, values
 
 

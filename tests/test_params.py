@@ -34,12 +34,25 @@ def test_defaults_are_the_recommended_ones() -> None:
         ({"partial1_fraction_pct": 60, "partial2_fraction_pct": 60}, "partial2_fraction_pct", "must not exceed 100"),
         ({"no_such_knob": 1}, "no_such_knob", "not a known parameter"),
         ({"max_trades_per_symbol_day": "many"}, "max_trades_per_symbol_day", "integer"),
+        # strict: values of the wrong type are refused, never coerced
+        ({"min_confidence": True}, "min_confidence", "valid number"),
+        ({"max_bar_age_s": " 90 "}, "max_bar_age_s", "valid integer"),
+        ({"max_bar_age_s": 90.5}, "max_bar_age_s", "valid integer"),
+        ({"policy_mode": 1}, "policy_mode", "'rl', 'rules' or 'both'"),
+        ({"blocked_regimes": "crash"}, "blocked_regimes", "valid"),
+        ({"flatten_before_close_min": 30}, "flatten_before_close_min", "greater than or equal to 31"),
     ],
 )
 def test_refused_edit_names_field_and_rule(values: dict, field: str, rule_word: str) -> None:
     with pytest.raises(ParamsError) as err:
         validate_params(values)
     assert any(e.field == field and rule_word in e.rule for e in err.value.errors), err.value.errors
+
+
+def test_strict_validation_still_takes_what_the_console_sends() -> None:
+    """Whole numbers for decimals, lists for tuples, choice strings: accepted as they are."""
+    p = validate_params({"min_confidence": 1, "blocked_regimes": ["crash", "storm"], "policy_mode": "rules"})
+    assert p.min_confidence == 1.0 and [r.value for r in p.blocked_regimes] == ["crash", "storm"]
 
 
 def test_refused_edit_stores_nothing(runtime: Runtime) -> None:
