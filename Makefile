@@ -15,11 +15,13 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# Debian's Chromium and ChromeDriver for the end-to-end browser test (never `playwright install`).
+# Debian's Chromium and ChromeDriver for the end-to-end browser test (never `playwright install`),
+# and Debian's PostgreSQL: the tests start a throwaway server of their own (tests/postgres_server.py).
 browser:
-	@test -x /usr/bin/chromium || { \
+	@test -x /usr/bin/chromium && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq chromium chromium-driver postgresql >/dev/null; }
 
 migrate: install
 	$(PY) -m db.migrate $(if $(DB),--db $(DB))

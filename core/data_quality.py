@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from core.calendar import NY
 from core.params import TradingParams
 from core.protocols import BarView
 from core.types import Reason
@@ -12,10 +13,15 @@ from core.types import Reason
 
 def check_bars(view: BarView, now: datetime, params: TradingParams) -> Reason | None:
     """The first problem with the newest bars, or None when they are usable."""
+    bars = view.bars
+    if bars.rejected:  # a bad bar in the last few minutes: it was refused, entries wait
+        recent = bars.rejected_since(now.timestamp() - 60.0 - params.max_bar_age_s)
+        if recent is not None and recent[0] + 60.0 <= now.timestamp():
+            at = datetime.fromtimestamp(recent[0], NY)
+            return Reason("data_invalid", f"{bars.symbol} bar of {at:%H:%M} ET was refused: {recent[1]}.")
     if view.count == 0:
         return Reason("data_missing", "No completed bar yet this session.")
     i = view.count - 1
-    bars = view.bars
     age_s = now.timestamp() - (float(bars.start[i]) + 60.0)
     if age_s > params.max_bar_age_s:
         return Reason(

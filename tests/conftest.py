@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -86,3 +87,32 @@ def run_until_open_position(rt: Runtime, day: date = TEST_DAY) -> datetime:
         minute += 1
     assert rt.cycle.book.open_count() > 0, "the policy never entered"
     return session.at(minute)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server for this test run (Debian's binaries), removed at the end. Without
+    the binaries the Postgres tests are skipped with the command that installs them; under CI
+    (CI=true) they fail instead, so a CI run never passes without them."""
+    from tests.postgres_server import PostgresServer, binaries
+
+    if binaries() is None:
+        message = "PostgreSQL is not installed: apt-get install postgresql (make test does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on a SQLite file and on a fresh Postgres database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.fresh_database()
+    yield server.url(name)
+    server.drop_database(name)

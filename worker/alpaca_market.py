@@ -332,4 +332,4 @@ class AlpacaMarketData:
 def _to_session_bars(symbol: str, session: Session, rows: list[Row]) -> SessionBars:
     cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
     start, o, h, lo, c, v = (np.asarray(col, dtype=np.float64) for col in cols)
-    return SessionBars(symbol, session, start, o, h, lo, c, v)
+    return SessionBars.checked(symbol, session, start, o, h, lo, c, v)  # Alpaca's and yfinance's bars alike

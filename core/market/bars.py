@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,6 +24,57 @@ class SessionBars:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    # bars refused where the data entered (start in epoch seconds, why): never in the arrays above
+    rejected: tuple[tuple[float, str], ...] = field(default=())
+
+    @staticmethod
+    def checked(
+        symbol: str,
+        session: Session,
+        start: np.ndarray,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+    ) -> SessionBars:
+        """Bars from outside (CSV, Alpaca, yfinance, recordings), with the bad ones taken out and
+        remembered: zero, negative or missing prices, a high below the low, an open or close outside
+        the range, a repeated or out-of-order time. A bad bar never reaches the features."""
+        n = int(start.size)
+        good = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low) & np.isfinite(close)
+        good &= (open_ > 0) & (high > 0) & (low > 0) & (close > 0)
+        why = np.where(good, "", "a missing, zero or negative price").astype(object)
+        shape = (high >= low) & (open_ >= low - 1e-9) & (open_ <= high + 1e-9) & (close >= low - 1e-9)
+        shape &= close <= high + 1e-9
+        why = np.where(good & ~shape, "high below low, or open/close outside the bar's range", why)
+        good &= shape
+        latest = -np.inf
+        for i in range(n):  # times must increase strictly: a repeat or a step back is refused
+            if not np.isfinite(start[i]) or start[i] <= latest:
+                if good[i]:
+                    why[i] = "a repeated or out-of-order time"
+                good[i] = False
+            else:
+                latest = start[i] if good[i] else latest
+        rejected = tuple((float(start[i]), str(why[i])) for i in range(n) if not good[i])
+        keep = good
+        return SessionBars(
+            symbol,
+            session,
+            start[keep],
+            open_[keep],
+            high[keep],
+            low[keep],
+            close[keep],
+            np.nan_to_num(volume[keep], nan=0.0),
+            rejected,
+        )
+
+    def rejected_since(self, epoch_s: float) -> tuple[float, str] | None:
+        """The newest refused bar that started at or after `epoch_s`, if any."""
+        found = [r for r in self.rejected if r[0] >= epoch_s]
+        return max(found) if found else None
 
     def __post_init__(self) -> None:
         n = int(self.start.size)

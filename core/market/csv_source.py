@@ -49,8 +49,11 @@ class CsvWorld:
             files = sorted(p for p in self.folder.glob(f"{symbol}_*.csv") if "daily" not in p.name.lower())
             if not files:
                 continue
-            merged = pd.concat([load_bar_csv(p) for p in files]).sort_index()
-            frames[symbol] = merged[~merged.index.duplicated(keep="last")]
+            merged = pd.concat([load_bar_csv(p) for p in files])
+            if len(files) > 1:  # overlapping files: one bar per time (a repeat inside one file is refused later)
+                merged = merged.sort_index(kind="stable")
+                merged = merged[~merged.index.duplicated(keep="last")]
+            frames[symbol] = merged
         if not frames:
             raise CsvDataError(f"{self.folder}: no bar files named like SPY_*.csv or QQQ_*.csv")
         self.symbols = tuple(frames)
@@ -86,7 +89,7 @@ class CsvWorld:
         starts = np.asarray([ts.timestamp() for ts in part.index], dtype=np.float64)
         keep = (starts >= session.open.timestamp()) & (starts < session.close.timestamp())
         cols = {c: part[c].to_numpy(dtype=float)[keep] for c in BAR_COLUMNS}
-        return SessionBars(
+        return SessionBars.checked(
             symbol, session, starts[keep], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"]
         )
 
