@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._backtrader_rule import TrendRsiRule, TrendVwapRsiRule, frames, run_backtrader
 from core.calendar import last_sessions
 from core.market.synthetic import SyntheticWorld
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
 END = date(2026, 3, 19)

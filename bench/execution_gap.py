@@ -35,7 +35,7 @@ from core.types import OptionContract
 from db.control import bootstrap, save_param_version
 from db.engine import make_engine
 from db.migrate import upgrade
-from worker.backtest import BacktestResult, run_backtest
+from worker.offline.backtest import BacktestResult, run_backtest
 from worker.runtime import RunOptions
 
 SYNTHETIC_END = date(2026, 3, 19)

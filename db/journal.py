@@ -11,8 +11,6 @@ neither, and raises LeaseLostError.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,13 +21,15 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from core.params import TradingParams
 from core.records import DecisionRow
-from core.types import FillEvent, OrderRequest, OrderStatus, OrderUpdate, TradingState
+from core.types import TradingState
 from db.control import ControlSnapshot, utcnow
 from db.engine import make_engine
-from db.lease import Lease, fence
+from db.history import AccountHistory
+from db.lease import Heartbeat, Lease, fence, write_heartbeat
 from db.model_store import PolicyMemoryState, save_policy_memories
-from db.models import ControlState, Decision, Equity, Event, Fill, Order, ParamVersion, Run, Trade, WorkerStatus
-from db.rows import RowWriter, epoch_text, executemany, insert_sql, utc_text
+from db.models import ControlState, Decision, Equity, Event, ParamVersion, Run, Trade
+from db.order_store import OrderStorage
+from db.rows import epoch_text, executemany, insert_sql, utc_text
 from db.types import UTCDateTime
 
 # Read every cycle and every control tick: plain SQL on a held connection costs ~20 us.
@@ -38,9 +38,6 @@ _CONTROL_SQL = (
     f"FROM {ControlState.__tablename__} WHERE id = 1"
 )
 _UTC = UTCDateTime()
-# Statements of the order path, built once: building them per call cost ~0.5 ms each.
-_ORDER_ID = select(Order.id).where(Order.client_order_id == bindparam("cid"))
-_ORDERS, _FILLS, _TRADES = RowWriter(Order.__table__), RowWriter(Fill.__table__), RowWriter(Trade.__table__)  # type: ignore[attr-defined]
 # Decision rows are DecisionRow tuples, written in their field order (time and bar_time first:
 # they are converted; bar_time is the bar's start in epoch seconds, as the bars hold it).
 DECISION_COLUMNS: tuple[str, ...] = DecisionRow._fields
@@ -62,7 +59,10 @@ _MARK_TRADE = (
 )
 
 
-class Journal:
+class Journal(OrderStorage, AccountHistory):
+    """The worker's write API; order storage (db/order_store.py) and history reads
+    (db/history.py) are its parts."""
+
     def __init__(self, engine: Engine, run_id: str, flush_every: int = 1) -> None:
         self.engine = engine
         self.lease: Lease | None = None  # the worker's; None in backtests and one-off commands
@@ -225,135 +225,6 @@ class Journal:
         names = ("run_id", *columns)
         conn.execute(insert(table), [dict(zip(names, (self.run_id, *v), strict=True)) for v in rows])
 
-    # ---- orders, fills, trades ------------------------------------------------------------
-    def persist_order(
-        self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None = None
-    ) -> None:
-        """Commit the order as pending before it is sent (under the lease, when there is one)."""
-        if self._tx is not None:
-            raise RuntimeError("persist_order must commit on its own, never inside another transaction")
-        with self.transaction() as conn:
-            if self.lease is not None:
-                fence(conn, self.lease)
-            order_id = _ORDERS.insert_one(conn, self._order_values(request, reason_code, now, trade_id, "pending"))
-        self._order_ids[request.client_order_id] = order_id
-
-    def _order_values(
-        self, request: OrderRequest, reason_code: str, now: datetime, trade_id: int | None, status: str
-    ) -> dict[str, Any]:
-        return {
-            "client_order_id": request.client_order_id,
-            "run_id": self.run_id,
-            "trade_id": trade_id,
-            "created_at": now,
-            "updated_at": now,
-            "underlying": request.contract.underlying,
-            "contract": request.contract.symbol,
-            "side": request.side.value,
-            "qty": request.qty,
-            "opening": request.opening,
-            "order_type": request.order_type,
-            "limit_price": request.limit_price,
-            "reason_code": reason_code,
-            "status": status,
-        }
-
-    def record_update(
-        self,
-        upd: OrderUpdate,
-        now: datetime,
-        trade_id: int | None = None,
-        broker_initiated: OrderRequest | None = None,
-        reason_code: str = "",
-    ) -> None:
-        """Store the broker's answer and any fills; create the row for broker-initiated orders."""
-        with self.transaction() as conn:
-            order_id = self._order_ids.get(upd.client_order_id)
-            if order_id is None:
-                order_id = conn.execute(_ORDER_ID, {"cid": upd.client_order_id}).scalar()
-            if order_id is None:
-                if broker_initiated is None:
-                    raise LookupError(f"order {upd.client_order_id} is not in the database")
-                values = self._order_values(broker_initiated, reason_code, now, trade_id, upd.status.value)
-                order_id = _ORDERS.insert_one(conn, values)
-            fields = {
-                "status": upd.status.value,
-                "broker_order_id": upd.broker_order_id,
-                "filled_qty": upd.filled_qty,
-                "avg_fill_price": upd.avg_fill_price,
-                "reject_reason": upd.reject_reason,
-                "updated_at": now,
-            }
-            if trade_id is not None:  # an update without a trade keeps the one the order has
-                fields["trade_id"] = trade_id
-            _ORDERS.update(conn, order_id, fields)
-            if upd.fills:
-                _FILLS.insert_many(conn, [_fill_row(f, order_id) for f in upd.fills])
-        if not upd.status.is_open:
-            self._order_ids.pop(upd.client_order_id, None)
-
-    def open_trade(self, fields: dict[str, Any]) -> int:
-        with self.transaction() as conn:
-            return _TRADES.insert_one(conn, {"run_id": self.run_id, "status": "open", **fields})
-
-    def update_trade(self, trade_id: int, **fields: Any) -> None:
-        with self.transaction() as conn:
-            _TRADES.update(conn, trade_id, fields)
-
-    def open_trades(self) -> list[Trade]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(Trade).where(Trade.status == "open").order_by(Trade.id)).mappings().all()
-        return [Trade.model_validate(dict(r)) for r in rows]
-
-    def open_orders(self) -> list[Order]:
-        """Orders the database still counts as open (pending, accepted, partially filled)."""
-        open_states = [s.value for s in OrderStatus if s.is_open]
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(Order).where(Order.status.in_(open_states)).order_by(Order.id)).mappings().all()
-        return [Order.model_validate(dict(r)) for r in rows]
-
-    def order_status(self, client_order_id: str) -> str | None:
-        """The stored status of an order, None when the database has no such order."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(Order.status).where(Order.client_order_id == client_order_id)).scalar()
-
-    def known_order_ids(self, client_order_ids: list[str]) -> set[str]:
-        """Which of these client order ids the database has."""
-        if not client_order_ids:
-            return set()
-        with self.engine.connect() as conn:
-            found = conn.execute(select(Order.client_order_id).where(Order.client_order_id.in_(client_order_ids)))
-            return {r[0] for r in found}
-
-    def last_equity(self) -> tuple[datetime, float, float, float] | None:
-        """The newest equity row (time, equity, peak, start of day): the loss limits' memory."""
-        query = select(Equity.time, Equity.equity, Equity.peak, Equity.start_of_day)
-        if not self.history_of_all_runs:
-            query = query.where(Equity.run_id == self.run_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(Equity.id.desc()).limit(1)).first()  # type: ignore[union-attr]
-        return None if row is None else (row[0], float(row[1]), float(row[2]), float(row[3]))
-
-    def session_trades(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime | None]]:
-        """(underlying, entry time, exit time) of the trades entered in [start, end]: what the
-        per-session safeguards count (entries today, the cooldown after the last exit)."""
-        query = select(Trade.underlying, Trade.entry_time, Trade.exit_time).where(
-            Trade.entry_time >= start, Trade.entry_time <= end
-        )
-        if not self.history_of_all_runs:
-            query = query.where(Trade.run_id == self.run_id)
-        with self.engine.connect() as conn:
-            return [(u, e, x) for u, e, x in conn.execute(query.order_by(Trade.id)).all()]
-
-    def cash_from_fills(self, initial_cash: float) -> float:
-        """Cash implied by every fill so far: how a restarted simulator rebuilds its account."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(Fill.side, Fill.qty, Fill.price, Fill.fee)).all()
-        cash = initial_cash
-        for side, qty, price, fee in rows:
-            cash += (-1 if side == "buy" else 1) * price * 100 * qty - fee
-        return cash
-
     # ---- heartbeat and events -------------------------------------------------------------
     def heartbeat(
         self,
@@ -364,52 +235,13 @@ class Journal:
         started_at: datetime,
         stopped: bool = False,
     ) -> None:
-        values = {
-            "run_id": self.run_id,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "mode": mode,
-            "started_at": started_at,
-            "heartbeat_at": utcnow(),
-            "sim_time": sim_time,
-            "state_seen": state.value,
-            "last_cycle_ms": last_cycle_ms,
-            "stopped": stopped,
-        }
+        """The worker's heartbeat (db/lease.py): renews its own lease, LeaseLostError if taken."""
+        beat = Heartbeat(self.run_id, mode, sim_time, state.value, last_cycle_ms, started_at, stopped)
         with self.transaction() as conn:
-            if self.lease is not None:  # renews only this worker's own lease (LeaseLostError if taken)
-                fence(
-                    conn,
-                    self.lease,
-                    sim_time=sim_time,
-                    state_seen=state.value,
-                    last_cycle_ms=last_cycle_ms,
-                    stopped=False,
-                )
-                if stopped:
-                    conn.execute(update(WorkerStatus).where(WorkerStatus.id == "worker").values(stopped=True))
-                return
-            done = conn.execute(update(WorkerStatus).where(WorkerStatus.id == "worker").values(**values)).rowcount
-            if not done:
-                conn.execute(insert(WorkerStatus).values(id="worker", **values))
+            write_heartbeat(conn, beat, self.lease)
 
     def event(self, level: str, code: str, message: str, time: datetime | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
                 insert(Event).values(time=time or utcnow(), run_id=self.run_id, level=level, code=code, message=message)
             )
-
-
-def _fill_row(f: FillEvent, order_id: int) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "client_order_id": f.client_order_id,
-        "time": f.time,
-        "quote_time": f.quote_time,
-        "contract": f.contract.symbol,
-        "side": f.side.value,
-        "qty": f.qty,
-        "price": f.price,
-        "fee": f.fee,
-        "liquidation": f.liquidation,
-    }

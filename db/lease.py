@@ -1,4 +1,5 @@
-"""The worker lease: exactly one worker trades on a database, also through pauses.
+"""The worker's status row: the lease, the heartbeat and the clock of the last completed cycle.
+Exactly one worker trades on a database, also through pauses.
 
 Taking the lease is one conditional write in one transaction: the `workerstatus` row is claimed
 only if it is free (never held, stopped, or its heartbeat older than the lease period), and the
@@ -99,6 +100,43 @@ def fence(conn: Connection, lease: Lease, at: datetime | None = None, **values: 
     ).rowcount
     if not done:
         raise LeaseLostError(f"run {lease.run_id} lost the lease (token {lease.token}); another worker holds it")
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What the worker reports every few seconds (the console shows it)."""
+
+    run_id: str
+    mode: str
+    sim_time: datetime | None
+    state_seen: str
+    last_cycle_ms: float
+    started_at: datetime
+    stopped: bool = False
+
+
+def write_heartbeat(conn: Connection, beat: Heartbeat, lease: Lease | None) -> None:
+    """With a lease: renew it (LeaseLostError if it was taken) and report; without one (a
+    one-off command, an old test): write the row as it is."""
+    if lease is not None:
+        fence(conn, lease, sim_time=beat.sim_time, state_seen=beat.state_seen, last_cycle_ms=beat.last_cycle_ms)
+        if beat.stopped:
+            conn.execute(update(WorkerStatus).where(WorkerStatus.id == ROW_ID).values(stopped=True))
+        return
+    values = {
+        "run_id": beat.run_id,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "mode": beat.mode,
+        "started_at": beat.started_at,
+        "heartbeat_at": utcnow(),
+        "sim_time": beat.sim_time,
+        "state_seen": beat.state_seen,
+        "last_cycle_ms": beat.last_cycle_ms,
+        "stopped": beat.stopped,
+    }
+    if not conn.execute(update(WorkerStatus).where(WorkerStatus.id == ROW_ID).values(**values)).rowcount:
+        conn.execute(insert(WorkerStatus).values(id=ROW_ID, **values))
 
 
 def release(engine: Engine, lease: Lease) -> None:

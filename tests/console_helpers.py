@@ -10,10 +10,12 @@ from sqlalchemy import create_engine, text
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ACTIVE_PARAMS, TEST_DAY, with_params
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
-APP = str(Path(__file__).resolve().parent / "console_app.py")
+APP = str(
+    Path(__file__).resolve().parent / "apps" / "console_app.py"
+)  # its own folder: tests/console would shadow console
 PAGES = ("overview", "trades", "decisions", "parameters", "models", "audit")
 # Loss limits relaxed so that a short backtest keeps trading instead of halting on day one.
 SEED_PARAMS = {**ACTIVE_PARAMS, "daily_loss_limit_pct": -90.0, "max_drawdown_pct": -95.0}
@@ -32,7 +34,7 @@ def open_page(url: str, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if page != "overview":
-        at.switch_page(f"../pages/{page}.py").run()
+        at.switch_page(f"../../pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

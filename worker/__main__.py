@@ -33,7 +33,7 @@ from core.calendar import last_sessions
 from core.types import TradingState
 from db.control import EventNote, set_trading_state, utcnow
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time
-from worker.alpaca_http import BrokerUnavailableError, SettingsError
+from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError
 from worker.clock import BrokerClock, SimClock
 from worker.cycle import RiskBook
 from worker.health import BrokerHealth

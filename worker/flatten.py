@@ -14,8 +14,8 @@ import sys
 from db.control import utcnow
 from db.engine import make_engine
 from db.journal import Journal
-from worker.alpaca_broker import AlpacaBroker
-from worker.alpaca_http import AlpacaSettings, make_clients
+from worker.adapters.alpaca_broker import AlpacaBroker
+from worker.adapters.alpaca_http import AlpacaSettings, make_clients
 
 
 def flatten(mode: str, db_url: str | None, operator: str) -> tuple[int, str]:

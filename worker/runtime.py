@@ -30,9 +30,9 @@ from db.engine import make_engine
 from db.journal import Journal
 from db.migrate import upgrade
 from db.model_store import load_policy_memories, register_model
-from worker.alpaca_broker import AlpacaBroker
-from worker.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
-from worker.alpaca_market import AlpacaMarketData
+from worker.adapters.alpaca_broker import AlpacaBroker
+from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
+from worker.adapters.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
 from worker.cycle import RiskBook, TradingCycle
 

@@ -27,10 +27,9 @@ from core.rl.observation import OBS_NAMES
 from core.types import PolicyMode
 from db.control import save_param_version
 from tests.rl_helpers import random_observation, train_tiny
-from tests.test_worker_process import _start, _wait_for
+from tests.support import ROOT, poll, start_worker
 from worker.runtime import RunOptions, build_runtime
 
-ROOT = Path(__file__).resolve().parents[1]
 DAY = date(2026, 3, 10)
 
 
@@ -241,9 +240,9 @@ def test_on_model_mismatch_rules_runs_the_rule_policy_with_an_event(tiny_model: 
 
 def test_the_worker_process_trades_on_a_freshly_trained_model(tiny_model: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    proc = _start(url, "--start", "2026-03-09", "--model", str(tiny_model))
+    proc = start_worker(url, "--start", "2026-03-09", "--model", str(tiny_model))
     try:
-        _wait_for(url, "SELECT count(*) FROM decision WHERE model_version = 'tiny-s3'", 100, timeout_s=90)
+        poll(url, "SELECT count(*) FROM decision WHERE model_version = 'tiny-s3'", lambda n: n >= 100, timeout_s=90)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

@@ -12,8 +12,8 @@ from core.rl.report import DayResult, bootstrap_report
 from db import model_store
 from db.engine import make_engine
 from tests.console_helpers import open_page
-from worker.evaluate import main as evaluate_main
-from worker.evaluate import make_folds
+from worker.offline.evaluate import main as evaluate_main
+from worker.offline.evaluate import make_folds
 
 
 def test_folds_roll_forward_without_overlap() -> None:

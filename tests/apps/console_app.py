@@ -7,4 +7,4 @@ server does not. Started from here, AppTest has no `pages/` folder to misread.""
 import runpy
 from pathlib import Path
 
-runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"), run_name="__main__")
+runpy.run_path(str(Path(__file__).resolve().parents[2] / "app.py"), run_name="__main__")  # the repository root

@@ -11,16 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.sizing import collar_price
-from core.types import OptionContract, OrderRequest, OrderStatus, Reason, Side
+from core.types import OrderRequest, OrderStatus, Side
 from db.models import Order
-from tests.alpaca_helpers import clients_for, fake_alpaca
+from tests.alpaca_helpers import atm_call, buy, clients_for, fake_alpaca, intent, paper_runtime
 from tests.fake_alpaca import SECRET, FakeAlpacaServer, alpaca_env
-from worker.alpaca_broker import AlpacaBroker
-from worker.alpaca_http import PAPER_TRADING_URL as ALPACA
-from worker.alpaca_http import AlpacaSettings, BrokerUnavailableError, RequestBudget, SettingsError
-from worker.runtime import RunOptions, Runtime, build_runtime
-from worker.tradebook import EntryIntent
+from worker.adapters.alpaca_broker import AlpacaBroker
+from worker.adapters.alpaca_http import PAPER_TRADING_URL as ALPACA
+from worker.adapters.alpaca_http import AlpacaSettings, BrokerUnavailableError, RequestBudget, SettingsError
 
 FAULTS = ["504_after_accept", "reset_after", "stall_after", "429", "500", "reset_before", "stall_before"]
 
@@ -30,29 +27,6 @@ def server() -> Iterator[FakeAlpacaServer]:
     with fake_alpaca(cash=10_000_000.0) as srv:
         srv.state.stall_s = 0.5
         yield srv
-
-
-def paper_runtime(server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, **env: str) -> Runtime:
-    for key, value in alpaca_env(server.url, **env).items():
-        monkeypatch.setenv(key, value)
-    return build_runtime(RunOptions(mode="paper", db=db_url, model=None), "worker")
-
-
-def atm_call(server: FakeAlpacaServer) -> OptionContract:
-    chain = server.state.market.chain("SPY", server.state.now)
-    assert chain is not None
-    i = int(abs(chain.strikes - chain.spot).argmin())
-    return chain.quote(i).contract
-
-
-def intent() -> EntryIntent:
-    return EntryIntent(Reason("test_entry", "test"), 0.9, "normal", 15.0, "m", 1, 0.1, 0.0, 1)
-
-
-def buy(server: FakeAlpacaServer, cid: str, qty: int = 1) -> OrderRequest:
-    contract = atm_call(server)
-    ask = server.state.quote(contract.symbol)[1]
-    return OrderRequest(cid, contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -24,9 +24,9 @@ from db.control import set_trading_state
 from tests.alpaca_helpers import fake_alpaca, session_time
 from tests.conftest import ACTIVE_PARAMS, with_params
 from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
+from tests.support import ROOT
 from worker.runtime import RunOptions, build_runtime
 
-ROOT = Path(__file__).resolve().parents[1]
 TRADE_COLUMNS = (
     "contract, direction, entry_time, entry_qty, entry_avg, exit_time, exit_avg, "
     "entry_reason_code, exit_reason_code, round(realized_pnl, 2)"

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from console import auth
 from tests.console_helpers import APP
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
 
 

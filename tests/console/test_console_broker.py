@@ -72,7 +72,7 @@ def test_live_mode_shows_a_red_banner_on_every_page(migrated: str, monkeypatch: 
     at.run()
     for page in PAGES:
         if page != "overview":
-            at.switch_page(f"../pages/{page}.py").run()
+            at.switch_page(f"../../pages/{page}.py").run()
         assert not at.exception, [e.value for e in at.exception]
         banners = [e.value for e in at.error if "LIVE TRADING" in e.value]
         assert len(banners) == (1 if mode == "live" else 0), page

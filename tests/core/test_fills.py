@@ -16,7 +16,7 @@ from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.types import OptionContract, OrderRequest, Right, Side
 from tests.conftest import ACTIVE_PARAMS, with_params
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
 DAY = date(2026, 3, 3)

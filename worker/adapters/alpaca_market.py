@@ -29,8 +29,8 @@ from core.options.chain import ChainSnapshot
 from core.options.pricing import bs_price_delta_vec
 from core.protocols import BarView
 from core.types import OptionContract, Quote, Right
-from worker.alpaca_http import AlpacaClients
-from worker.yahoo import YahooSource, YahooUnavailableError
+from worker.adapters.alpaca_http import AlpacaClients
+from worker.adapters.yahoo import YahooSource, YahooUnavailableError
 
 MAX_CONTRACT_PAGES = 20
 log = logging.getLogger("worker.alpaca")

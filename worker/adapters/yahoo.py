@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.calendar import NY, Session
 
-log = logging.getLogger("worker.yahoo")
+log = logging.getLogger("worker.adapters.yahoo")
 VIX_TICKER = "^VIX"
 History = Callable[..., pd.DataFrame]
 

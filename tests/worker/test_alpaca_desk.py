@@ -14,9 +14,8 @@ from sqlalchemy import text
 from core.sizing import collar_price
 from core.types import OrderRequest, OrderStatus, Side, TradingState
 from db.control import set_trading_state
-from tests.alpaca_helpers import fake_alpaca, session_time
+from tests.alpaca_helpers import atm_call, fake_alpaca, intent, paper_runtime, session_time
 from tests.fake_alpaca import FakeAlpacaServer
-from tests.test_alpaca_broker import atm_call, intent, paper_runtime
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
 

@@ -14,7 +14,7 @@ from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.types import OptionContract, OrderRequest, OrderStatus, Right, Side
 from tests.conftest import ACTIVE_PARAMS, EARLY_CLOSE_DAY, EXITS_OFF, TEST_DAY, run_until_open_position, with_params
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
 STRICT = BrokerRules(opening_cutoff_before_close_min=60)

@@ -128,7 +128,7 @@ def test_csv_replay_reads_the_shared_format(tmp_path) -> None:  # type: ignore[n
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not present on this machine")
 def test_real_sessions_replay_through_the_cycle(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from worker.backtest import run_backtest
+    from worker.offline.backtest import run_backtest
     from worker.runtime import RunOptions
 
     result = run_backtest(

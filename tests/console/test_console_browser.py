@@ -23,8 +23,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from console.auth import hash_password
 from tests.console_helpers import scalar, seed_database
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password"

@@ -3,43 +3,21 @@ on SIGTERM, refuses a second worker, and resumes where it stopped."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import poll, start_worker
 
 
 def _start(url: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "worker", "--db", url, "--speed", "3000", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    return start_worker(url, *extra)
 
 
 def _wait_for(url: str, sql: str, minimum: int, timeout_s: float = 60.0) -> int:
-    engine = create_engine(url)
-    deadline = time.monotonic() + timeout_s
-    value = 0
-    while time.monotonic() < deadline:
-        try:
-            with engine.connect() as conn:
-                value = int(conn.execute(text(sql)).scalar() or 0)
-        except Exception:
-            value = 0
-        if value >= minimum:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{sql} stayed at {value} (< {minimum}) for {timeout_s} s")
+    return int(poll(url, sql, lambda n: n >= minimum, timeout_s=timeout_s))
 
 
 def test_worker_runs_stops_cleanly_and_resumes(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ACTIVE_PARAMS, with_params
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
 DECISION_COLS = (

@@ -23,7 +23,7 @@ from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketO
 
 from core.calendar import NY
 from core.types import Account, BrokerPosition, FillEvent, OptionContract, OrderRequest, OrderStatus, OrderUpdate, Side
-from worker.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
+from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
 
 log = logging.getLogger("worker.alpaca")
 

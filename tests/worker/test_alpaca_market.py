@@ -17,8 +17,8 @@ from core.data_quality import check_bars
 from core.params import TradingParams
 from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
 from tests.fake_alpaca import FakeAlpacaServer
-from worker.alpaca_market import AlpacaMarketData
-from worker.yahoo import YahooSource, YahooUnavailableError
+from worker.adapters.alpaca_market import AlpacaMarketData
+from worker.adapters.yahoo import YahooSource, YahooUnavailableError
 
 
 @pytest.fixture

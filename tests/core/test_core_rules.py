@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 import math
 import uuid
-from pathlib import Path
 
 import pytest
 
 from core.ids import client_order_id
 from core.metrics import max_drawdown_pct, profit_factor, sharpe, summarize
+from tests.support import ROOT
 
-CORE = Path(__file__).resolve().parents[1] / "core"
+CORE = ROOT / "core"
 FORBIDDEN = ("streamlit", "sqlmodel", "sqlalchemy", "alpaca", "yfinance")
 
 

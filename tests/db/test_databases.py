@@ -23,7 +23,7 @@ from db.migrate import upgrade
 from tests.conftest import ACTIVE_PARAMS, TEST_DAY, with_params
 from tests.console_helpers import PAGES, open_page
 from tests.support import poll, start_worker
-from worker.backtest import run_backtest
+from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
 
