@@ -18,27 +18,35 @@ orders left open by a crash), and the clock continues after the last completed c
 
 from __future__ import annotations
 
-import argparse
-import logging
 import signal
-import sys
 import threading
-import time
-from datetime import UTC, date, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
-from apscheduler.schedulers.background import BackgroundScheduler
+# First of all, before the heavy imports below: SIGTERM or SIGINT at any point of start-up asks
+# for a clean stop (exit 0, buffers written), never kills the process half-way.
+STOPPING = threading.Event()
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, lambda *_: STOPPING.set())
+    signal.signal(signal.SIGINT, lambda *_: STOPPING.set())
 
-from core.calendar import last_sessions
-from core.types import TradingState
-from db.control import EventNote, set_trading_state, utcnow
-from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time
-from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError
-from worker.clock import BrokerClock, SimClock
-from worker.cycle import RiskBook
-from worker.health import BrokerHealth
-from worker.reconcile import Reconciler
-from worker.runtime import Runtime, add_run_arguments, build_runtime, options_from_args, restore_simulated_account
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent  # noqa: E402
+from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
+
+from core.calendar import last_sessions  # noqa: E402
+from core.types import TradingState  # noqa: E402
+from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
+from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
+from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
+from worker.clock import BrokerClock, SimClock  # noqa: E402
+from worker.cycle import RiskBook  # noqa: E402
+from worker.health import BrokerHealth  # noqa: E402
+from worker.reconcile import Reconciler  # noqa: E402
+from worker.runtime import Runtime, add_run_arguments, build_runtime, options_from_args, restore_simulated_account  # noqa: E402
 
 log = logging.getLogger("worker")
 MAX_CONSECUTIVE_FAILURES = 5
@@ -263,9 +271,7 @@ def real_broker_worker(rt: Runtime, args: argparse.Namespace, stopping: threadin
 
 
 def main(argv: list[str] | None = None) -> None:
-    stopping = threading.Event()  # the handlers come first: SIGTERM at any point exits cleanly
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = STOPPING  # set by the handlers installed at the top of this module
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="sim", choices=["sim", "paper", "live"])
     parser.add_argument("--speed", type=float, default=60.0, help="sim only: simulated minutes per real minute")

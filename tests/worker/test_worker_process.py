@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support import poll, start_worker
@@ -49,3 +50,23 @@ def test_worker_runs_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     with engine.connect() as conn:
         times = conn.execute(text("SELECT time FROM decision WHERE symbol = 'SPY' ORDER BY id")).scalars().all()
     assert times == sorted(times) and len(times) == len(set(times)), "a restart continues, it never replays a minute"
+
+
+@pytest.mark.parametrize("moment", ["alembic.runtime.migration", "lease taken", "started: mode sim"])
+def test_sigterm_at_any_point_of_start_up_exits_0(tmp_path: Path, moment: str) -> None:
+    """The handlers are installed before any start-up work: migrations, the lease, the first cycle."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    proc = _start(url, "--start", "2026-03-09", "--model", "none")
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if moment in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(seen) + out
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stopped = conn.execute(text("SELECT stopped FROM workerstatus")).scalar()
+    assert stopped in (1, True), "the lease is released: a successor may start at once"
