@@ -30,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lease-seconds", default=LEASE, help="the workers' lease period (the worker's default is 15)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     takeovers: list[float] = []
@@ -42,7 +43,7 @@ def main() -> None:
         kills = 0
         while kills < args.kills:
             before = _decisions(url)
-            proc = start_worker(url, "--model", "none", "--lease-seconds", LEASE, *extra)
+            proc = start_worker(url, "--model", "none", "--lease-seconds", args.lease_seconds, *extra)
             try:
                 poll(url, "SELECT count(*) FROM decision", lambda n, b=before: n > b, timeout_s=120, proc=proc)
             except AssertionError:
@@ -62,7 +63,10 @@ def main() -> None:
             kills += 1
             if kills % 50 == 0:
                 print(f"{kills} kills...", flush=True)
-        print(f"{kills} kills, {refused} starts refused while the dead worker's lease was fresh (lease {LEASE} s)")
+        print(
+            f"{kills} kills, {refused} starts refused while the dead worker's lease was fresh "
+            f"(lease {args.lease_seconds} s)"
+        )
         if takeovers:
             ordered = sorted(takeovers)
             p99 = ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)]

@@ -137,50 +137,36 @@ class OrderDesk:
                     f"Trading state became {control.state.value} before {what} was sent: nothing was sent.",
                 ),
             )
+        order = WorkingOrder(request, reason_code, intent, exit_reason, trade_id, now)
         if self.journal.order_status(request.client_order_id) is not None:
-            return Placement(self._already_sent(request, reason_code, now, intent, exit_reason, trade_id))
-        return Placement(self._send(request, reason_code, now, intent, exit_reason, trade_id))
+            return Placement(self._already_sent(order, now))
+        return Placement(self._send(order, now))
 
-    def _already_sent(
-        self,
-        request: OrderRequest,
-        reason_code: str,
-        now: datetime,
-        intent: EntryIntent | None,
-        exit_reason: Reason | None,
-        trade_id: int | None,
-    ) -> OrderUpdate:
+    def _already_sent(self, order: WorkingOrder, now: datetime) -> OrderUpdate:
         """The same intent was sent before (a restart remade the decision; the id is stable): it
         is never sent again; what the broker did with it is booked instead."""
-        cid = request.client_order_id
+        cid = order.request.client_order_id
         stored = OrderStatus(self.journal.order_status(cid) or "pending")
         log.warning("order %s was sent before this process started: not sent again", cid[:8])
         if stored.is_open:
-            self.adopt(request, reason_code, intent, exit_reason, trade_id, now)
+            self.working.setdefault(cid, order)
         found = self.broker.order_by_client_id(cid)
         if found is None:
             return OrderUpdate(cid, stored, reject_reason="sent before a restart; looked up, not resent")
         self.book(found, now)
         return found
 
-    def _send(
-        self,
-        request: OrderRequest,
-        reason_code: str,
-        now: datetime,
-        intent: EntryIntent | None,
-        exit_reason: Reason | None,
-        trade_id: int | None,
-    ) -> OrderUpdate:
+    def _send(self, order: WorkingOrder, now: datetime) -> OrderUpdate:
         """Persist, then submit once; on any error look the order up by its id, never resend.
 
         Found: it is booked as the broker has it. Not found: it never arrived, and is closed as
         rejected. Lookup failed too: it stays pending (working), which blocks new orders on the
         symbol until reconciliation learns what happened to it.
         """
+        request = order.request
         cid = request.client_order_id
-        self.journal.persist_order(request, reason_code, now, trade_id)
-        self.working[cid] = WorkingOrder(request, reason_code, intent, exit_reason, trade_id, now)
+        self.journal.persist_order(request, order.reason_code, now, order.trade_id)
+        self.working[cid] = order
         try:
             upd = self.broker.submit(request, now)
         except Exception as exc:

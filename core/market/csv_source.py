@@ -62,6 +62,7 @@ class CsvWorld:
             for day, part in frame.groupby(frame.index.date):
                 self._by_day[(day, symbol)] = part
         self._vix = self._load_vix()
+        self._built: dict[tuple[date, str], SessionBars] = {}
         days = sorted({d for d, _ in self._by_day})
         self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
 
@@ -83,10 +84,21 @@ class CsvWorld:
         return out
 
     def session_bars(self, session: Session, symbol: str) -> SessionBars:
+        """One session's checked bars, built once (the market and the broker ask every minute)."""
+        key = (session.day, symbol)
+        found = self._built.get(key)
+        if found is None:
+            found = self._build(session, symbol)
+            if len(self._built) >= 8:  # a few sessions at a time: replays walk forward
+                self._built.pop(next(iter(self._built)))
+            self._built[key] = found
+        return found
+
+    def _build(self, session: Session, symbol: str) -> SessionBars:
         part = self._by_day.get((session.day, symbol))
         if part is None:
             raise KeyError(f"no {symbol} bars on {session.day} in {self.folder}")
-        starts = np.asarray([ts.timestamp() for ts in part.index], dtype=np.float64)
+        starts = part.index.as_unit("ns").asi8.astype(np.float64) / 1e9  # epoch seconds, vectorised
         keep = (starts >= session.open.timestamp()) & (starts < session.close.timestamp())
         cols = {c: part[c].to_numpy(dtype=float)[keep] for c in BAR_COLUMNS}
         return SessionBars.checked(

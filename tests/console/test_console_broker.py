@@ -12,7 +12,7 @@ from db.control import utcnow
 from db.journal import Journal
 from tests.alpaca_helpers import fake_alpaca
 from tests.console_helpers import APP, PAGES
-from tests.fake_alpaca import alpaca_env
+from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 
 
 def record_worker_mode(url: str, mode: str) -> None:
@@ -20,17 +20,23 @@ def record_worker_mode(url: str, mode: str) -> None:
     Journal(create_engine(url), "w1").heartbeat(mode, None, TradingState.ACTIVE, 0.0, utcnow(), stopped=True)
 
 
+def _hold_an_option(server: FakeAlpacaServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SPY option position at the fake Alpaca, and the console's environment pointing at it."""
+    chain = server.state.market.chain("SPY", server.state.now)
+    assert chain is not None
+    held = chain.quote(10).contract.symbol
+    server.state.set_position(held, 3, 1.10)
+    for key, value in alpaca_env(server.url).items():
+        monkeypatch.setenv(key, value)
+    return held
+
+
 def test_the_stop_flattens_at_the_broker_while_the_worker_is_down(
     migrated: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record_worker_mode(migrated, "paper")
     with fake_alpaca() as server:
-        chain = server.state.market.chain("SPY", server.state.now)
-        assert chain is not None
-        held = chain.quote(10).contract.symbol
-        server.state.set_position(held, 3, 1.10)
-        for key, value in alpaca_env(server.url).items():
-            monkeypatch.setenv(key, value)
+        held = _hold_an_option(server, monkeypatch)
         monkeypatch.setenv("DATABASE_URL", migrated)
         monkeypatch.setenv("CONSOLE_OPERATOR", "alice")
         at = AppTest.from_file(APP, default_timeout=30)
@@ -50,12 +56,7 @@ def test_the_stop_flattens_at_the_broker_while_the_worker_is_down(
 def test_a_failed_direct_stop_says_so(migrated: str, monkeypatch: pytest.MonkeyPatch) -> None:
     record_worker_mode(migrated, "paper")
     with fake_alpaca() as server:
-        chain = server.state.market.chain("SPY", server.state.now)
-        assert chain is not None
-        held = chain.quote(10).contract.symbol
-        server.state.set_position(held, 3, 1.10)
-        for key, value in alpaca_env(server.url).items():
-            monkeypatch.setenv(key, value)
+        held = _hold_an_option(server, monkeypatch)
         server.state.fault(f"DELETE /v2/positions/{held}", "500")
         monkeypatch.setenv("DATABASE_URL", migrated)
         at = AppTest.from_file(APP, default_timeout=30)
