@@ -77,6 +77,7 @@ class SimBroker:
         self._changed: list[str] = []  # orders with news not yet reported
         self._clock: datetime | None = None  # broker updates are processed up to here
         self._seq = 0
+        self._account_memo: tuple[object, Account] | None = None
 
     # ---- state ---------------------------------------------------------------------------
     def restore(self, cash: float, positions: list[BrokerPosition]) -> None:
@@ -85,12 +86,18 @@ class SimBroker:
         self._held = {p.contract.symbol: _Held(p.contract, p.qty, p.avg_price) for p in positions if p.qty > 0}
 
     def account(self) -> Account:
-        """Cash, and positions marked at the bid: what they would sell for."""
+        """Cash, and positions marked at the bid: what they would sell for (computed once per
+        broker time and holdings: the cycle asks at its start and end)."""
+        key = (self._clock, self.cash, tuple((h.contract.symbol, h.qty) for h in self._held.values()))
+        if self._account_memo is not None and self._account_memo[0] == key:
+            return self._account_memo[1]
         value = 0.0
         for h in self._held.values():
-            q = self._quote(h.contract, self._clock) if self._clock else None
+            q = self.market.quote_at(h.contract, self._clock) if self._clock else None
             value += h.qty * MULTIPLIER * (q.bid if q else h.avg_price)
-        return Account(cash=self.cash, equity=self.cash + value)
+        account = Account(cash=self.cash, equity=self.cash + value)
+        self._account_memo = (key, account)
+        return account
 
     def positions(self) -> list[BrokerPosition]:
         return [BrokerPosition(h.contract, h.qty, h.avg_price) for h in self._held.values() if h.qty > 0]

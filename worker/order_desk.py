@@ -138,7 +138,9 @@ class OrderDesk:
                 ),
             )
         order = WorkingOrder(request, reason_code, intent, exit_reason, trade_id, now)
-        if self.journal.order_status(request.client_order_id) is not None:
+        # a worker continues one account across processes: the same intent may have been sent by
+        # the process before this one (a backtest's run starts its own account: it cannot)
+        if self.journal.history_of_all_runs and self.journal.order_status(request.client_order_id) is not None:
             return Placement(self._already_sent(order, now))
         return Placement(self._send(order, now))
 
@@ -200,8 +202,11 @@ class OrderDesk:
     # ---- each cycle ---------------------------------------------------------------------
     def sync(self, now: datetime) -> None:
         """Book what the broker did since the last call: fills, cancels, expiries, liquidations."""
-        for upd in self.broker.sync(now):
-            self.book(upd, now)
+        updates = self.broker.sync(now)
+        if updates:
+            with self.journal.transaction():  # everything since the last call: one commit
+                for upd in updates:
+                    self._book(upd, now)
 
     def review(self, now: datetime, params: TradingParams) -> None:
         """Cancel what has worked too long: exits after one cycle (re-priced next cycle),
