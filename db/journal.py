@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from core.params import TradingParams
 from core.records import DecisionRow
@@ -27,7 +27,7 @@ from db.engine import make_engine
 from db.history import AccountHistory
 from db.lease import Heartbeat, Lease, fence, write_heartbeat
 from db.model_store import PolicyMemoryState, save_policy_memories
-from db.models import ControlState, Decision, Equity, Event, ParamVersion, Run, Trade
+from db.models import Bar, ControlState, Decision, Equity, Event, OptionQuote, ParamVersion, Run, Trade
 from db.order_store import OrderStorage
 from db.rows import epoch_text, executemany, insert_sql, utc_text
 from db.types import UTCDateTime
@@ -42,6 +42,22 @@ _UTC = UTCDateTime()
 # they are converted; bar_time is the bar's start in epoch seconds, as the bars hold it).
 DECISION_COLUMNS: tuple[str, ...] = DecisionRow._fields
 EQUITY_COLUMNS: tuple[str, ...] = ("time", "cash", "equity", "peak", "start_of_day")
+BAR_COLUMNS: tuple[str, ...] = ("symbol", "time", "open", "high", "low", "close", "volume", "source", "degraded")
+QUOTE_COLUMNS: tuple[str, ...] = (
+    "time",
+    "quote_time",
+    "underlying",
+    "contract",
+    "bid",
+    "ask",
+    "bid_size",
+    "ask_size",
+    "iv",
+    "delta",
+    "spot",
+    "source",
+    "degraded",
+)
 
 
 _DECISION_SQL = insert_sql("decision", ("run_id", *DECISION_COLUMNS))
@@ -77,6 +93,8 @@ class Journal(OrderStorage, AccountHistory):
         self._decisions: list[DecisionRow] = []
         self._equity: list[tuple[Any, ...]] = []
         self._marks: dict[int, tuple[Any, ...]] = {}
+        self._bars: list[tuple[Any, ...]] = []  # recorded market inputs (paper and live)
+        self._quotes: list[tuple[Any, ...]] = []
         self._memories: dict[tuple[str, str], tuple[PolicyMemoryState, datetime]] = {}
         self._cycles = 0
         self._params_cache: dict[int, TradingParams] = {}
@@ -169,6 +187,19 @@ class Journal(OrderStorage, AccountHistory):
         write the peak themselves, so a trailing stop restored after a restart has it."""
         self._marks[trade_id] = (bid, at, mae_pct, mfe_pct, peak_bid)
 
+    def add_bar(self, row: tuple[Any, ...]) -> None:
+        """A recorded bar, in BAR_COLUMNS order; written with the cycle's flush."""
+        self._bars.append(row)
+
+    def add_quote(self, row: tuple[Any, ...]) -> None:
+        """A recorded option quote, in QUOTE_COLUMNS order; written with the cycle's flush."""
+        self._quotes.append(row)
+
+    def newest_bar_time(self, symbol: str) -> datetime | None:
+        """The newest recorded bar of a symbol (a restarted recorder continues after it)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(Bar.time)).where(Bar.symbol == symbol)).scalar()
+
     def remember_policy(self, symbol: str, model_version: str, memory: PolicyMemoryState, at: datetime) -> None:
         """The RL policy's LSTM state for a symbol after this cycle; the newest is written at the flush."""
         self._memories[(symbol, model_version)] = (memory, at)
@@ -180,7 +211,7 @@ class Journal(OrderStorage, AccountHistory):
             self.flush()
 
     def flush(self) -> None:
-        if not (self._decisions or self._equity or self._marks or self._memories):
+        if not (self._decisions or self._equity or self._marks or self._memories or self._bars or self._quotes):
             return
         with self.transaction() as conn:
             if self.lease is not None:  # the cycle's rows and its clock, only under the lease
@@ -216,7 +247,12 @@ class Journal(OrderStorage, AccountHistory):
             )
         if self._memories:
             save_policy_memories(conn, self._memories)
+        if self._bars:
+            conn.execute(insert(Bar), [dict(zip(BAR_COLUMNS, r, strict=True)) for r in self._bars])
+        if self._quotes:
+            conn.execute(insert(OptionQuote), [dict(zip(QUOTE_COLUMNS, r, strict=True)) for r in self._quotes])
         self._decisions, self._equity, self._marks, self._memories = [], [], {}, {}
+        self._bars, self._quotes = [], []
 
     def _insert_dicts(
         self, conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]

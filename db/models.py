@@ -245,6 +245,27 @@ class Bar(SQLModel, table=True):
     close: float
     volume: float
     source: str
+    degraded: bool = False  # the feed said so (a fallback source, a delayed feed)
+
+
+class OptionQuote(SQLModel, table=True):
+    """A recorded option quote: what the worker saw of the traded expiry near the money."""
+
+    __table_args__ = (Index("ix_optionquote_underlying_time", "underlying", "time"),)
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = _time(index=True)  # the cycle that read it
+    quote_time: datetime = _time()  # the quote's own time, from the feed
+    underlying: str
+    contract: str
+    bid: float
+    ask: float
+    bid_size: int = 0
+    ask_size: int = 0
+    iv: float | None = None
+    delta: float | None = None
+    spot: float  # the underlying as the cycle priced it
+    source: str
+    degraded: bool = False
 
 
 class PolicyMemory(SQLModel, table=True):

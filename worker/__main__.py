@@ -280,12 +280,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settle-seconds", type=float, default=2.0, help="paper/live: wait after a minute closes")
     parser.add_argument("--reconcile-minutes", type=float, default=3.0, help="paper/live: reconciliation period")
     parser.add_argument("--lease-seconds", type=float, default=15.0, help="how stale a heartbeat frees the lease")
+    parser.add_argument(
+        "--record",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="record bars, VIX and near-the-money option quotes for replay (default: in paper and live mode)",
+    )
+    parser.add_argument(
+        "--record-band-pct", type=float, default=2.0, help="recorded quotes: strikes within this % of spot"
+    )
     add_run_arguments(parser, default_db=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    options = options_from_args(args, mode=args.mode)
+    options = options_from_args(args, mode=args.mode, record=args.record, record_band_pct=args.record_band_pct)
     try:
         rt = build_runtime(options, "worker")
         rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)

@@ -38,6 +38,7 @@ from core.types import (
 from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
 from worker.order_desk import OrderDesk
+from worker.recorder import MarketRecorder
 from worker.tradebook import EntryIntent, TradeBook
 
 
@@ -103,6 +104,7 @@ class TradingCycle:
         self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
         self._fills_at_risk = 0
         self.desk = OrderDesk(broker, journal, self.book)
+        self.recorder: MarketRecorder | None = None  # set in paper and live mode (worker/recorder.py)
         self.session: Session | None = None
         self.last_latency_ms = 0.0
         self.last_state = TradingState.ACTIVE
@@ -122,6 +124,8 @@ class TradingCycle:
             vix, iv_rank = self.read_vix(now)
             for symbol in self.market.symbols:
                 snap = self.pull_market(symbol, now, vix, iv_rank)
+                if self.recorder is not None:
+                    self.record_inputs(symbol, snap, now)
                 obs, regime = self.build_observation(symbol, snap, params, now)
                 entry = self.entry_gate(symbol, now, session, params, control, snap, obs, regime, equity)
                 out = self.ask_policy(obs, entry, now)
@@ -214,6 +218,15 @@ class TradingCycle:
 
     def pull_market(self, symbol: str, now: datetime, vix: float, iv_rank: float) -> MarketSnapshot:
         return MarketSnapshot(self.market.bars(symbol, now), self.market.spot(symbol, now), vix, iv_rank, None)
+
+    def record_inputs(self, symbol: str, snap: MarketSnapshot, now: datetime) -> None:
+        """Paper and live: the bars, VIX and near-the-money quotes this cycle saw, for replay."""
+        recorder = self.recorder
+        assert recorder is not None
+        view = snap.view
+        recorder.record_bars(symbol, view)
+        recorder.record_vix(now, snap.vix, view.source, view.degraded)
+        recorder.record_quotes(now, self.market.chain(symbol, now), view.source, view.degraded)
 
     # step 3
     def build_observation(

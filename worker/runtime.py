@@ -35,6 +35,7 @@ from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clie
 from worker.adapters.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
 from worker.cycle import RiskBook, TradingCycle
+from worker.recorder import DEFAULT_BAND_PCT, MarketRecorder
 
 DEFAULT_MODEL = "models/rppo-synthetic-s7.zip"
 
@@ -51,6 +52,8 @@ class RunOptions:
     flush_every: int = 1
     execution: str = "broker"  # sim only: broker (latency, resting limits, partial fills) | instant
     broker_rules: BrokerRules = field(default_factory=BrokerRules)  # sim only: the broker's cutoffs
+    record: bool | None = None  # record bars and quotes (None: in paper and live mode)
+    record_band_pct: float = DEFAULT_BAND_PCT  # recorded option quotes: strikes this close to the money
 
 
 @dataclass
@@ -129,6 +132,9 @@ def build_runtime(
     loaded = {"model_version": policy.rl.version if policy.rl else None}
     journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
     cycle = TradingCycle(market, broker, policy, journal, threading.Lock())
+    record = options.record if options.record is not None else options.mode != "sim"
+    if record and kind == "worker":
+        cycle.recorder = MarketRecorder(journal, options.record_band_pct)
     return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle), clients)
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,25 @@ def test_a_paper_session_records_what_the_simulator_records_and_the_stop_flatten
     assert sources == [("alpaca", 0)]
     orders = rows(paper, "SELECT DISTINCT order_type FROM orders WHERE reason_code != 'emergency_stop'")
     assert orders == [("limit",)]
+    _check_the_recording(paper, start, minutes + extra)
+
+
+def _check_the_recording(paper: Engine, start: datetime, minutes: int) -> None:
+    """Paper mode records what the cycle saw: every completed bar of each underlying once, VIX
+    each minute, and the quotes near the money with the feed's own timestamps."""
+    for symbol in ("SPY", "QQQ"):
+        times = [t for (t,) in rows(paper, f"SELECT time FROM bar WHERE symbol = '{symbol}' ORDER BY time")]
+        assert len(times) == len(set(times)), "each bar recorded once"
+        assert len(times) >= minutes, f"{symbol}: {len(times)} bars for {minutes} minutes"
+    assert rows(paper, "SELECT count(*) FROM bar WHERE symbol = 'VIX'")[0][0] >= minutes - 1
+    per_minute = rows(paper, "SELECT time, count(*), min(quote_time) FROM optionquote GROUP BY time ORDER BY time")
+    assert len(per_minute) >= minutes and all(n >= 10 for _, n, _ in per_minute)
+    sources = rows(paper, "SELECT DISTINCT source, degraded FROM optionquote")
+    assert sources == [("alpaca", 0)]
+    far = rows(
+        paper, "SELECT count(*) FROM optionquote WHERE abs(cast(substr(contract, -8) as real) / 1000 / spot - 1) > 0.02"
+    )
+    assert far == [(0,)], "only strikes within the band are recorded"
 
 
 def test_a_restart_that_finds_an_unknown_position_halts_until_reconciled(tmp_path: Path) -> None:
