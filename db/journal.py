@@ -27,7 +27,7 @@ from db.engine import make_engine
 from db.history import AccountHistory
 from db.lease import Heartbeat, Lease, fence, write_heartbeat
 from db.model_store import PolicyMemoryState, save_policy_memories
-from db.models import Bar, ControlState, Decision, Equity, Event, OptionQuote, ParamVersion, Run, Trade
+from db.models import Bar, ControlState, Decision, Equity, Event, OptionQuote, ParamVersion, Run, Trade, VixHistory
 from db.order_store import OrderStorage
 from db.rows import epoch_text, executemany, insert_sql, utc_text
 from db.types import UTCDateTime
@@ -194,6 +194,12 @@ class Journal(OrderStorage, AccountHistory):
     def add_quote(self, row: tuple[Any, ...]) -> None:
         """A recorded option quote, in QUOTE_COLUMNS order; written with the cycle's flush."""
         self._quotes.append(row)
+
+    def record_vix_history(self, day: str, closes: list[float]) -> None:
+        """The daily VIX closes behind a day's IV rank, once per day (replays rank the same)."""
+        with self.transaction() as conn:
+            if conn.execute(select(VixHistory.day).where(VixHistory.day == day)).first() is None:
+                conn.execute(insert(VixHistory).values(day=day, closes=closes))
 
     def newest_bar_time(self, symbol: str) -> datetime | None:
         """The newest recorded bar of a symbol (a restarted recorder continues after it)."""

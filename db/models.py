@@ -268,6 +268,13 @@ class OptionQuote(SQLModel, table=True):
     degraded: bool = False
 
 
+class VixHistory(SQLModel, table=True):
+    """The daily VIX closes a worker used for the IV rank on a day (recorded for replay)."""
+
+    day: str = Field(primary_key=True)  # ISO date of the session
+    closes: list[float] = Field(default_factory=list, sa_column=Column(JSON))
+
+
 class PolicyMemory(SQLModel, table=True):
     """The RL policy's LSTM state per symbol, so a worker restarted mid-session resumes with it."""
 

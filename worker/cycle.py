@@ -224,6 +224,7 @@ class TradingCycle:
         recorder = self.recorder
         assert recorder is not None
         view = snap.view
+        recorder.record_vix_history(now.date().isoformat(), self.market.vix_history(now.date()))
         recorder.record_bars(symbol, view)
         recorder.record_vix(now, snap.vix, view.source, view.degraded)
         recorder.record_quotes(now, self.market.chain(symbol, now), view.source, view.degraded)

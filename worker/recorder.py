@@ -27,6 +27,14 @@ class MarketRecorder:
     journal: Journal
     band_pct: float = DEFAULT_BAND_PCT
     _last_bar: dict[str, float] = field(default_factory=dict)  # symbol -> newest recorded bar start
+    _history_days: set[str] = field(default_factory=set)
+
+    def record_vix_history(self, day: str, closes: np.ndarray) -> None:
+        """The daily VIX closes behind the day's IV rank, once a day."""
+        if day in self._history_days:
+            return
+        self._history_days.add(day)
+        self.journal.record_vix_history(day, [float(c) for c in closes])
 
     def record_bars(self, symbol: str, view: BarView) -> int:
         """The completed bars not recorded yet; returns how many were added."""

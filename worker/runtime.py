@@ -26,7 +26,7 @@ from core.protocols import Broker, MarketData
 from core.rl.metadata import ModelMismatchError
 from core.types import BrokerPosition, ModelMismatch, OptionContract, OrderStatus, OrderUpdate
 from db.control import bootstrap, database_id
-from db.engine import make_engine
+from db.engine import database_url, make_engine
 from db.journal import Journal
 from db.migrate import upgrade
 from db.model_store import load_policy_memories, register_model
@@ -35,6 +35,7 @@ from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clie
 from worker.adapters.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
 from worker.cycle import RiskBook, TradingCycle
+from worker.offline.recorded import RecordedMarket, RecordedWorld
 from worker.recorder import DEFAULT_BAND_PCT, MarketRecorder
 
 DEFAULT_MODEL = "models/rppo-synthetic-s7.zip"
@@ -60,7 +61,7 @@ class RunOptions:
 class Runtime:
     options: RunOptions
     engine: Engine
-    world: SyntheticWorld | CsvWorld | None  # None: a real broker's market (paper, live)
+    world: SyntheticWorld | CsvWorld | RecordedWorld | None  # None: a real broker's market (paper, live)
     market: MarketData
     broker: Broker
     journal: Journal
@@ -70,7 +71,7 @@ class Runtime:
 
     def next_session_after(self, day: date) -> Session | None:
         """The session after `day` that this run has data for."""
-        if isinstance(self.world, CsvWorld):
+        if isinstance(self.world, (CsvWorld, RecordedWorld)):
             later = [s for s in self.world.sessions() if s.day > day]
             return later[0] if later else None
         return next_session(day)
@@ -111,7 +112,13 @@ def build_runtime(
     world: SyntheticWorld | CsvWorld | None = None
     market: MarketData
     broker: Broker
-    if options.mode == "sim":
+    if options.mode == "sim" and options.source.startswith("recorded"):
+        recorded_url = options.source.removeprefix("recorded").removeprefix(":") or database_url()
+        world = RecordedWorld(make_engine(recorded_url, role="reader"))  # type: ignore[assignment]
+        market = RecordedMarket(world)  # type: ignore[arg-type]
+        model = execution_model(options.execution, options.seed)
+        broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
+    elif options.mode == "sim":
         world = make_world(options.source, options.seed)
         market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
         model = execution_model(options.execution, options.seed)
@@ -168,7 +175,11 @@ def restore_simulated_account(rt: Runtime) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -> None:
     """The options a worker and a backtest share."""
-    parser.add_argument("--source", default="synthetic", help="synthetic or csv:DIR")
+    parser.add_argument(
+        "--source",
+        default="synthetic",
+        help="synthetic, csv:DIR, or recorded[:URL] (a worker's recordings; default its DATABASE_URL)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--db", default=default_db, help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from core.calendar import Session, last_sessions, sessions_between
 from core.market.csv_source import CsvWorld
@@ -19,12 +20,13 @@ def make_world(source: str, seed: int) -> SyntheticWorld | CsvWorld:
 
 
 def pick_sessions(
-    world: SyntheticWorld | CsvWorld, start: date | None, end: date | None, days: int | None
+    world: Any, start: date | None, end: date | None, days: int | None
 ) -> list[Session]:
     """Sessions between start and end (inclusive); with only `days`, the last `days` sessions up to
     `end` (a CSV world: the last ones it has; a synthetic world: up to today)."""
-    if isinstance(world, CsvWorld):
-        sessions = world.sessions(start, end)
+    listed = getattr(world, "sessions", None)  # worlds of data (CSV files, recordings) list their sessions
+    if callable(listed):
+        sessions = listed(start, end)
         return sessions[-days:] if days and not start else sessions
     if start and end:
         return sessions_between(start, end)

@@ -1,5 +1,5 @@
-"""recorded market inputs: option quotes near the money each minute, and whether a recorded bar's
-feed was degraded
+"""recorded market inputs: option quotes near the money each minute, whether a recorded bar's
+feed was degraded, and the daily VIX closes behind each day's IV rank
 
 Revision ID: 0007
 Revises: 0006
@@ -42,10 +42,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_optionquote_time", "optionquote", ["time"])
+    op.create_table(
+        "vixhistory",
+        sa.Column("day", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("closes", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("day"),
+    )
     op.create_index("ix_optionquote_underlying_time", "optionquote", ["underlying", "time"])
 
 
 def downgrade() -> None:
+    op.drop_table("vixhistory")
     op.drop_index("ix_optionquote_underlying_time", table_name="optionquote")
     op.drop_index("ix_optionquote_time", table_name="optionquote")
     op.drop_table("optionquote")
