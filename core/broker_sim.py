@@ -17,6 +17,7 @@ close_all) or by the next `sync`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -232,12 +233,8 @@ class SimBroker:
             spot = self.market.spot_at(held.contract.underlying, at)
             strike = held.contract.strike
             value = max(spot - strike, 0.0) if held.contract.right is Right.CALL else max(strike - spot, 0.0)
-            self._seq += 1
-            cid = f"expiry-{held.contract.symbol}-{at:%Y%m%d}-{self._seq}"
-            request = OrderRequest(cid, held.contract, Side.SELL, held.qty, opening=False)
-            order = _Order(request, self._new_update(request), at, liquidation=True)
-            self._orders[cid] = order
-            self._fill(order, held.qty, round(value if value == value else 0.0, 2), at, at)
+            order = self._broker_order(held, at, f"expiry-{held.contract.symbol}-{at:%Y%m%d}", True, held.qty)
+            self._fill(order, held.qty, round(value if math.isfinite(value) else 0.0, 2), at, at)
 
     def _liquidate(self, at: datetime) -> None:
         """Expiring positions still held at the liquidation time: the broker cancels their
@@ -312,15 +309,20 @@ class SimBroker:
                 del self._held[key]
 
     def _broker_sell(self, held: _Held, at: datetime, tag: str, liquidation: bool, qty: int | None = None) -> None:
-        self._seq += 1
-        cid = f"{tag}-{held.contract.symbol}-{at:%Y%m%dT%H%M%S}-{self._seq}"
-        request = OrderRequest(cid, held.contract, Side.SELL, qty or held.qty, opening=False)
-        order = _Order(request, self._new_update(request), at)
-        order.liquidation = liquidation
-        self._orders[cid] = order
-        self._open_ids.append(cid)
-        self._touch(cid)
+        """A market sell the broker sends itself (close-all, liquidation), working until filled."""
+        order = self._broker_order(held, at, f"{tag}-{held.contract.symbol}-{at:%Y%m%dT%H%M%S}", liquidation, qty)
+        self._open_ids.append(order.request.client_order_id)
+        self._touch(order.request.client_order_id)
         self._execute(order, at)
+
+    def _broker_order(self, held: _Held, at: datetime, name: str, liquidation: bool, qty: int | None) -> _Order:
+        """Register one of the broker's own sell orders of `held` (its id: `name` and a sequence)."""
+        self._seq += 1
+        cid = f"{name}-{self._seq}"
+        request = OrderRequest(cid, held.contract, Side.SELL, qty or held.qty, opening=False)
+        order = _Order(request, self._new_update(request), at, liquidation=liquidation)
+        self._orders[cid] = order
+        return order
 
     def _quote(self, contract: OptionContract, at: datetime) -> Quote | None:
         quote = self.market.quote_at(contract, at)

@@ -25,9 +25,9 @@ MAX_STOP_ATTEMPTS = 10
 
 @dataclass
 class _StopProgress:
-    """The halt being carried out: which one (by its set time) and how many tries so far."""
+    """The halt being carried out: which one (by its reason code) and how many tries so far."""
 
-    halt_key: object = None
+    reason_code: str | None = None
     attempts: int = 0
     cancelled: int = 0
     closed: int = 0
@@ -56,12 +56,12 @@ class ControlLoop:
                 if control.state is not TradingState.HALTED:
                     self.progress = _StopProgress()
                 return None
-            return self._carry_out(control.reason_code, control.flatten, control.reason_code, now)
+            return self._carry_out(control.reason_code, control.flatten, now)
 
-    def _carry_out(self, reason_code: str, flatten: bool, halt_key: object, now: datetime) -> str | None:
+    def _carry_out(self, reason_code: str, flatten: bool, now: datetime) -> str | None:
         cycle, p = self.cycle, self.progress
-        if p.halt_key != halt_key:
-            p = self.progress = _StopProgress(halt_key)
+        if p.reason_code != reason_code:
+            p = self.progress = _StopProgress(reason_code)
         if p.given_up:
             return None
         p.attempts += 1

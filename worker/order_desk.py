@@ -58,14 +58,6 @@ class Placement:
 
 
 @dataclass
-class ExitTries:
-    """Exit attempts for one open trade: when the first was sent (urgent exits escalate)."""
-
-    first_cycle: int
-    count: int = 0
-
-
-@dataclass
 class StopResult:
     cancelled: int = 0
     closed: int = 0
@@ -98,7 +90,7 @@ class OrderDesk:
         self.journal = journal
         self.trades = book
         self.working: dict[str, WorkingOrder] = {}
-        self.exit_tries: dict[int, ExitTries] = {}
+        self.first_exit_cycle: dict[int, int] = {}  # trade id -> the cycle of its first exit try
         self.broker_errors = 0  # submits that failed at the broker (the worker escalates repeats)
         self.stop_reason: Reason | None = None  # set while a stop is being carried out
         self.cycle_no = 0
@@ -111,9 +103,7 @@ class OrderDesk:
 
     def exit_order_type(self, trade_id: int, code: str, params: TradingParams) -> str:
         """limit, or market for an urgent exit unfilled since `urgent_exit_market_after_cycles`."""
-        tries = self.exit_tries.setdefault(trade_id, ExitTries(self.cycle_no))
-        tries.count += 1
-        waited = self.cycle_no - tries.first_cycle
+        waited = self.cycle_no - self.first_exit_cycle.setdefault(trade_id, self.cycle_no)
         return "market" if code in URGENT_EXITS and waited >= params.urgent_exit_market_after_cycles else "limit"
 
     # ---- sending ------------------------------------------------------------------------
@@ -140,15 +130,15 @@ class OrderDesk:
         order = WorkingOrder(request, reason_code, intent, exit_reason, trade_id, now)
         # a worker continues one account across processes: the same intent may have been sent by
         # the process before this one (a backtest's run starts its own account: it cannot)
-        if self.journal.history_of_all_runs and self.journal.order_status(request.client_order_id) is not None:
-            return Placement(self._already_sent(order, now))
+        stored = self.journal.order_status(request.client_order_id) if self.journal.history_of_all_runs else None
+        if stored is not None:
+            return Placement(self._already_sent(order, OrderStatus(stored), now))
         return Placement(self._send(order, now))
 
-    def _already_sent(self, order: WorkingOrder, now: datetime) -> OrderUpdate:
+    def _already_sent(self, order: WorkingOrder, stored: OrderStatus, now: datetime) -> OrderUpdate:
         """The same intent was sent before (a restart remade the decision; the id is stable): it
         is never sent again; what the broker did with it is booked instead."""
         cid = order.request.client_order_id
-        stored = OrderStatus(self.journal.order_status(cid) or "pending")
         log.warning("order %s was sent before this process started: not sent again", cid[:8])
         if stored.is_open:
             self.working.setdefault(cid, order)
@@ -305,7 +295,7 @@ class OrderDesk:
             trade_id = self.trades.apply_fill(fill, fill_intent, exit_reason) or trade_id
             closed = self.trades.position(fill.contract.underlying) is None
             if fill.side is Side.SELL and trade_id is not None and closed:
-                self.exit_tries.pop(trade_id, None)
+                self.first_exit_cycle.pop(trade_id, None)
             log.info("fill %s %s %d %s @ %.2f", cid[:8], fill.side.value, fill.qty, fill.contract.symbol, fill.price)
         self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if broker_request else "")
         if not upd.status.is_open:

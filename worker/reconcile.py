@@ -72,12 +72,10 @@ class Reconciler:
             contract, side = OptionContract.from_symbol(row.contract), Side(row.side)
             cycle.broker.remember(cid, contract, side, row.filled_qty, row.avg_fill_price or 0.0)
             request = OrderRequest(cid, contract, side, row.qty, row.opening, row.order_type, row.limit_price)
-            if row.opening:
-                intent = imported_intent(cid, contract, row.reason_code, control.param_version)
-                cycle.desk.adopt(request, row.reason_code, intent, None, row.trade_id, row.created_at)
-            else:
-                reason = Reason(row.reason_code, "Exit order settled by reconciliation after a restart.")
-                cycle.desk.adopt(request, row.reason_code, None, reason, row.trade_id, row.created_at)
+            intent = imported_intent(cid, contract, row.reason_code, control.param_version) if row.opening else None
+            settled = "Exit order settled by reconciliation after a restart."
+            reason = None if row.opening else Reason(row.reason_code, settled)
+            cycle.desk.adopt(request, row.reason_code, intent, reason, row.trade_id, row.created_at)
             found = cycle.broker.order_by_client_id(cid)
             if found is None:
                 if row.status == OrderStatus.PENDING.value:

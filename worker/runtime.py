@@ -112,15 +112,14 @@ def build_runtime(
     world: SyntheticWorld | CsvWorld | None = None
     market: MarketData
     broker: Broker
-    if options.mode == "sim" and options.source.startswith("recorded"):
-        recorded_url = options.source.removeprefix("recorded").removeprefix(":") or database_url()
-        world = RecordedWorld(make_engine(recorded_url, role="reader"))  # type: ignore[assignment]
-        market = RecordedMarket(world)  # type: ignore[arg-type]
-        model = execution_model(options.execution, options.seed)
-        broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
-    elif options.mode == "sim":
-        world = make_world(options.source, options.seed)
-        market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
+    if options.mode == "sim":
+        if options.source.startswith("recorded"):
+            recorded_url = options.source.removeprefix("recorded").removeprefix(":") or database_url()
+            world = RecordedWorld(make_engine(recorded_url, role="reader"))  # type: ignore[assignment]
+            market = RecordedMarket(world)  # type: ignore[arg-type]
+        else:
+            world = make_world(options.source, options.seed)
+            market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
         model = execution_model(options.execution, options.seed)
         broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
     else:

@@ -122,12 +122,8 @@ class RecordedMarket(SimMarket):
             for r in rows:
                 minute = r["time"].timestamp()
                 self._quotes_by_minute.setdefault((r["underlying"], minute), []).append(r)  # type: ignore[arg-type]
-        for underlying, minute in self._quotes_by_minute:
-            self._minutes.setdefault(underlying, [])
-            if minute not in self._minutes[underlying]:
-                self._minutes[underlying].append(minute)
-        for minutes in self._minutes.values():
-            minutes.sort()
+        for underlying in {u for u, _ in self._quotes_by_minute}:
+            self._minutes[underlying] = sorted(m for u, m in self._quotes_by_minute if u == underlying)
 
     def bars(self, symbol: str, now: datetime) -> BarView:
         view = super().bars(symbol, now)
