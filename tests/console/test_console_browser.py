@@ -115,6 +115,8 @@ def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Trades").wait_for(timeout=30_000)  # the deep link survives the login
+    page.get_by_text("Filters").first.wait_for(timeout=30_000)  # the heading renders before the filters do
+    _settled(page)
     assert page.get_by_text("Filters").count() == 1
     page.close()
 
