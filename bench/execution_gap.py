@@ -56,9 +56,7 @@ def _utc(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def measure(
-    source: str, start: date, end: date, execution: str, seed: int, policy_mode: str, loss_limits: bool
-) -> Gap:
+def measure(source: str, start: date, end: date, execution: str, seed: int, policy_mode: str, loss_limits: bool) -> Gap:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/gap.db"
         upgrade(url)

@@ -2,8 +2,10 @@
 
 Bars: `datetime,open,high,low,close,volume` with `datetime` the bar start in America/New_York
 wall-clock time, regular hours only. Several files per symbol (named `SYMBOL_...csv`) are merged.
-VIX: a daily file named `VIX*.csv` with `date,open,high,low,close`; the day's open serves the
-whole session, so no bar ever sees that day's close.
+VIX: a daily file named `VIX*.csv` with `date,open,high,low,close`. Inside the day VIX starts at
+that day's open and moves against SPY's return since its first bar, by the elasticity measured on
+the daily files (VIX_ELASTICITY): each minute's value uses only bars already completed, so no bar
+ever sees the day's close.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from core.calendar import NY, Session, session_for
 from core.market.bars import SessionBars
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+# ln(VIX close / VIX open) against ln(SPY close / SPY open), 502 sessions 2024-04..2026-03 in
+# ../shared/data: slope -6.45 (correlation -0.69), intercept -0.0098 a session (VIX drifts down
+# through the day); see bench/calibrate_options.py --elasticity.
+VIX_ELASTICITY = -6.45
+VIX_DRIFT_PER_SESSION = -0.0098
 
 
 class CsvDataError(ValueError):
@@ -63,6 +70,7 @@ class CsvWorld:
                 self._by_day[(day, symbol)] = part
         self._vix = self._load_vix()
         self._built: dict[tuple[date, str], SessionBars] = {}
+        self._vix_paths: dict[date, np.ndarray] = {}
         days = sorted({d for d, _ in self._by_day})
         self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
 
@@ -111,7 +119,28 @@ class CsvWorld:
         return float("nan")
 
     def vix_path(self, session: Session) -> np.ndarray:
-        return np.full(session.minutes, self.vix_open(session.day))
+        """VIX at the end of each minute: the open, moved with SPY's closes since its first bar."""
+        found = self._vix_paths.get(session.day)
+        if found is None:
+            found = self._vix_paths[session.day] = self._build_vix_path(session)
+            if len(self._vix_paths) > 8:
+                self._vix_paths.pop(next(iter(self._vix_paths)))
+        return found
+
+    def _build_vix_path(self, session: Session) -> np.ndarray:
+        start = self.vix_open(session.day)
+        if "SPY" not in self.symbols or (session.day, "SPY") not in self._by_day or not np.isfinite(start):
+            return np.full(session.minutes, start)
+        bars = self.session_bars(session, "SPY")
+        minute_of = ((bars.start - session.open.timestamp()) // 60).astype(int)
+        closes = np.full(session.minutes, np.nan)
+        inside = (minute_of >= 0) & (minute_of < session.minutes)
+        closes[minute_of[inside]] = bars.close[inside]
+        closes = pd.Series(closes).ffill().to_numpy()  # a missing minute keeps the last close known
+        first = float(bars.open[0]) if len(bars) else float("nan")
+        ret = np.nan_to_num(np.log(closes / first), nan=0.0)
+        elapsed = np.arange(1, session.minutes + 1) / session.minutes
+        return start * np.exp(VIX_ELASTICITY * ret + VIX_DRIFT_PER_SESSION * elapsed)
 
     def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
         if self._vix.empty:

@@ -7,6 +7,7 @@ the minutes left to the close.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -17,7 +18,7 @@ from core.calendar import Session, session_containing
 from core.execution import intrabar_price
 from core.market.bars import BAR_SECONDS, SessionBars
 from core.options.chain import ChainSnapshot, build_chain, quote_contract
-from core.options.surface import DEFAULT_SURFACE, SurfaceParams
+from core.options.surface import SURFACES, SurfaceParams, surface_for
 from core.protocols import BarView
 from core.types import OptionContract, Quote
 
@@ -37,11 +38,11 @@ class World(Protocol):
 class SimMarket:
     """MarketData over a World. `source` names the world in each decision row."""
 
-    def __init__(self, world: World, source: str = "sim", surface: SurfaceParams = DEFAULT_SURFACE) -> None:
+    def __init__(self, world: World, source: str = "sim", surfaces: Mapping[str, SurfaceParams] = SURFACES) -> None:
         self.world = world
         self.symbols = world.symbols
         self.source = source
-        self.surface = surface
+        self.surfaces = surfaces  # each underlying prices from its own calibrated surface
         self._vix_hist: dict[date, np.ndarray] = {}
         self._minute = _Minute(None, 0.0, None)
 
@@ -109,7 +110,14 @@ class SimMarket:
         if session is None or not np.isfinite(spot):
             return None
         return build_chain(
-            underlying, session.day, now, spot, self.vix(now), self.minutes_left(now), strikes_each_side, self.surface
+            underlying,
+            session.day,
+            now,
+            spot,
+            self.vix(now),
+            self.minutes_left(now),
+            strikes_each_side,
+            surface_for(underlying, self.surfaces),
         )
 
     def quote_at(self, contract: OptionContract, moment: datetime) -> Quote | None:
@@ -122,7 +130,7 @@ class SimMarket:
         minute = moment.replace(second=0, microsecond=0)
         vix = self._vix_at(session, minute)
         left = max((session.close - moment).total_seconds() / 60.0, 0.0)
-        return quote_contract(contract, moment, spot, vix, left, self.surface)
+        return quote_contract(contract, moment, spot, vix, left, surface_for(contract.underlying, self.surfaces))
 
     def _vix_at(self, session: Session, minute: datetime) -> float:
         path = self.world.vix_path(session)
@@ -134,7 +142,14 @@ class SimMarket:
         if contract not in quotes:
             spot = self.spot(contract.underlying, now)
             quotes[contract] = (
-                quote_contract(contract, now, spot, self.vix(now), self.minutes_left(now), self.surface)
+                quote_contract(
+                    contract,
+                    now,
+                    spot,
+                    self.vix(now),
+                    self.minutes_left(now),
+                    surface_for(contract.underlying, self.surfaces),
+                )
                 if np.isfinite(spot)
                 else None
             )

@@ -19,9 +19,7 @@ def make_world(source: str, seed: int) -> SyntheticWorld | CsvWorld:
     raise ValueError(f"unknown --source {source!r}: use 'synthetic' or 'csv:DIR'")
 
 
-def pick_sessions(
-    world: Any, start: date | None, end: date | None, days: int | None
-) -> list[Session]:
+def pick_sessions(world: Any, start: date | None, end: date | None, days: int | None) -> list[Session]:
     """Sessions between start and end (inclusive); with only `days`, the last `days` sessions up to
     `end` (a CSV world: the last ones it has; a synthetic world: up to today)."""
     listed = getattr(world, "sessions", None)  # worlds of data (CSV files, recordings) list their sessions

@@ -14,11 +14,9 @@ from core.options.pricing import bs_price_delta_vec
 from core.options.surface import (
     DEFAULT_SURFACE,
     SurfaceParams,
-    atm_iv,
-    half_spread,
     quote_scalar,
     smile_iv,
-    standardised_moneyness,
+    spread_ticks,
     to_bid_ask,
 )
 from core.types import OptionContract, Quote, Right
@@ -82,8 +80,7 @@ def price_arrays(
     """bid, ask, iv, delta for arrays of strikes and rights."""
     iv = smile_iv(spot, strikes, vix, minutes_left, p)
     mid, delta = bs_price_delta_vec(spot, strikes, max(minutes_left, 0.0), iv, is_call)
-    z = standardised_moneyness(spot, strikes, atm_iv(vix, minutes_left, p), minutes_left)
-    bid, ask = to_bid_ask(mid, half_spread(mid, z, minutes_left, p))
+    bid, ask = to_bid_ask(mid, spread_ticks(delta, minutes_left, p))
     return bid, ask, iv, delta
 
 

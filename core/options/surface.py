@@ -1,48 +1,66 @@
 """The simulator's implied-volatility surface and bid/ask spread model for 0DTE options.
 
-The shape is deliberately small so it can be fitted to the real quotes in
-`../shared/data/options` (see bench/calibrate_options.py and the README's calibration table):
+One parameter set per underlying (SPY's and QQQ's implied vols differ: QQQ's runs well above
+SPY's at the same VIX), each fitted by bench/calibrate_options.py on real same-day quotes:
 
     atm_iv   = VIX/100 * level * (1 + close_boost * exp(-minutes_left / close_tau))
     z        = ln(K/S) / (atm_iv * sqrt(minutes_left / MINUTES_PER_YEAR))   # standardised moneyness
     iv       = atm_iv * (1 + skew * min(z, 0)**2 * 0.01 + smile * z**2 * 0.01 - slope * z * 0.1)
-    half_spr = max(min_half, base_half + rel_half * mid) * (1 + wing * |z|) * (1 + late * late_factor)
+    ticks    = max(1, round(exp(spread_slope * (|delta| - spread_pivot)) * (1 + late * exp(-minutes_left / 30))))
+    bid, ask = the mid rounded to the tick, `ticks` cents apart
 
-and bid/ask are rounded outward to the 0.01 tick.
+Out-of-the-money 0DTE quotes on SPY and QQQ are one cent wide (both are in the penny program at
+every price); the spread widens with |delta| into the money and in the last half hour.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.options.pricing import MINUTES_PER_YEAR
+from core.options.pricing import MINUTES_PER_YEAR, bs_price_delta
 
 TICK = 0.01
 
 
 @dataclass(frozen=True)
 class SurfaceParams:
-    """Fitted by bench/calibrate_options.py on the real 0DTE snapshots (2026-02-11/12)."""
+    """One underlying's surface (the fitted ones are in SURFACES)."""
 
-    level: float = 0.7432
-    close_boost: float = 0.3563
+    level: float = 0.5  # ATM 0DTE implied vol over VIX/100
+    close_boost: float = 0.36
     close_tau: float = 60.0
-    slope: float = 0.8972
-    skew: float = 1.4568
-    smile: float = 0.804
+    slope: float = 0.9
+    skew: float = 1.45
+    smile: float = 0.8
     iv_floor: float = 0.04
     iv_cap: float = 3.0
-    min_half: float = 0.005
-    base_half: float = 0.0042
-    rel_half: float = 0.0122
-    wing: float = 0.0305
-    late: float = 0.5
+    spread_slope: float = 6.2
+    spread_pivot: float = 0.55
+    late: float = 0.5  # not calibrated: the snapshots are all 3+ hours before the close
 
 
-DEFAULT_SURFACE = SurfaceParams()
+# Fitted by `make calibrate` (bench/calibrate_options.py --fit) on ../shared/data/options
+# (2026-02-11/12, 4 snapshots per underlying); the README shows the errors these give.
+SURFACES: dict[str, SurfaceParams] = {
+    "SPY": SurfaceParams(
+        level=0.4996, close_boost=0.3581, close_tau=62.014, slope=0.9171, skew=1.4483, smile=0.8043,
+        spread_slope=6.207, spread_pivot=0.5555,
+    ),
+    "QQQ": SurfaceParams(
+        level=0.6948, close_boost=0.3642, close_tau=61.3857, slope=0.9188, skew=1.4557, smile=0.8131,
+        spread_slope=6.9863, spread_pivot=0.5199,
+    ),
+}  # fmt: skip
+DEFAULT_SURFACE = SURFACES["SPY"]
+
+
+def surface_for(underlying: str, surfaces: Mapping[str, SurfaceParams] = SURFACES) -> SurfaceParams:
+    """The underlying's own surface; an underlying never calibrated gets SPY's."""
+    return surfaces.get(underlying, DEFAULT_SURFACE)
 
 
 def atm_iv(vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> float:
@@ -65,17 +83,17 @@ def smile_iv(
     return np.clip(atm * np.maximum(factor, 0.2), p.iv_floor, p.iv_cap)
 
 
-def half_spread(mid: np.ndarray, z: np.ndarray, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> np.ndarray:
-    """Half the bid/ask spread: a floor, a part proportional to the premium, wider in the wings and late."""
-    late_factor = math.exp(-max(minutes_left, 0.0) / 30.0)
-    base = np.maximum(p.min_half, p.base_half + p.rel_half * np.asarray(mid, dtype=float))
-    return base * (1.0 + p.wing * np.abs(z)) * (1.0 + p.late * late_factor)
+def spread_ticks(delta: np.ndarray, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> np.ndarray:
+    """The quoted width in cents: one out of the money, widening into the money and late in the day."""
+    late_factor = 1.0 + p.late * math.exp(-max(minutes_left, 0.0) / 30.0)
+    width = np.exp(p.spread_slope * (np.abs(np.asarray(delta, dtype=float)) - p.spread_pivot)) * late_factor
+    return np.maximum(np.round(width), 1.0)
 
 
-def to_bid_ask(mid: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Round outward to the tick: bid down, ask up, bid never negative, ask at least one tick."""
-    bid = np.maximum(np.floor((mid - half) / TICK + 1e-9) * TICK, 0.0)
-    ask = np.maximum(np.ceil((mid + half) / TICK - 1e-9) * TICK, bid + TICK)
+def to_bid_ask(mid: np.ndarray, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A quote `ticks` cents wide around the mid, on the cent grid; the bid is never negative."""
+    bid = np.maximum(np.round(np.asarray(mid, dtype=float) / TICK - ticks / 2.0) * TICK, 0.0)
+    ask = bid + ticks * TICK
     return np.round(bid, 2), np.round(ask, 2)
 
 
@@ -86,17 +104,13 @@ def quote_scalar(
 
     Used every bar for each open position, where numpy's per-call overhead dominates.
     """
-    from core.options.pricing import bs_price_delta
-
     atm = atm_iv(vix, minutes_left, p)
     vol_t = max(atm * math.sqrt(max(minutes_left, 1.0) / MINUTES_PER_YEAR), 1e-6)
     z = min(max(math.log(strike / spot) / vol_t, -8.0), 8.0)
     factor = 1.0 + p.skew * min(z, 0.0) ** 2 * 0.01 + p.smile * z * z * 0.01 - p.slope * z * 0.1
     iv = min(max(atm * max(factor, 0.2), p.iv_floor), p.iv_cap)
     mid, delta = bs_price_delta(spot, strike, max(minutes_left, 0.0), iv, is_call)
-    z_raw = math.log(strike / spot) / vol_t
-    late_factor = math.exp(-max(minutes_left, 0.0) / 30.0)
-    half = max(p.min_half, p.base_half + p.rel_half * mid) * (1.0 + p.wing * abs(z_raw)) * (1.0 + p.late * late_factor)
-    bid = max(math.floor((mid - half) / TICK + 1e-9) * TICK, 0.0)
-    ask = max(math.ceil((mid + half) / TICK - 1e-9) * TICK, bid + TICK)
-    return round(bid, 2), round(ask, 2), iv, delta
+    late_factor = 1.0 + p.late * math.exp(-max(minutes_left, 0.0) / 30.0)
+    ticks = max(float(round(math.exp(p.spread_slope * (abs(delta) - p.spread_pivot)) * late_factor)), 1.0)
+    bid = max(round(mid / TICK - ticks / 2.0) * TICK, 0.0)
+    return round(bid, 2), round(bid + ticks * TICK, 2), iv, delta

@@ -28,7 +28,7 @@ from core.execution import BrokerRules
 from core.exits import PositionState, check_exits
 from core.market.sim_market import World
 from core.options.chain import build_chain
-from core.options.surface import quote_scalar
+from core.options.surface import quote_scalar, surface_for
 from core.params import TradingParams
 from core.regime import classify_regime
 from core.rl.observation import CLIP, OBS_SHAPE, with_position
@@ -121,7 +121,12 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         assert self._pos is not None
         st = self._pos.state
         bid, ask, _, _ = quote_scalar(
-            float(d.spot[k]), st.contract.strike, self._pos.is_call, float(d.vix[k]), float(d.minutes_left[k])
+            float(d.spot[k]),
+            st.contract.strike,
+            self._pos.is_call,
+            float(d.vix[k]),
+            float(d.minutes_left[k]),
+            surface_for(d.symbol),
         )
         return bid, ask
 
@@ -165,7 +170,13 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         def candidate() -> Quote | None:
             if not chosen:
                 chain = build_chain(
-                    d.symbol, session.day, now, float(d.spot[k]), float(d.vix[k]), float(d.minutes_left[k])
+                    d.symbol,
+                    session.day,
+                    now,
+                    float(d.spot[k]),
+                    float(d.vix[k]),
+                    float(d.minutes_left[k]),
+                    p=surface_for(d.symbol),
                 )
                 chosen.append(select_contract(chain, direction, self.params.target_delta))
             return chosen[0]
