@@ -311,3 +311,43 @@ class ModelEvaluation(SQLModel, table=True):
     test_end: str
     sessions: int
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class ParityDay(SQLModel, table=True):
+    """One recorded day replayed on its own recordings: decision agreement and fill slippage."""
+
+    day: str = Field(primary_key=True)  # ISO date of the session
+    computed_at: datetime = _time()
+    execution: str  # the simulator's execution model used for the replay
+    model_version: str
+    decisions: int
+    agreeing: int
+    agreement_pct: float
+    fills_both: int
+    live_only: int
+    sim_only: int
+    cost_p10: float | None = None  # $ per contract, live minus simulated, positive: live worse
+    cost_median: float | None = None
+    cost_p90: float | None = None
+    slippage_pct_median: float | None = None
+    differences: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class ParityFill(SQLModel, table=True):
+    """A live order beside its replayed twin: both fills, or which side filled alone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str = Field(index=True)
+    time: datetime = _time()
+    contract: str
+    side: str
+    opening: bool
+    reason_code: str
+    live_qty: int
+    live_price: float | None = None
+    sim_qty: int
+    sim_price: float | None = None
+    outcome: str
+    slippage: float | None = None
+    slippage_pct: float | None = None
+    cost_per_contract: float | None = None

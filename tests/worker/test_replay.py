@@ -30,17 +30,16 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
     return out
 
 
-def test_a_recorded_paper_session_replays_to_the_same_decisions_and_orders(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    params = {**ACTIVE_PARAMS, "policy_mode": "rules"}
-    paper_url, replay_url = f"sqlite:///{tmp_path / 'paper.db'}", f"sqlite:///{tmp_path / 'replay.db'}"
-    with_params(paper_url, **params)
-    with_params(replay_url, **params)
+@pytest.fixture(scope="module")
+def recorded_paper(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A rules session of MINUTES minutes against the fake Alpaca, recorded: (its URL, its folder)."""
+    folder = tmp_path_factory.mktemp("recorded")
+    paper_url = f"sqlite:///{folder / 'paper.db'}"
+    with_params(paper_url, **{**ACTIVE_PARAMS, "policy_mode": "rules"})
     start = session_time(10, 0)
-    with fake_alpaca(start=start, fee=0.65) as server:
+    with fake_alpaca(start=start, fee=0.65) as server, pytest.MonkeyPatch.context() as mp:
         for key, value in alpaca_env(server.url, ALPACA_MAX_REQUESTS_PER_MINUTE="100000").items():
-            monkeypatch.setenv(key, value)
+            mp.setenv(key, value)
         paper = build_runtime(RunOptions(mode="paper", db=paper_url, model=None), "worker", run_id="paper")
         assert paper.cycle.recorder is not None, "paper mode records"
         for i in range(MINUTES):
@@ -48,7 +47,17 @@ def test_a_recorded_paper_session_replays_to_the_same_decisions_and_orders(
                 server.state.advance(1)
             paper.cycle.run(start + timedelta(minutes=i))
         paper.journal.flush()
-    assert os.path.exists(tmp_path / "paper.db")
+    assert os.path.exists(folder / "paper.db")
+    return paper_url, folder
+
+
+def test_a_recorded_paper_session_replays_to_the_same_decisions_and_orders(
+    recorded_paper: tuple[str, Path], tmp_path: Path
+) -> None:
+    paper_url, _ = recorded_paper
+    replay_url = f"sqlite:///{tmp_path / 'replay.db'}"
+    with_params(replay_url, **{**ACTIVE_PARAMS, "policy_mode": "rules"})
+    start = session_time(10, 0)
     run_backtest(
         RunOptions(db=replay_url, source=f"recorded:{paper_url}", execution="instant", model=None, seed=7),
         start=start.date(),
