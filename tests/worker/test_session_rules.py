@@ -68,21 +68,35 @@ def test_no_opening_fill_after_the_cutoff(late_run: str) -> None:
 def test_no_position_survives_the_liquidation_time(late_run: str) -> None:
     engine = create_engine(late_run)
     with engine.connect() as conn:
-        trades = conn.execute(text("SELECT status, entry_time, exit_time, exit_reason_code, exit_avg FROM trade")).all()
+        trades = conn.execute(text("SELECT status, entry_time, exit_time, exit_reason_code, exit_avg, contract FROM trade")).all()
     assert trades
     days = set()
-    for status, entry, exit_time, exit_code, exit_avg in trades:
+    for status, entry, exit_time, exit_code, exit_avg, contract in trades:
         assert status == "closed"
         session = session_for(_utc(entry).astimezone(NY).date())
         assert session is not None
         days.add(session.day)
         # the broker's market sells start at 15:45 and walk a thin book within the minute; an option
-        # nobody bids for by then expires worthless at the close
+        # nobody bids for by then waits for a bid (or expires worthless at the close)
         worthless = exit_avg == 0.0 and _utc(exit_time) == session.close
-        assert worthless or _utc(exit_time) < session.close - timedelta(minutes=14)
+        if not worthless and _utc(exit_time) >= session.close - timedelta(minutes=14):
+            assert exit_code == "broker_liquidation"
+            _no_bid_while_waiting(contract, session.close - timedelta(minutes=15), _utc(exit_time))
         assert exit_code
     assert any(t[3] == "eod_flatten" for t in trades), "positions held into the close must be flattened"
     assert EARLY_CLOSE_DAY in days, "the early close (13:00) day must be traded too"
+
+
+def _no_bid_while_waiting(symbol: str, liquidation: datetime, filled: datetime) -> None:
+    """A liquidation that filled late had nobody bidding until shortly before: the broker's
+    updates every 5 s saw a zero bid (the seed-2 world of `late_run`)."""
+    market = SimMarket(SyntheticWorld(2))
+    contract = OptionContract.from_symbol(symbol)
+    moment = liquidation
+    while moment < filled - timedelta(seconds=10):
+        quote = market.quote_at(contract, moment)
+        assert quote is not None and quote.bid == 0.0, f"{symbol} was bid {quote} at {moment}: it should have sold"
+        moment += timedelta(seconds=5)
 
 
 def test_a_missed_flatten_is_caught_by_the_broker_liquidation(tmp_path) -> None:  # type: ignore[no-untyped-def]
