@@ -19,6 +19,7 @@ page = st.navigation(
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page(PAGES / "trades.py", title="Trades", icon=":material/query_stats:"),
         st.Page(PAGES / "decisions.py", title="Decisions", icon=":material/rule:"),
+        st.Page(PAGES / "parity.py", title="Parity", icon=":material/compare_arrows:"),
         st.Page(PAGES / "parameters.py", title="Parameters", icon=":material/tune:"),
         st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:"),
         st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:"),

@@ -144,3 +144,10 @@ def interval_bars(frame: pd.DataFrame, label: str, value: str, lo: str, hi: str,
         )
     )
     return _layout(fig, title)
+
+
+def slippage_histogram(costs: pd.Series, title: str = "Live minus simulated fill, $ per contract") -> go.Figure:
+    """Each real fill's cost against the simulated one (positive: live was worse)."""
+    fig = go.Figure(go.Histogram(x=costs, nbinsx=30, marker={"color": BLUE}))
+    fig.add_vline(x=0.0, line={"color": GREY, "dash": "dot"})
+    return _layout(fig, title)

@@ -30,7 +30,14 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-PAGES = {"overview": "", "trades": "trades", "decisions": "decisions", "parameters": "parameters", "audit": "audit"}
+PAGES = {
+    "overview": "",
+    "trades": "trades",
+    "decisions": "decisions",
+    "parity": "parity",
+    "parameters": "parameters",
+    "audit": "audit",
+}
 # Chromium on a machine with no network: no background services, no sandbox as root.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip

@@ -68,7 +68,9 @@ def test_no_opening_fill_after_the_cutoff(late_run: str) -> None:
 def test_no_position_survives_the_liquidation_time(late_run: str) -> None:
     engine = create_engine(late_run)
     with engine.connect() as conn:
-        trades = conn.execute(text("SELECT status, entry_time, exit_time, exit_reason_code, exit_avg, contract FROM trade")).all()
+        trades = conn.execute(
+            text("SELECT status, entry_time, exit_time, exit_reason_code, exit_avg, contract FROM trade")
+        ).all()
     assert trades
     days = set()
     for status, entry, exit_time, exit_code, exit_avg, contract in trades:
