@@ -151,3 +151,12 @@ def slippage_histogram(costs: pd.Series, title: str = "Live minus simulated fill
     fig = go.Figure(go.Histogram(x=costs, nbinsx=30, marker={"color": BLUE}))
     fig.add_vline(x=0.0, line={"color": GREY, "dash": "dot"})
     return _layout(fig, title)
+
+
+def side_by_side_bars(frame: pd.DataFrame, title: str) -> go.Figure:
+    """One bar per column for each index value (the active and the edited run, day by day)."""
+    fig = go.Figure()
+    for column, colour in zip(frame.columns, (GREY, BLUE), strict=False):
+        fig.add_trace(go.Bar(x=frame.index, y=frame[column], name=str(column), marker={"color": colour}))
+    fig.update_layout(barmode="group")
+    return _layout(fig, title)

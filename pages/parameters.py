@@ -10,6 +10,7 @@ from console.data import reader, writer
 from console.formatting import in_new_york
 from console.login import require_gate
 from console.param_form import diff, editor
+from console.whatif_view import section as whatif_section
 from core.params import ParamsError, params_to_json, validate_params
 from db import reads
 from db.control import revert_to, save_param_version
@@ -81,4 +82,5 @@ flash()
 version_id, active = active_version()
 edited = editor(active, version_id)
 save_section(active, edited)
+whatif_section(edited)
 history(version_id)

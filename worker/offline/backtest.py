@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,8 +46,10 @@ def run_backtest(
     days: int | None = None,
     run_id: str | None = None,
     policy: PolicySet | None = None,
+    on_session: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Every cycle of the chosen sessions; `policy` replaces the configured one (evaluations)."""
+    """Every cycle of the chosen sessions; `policy` replaces the configured one (evaluations);
+    `on_session(done, total)` is called after each session (progress bars)."""
     if options.mode != "sim":
         raise ValueError("backtests run on the simulator only (--mode sim)")
     rt = build_runtime(options, "backtest", run_id, policy)
@@ -55,7 +58,7 @@ def run_backtest(
     if not sessions:
         raise SystemExit("no sessions in the requested range")
     bars, seconds = 0, 0.0
-    for session in sessions:
+    for done, session in enumerate(sessions, start=1):
         load_session(rt.world, session)  # as backtrader's clock starts on loaded frames
         began = time.perf_counter()
         for now in cycle_times(session):
@@ -63,6 +66,8 @@ def run_backtest(
             rt.control.tick(now, reuse_cycle_read=True)  # no operator writes during a backtest
         bars += session.minutes * len(rt.market.symbols)
         seconds += time.perf_counter() - began
+        if on_session is not None:
+            on_session(done, len(sessions))
     began = time.perf_counter()
     rt.journal.flush()
     seconds += time.perf_counter() - began
