@@ -86,3 +86,13 @@ def test_the_broker_model_replay_is_measured_and_a_rerun_replaces_the_day(record
         rows = conn.execute(text("SELECT execution, decisions FROM parityday")).all()
     engine.dispose()
     assert len(rows) == 1 and rows[0][0] == "broker" and rows[0][1] > 100
+
+
+def test_the_calibration_reads_recorded_quotes(recorded_paper: tuple[str, Path]) -> None:  # noqa: F811
+    url, _ = recorded_paper
+    done = subprocess.run(
+        [sys.executable, "bench/calibrate_options.py", "--source", f"recorded:{url}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"from recorded:{url}" in done.stdout and "| SPY |" in done.stdout
