@@ -165,15 +165,17 @@ def compare_orders(live: pd.DataFrame, replayed: pd.DataFrame) -> list[FillCompa
     return out
 
 
+def badness(agreement_pct: float, one_sided_fills: int, cost_median: float | None) -> tuple[float, int, float]:
+    """The listing order of parity days: lowest decision agreement first, then the most fills on
+    one side only, then the dearest median slippage (the CLI and the console both sort by it)."""
+    return (agreement_pct, -one_sided_fills, -abs(cost_median or 0.0))
+
+
 def worst_first(days: list[ParityDay]) -> list[ParityDay]:
-    """Lowest decision agreement first, then the most fills on one side only, then the dearest slippage."""
+    """Parity days in `badness` order."""
 
-    def badness(d: ParityDay) -> tuple[float, int, float]:
-        _, median, _ = d.cost_quantiles()
-        return (
-            d.agreement.agreement_pct,
-            -(d.count(FillOutcome.LIVE_ONLY) + d.count(FillOutcome.SIM_ONLY)),
-            -abs(median or 0.0),
-        )
+    def key(d: ParityDay) -> tuple[float, int, float]:
+        one_sided = d.count(FillOutcome.LIVE_ONLY) + d.count(FillOutcome.SIM_ONLY)
+        return badness(d.agreement.agreement_pct, one_sided, d.cost_quantiles()[1])
 
-    return sorted(days, key=badness)
+    return sorted(days, key=key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from core.parity import badness
 from db.models import ParityDay, ParityFill
 
 DAY_COLUMNS = (
@@ -41,17 +42,20 @@ FILL_COLUMNS = (
 
 
 def parity_days(engine: Engine) -> pd.DataFrame:
-    """Every stored day, worst first: lowest decision agreement, then most one-sided fills, then
-    the dearest median slippage (the order core.parity.worst_first uses)."""
+    """Every stored day, worst first (core.parity.badness, the order the CLI prints)."""
     with engine.connect() as conn:
         rows = conn.execute(select(*(getattr(ParityDay, c) for c in DAY_COLUMNS))).all()
     frame = pd.DataFrame(rows, columns=list(DAY_COLUMNS))
     if frame.empty:
         return frame
-    frame["one_sided"] = frame["live_only"] + frame["sim_only"]
-    frame["abs_cost"] = frame["cost_median"].abs().fillna(0.0)
-    frame = frame.sort_values(["agreement_pct", "one_sided", "abs_cost"], ascending=[True, False, False])
-    return frame.drop(columns=["one_sided", "abs_cost"]).reset_index(drop=True)
+    keys = [
+        badness(
+            float(r.agreement_pct), int(r.live_only + r.sim_only), None if pd.isna(r.cost_median) else r.cost_median
+        )
+        for r in frame.itertuples()
+    ]
+    order = sorted(range(len(frame)), key=keys.__getitem__)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def parity_day(engine: Engine, day: str) -> dict[str, object] | None:

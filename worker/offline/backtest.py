@@ -11,15 +11,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from core.calendar import Session, cycle_times
 from core.market.sim_market import World
 from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
 from core.policy.ensemble import PolicySet
+from db.control import bootstrap, save_param_version
+from db.engine import make_engine
+from db.migrate import upgrade
 from db.models import Equity, Trade
 from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
@@ -72,6 +76,17 @@ def run_backtest(
     rt.journal.flush()
     seconds += time.perf_counter() - began
     return _result(rt, sessions, bars, seconds)
+
+
+def scratch_database(url: str, values: dict[str, Any] | None, author: str, note: str) -> Engine:
+    """A migrated, bootstrapped database for one offline run (a replay, one side of a what-if),
+    with `values` as its active parameter version (None: the defaults)."""
+    upgrade(url)
+    engine = make_engine(url)
+    bootstrap(engine)
+    if values:
+        save_param_version(engine, values, author=author, note=note)
+    return engine
 
 
 def load_session(world: World, session: Session) -> None:

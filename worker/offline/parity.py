@@ -22,13 +22,13 @@ from sqlalchemy import Engine, delete, func, select
 
 from core.calendar import session_for
 from core.parity import FillOutcome, ParityDay, compare_decisions, compare_orders, worst_first
-from db.control import bootstrap, save_param_version, utcnow
+from db.control import utcnow
 from db.engine import database_url, make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Decision, Equity, Order, ParamVersion
 from db.models import ParityDay as ParityDayRow
 from db.models import ParityFill as ParityFillRow
-from worker.offline.backtest import run_backtest
+from worker.offline.backtest import run_backtest, scratch_database
 from worker.offline.recorded import RecordedWorld
 from worker.runtime import RunOptions
 
@@ -36,9 +36,10 @@ DECISION_COLUMNS = ("time", "symbol", "action", "final_action", "blocked_by", "e
 ORDER_COLUMNS = ("created_at", "contract", "side", "opening", "reason_code", "filled_qty", "avg_fill_price")
 
 
-def _frame(
+def rows_between(
     engine: Engine, model: type, columns: tuple[str, ...], time_col: str, lo: datetime, hi: datetime
 ) -> pd.DataFrame:
+    """`columns` of `model`'s rows with `time_col` in [lo, hi], oldest first."""
     col = getattr(model, time_col)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -75,23 +76,20 @@ def replay_day(live_url: str, day: date, options: RunOptions, workdir: Path) -> 
         return None
     lo, hi, version, equity = window
     replay_url = f"sqlite:///{workdir / f'parity-{day}.db'}"
-    upgrade(replay_url)
-    replay_engine = make_engine(replay_url)
-    bootstrap(replay_engine)
+    values = None
     if version is not None:
         with live.connect() as conn:
             values = conn.execute(select(ParamVersion.values).where(ParamVersion.id == version)).scalar()
-        if values:
-            save_param_version(replay_engine, dict(values), author="parity", note=f"live version {version}")
+    replay_engine = scratch_database(replay_url, dict(values or {}), "parity", f"live version {version}")
     run = replace(options, db=replay_url, source=f"recorded:{live_url}", cash=equity or options.cash, record=False)
     run_backtest(run, start=day, end=day, run_id=f"parity-{day}")
     agreement = compare_decisions(
-        _frame(live, Decision, DECISION_COLUMNS, "time", lo, hi),
-        _frame(replay_engine, Decision, DECISION_COLUMNS, "time", lo, hi),
+        rows_between(live, Decision, DECISION_COLUMNS, "time", lo, hi),
+        rows_between(replay_engine, Decision, DECISION_COLUMNS, "time", lo, hi),
     )
     fills = compare_orders(
-        _frame(live, Order, ORDER_COLUMNS, "created_at", lo, hi),
-        _frame(replay_engine, Order, ORDER_COLUMNS, "created_at", lo, hi),
+        rows_between(live, Order, ORDER_COLUMNS, "created_at", lo, hi),
+        rows_between(replay_engine, Order, ORDER_COLUMNS, "created_at", lo, hi),
     )
     replay_engine.dispose()
     live.dispose()

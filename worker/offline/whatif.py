@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,11 @@ from sqlalchemy import Engine, func, select
 from core.calendar import NY
 from core.params import params_to_json, validate_params
 from core.parity import compare_decisions
-from db.control import bootstrap, save_param_version
 from db.engine import database_url, make_engine
 from db.migrate import upgrade
 from db.models import ControlState, Decision, ParamVersion, Run, Trade
-from worker.offline.backtest import run_backtest
-from worker.offline.parity import DECISION_COLUMNS, _frame
+from worker.offline.backtest import run_backtest, scratch_database
+from worker.offline.parity import DECISION_COLUMNS, rows_between
 from worker.offline.recorded import RecordedWorld
 from worker.runtime import RunOptions
 
@@ -151,23 +150,19 @@ def run_whatif(
         urls = []
         for step, (label, values, side_model) in enumerate(sides):
             url = f"sqlite:///{Path(tmp) / f'{label}.db'}"
-            upgrade(url)
-            side_engine = make_engine(url)
-            bootstrap(side_engine)
-            save_param_version(side_engine, values, author="whatif", note=label)
-            side_engine.dispose()
+            scratch_database(url, values, "whatif", label).dispose()
 
             def tick(done: int, total: int, step: int = step, label: str = label) -> None:
                 _write_json(progress, {"done": step * total + done, "total": 2 * total, "phase": label})
 
-            options = replace(RunOptions(), db=url, source=world, model=side_model, flush_every=390, seed=7)
+            options = RunOptions(db=url, source=world, model=side_model, flush_every=390, seed=7)
             result = run_backtest(options, days=sessions, run_id=label, on_session=tick)
             figures.append(_figures(label, url, label, result.summary))
             urls.append(url)
         a, b = (make_engine(u, role="reader") for u in urls)
         lo, hi = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-        left = _frame(a, Decision, DECISION_COLUMNS, "time", lo, hi)
-        right = _frame(b, Decision, DECISION_COLUMNS, "time", lo, hi)
+        left = rows_between(a, Decision, DECISION_COLUMNS, "time", lo, hi)
+        right = rows_between(b, Decision, DECISION_COLUMNS, "time", lo, hi)
         days = sorted({pd.Timestamp(t).tz_convert(NY).date().isoformat() for t in left["time"]})
         a.dispose()
         b.dispose()
