@@ -139,7 +139,7 @@ def build_runtime(
     journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
     cycle = TradingCycle(market, broker, policy, journal, threading.Lock())
     record = options.record if options.record is not None else options.mode != "sim"
-    if record and kind == "worker":
+    if record and (kind == "worker" or options.record):  # a backtest records only when asked (benches)
         cycle.recorder = MarketRecorder(journal, options.record_band_pct)
     return Runtime(options, engine, world, market, broker, journal, cycle, ControlLoop(cycle), clients)
 
