@@ -13,7 +13,8 @@ from console.login import require_gate
 from db import parity_reads
 
 HOW = (
-    "Computed by `python -m worker.parity` (every recorded day; `--start/--end` for a range). "
+    "A recording worker computes each day five minutes after the close; `python -m worker.parity` "
+    "recomputes any range (`--start/--end`). "
     "Paper and live workers record what they saw; the replay runs the same cycle on it."
 )
 

@@ -42,6 +42,7 @@ from core.types import TradingState  # noqa: E402
 from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
 from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
+from worker.after_close import AfterClose  # noqa: E402
 from worker.clock import BrokerClock, SimClock  # noqa: E402
 from worker.cycle import RiskBook  # noqa: E402
 from worker.health import BrokerHealth  # noqa: E402
@@ -81,6 +82,11 @@ class Worker:
         # renewed three times per lease period at least, so a live worker never looks dead
         self.heartbeat_s = min(5.0, lease.period_s / 3.0) if lease is not None else 5.0
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        url = rt.engine.url.render_as_string(hide_password=False)
+        # a recording worker reports each closed day's parity
+        self.after_close = (
+            AfterClose(rt.engine, url, rt.journal.event, rt.options.model) if rt.cycle.recorder is not None else None
+        )
 
     # ---- jobs -----------------------------------------------------------------------------
     def cycle_job(self) -> None:
@@ -154,6 +160,14 @@ class Worker:
             "clean" if report.clean else f"{len(report.problems)} problems",
         )
 
+    def after_close_job(self) -> None:
+        if self.after_close is None:
+            return
+        try:
+            self.after_close.check(self.clock.now)
+        except Exception:
+            log.exception("after-close job failed")
+
     def watchdog(self) -> None:
         """Restart the cycle job if the scheduler stopped running it (it has been seen to keep a
         finished run counted as running, skipping every later tick as 'max instances')."""
@@ -202,6 +216,8 @@ class Worker:
         self.scheduler.add_job(
             self.heartbeat_job, "interval", seconds=self.heartbeat_s, id="heartbeat", max_instances=1, coalesce=True
         )
+        if self.after_close is not None:
+            self.scheduler.add_job(self.after_close_job, "interval", seconds=10, id="after_close", max_instances=1)
         if self.reconciler is not None:
             self.scheduler.add_job(
                 self.reconcile_job, "interval", minutes=self.reconcile_minutes, id="reconcile", max_instances=1
@@ -224,6 +240,8 @@ class Worker:
     def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.after_close is not None:
+            self.after_close.stop()
         if self.lease_lost:
             log.error("worker stopped: lease lost")
             return
