@@ -4,6 +4,7 @@ PY      := .venv/bin/python
 STAMP   := .venv/.installed
 SPEED   ?= 60
 DB      ?=
+PORT    ?= 8501
 
 .PHONY: install browser migrate run worker console test lint bench calibrate model evaluate clean
 
@@ -26,20 +27,23 @@ browser:
 migrate: install
 	$(PY) -m db.migrate $(if $(DB),--db $(DB))
 
-# The worker runs in the background (sim mode, clock x$(SPEED)); the console in the foreground
-# on 127.0.0.1:8501. Ctrl-C stops both: the worker gets SIGTERM and shuts down cleanly.
+# The worker and the alert relay run in the background (sim mode, clock x$(SPEED)); the console
+# in the foreground on 127.0.0.1:$(PORT). Ctrl-C stops all three: SIGTERM, clean shutdowns.
 run: migrate
 	@mkdir -p data
 	@$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
-	  worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	  echo "worker pid $$worker (log: data/worker.log); console on http://127.0.0.1:8501"; \
-	  $(PY) -m console --address 127.0.0.1 --port 8501
+	  worker=$$!; \
+	  $(PY) -m worker.alerts $(if $(DB),--db $(DB)) > data/alerts.log 2>&1 & \
+	  alerts=$$!; trap 'kill -TERM $$worker $$alerts 2>/dev/null; wait $$worker $$alerts' EXIT INT TERM; \
+	  echo "worker pid $$worker (log: data/worker.log), alerts pid $$alerts (log: data/alerts.log)"; \
+	  echo "console on http://127.0.0.1:$(PORT)"; \
+	  $(PY) -m console --address 127.0.0.1 --port $(PORT)
 
 worker: migrate
 	$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB))
 
 console: migrate
-	$(PY) -m console --address $(or $(ADDRESS),127.0.0.1) --port 8501
+	$(PY) -m console --address $(or $(ADDRESS),127.0.0.1) --port $(PORT)
 
 test: install browser
 	$(PY) -m ruff check .

@@ -10,17 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from core.params import GROUPS, field_catalog
-from core.types import Regime
 
 FINE_UNITS = {"probability", "delta"}
 
 
 def _widget(field: dict[str, Any], current: Any, key: str) -> Any:
     label = f"{field['name']} ({field['unit']})" if field["unit"] else field["name"]
-    if isinstance(field["default"], tuple):
-        return st.multiselect(
-            label, [r.value for r in Regime], default=[str(v) for v in current], help=field["help"], key=key
-        )
+    if field["options"] is not None:
+        return st.multiselect(label, field["options"], default=[str(v) for v in current], help=field["help"], key=key)
     if isinstance(field["default"], StrEnum):
         options = [m.value for m in type(field["default"])]
         return st.selectbox(label, options, index=options.index(str(current)), help=field["help"], key=key)

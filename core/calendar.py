@@ -88,6 +88,16 @@ def next_session(after: date) -> Session:
     return session_for(label.date())  # type: ignore[return-value]
 
 
+def latest_closed(moment: datetime, grace: timedelta = timedelta(0)) -> Session:
+    """The newest session whose close + `grace` is at or before `moment` (a simulated clock jumps
+    from one close to the next open, so the day after a close counts as after it)."""
+    day = (moment if moment.tzinfo is NY else moment.astimezone(NY)).date()
+    today = session_for(day)
+    if today is not None and moment >= today.close + grace:
+        return today
+    return last_sessions(day - timedelta(days=1), 1)[0]
+
+
 def session_containing(moment: datetime) -> Session | None:
     """The session whose [open, close] contains `moment`, if any."""
     s = session_for((moment if moment.tzinfo is NY else moment.astimezone(NY)).date())

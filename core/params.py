@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.alerts import ALL_KINDS, AlertKind
 from core.execution import BROKER_CUTOFF_BEFORE_CLOSE_MIN
 from core.types import ModelMismatch, PolicyMode, Regime
 
-GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime")
+GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime", "alerts")
 
 
 def _f(default: Any, group: str, unit: str, help_text: str, **rules: Any) -> Any:
@@ -242,6 +244,13 @@ class TradingParams(BaseModel):
     regime_crash_rv: float = _f(
         60.0, "regime", "% annualised", "Realized volatility above this is a crash whatever VIX says.", gt=0.0, le=500.0
     )
+    # alerts
+    alert_events: tuple[AlertKind, ...] = _f(
+        ALL_KINDS,
+        "alerts",
+        "events",
+        "What is sent to the alert channels (python -m worker.alerts; channels from ALERT_URLS or ALERT_CONFIG).",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingParams:
@@ -355,6 +364,15 @@ def field_catalog() -> list[dict[str, Any]]:
                 "default": info.default,
                 "minimum": prop.get("minimum", prop.get("exclusiveMinimum")),
                 "maximum": prop.get("maximum", prop.get("exclusiveMaximum")),
+                "options": _member_values(info.annotation),
             }
         )
     return out
+
+
+def _member_values(annotation: Any) -> list[str] | None:
+    """The choices of a tuple-of-enum field (tuple[Regime, ...] -> the regimes), else None."""
+    args = [a for a in get_args(annotation) if a is not Ellipsis]
+    if get_origin(annotation) is tuple and args and isinstance(args[0], type) and issubclass(args[0], StrEnum):
+        return [m.value for m in args[0]]
+    return None

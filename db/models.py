@@ -351,3 +351,12 @@ class ParityFill(SQLModel, table=True):
     slippage: float | None = None
     slippage_pct: float | None = None
     cost_per_contract: float | None = None
+
+
+class AlertCursor(SQLModel, table=True):
+    """How far the alert relay has read (python -m worker.alerts): a restarted relay neither
+    repeats an alert nor skips one."""
+
+    name: str = Field(primary_key=True)  # events, controlevents, trades_opened, trades_closed, summary_day, stale
+    value: str
+    updated_at: datetime = _time()

@@ -4,7 +4,8 @@ A recorded day (paper and live workers record by default) is replayed on its rec
 compared with what the worker did (`python -m worker.parity`), so the console's Parity page
 fills itself. The replay runs in a child process: the worker's cycle, control tick and
 heartbeat never wait for it. A day is handled once per process, and not at all when its report
-is already stored (a restart after the close does not redo it). The child's exit is written as
+is already stored (a restart after the close does not redo it). The day is the newest session
+closed by the worker's clock, so a restart the next morning still reports yesterday. The child's exit is written as
 an event (`parity_done` or `parity_failed`, with the log file to read).
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from core.calendar import NY, session_for
+from core.calendar import latest_closed, session_for
 from db.models import Bar, ParityDay
 
 log = logging.getLogger("worker.after_close")
@@ -62,9 +63,8 @@ class AfterClose:
         self._reap()
         if now is None or self.child is not None:
             return
-        day = now.astimezone(NY).date()
-        session = session_for(day)
-        if session is None or now < session.close + GRACE or day in self.handled:
+        day = latest_closed(now, GRACE).day
+        if day in self.handled:
             return
         self.handled.add(day)
         if not recorded(self.engine, day) or reported(self.engine, day):
