@@ -3,6 +3,7 @@ backtest. `run(now)` is called once per minute bar; it handles every symbol."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -40,6 +41,8 @@ from db.journal import Journal
 from worker.order_desk import OrderDesk
 from worker.recorder import MarketRecorder
 from worker.tradebook import EntryIntent, TradeBook
+
+log = logging.getLogger("worker.cycle")
 
 
 @dataclass(slots=True)
@@ -141,6 +144,11 @@ class TradingCycle:
     # step 1
     def read_control(self, now: datetime) -> tuple[ControlSnapshot, TradingParams]:
         control, params = self.journal.read_control()
+        previous = self.last_control
+        if previous is None or previous.param_version != control.param_version:
+            log.info("parameter version %d in use from %s (policy %s)", control.param_version, now, params.policy_mode)
+        if previous is not None and previous.state is not control.state:
+            log.info("trading state %s -> %s (%s)", previous.state.value, control.state.value, control.reason_code)
         self.journal.note_param_used(control.param_version, now)
         self.policy.set_mode(params.policy_mode)
         self.last_state = control.state

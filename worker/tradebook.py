@@ -9,6 +9,7 @@ on the bid: the price the position could be sold at.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,9 @@ from core.types import FillEvent, OptionContract, Reason, Side
 from db.journal import Journal
 
 MULTIPLIER = 100
+
+
+log = logging.getLogger("worker.trades")
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,15 @@ class TradeBook:
             intent.trend_pct,
         )
         self._open[fill.contract.underlying] = _Open(state, fill.client_order_id, fees=fill.fee)
+        log.info(
+            "trade %d opened: %d %s at %.2f (%s, confidence %.2f)",
+            trade_id,
+            fill.qty,
+            fill.contract.symbol,
+            fill.price,
+            intent.reason.code,
+            intent.confidence,
+        )
         self.entries_today[fill.contract.underlying] = self.entries_today.get(fill.contract.underlying, 0) + 1
         return trade_id
 
@@ -198,6 +211,15 @@ class TradeBook:
             fields.update(status="closed", exit_time=fill.time, exit_reason_code=reason.code, exit_reason=reason.text)
             del self._open[st.contract.underlying]
             self.last_exit_at[st.contract.underlying] = fill.time
+            log.info(
+                "trade %d closed: %s at %.2f after %.0f min, P&L %+.2f (%s)",
+                st.trade_id,
+                st.contract.symbol,
+                exit_avg,
+                (fill.time - st.entry_time).total_seconds() / 60.0,
+                pnl,
+                reason.code,
+            )
         self.journal.update_trade(st.trade_id, **fields)
         return st.trade_id
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
 from worker.alerts import failure_recorder
 from worker.tradebook import EntryIntent, TradeBook
 
-DAY = session_for(__import__("datetime").date(2026, 2, 20))
+DAY = session_for(date(2026, 2, 20))
 assert DAY is not None
 CONTRACT = OptionContract("SPY", DAY.day, 600.0, Right.CALL)
 
