@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from console.broker_stop import REAL_MODES, flatten_at_broker, trading_mode
 from console.data import reader, writer
+from core.calendar import NY
 from core.types import TradingState
 from db import reads
 from db.control import set_trading_state
@@ -36,16 +37,43 @@ def heartbeat_age_s(status: dict[str, Any] | None) -> float | None:
     return (datetime.now(UTC) - status["heartbeat_at"]).total_seconds()
 
 
+LIVE_REFRESH_S = 2.0
+# The bar stays on screen while the page scrolls (phone and desktop), below Streamlit's header.
+STICKY_CSS = """
+<style>
+div[data-testid="stLayoutWrapper"]:has(> .st-key-control_bar) {
+  position: sticky; top: 3.75rem; z-index: 999;
+  background-color: var(--background-color, #ffffff);
+  padding: 0.2rem 0 0.35rem 0; border-bottom: 1px solid rgba(128, 128, 128, 0.35);
+}
+.st-key-control_bar h4 { padding: 0; margin: 0; font-size: 1.1rem; }
+.st-key-control_bar [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+.st-key-control_bar [data-testid="stColumn"] { min-width: 0; flex: 1 1 0; }
+.st-key-control_bar [data-testid="stCaptionContainer"] { margin: 0; }
+</style>
+"""
+
+
 def control_panel() -> None:
-    """Trading state, the stop button and resume, at the top of every page (phone included:
-    the sidebar is collapsed on a phone, so the stop never lives there)."""
+    """Trading state, the stop button and resume, at the top of every page and stuck there while
+    it scrolls (phone included: the sidebar is collapsed on a phone, so the stop never lives
+    there). The bar refreshes itself every LIVE_REFRESH_S seconds without rerunning the page."""
+    st.html(STICKY_CSS)
+    with st.container(key="control_bar"):
+        live_bar()
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_bar() -> None:
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
     mode = trading_mode(reads.worker_status(reader()))
     if mode == "live":
         st.error("**LIVE TRADING: this worker trades real money at Alpaca.**", icon=":material/warning:")
-    left, middle, right = st.columns([3, 2, 2], vertical_alignment="center")
-    left.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
+    status = reads.worker_status(reader())
+    st.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
+    st.caption(worker_line(status))
+    middle, right = st.columns(2, vertical_alignment="center")
     notices = st.container()
     if middle.button(
         "EMERGENCY STOP",
@@ -84,6 +112,22 @@ def control_panel() -> None:
         _halt_confirmation(notices, control)
     if state != "ACTIVE":
         _resume(notices)
+
+
+def worker_line(status: dict[str, Any] | None) -> str:
+    """The worker's heartbeat in a few words: how long ago, and its clock (ET; simulated in sim)."""
+    age = heartbeat_age_s(status)
+    if status is None or age is None:
+        return "Worker: never started"
+    if status.get("stopped"):
+        return f"Worker: stopped {age:.0f} s ago"
+    beat = "stale" if age > STALE_HEARTBEAT_S else "alive"
+    clock = status.get("sim_time")
+    when = ""
+    if clock is not None:
+        simulated = " simulated" if status.get("mode") == "sim" else ""
+        when = f" · clock {clock.astimezone(NY):%a %H:%M} ET{simulated}"
+    return f"Worker: {beat}, beat {age:.0f} s ago{when}"
 
 
 def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None:

@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 
-from console.auth import hash_password
+from tests.browser_helpers import DESKTOP, PASSWORD, PHONE, SHOTS, chromium, in_view, running_console, settled
+from tests.browser_helpers import open_logged_in as _open
 from tests.console_helpers import scalar, seed_database
-from tests.support import ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "artifacts" / "screenshots"
-PASSWORD = "browser-test-password"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
 PAGES = {
     "overview": "",
     "trades": "trades",
@@ -38,15 +28,6 @@ PAGES = {
     "parameters": "parameters",
     "audit": "audit",
 }
-# Chromium on a machine with no network: no background services, no sandbox as root.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -54,61 +35,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     """(base URL, database URL) of a running console with its login gate on."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
     seed_database(url)
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CONSOLE_PASSWORD_HASH": hash_password(PASSWORD), "CONSOLE_USER": "carol"}
-    proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the console did not start") from None
-                time.sleep(0.3)
+    with running_console(url) as base:
         yield base, url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing: `make browser` installs chromium and chromium-driver")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def _open(browser: Browser, base: str, path: str, viewport: dict[str, int], phone: bool) -> Page:
-    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, accept_downloads=True)  # type: ignore[arg-type]
-    page = context.new_page()
-    page.goto(f"{base}/{path}")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("button", name="EMERGENCY STOP").wait_for(timeout=30_000)
-    page.locator("h1").last.wait_for(timeout=30_000)
-    _settled(page)
-    return page
-
-
-def _settled(page: Page) -> None:
-    """Wait until the script run that the login started has finished (Streamlit's 'running'
-    widget is gone), so a click lands on the finished page, as a person's would."""
-    page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=30_000)
-
-
-def _in_view(page: Page, box: dict[str, float] | None) -> bool:
-    size = page.viewport_size or PHONE
-    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5 \
-        and box["y"] + box["height"] <= size["height"]  # fmt: skip
 
 
 def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser, console: tuple[str, str]) -> None:
@@ -123,7 +57,7 @@ def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Trades").wait_for(timeout=30_000)  # the deep link survives the login
     page.get_by_text("Filters").first.wait_for(timeout=30_000)  # the heading renders before the filters do
-    _settled(page)
+    settled(page)
     assert page.get_by_text("Filters").count() == 1
     page.close()
 
@@ -138,8 +72,8 @@ def test_every_page_at_phone_and_desktop_size(browser: Browser, console: tuple[s
             assert page.locator("h1").last.inner_text() == name.capitalize()
             stop = page.get_by_role("button", name="EMERGENCY STOP")
             state = page.get_by_text("Trading state:", exact=False).first
-            assert _in_view(page, stop.bounding_box()), f"{label} {name}: stop not visible without scrolling"
-            assert _in_view(page, state.bounding_box()), f"{label} {name}: state not visible without scrolling"
+            assert in_view(page, stop.bounding_box()), f"{label} {name}: stop not visible without scrolling"
+            assert in_view(page, state.bounding_box()), f"{label} {name}: state not visible without scrolling"
             for chart in page.locator("[data-testid='stPlotlyChart']").all():
                 box = chart.bounding_box()
                 if box is not None and box["width"] > 0:
@@ -183,7 +117,7 @@ def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, co
     if scalar(url, "SELECT state FROM controlstate") != "HALTED":
         page.get_by_role("button", name="EMERGENCY STOP").click()
         page.get_by_role("button", name="Resume trading...").wait_for(timeout=10_000)
-    _settled(page)
+    settled(page)
     page.get_by_role("button", name="Resume trading...").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Confirm resume").wait_for(timeout=10_000)
