@@ -1,7 +1,8 @@
 """Start the console: `python -m console [--address 127.0.0.1] [--port 8501]`.
 
 Refuses (exit 2) to listen on anything but loopback unless a password hash is configured, so an
-exposed console always has its login gate.
+exposed console always has its login gate; refuses a malformed hash (it could never match, and
+every login would fail without a word why).
 
 Start the console this way, not with `streamlit run app.py`: Streamlit treats a `pages/` folder
 beside app.py as an old-style multipage app until the first script run calls st.navigation, and
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from console.auth import access_problem, configured_hash
+from console.auth import access_problem, configured_hash, hash_problem, session_lifetime_hours
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8501)
     args = parser.parse_args(argv)
-    problem = access_problem(args.address, configured_hash())
+    stored = configured_hash()
+    problem = access_problem(args.address, stored) or (hash_problem(stored) if stored else None)
+    try:
+        session_lifetime_hours()
+    except ValueError as exc:
+        problem = problem or str(exc)
     if problem:
         print(f"refused: {problem}", file=sys.stderr)
         return 2

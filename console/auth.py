@@ -16,6 +16,7 @@ import ipaddress
 import os
 import secrets
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -44,6 +45,43 @@ def verify_password(password: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(found.hex(), digest)
+
+
+def hash_problem(stored: str) -> str | None:
+    """Why a configured hash can never match (None: it is well formed). The usual cause is a
+    shell: `export CONSOLE_PASSWORD_HASH="scrypt$16384$..."` in double quotes eats every `$` part."""
+    parts = stored.split("$")
+    expected = "expected scrypt$N$r$p$SALT$HASH as printed by `python -m console.auth hash`"
+    if len(parts) != 6 or parts[0] != "scrypt":
+        found = f"{len(parts) - 1} '$' separators" if stored.startswith("scrypt") else f"it starts {stored[:8]!r}"
+        return (
+            f"CONSOLE_PASSWORD_HASH is malformed: {expected}; found {found}. In a shell, put the hash in "
+            "single quotes: in double quotes the shell replaces each $part with an empty string."
+        )
+    _, n, r, p, salt, digest = parts
+    try:
+        ok = (
+            int(n) > 1
+            and int(r) > 0
+            and int(p) > 0
+            and len(bytes.fromhex(salt)) >= 8
+            and len(bytes.fromhex(digest)) >= 16
+        )
+    except ValueError:
+        ok = False
+    return None if ok else f"CONSOLE_PASSWORD_HASH is malformed: {expected} (numbers, then hex)."
+
+
+def session_lifetime_hours() -> float:
+    """How long a login lasts across reloads (CONSOLE_SESSION_HOURS, default 12, at most 30 days)."""
+    raw = os.environ.get("CONSOLE_SESSION_HOURS", "12")
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 720:
+        raise ValueError(f"CONSOLE_SESSION_HOURS must be a number of hours in (0, 720], got {raw!r}")
+    return hours
 
 
 def configured_hash(secrets_file: Path = SECRETS_FILE) -> str | None:
@@ -87,11 +125,16 @@ def access_problem(address: str | None, password_hash: str | None) -> str | None
     )
 
 
+_FAILURES = threading.Lock()
+
+
 def check_login(user: str, password: str, password_hash: str) -> bool:
-    """A login attempt; a failure costs a second, to slow guessing."""
+    """A login attempt; a failure costs a second while holding a process-wide lock, so guesses
+    from many browser sessions at once still come one a second at most."""
     ok = hmac.compare_digest(user.encode(), operator_user().encode()) & verify_password(password, password_hash)
     if not ok:
-        time.sleep(FAILED_LOGIN_DELAY_S)
+        with _FAILURES:
+            time.sleep(FAILED_LOGIN_DELAY_S)
     return bool(ok)
 
 

@@ -1,13 +1,49 @@
 """The Streamlit side of the login gate: refuse a non-loopback address without a password hash,
-and ask for the password whenever a hash is configured."""
+ask for the password whenever a hash is configured, and keep the operator logged in across
+reloads and background-tab restores with a session cookie.
+
+The cookie holds a random token; the database holds its sha256, the user, the expiry
+(CONSOLE_SESSION_HOURS) and the password it was opened under (db/console_sessions.py). A reload
+finds the user again from the cookie; logout revokes the row and clears the cookie; a new
+password hash ends every session. Streamlit cannot send Set-Cookie headers, so the cookie is
+written by a script in the page: it is SameSite=Strict, but not HttpOnly.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import streamlit as st
 
-from console.auth import access_problem, check_login, configured_hash, operator_user
+from console.auth import (
+    access_problem,
+    check_login,
+    configured_hash,
+    hash_problem,
+    operator_user,
+    session_lifetime_hours,
+)
+from console.data import writer
+from db import console_sessions
 
 GATE_PASSED = "gate_passed"
+COOKIE = "odte_session"
+_PENDING_COOKIE = "pending_cookie"  # (token, max-age seconds): written by the next page run
+
+
+def _write_cookie(token: str, max_age_s: int) -> None:
+    value = json.dumps(f"{COOKIE}={token}; Max-Age={max_age_s}; Path=/; SameSite=Strict")
+    st.iframe(f"<script>window.parent.document.cookie = {value};</script>", height=1)
+
+
+def _restore_from_cookie(stored: str) -> None:
+    token = st.context.cookies.get(COOKIE)
+    if not isinstance(token, str) or not token:  # no cookie (or no browser: AppTest)
+        return
+    user = console_sessions.session_user(writer(), token=token, password_hash=stored)
+    if user is not None:
+        st.session_state["user"], st.session_state["session_token"] = user, token
 
 
 def login_gate() -> bool:
@@ -15,11 +51,17 @@ def login_gate() -> bool:
     The caller still registers its pages (hidden) so the page in the URL survives the login."""
     stored = configured_hash()
     problem = access_problem(st.get_option("server.address"), stored)
+    problem = problem or (hash_problem(stored) if stored else None)
     if problem:
         st.error(problem)
         st.session_state[GATE_PASSED] = False
         return False
+    if stored and not st.session_state.get("user"):
+        _restore_from_cookie(stored)
     if not stored or st.session_state.get("user"):
+        pending = st.session_state.pop(_PENDING_COOKIE, None)
+        if pending is not None:
+            _write_cookie(*pending)
         st.session_state[GATE_PASSED] = True
         return True
     st.session_state[GATE_PASSED] = False
@@ -30,7 +72,10 @@ def login_gate() -> bool:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         if check_login(user, password, stored):
-            st.session_state["user"] = user
+            lifetime = timedelta(hours=session_lifetime_hours())
+            token = console_sessions.open_session(writer(), user=user, password_hash=stored, lifetime=lifetime)
+            st.session_state["user"], st.session_state["session_token"] = user, token
+            st.session_state[_PENDING_COOKIE] = (token, int(lifetime.total_seconds()))
             st.rerun()
         st.error("Wrong user or password.")
     return False
@@ -38,8 +83,12 @@ def login_gate() -> bool:
 
 def logout_button() -> None:
     if st.session_state.get("user") and st.sidebar.button("Log out", key="logout"):
+        token = st.session_state.pop("session_token", None)
+        if token:
+            console_sessions.revoke(writer(), token=token)
         st.session_state.pop("user", None)
         st.session_state[GATE_PASSED] = False
+        _write_cookie("", 0)  # the browser forgets it too
         st.rerun()
 
 

@@ -360,3 +360,16 @@ class AlertCursor(SQLModel, table=True):
     name: str = Field(primary_key=True)  # events, controlevents, trades_opened, trades_closed, summary_day, stale
     value: str
     updated_at: datetime = _time()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A logged-in console session (the browser holds the token, the database its hash): it
+    survives reloads until it expires, is revoked by logout, and dies with a password change
+    (it is bound to the password hash it was opened under)."""
+
+    token_hash: str = Field(primary_key=True)  # sha256 of the cookie's token
+    user: str
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    password_fingerprint: str  # sha256 of the password hash in force at login (first 16 hex)
+    revoked_at: datetime | None = _time(nullable=True)

@@ -37,10 +37,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_console(url: str, user: str = "carol") -> Iterator[str]:
-    """A console on `url` with its login gate on; yields its base URL."""
+def running_console(url: str, user: str = "carol", password_hash: str | None = None) -> Iterator[str]:
+    """A console on `url` with its login gate on (PASSWORD, or `password_hash`); yields its base URL."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CONSOLE_PASSWORD_HASH": hash_password(PASSWORD), "CONSOLE_USER": user}
+    stored = password_hash or hash_password(PASSWORD)
+    env = {**os.environ, "DATABASE_URL": url, "CONSOLE_PASSWORD_HASH": stored, "CONSOLE_USER": user}
     proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -127,3 +127,66 @@ def test_a_page_run_without_the_apps_gate_shows_nothing(migrated: str, monkeypat
     at.run()
     assert [e.value for e in at.error] == ["Open the console from its home page."]
     assert not at.multiselect and not at.metric
+
+
+def test_a_hash_mangled_by_double_quotes_is_refused_at_start_with_the_reason(tmp_path: Path) -> None:
+    good = auth.hash_password(PASSWORD)
+    eaten = "scrypt" + good.split("$", 4)[-1].split("$")[-1]  # what `export X="scrypt$16384$..."` leaves
+    assert auth.hash_problem(good) is None
+    assert "single quotes" in (auth.hash_problem(eaten) or "")
+    assert "malformed" in (auth.hash_problem("scrypt$x$8$1$00$00") or "")
+    env = {**os.environ, "CONSOLE_PASSWORD_HASH": eaten}
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "--port", "8598"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "CONSOLE_PASSWORD_HASH is malformed" in done.stderr
+
+
+def test_a_bad_session_lifetime_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSOLE_SESSION_HOURS", "forever")
+    with pytest.raises(ValueError, match="CONSOLE_SESSION_HOURS"):
+        auth.session_lifetime_hours()
+
+
+def test_sessions_expire_are_revoked_and_end_with_a_password_change(migrated: str) -> None:
+    from datetime import timedelta
+
+    from db import console_sessions
+    from db.control import utcnow
+    from db.engine import make_engine
+
+    engine = make_engine(migrated)
+    stored = auth.hash_password(PASSWORD)
+    token = console_sessions.open_session(engine, user="bob", password_hash=stored, lifetime=timedelta(hours=2))
+    assert console_sessions.session_user(engine, token=token, password_hash=stored) == "bob"
+    assert console_sessions.session_user(engine, token=token + "x", password_hash=stored) is None
+    later = utcnow() + timedelta(hours=2, seconds=1)
+    assert console_sessions.session_user(engine, token=token, password_hash=stored, now=later) is None, "expired"
+    assert console_sessions.session_user(engine, token=token, password_hash=auth.hash_password("new password!")) is None
+    console_sessions.revoke(engine, token=token)
+    assert console_sessions.session_user(engine, token=token, password_hash=stored) is None, "logged out"
+    from tests.console_helpers import scalar
+
+    assert token not in str(scalar(migrated, "SELECT token_hash FROM consolesession")), "only its hash is stored"
+
+
+def test_failed_logins_from_many_sessions_at_once_still_wait_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Brute force through parallel sessions gains nothing: failures queue for the delay."""
+    import threading
+    import time
+
+    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.2)
+    monkeypatch.setenv("CONSOLE_USER", "bob")
+    stored = auth.hash_password(PASSWORD)
+    threads = [threading.Thread(target=auth.check_login, args=("bob", f"guess {i}", stored)) for i in range(4)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert time.monotonic() - began >= 4 * 0.2  # a floor the throttle guarantees, not a speed bound
