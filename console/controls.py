@@ -74,6 +74,14 @@ def live_bar() -> None:
     st.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
     st.caption(worker_line(status))
     middle, right = st.columns(2, vertical_alignment="center")
+    if st.session_state.pop("clear_control_reason", False):
+        st.session_state["control_reason"] = ""  # a reason is for one action
+    typed = st.text_input(
+        "Reason (optional)",
+        key="control_reason",
+        placeholder="Reason (optional): written with the next action",
+        label_visibility="collapsed",
+    ).strip()
     notices = st.container()
     if middle.button(
         "EMERGENCY STOP",
@@ -87,9 +95,10 @@ def live_bar() -> None:
             TradingState.HALTED,
             operator_name(),
             "operator_stop",
-            "Emergency stop from the console.",
+            _why("Emergency stop from the console", typed),
             flatten=True,
         )
+        st.session_state["clear_control_reason"] = True
         notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         if mode in REAL_MODES:  # also straight to the broker: works while the worker is down
             flat, summary = flatten_at_broker(database_url(), mode, operator_name())
@@ -103,15 +112,20 @@ def live_bar() -> None:
         disabled=state == "HALTED",
         help="REDUCING: no new positions; open ones are still managed by the exit rules.",
     ):
-        event = set_trading_state(
-            writer(), TradingState.REDUCING, operator_name(), "operator_reduce", "New entries stopped from the console."
-        )
+        why = _why("New entries stopped from the console", typed)
+        event = set_trading_state(writer(), TradingState.REDUCING, operator_name(), "operator_reduce", why)
+        st.session_state["clear_control_reason"] = True
         notices.warning("Recorded: REDUCING, no new entries." if event else "Already reducing.")
         state = TradingState.REDUCING.value
     if state == "HALTED":
         _halt_confirmation(notices, control)
     if state != "ACTIVE":
-        _resume(notices)
+        _resume(notices, typed)
+
+
+def _why(action: str, typed: str) -> str:
+    """The audit row's reason: the action, and the operator's own words when typed."""
+    return f"{action}: {typed}" if typed else f"{action}."
 
 
 def worker_line(status: dict[str, Any] | None) -> str:
@@ -143,13 +157,13 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None
         area.info("Waiting for the worker to cancel orders and flatten...")
 
 
-def _resume(area: DeltaGenerator) -> None:
+def _resume(area: DeltaGenerator, typed: str) -> None:
     if area.button("Resume trading...", key="resume"):
-        _confirm_resume()
+        _confirm_resume(typed)
 
 
 @st.dialog("Resume trading?")
-def _confirm_resume() -> None:
+def _confirm_resume(typed: str) -> None:
     """A modal confirmation: resuming re-enables entries, so it is never one click."""
     st.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
     confirm, cancel = st.columns(2)
@@ -159,8 +173,9 @@ def _confirm_resume() -> None:
             TradingState.ACTIVE,
             operator_name(),
             "operator_resume",
-            "Resumed from the console after confirmation.",
+            _why("Resumed from the console after confirmation", typed),
         )
+        st.session_state["clear_control_reason"] = True
         st.rerun()
     if cancel.button("Cancel", key="cancel_resume"):
         st.rerun()

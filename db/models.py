@@ -373,3 +373,20 @@ class ConsoleSession(SQLModel, table=True):
     expires_at: datetime = _time()
     password_fingerprint: str  # sha256 of the password hash in force at login (first 16 hex)
     revoked_at: datetime | None = _time(nullable=True)
+
+
+class ControlRequest(SQLModel, table=True):
+    """An operator's request about one position or order (close this position, cancel this
+    order), carried out by the worker through its order path. The row is its audit: who, when,
+    why, and what the worker did with it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    who: str
+    kind: str  # close_position | cancel_order
+    trade_id: int | None = None  # close_position
+    client_order_id: str | None = None  # cancel_order
+    reason: str = ""  # typed by the operator, may be empty
+    status: str = Field(default="pending", index=True)  # pending | working | done | refused
+    result: str | None = None  # what the worker did, in words
+    updated_at: datetime | None = _time(nullable=True)

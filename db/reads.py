@@ -7,7 +7,18 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from db.models import ControlEvent, ControlState, Equity, Event, ParamVersion, Trade, WorkerStatus
+from db.control_requests import OPEN_ORDER_STATES
+from db.models import (
+    ControlEvent,
+    ControlRequest,
+    ControlState,
+    Equity,
+    Event,
+    Order,
+    ParamVersion,
+    Trade,
+    WorkerStatus,
+)
 from db.trade_reads import columns, frame
 
 
@@ -113,3 +124,17 @@ def param_versions(engine: Engine) -> pd.DataFrame:
 
 def param_version(engine: Engine, version_id: int) -> dict[str, Any] | None:
     return _row(engine, select(ParamVersion).where(ParamVersion.id == version_id))
+
+
+def open_orders(engine: Engine) -> pd.DataFrame:
+    """Orders still working at the broker (pending, accepted, partially filled), oldest first."""
+    cols = ("client_order_id", "created_at", "contract", "side", "qty", "filled_qty", "order_type", "limit_price")
+    stmt = select(*columns(Order, (*cols, "status"))).where(Order.status.in_(OPEN_ORDER_STATES)).order_by(Order.id)  # type: ignore[attr-defined,arg-type]
+    return frame(engine, stmt, (*cols, "status"))
+
+
+def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The operator's per-position requests, newest first: who, what, why, what the worker did."""
+    cols = ("id", "at", "who", "kind", "trade_id", "client_order_id", "reason", "status", "result", "updated_at")
+    stmt = select(*columns(ControlRequest, cols)).order_by(ControlRequest.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return frame(engine, stmt, cols)

@@ -1,4 +1,5 @@
 """Audit: every trading-state change (who, when, why, when the worker carried it out), every
+close-this-position and cancel-this-order request (who, why, what the worker did), every
 parameter version, and the worker's events."""
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def state_changes() -> None:
     st.dataframe(in_new_york(shown), hide_index=True, width="stretch")
 
 
+def position_requests() -> None:
+    st.subheader("Position and order requests")
+    frame = reads.control_requests(reader(), limit=500)
+    if frame.empty:
+        st.write("None yet.")
+    else:
+        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
 def parameter_versions() -> None:
     st.subheader("Parameter versions")
     st.dataframe(in_new_york(reads.param_versions(reader())), hide_index=True, width="stretch")
@@ -39,5 +49,6 @@ def worker_events() -> None:
 require_gate()
 st.title("Audit")
 state_changes()
+position_requests()
 parameter_versions()
 worker_events()

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from console import charts
-from console.controls import heartbeat_age_s
 from console.data import reader
 from console.formatting import in_new_york
 from console.login import require_gate
+from console.position_controls import position_and_order_controls
 from core.calendar import NY
 from db import decision_reads, reads
 from db.decision_reads import DecisionFilter
@@ -19,25 +19,28 @@ REFRESH_S = 5
 
 
 def headline() -> None:
+    """Equity, today's P&L, open positions and the worker's mode in a compact grid (the state and
+    the heartbeat are in the bar above every page)."""
     engine = reader()
     status = reads.worker_status(engine)
     equity = reads.latest_equity(engine)
-    control = reads.control_state(engine) or {}
-    age = heartbeat_age_s(status)
-    cols = st.columns(5)
-    cols[0].metric("Trading state", control.get("state", "-"))
-    cols[1].metric(
+    held = len(reads.open_positions(engine))
+    today = None if equity is None else equity["equity"] - equity["start_of_day"]
+    top, bottom = st.columns(2), st.columns(2)
+    top[0].metric("Equity", "-" if equity is None else f"{equity['equity']:,.0f}")
+    top[1].metric("Today's P&L", "-" if today is None else f"{today:+,.2f}")
+    bottom[0].metric("Open positions", held)
+    bottom[1].metric(
         "Worker",
         "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
         help="Mode of the last worker that wrote a heartbeat",
     )
-    cols[2].metric("Heartbeat age", "-" if age is None else f"{age:.0f} s")
-    cols[3].metric("Equity", "-" if equity is None else f"{equity['equity']:,.2f}")
-    today = None if equity is None else equity["equity"] - equity["start_of_day"]
-    cols[4].metric("Today's P&L", "-" if today is None else f"{today:,.2f}")
     if status and status.get("sim_time"):
         sim_ny = status["sim_time"].astimezone(NY)
-        st.caption(f"Simulated clock: {sim_ny:%Y-%m-%d %H:%M} ET; last cycle {status['last_cycle_ms']:.1f} ms")
+        st.caption(
+            f"Worker clock {sim_ny:%Y-%m-%d %H:%M} ET ({'simulated' if status['mode'] == 'sim' else 'market'}); "
+            f"last cycle {status['last_cycle_ms']:.1f} ms"
+        )
 
 
 def equity_chart() -> None:
@@ -51,6 +54,10 @@ def equity_chart() -> None:
 def positions() -> None:
     st.subheader("Open positions")
     table(reads.open_positions(reader()), "No open position.")
+    working = reads.open_orders(reader())
+    if not working.empty:
+        st.subheader("Working orders")
+        table(working, "")
 
 
 def table(frame: pd.DataFrame, empty: str) -> None:
@@ -81,3 +88,4 @@ def live() -> None:
 require_gate()
 st.title("Overview")
 live()
+position_and_order_controls(reads.open_positions(reader()))

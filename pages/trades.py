@@ -9,6 +9,7 @@ import streamlit as st
 from console import analysis, charts, data
 from console.formatting import in_new_york
 from console.login import require_gate
+from console.position_controls import close_button
 from db import trade_reads
 from db.engine import database_url
 from db.trade_reads import TradeFilter
@@ -123,6 +124,8 @@ def trail(selected: int | None, default: int) -> None:
     )
     if t["exit_reason"]:
         st.caption(f"Exit: {t['exit_reason']}")
+    if t.get("status") == "open":
+        close_button(int(trade_id), "Close this position", key="trail_close")
     st.markdown("Orders")
     st.dataframe(in_new_york(found.orders), hide_index=True, width="stretch")
     st.markdown("Fills")

@@ -5,7 +5,8 @@ underlyings through the order desk. The halt is confirmed (the console shows it)
 broker's positions read back flat; until then each tick tries again, every failure is an event
 with the broker's message, and after `MAX_STOP_ATTEMPTS` the state stays "stop incomplete"
 (with what is still open) for the operator. Other holdings in the account are left alone and
-listed in the confirmation.
+listed in the confirmation. The tick also carries out the operator's per-position requests
+(close one position, cancel one order: worker/requests.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
 from core.types import TradingState
 from db.control import EventNote, mark_halt_applied, mark_halt_incomplete
 from worker.cycle import TradingCycle
+from worker.requests import carry_out as carry_out_requests
 
 log = logging.getLogger("worker.control")
 MAX_STOP_ATTEMPTS = 10
@@ -50,7 +52,8 @@ class ControlLoop:
             if reuse_cycle_read and cycle.last_control is not None and not cycle.state_written:
                 control = cycle.last_control
             else:
-                control, _ = cycle.journal.read_control()
+                control, params = cycle.journal.read_control()
+                carry_out_requests(cycle, now, params, control.state)  # nobody asks in a backtest
             cycle.last_state = control.state
             if control.state is not TradingState.HALTED or control.halt_applied_at is not None:
                 if control.state is not TradingState.HALTED:

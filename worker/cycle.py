@@ -112,6 +112,7 @@ class TradingCycle:
         self.last_latency_ms = 0.0
         self.last_state = TradingState.ACTIVE
         self._vix_range: tuple[object, VixRange] = (None, VixRange.of(np.empty(0)))
+        self.operator_closes: dict[str, Reason] = {}  # underlying -> the console's close, until flat
 
     # ---- the cycle ------------------------------------------------------------------------
     def run(self, now: datetime) -> None:
@@ -319,17 +320,41 @@ class TradingCycle:
         self, symbol: str, now: datetime, session: Session, params: TradingParams, out: PolicyOutput
     ) -> str | None:
         pos = self.book.position(symbol)
-        if pos is None or self.desk.working_for(symbol):  # an exit already working is not sent twice
+        if pos is None:
+            self.operator_closes.pop(symbol, None)  # flat: the operator's close is done
+            return None
+        if self.desk.working_for(symbol):  # an exit already working is not sent twice
             return None
         quote = self.market.quote(pos.contract, now)
         if quote is None:
             return None
+        requested = self.operator_closes.get(symbol)
         close_conf = out.confidence if out.action is Action.CLOSE else None
-        signal = check_exits(pos, quote.bid, now, session, params, close_conf)
+        signal = (
+            ExitSignal(requested, pos.qty_open)
+            if requested is not None
+            else check_exits(pos, quote.bid, now, session, params, close_conf)
+        )
         if signal is None:
             return None
         sent = self.send_exit(symbol, signal, now, quote.bid, params)
         return signal.reason.code if sent else None
+
+    def close_now(self, symbol: str, reason: Reason, now: datetime, params: TradingParams) -> str:
+        """The operator's close of one position: sent now when there is a quote, then re-sent by
+        every cycle until flat (worker/requests.py). Returns what happened, in words."""
+        pos = self.book.position(symbol)
+        if pos is None:
+            return "no open position"
+        self.operator_closes[symbol] = reason
+        if self.desk.working_for(symbol):
+            return "an order is working on it: the close follows when it ends"
+        quote = self.market.quote(pos.contract, now)
+        if quote is None:
+            return "no quote yet: the close follows at the next cycle"
+        if not self.send_exit(symbol, ExitSignal(reason, pos.qty_open), now, quote.bid, params):
+            return "not sent: the trading state forbids it"
+        return f"exit of {pos.qty_open} {pos.contract.symbol} sent (limit through the bid {quote.bid:.2f})"
 
     def send_exit(self, symbol: str, signal: ExitSignal, now: datetime, bid: float, params: TradingParams) -> bool:
         """A limit through the bid, or a market order for an urgent exit that has waited; False

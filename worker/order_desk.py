@@ -31,7 +31,7 @@ from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.desk")
-URGENT_EXITS = frozenset({"stop_loss", "eod_flatten", "emergency_stop", "max_drawdown_halt"})
+URGENT_EXITS = frozenset({"stop_loss", "eod_flatten", "emergency_stop", "max_drawdown_halt", "operator_close"})
 UNKNOWN_EXIT = Reason("unknown_exit", "Closed by an order the worker did not send.")
 
 

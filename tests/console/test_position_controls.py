@@ -1,0 +1,89 @@
+"""Per-position control from the console: close this position (Overview and the trade trail),
+cancel this order, and a typed reason on the stop; each a row the worker carries out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from db import control_requests
+from db.control import save_param_version
+from tests.conftest import EXITS_OFF, run_until_open_position
+from tests.console_helpers import SEED_PARAMS, open_page, scalar
+from worker.runtime import Runtime
+
+
+def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_who_and_why(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
+    now = run_until_open_position(runtime)
+    runtime.cycle.journal.flush()
+    url = str(runtime.engine.url)
+    trade_id = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
+    at = open_page(url, "overview", monkeypatch)
+    assert at.selectbox(key="close_pick").value == trade_id
+    at.text_input(key="close_position_reason").input("earnings in an hour")
+    at.button(key="close_position").click().run()
+    assert not at.exception
+    assert any("Close requested" in s.value for s in at.success), ([e.value for e in at.error], at.success)
+    assert scalar(url, "SELECT who || '|' || reason || '|' || status FROM controlrequest") == (
+        "alice|earnings in an hour|pending"
+    )
+    minute = now
+    for _ in range(10):  # the worker: its control tick sends the exit, its cycles see it through
+        runtime.control.tick(minute)
+        runtime.cycle.run(minute)
+        minute += timedelta(minutes=1)
+        if scalar(url, "SELECT status FROM trade WHERE id = :t", t=trade_id) == "closed":
+            break
+    runtime.control.tick(minute)
+    assert scalar(url, "SELECT exit_reason FROM trade WHERE id = :t", t=trade_id) == (
+        "Closed from the console by alice: earnings in an hour"
+    )
+    assert scalar(url, "SELECT status FROM controlrequest") == "done"
+    at.run()
+    assert not any(b.key == "close_position" for b in at.button), "nothing left to close"
+
+
+def _close_through_the_worker(runtime: Runtime, trade_id: int, start: datetime) -> datetime:
+    control_requests.request_close(runtime.engine, trade_id=trade_id, who="test")
+    minute = start
+    while runtime.cycle.book.open_count():
+        runtime.control.tick(minute)
+        runtime.cycle.run(minute)
+        minute += timedelta(minutes=1)
+    runtime.control.tick(minute)
+    return minute
+
+
+def test_the_trade_trail_offers_the_close_of_an_open_trade(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 3}, author="test")
+    url = str(runtime.engine.url)
+    first = scalar(url, "SELECT id FROM trade WHERE status = 'open'") if run_until_open_position(runtime) else None
+    assert first is not None
+    _close_through_the_worker(runtime, int(first), run_until_open_position(runtime))
+    run_until_open_position(runtime, date(2026, 3, 11))
+    runtime.cycle.journal.flush()
+    second = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
+    at = open_page(url, "trades", monkeypatch)
+    at.number_input(key="trail_id").set_value(first).run()
+    assert not any(b.key == "trail_close" for b in at.button), "a closed trade has no close button"
+    at.number_input(key="trail_id").set_value(second).run()
+    at.button(key="trail_close").click().run()
+    assert scalar(url, "SELECT trade_id FROM controlrequest ORDER BY id DESC LIMIT 1") == second
+
+
+def test_a_typed_reason_goes_into_the_stops_audit_row_and_one_click_still_stops(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(runtime.engine.url)
+    at = open_page(url, "overview", monkeypatch)
+    at.text_input(key="control_reason").input("Fed speaks at 14:00")
+    at.button(key="stop").click().run()
+    assert scalar(url, "SELECT reason FROM controlevent ORDER BY id DESC LIMIT 1") == (
+        "Emergency stop from the console: Fed speaks at 14:00"
+    )
+    at.run()
+    assert at.text_input(key="control_reason").value == "", "a reason is for one action"
