@@ -32,6 +32,7 @@ class TradeFigures:
     max_drawdown: float  # dollars, from the peak of cumulative realized P&L (<= 0)
     avg_hold_min: float
     trades_per_day: float
+    days: int = 0  # trading days behind the daily ratios (Sharpe, Sortino)
 
 
 def with_derived(trades: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +41,7 @@ def with_derived(trades: pd.DataFrame) -> pd.DataFrame:
     out = trades.copy()
     entry = out["entry_time"].dt.tz_convert(MARKET_TZ)
     out["day"] = entry.dt.tz_localize(None).dt.floor("D")  # a New York date (vectorised; strftime is slow)
-    out["hour"] = entry.dt.hour
+    out["hour"] = entry.dt.hour.map("{:02d}:00".format)  # a label: 09:00, 10:00 (ET)
     out["hold_min"] = (out["exit_time"] - out["entry_time"]).dt.total_seconds() / 60.0
     out["confidence_bucket"] = pd.cut(out["confidence"], CONFIDENCE_BINS, right=False)
     out["outcome"] = np.where(out["realized_pnl"] > 0, "win", "loss")
@@ -60,7 +61,7 @@ def figures(trades: pd.DataFrame) -> TradeFigures:
     cumulative realized P&L, since trades alone carry no equity."""
     pnl = trades["realized_pnl"].to_numpy(dtype=float)
     if pnl.size == 0:
-        return TradeFigures(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return TradeFigures(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)
     daily = daily_pnl(trades).to_numpy(dtype=float)
     base = summarize(pnl.tolist(), daily.tolist(), [], capital=1.0)  # Sharpe/Sortino are scale-free
     cumulative = np.cumsum(pnl)
@@ -78,6 +79,7 @@ def figures(trades: pd.DataFrame) -> TradeFigures:
         max_drawdown=float(drawdown.min()),
         avg_hold_min=float(trades["hold_min"].mean()),
         trades_per_day=float(pnl.size / max(len(daily), 1)),
+        days=len(daily),
     )
 
 
@@ -86,6 +88,23 @@ def by(trades: pd.DataFrame, column: str) -> pd.DataFrame:
     if trades.empty:
         return pd.DataFrame({column: [], "pnl": [], "trades": [], "win_rate": []})
     grouped = trades.groupby(column, observed=True)["realized_pnl"]
+    out = pd.DataFrame({"pnl": grouped.sum(), "trades": grouped.size(), "win_rate": grouped.apply(_win_rate)})
+    return out.reset_index()
+
+
+PERIODS = {"day": "D", "week": "W-FRI", "month": "M"}
+
+
+def by_period(trades: pd.DataFrame, period: str) -> pd.DataFrame:
+    """P&L, trades and win rate per New York day, week (ending Friday) or month of entry."""
+    if trades.empty:
+        return pd.DataFrame({period: [], "pnl": [], "trades": [], "win_rate": []})
+    stamps = trades["day"].dt.to_period(PERIODS[period])
+    if period == "week":
+        labels = stamps.dt.end_time.dt.strftime("week to %Y-%m-%d")
+    else:
+        labels = stamps.dt.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
+    grouped = trades.assign(**{period: labels}).groupby(period, sort=True)["realized_pnl"]
     out = pd.DataFrame({"pnl": grouped.sum(), "trades": grouped.size(), "win_rate": grouped.apply(_win_rate)})
     return out.reset_index()
 

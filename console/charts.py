@@ -14,11 +14,12 @@ ACTION_COLOURS = {"hold": GREY, "buy_call": GREEN, "buy_put": RED, "close": BLUE
 
 def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
+        title={"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         height=height,
         autosize=True,
-        margin={"l": 8, "r": 8, "t": 40, "b": 8},
+        margin={"l": 8, "r": 36, "t": 40, "b": 8},
         legend={"orientation": "h", "y": -0.15},
+        modebar={"orientation": "v"},  # down the right edge: on a phone it no longer covers the title
     )
     return fig
 
@@ -49,29 +50,36 @@ def equity_with_drawdown(curve: pd.DataFrame) -> go.Figure:
 
 
 def cumulative_pnl(points: pd.DataFrame) -> go.Figure:
-    """Cumulative realized P&L with its drawdown (dollars)."""
-    return _with_drawdown(
+    """Cumulative realized P&L with its drawdown (dollars); nights and weekends hidden."""
+    fig = _with_drawdown(
         _ny(points["time"]),
         points["cum_pnl"],
         points["drawdown"],
         ("cumulative P&L", "drawdown"),
         "Cumulative P&L and drawdown",
     )
+    fig.update_xaxes(rangebreaks=MARKET_HOURS_ONLY)
+    return fig
 
 
 def pnl_bars(grouped: pd.DataFrame, column: str, title: str) -> go.Figure:
-    """P&L per group, green for gains and red for losses; trades and win rate on hover."""
+    """P&L per group, green for gains and red for losses, each bar labelled with its trade count
+    and win rate (a bar of 2 trades must not look like a finding)."""
     colours = [GREEN if v > 0 else RED for v in grouped["pnl"]]
+    labels = [f"n={int(n)} · {w:.0%}" for n, w in zip(grouped["trades"], grouped["win_rate"], strict=True)]
     fig = go.Figure(
         go.Bar(
             x=grouped[column].astype(str),
             y=grouped["pnl"],
             marker_color=colours,
+            text=labels,
+            textposition="auto",
             customdata=grouped[["trades", "win_rate"]].to_numpy(),
             hovertemplate="%{x}<br>P&L %{y:,.2f}<br>%{customdata[0]} trades, win rate %{customdata[1]:.0%}"
             "<extra></extra>",
         )
     )
+    fig.update_xaxes(type="category")  # hours and buckets are labels, never a continuous 9.5 .. 10.5 axis
     return _layout(fig, title)
 
 
@@ -108,6 +116,7 @@ def stacked_counts(counts: pd.DataFrame, x: str, title: str, colours: dict[str, 
                 )
             )
     fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="category")
     return _layout(fig, title)
 
 
@@ -160,3 +169,38 @@ def side_by_side_bars(frame: pd.DataFrame, title: str) -> go.Figure:
         fig.add_trace(go.Bar(x=frame.index, y=frame[column], name=str(column), marker={"color": colour}))
     fig.update_layout(barmode="group")
     return _layout(fig, title)
+
+
+def price_with_trades(series: pd.DataFrame, trades: pd.DataFrame, title: str) -> go.Figure:
+    """The underlying through one day (the price each cycle decided on) with each trade's entry
+    (triangle: up for a call, down for a put) and exit (circle: green won, red lost); a point's
+    customdata is its trade id, so a click can open that trade."""
+    fig = go.Figure(go.Scatter(x=_ny(series["time"]), y=series["underlying_price"], name="price", line={"color": GREY}))
+    if not trades.empty and not series.empty:
+        prices = series.set_index("time")["underlying_price"].sort_index()
+        prices = prices[~prices.index.duplicated(keep="last")]  # several runs may have decided that minute
+        for when, name in (("entry_time", "entry"), ("exit_time", "exit")):
+            times = trades[when]
+            at = prices.reindex(times, method="ffill").to_numpy()
+            won = trades["realized_pnl"].to_numpy() > 0
+            if name == "entry":
+                marker = {
+                    "symbol": ["triangle-up" if d > 0 else "triangle-down" for d in trades["direction"]],
+                    "size": 12,
+                    "color": BLUE,
+                }
+            else:
+                marker = {"symbol": "circle", "size": 10, "color": [GREEN if w else RED for w in won]}
+            fig.add_trace(
+                go.Scatter(
+                    x=_ny(times),
+                    y=at,
+                    mode="markers",
+                    name=name,
+                    marker=marker,
+                    customdata=trades["id"].to_numpy(),
+                    hovertemplate=f"trade %{{customdata}} {name}<br>%{{x|%H:%M}} ET<br>%{{y:.2f}}<extra></extra>",
+                )
+            )
+    fig.update_xaxes(title_text="ET")
+    return _layout(fig, title, 340)

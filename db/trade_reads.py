@@ -44,6 +44,7 @@ TRADE_COLUMNS: tuple[str, ...] = (
 ANALYSIS_COLUMNS: tuple[str, ...] = (
     "id",
     "underlying",
+    "direction",
     "entry_time",
     "exit_time",
     "realized_pnl",

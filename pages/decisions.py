@@ -34,16 +34,15 @@ def counts(url: str, f: DecisionFilter) -> None:
     actions = data.decision_counts(url, f, "final_action")
     blocks = data.decision_counts(url, f, "blocked_by")
     st.caption(f"{int(actions['count'].sum()):,} decisions, {int(blocks['count'].sum()):,} blocked entries.")
+    holds = int(actions.loc[actions["value"] == "hold", "count"].sum()) if not actions.empty else 0
+    acted = actions[actions["value"] != "hold"] if not actions.empty else actions
+    title = f"Final actions other than hold ({holds:,} holds not drawn)"
     by_day, by_hour = st.tabs(["By day", "By hour (ET)"])
     with by_day:
-        st.plotly_chart(
-            charts.stacked_counts(actions, "day", "Final actions", charts.ACTION_COLOURS), width="stretch", key="a_day"
-        )
+        st.plotly_chart(charts.stacked_counts(acted, "day", title, charts.ACTION_COLOURS), width="stretch", key="a_day")
         st.plotly_chart(charts.stacked_counts(blocks, "day", "Block codes"), width="stretch", key="b_day")
     with by_hour:
-        st.plotly_chart(
-            charts.stacked_counts(actions, "hour", "Final actions", charts.ACTION_COLOURS), width="stretch", key="a_hr"
-        )
+        st.plotly_chart(charts.stacked_counts(acted, "hour", title, charts.ACTION_COLOURS), width="stretch", key="a_hr")
         st.plotly_chart(charts.stacked_counts(blocks, "hour", "Block codes"), width="stretch", key="b_hr")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from console import analysis, charts, data
+from console import analysis, charts, data, trade_views
 from console.formatting import in_new_york
 from console.login import require_gate
 from console.position_controls import close_button
@@ -15,6 +15,8 @@ from db.engine import database_url
 from db.trade_reads import TradeFilter
 
 TABLE_ROWS = 1_000
+# What matters at a glance (and fits 390 px): when, what, P&L and why; the rest on demand.
+NARROW_COLUMNS = ("exit_time (ET)", "underlying", "direction", "realized_pnl", "exit_reason_code", "id")
 BREAKDOWNS = (
     ("entry_reason_code", "P&L by entry reason"),
     ("exit_reason_code", "P&L by exit reason"),
@@ -50,31 +52,11 @@ def filters(url: str) -> TradeFilter:
     return TradeFilter(start=start, end=end, **picked)
 
 
-def headline(trades: pd.DataFrame) -> None:
-    f = analysis.figures(trades)
-    shown = [
-        ("Trades", f"{f.trades:,}"),
-        ("Win rate", analysis.format_figure(f.win_rate, "pct")),
-        ("Profit factor", analysis.format_figure(f.profit_factor, "ratio")),
-        ("Expectancy", analysis.format_figure(f.expectancy, "money")),
-        ("Avg win", analysis.format_figure(f.avg_win, "money")),
-        ("Avg loss", analysis.format_figure(f.avg_loss, "money")),
-        ("Total P&L", analysis.format_figure(f.total_pnl, "money")),
-        ("Sharpe (daily)", analysis.format_figure(f.sharpe, "ratio")),
-        ("Sortino (daily)", analysis.format_figure(f.sortino, "ratio")),
-        ("Max drawdown", analysis.format_figure(f.max_drawdown, "money")),
-        ("Avg hold (min)", analysis.format_figure(f.avg_hold_min, "num")),
-        ("Trades per day", analysis.format_figure(f.trades_per_day, "num")),
-    ]
-    for row in range(0, len(shown), 4):
-        for col, (label, value) in zip(st.columns(4), shown[row : row + 4], strict=False):
-            col.metric(label, value)
-
-
 def chart_tabs(trades: pd.DataFrame) -> None:
     over_time, breakdowns, spread = st.tabs(["P&L over time", "Breakdowns", "Distribution and excursions"])
     with over_time:
         st.plotly_chart(charts.cumulative_pnl(analysis.cumulative(trades)), width="stretch")
+        trade_views.period_chart(trades)
     with breakdowns:
         for column, title in BREAKDOWNS:
             st.plotly_chart(charts.pnl_bars(analysis.by(trades, column), column, title), width="stretch")
@@ -97,8 +79,11 @@ def table_and_export(url: str, f: TradeFilter, total: int) -> int | None:
     """The newest trades (selectable) and the CSV of every filtered trade; returns the selected id."""
     newest = data.newest_trades(url, f, TABLE_ROWS)
     st.caption(f"Newest {len(newest):,} of {total:,} filtered trades; the CSV holds all of them.")
+    shown = in_new_york(newest)
+    every = st.toggle("All columns", key="trade_all_columns", help="Off: the columns that fit a phone")
+    order = None if every else [c for c in NARROW_COLUMNS if c in shown.columns]
     event = st.dataframe(
-        in_new_york(newest), hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        shown, column_order=order, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         key="trade_table",
     )  # fmt: skip
     st.download_button(
@@ -142,7 +127,8 @@ closed = analysis.with_derived(data.trades(url, chosen))
 if closed.empty:
     st.info("No closed trade matches the filters yet.")
 else:
-    headline(closed)
+    trade_views.headline(closed)
     chart_tabs(closed)
+    clicked = trade_views.price_section(url, closed)
     selected = table_and_export(url, chosen, len(closed))
-    trail(selected, int(closed["id"].iloc[-1]))
+    trail(clicked or selected, int(closed["id"].iloc[-1]))

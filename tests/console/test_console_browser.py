@@ -52,10 +52,11 @@ def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser
     page = browser.new_page(viewport=PHONE)
     page.goto(f"{base}/trades")
     page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
-    assert page.get_by_text("Filters").count() == 0 and page.get_by_role("heading", name="Trades").count() == 0
+    heading = page.get_by_role("heading", name="Trades", exact=True)
+    assert page.get_by_text("Filters").count() == 0 and heading.count() == 0
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Trades").wait_for(timeout=30_000)  # the deep link survives the login
+    page.get_by_role("heading", name="Trades", exact=True).wait_for(timeout=30_000)  # the deep link survives the login
     page.get_by_text("Filters").first.wait_for(timeout=30_000)  # the heading renders before the filters do
     settled(page)
     assert page.get_by_text("Filters").count() == 1
