@@ -12,6 +12,7 @@ from db.models import (
     ControlEvent,
     ControlRequest,
     ControlState,
+    Decision,
     Equity,
     Event,
     Order,
@@ -58,6 +59,14 @@ def open_positions(engine: Engine) -> pd.DataFrame:
         Trade.entry_reason_code,
         Trade.confidence,
         Trade.regime,
+        Trade.underlying,
+        Trade.entry_qty,
+        Trade.peak_bid,
+        Trade.vix,
+        Trade.entry_atr_pct,
+        Trade.entry_trend_pct,
+        Trade.partials_done,
+        Trade.param_version,
     ]
     with engine.connect() as conn:
         rows = conn.execute(select(*cols).where(Trade.status == "open").order_by(Trade.id)).mappings().all()
@@ -138,3 +147,14 @@ def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
     cols = ("id", "at", "who", "kind", "trade_id", "client_order_id", "reason", "status", "result", "updated_at")
     stmt = select(*columns(ControlRequest, cols)).order_by(ControlRequest.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, cols)
+
+
+def latest_market(engine: Engine, symbol: str) -> dict[str, Any] | None:
+    """The newest decision's view of a symbol: its time, the underlying's price and VIX."""
+    stmt = (
+        select(Decision.time, Decision.underlying_price, Decision.vix)
+        .where(Decision.symbol == symbol)
+        .order_by(Decision.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    return _row(engine, stmt)

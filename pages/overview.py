@@ -3,6 +3,8 @@ Refreshes itself every few seconds."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
@@ -11,11 +13,13 @@ from console.data import reader
 from console.formatting import in_new_york
 from console.login import require_gate
 from console.position_controls import position_and_order_controls
+from console.position_view import log_tail, position_cards
 from core.calendar import NY
 from db import decision_reads, reads
 from db.decision_reads import DecisionFilter
 
 REFRESH_S = 5
+WORKER_LOG = "data/worker.log"  # where `make run` writes it; compose: set WORKER_LOG
 
 
 def headline() -> None:
@@ -53,7 +57,14 @@ def equity_chart() -> None:
 
 def positions() -> None:
     st.subheader("Open positions")
-    table(reads.open_positions(reader()), "No open position.")
+    held = reads.open_positions(reader())
+    if held.empty:
+        st.write("No open position.")
+    else:
+        status = reads.worker_status(reader())
+        position_cards(reader(), held, status.get("sim_time") if status else None)
+        with st.expander("As a table"):
+            table(held, "")
     working = reads.open_orders(reader())
     if not working.empty:
         st.subheader("Working orders")
@@ -65,6 +76,16 @@ def table(frame: pd.DataFrame, empty: str) -> None:
         st.write(empty)
     else:
         st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
+def worker_events_and_log() -> None:
+    with st.expander("Worker events and log"):
+        table(reads.events(reader(), limit=15), "No event yet.")
+        lines = log_tail(os.environ.get("WORKER_LOG", WORKER_LOG))
+        if lines:
+            st.code("\n".join(lines), language=None)
+        else:
+            st.caption(f"No log file at {os.environ.get('WORKER_LOG', WORKER_LOG)} (set WORKER_LOG).")
 
 
 def latest_decisions_and_alerts() -> None:
@@ -83,6 +104,7 @@ def live() -> None:
     equity_chart()
     positions()
     latest_decisions_and_alerts()
+    worker_events_and_log()
 
 
 require_gate()

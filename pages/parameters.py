@@ -11,6 +11,7 @@ from console.formatting import in_new_york
 from console.login import require_gate
 from console.param_form import diff, editor
 from console.whatif_view import section as whatif_section
+from core.calendar import NY
 from core.params import ParamsError, params_to_json, validate_params
 from db import reads
 from db.control import revert_to, save_param_version
@@ -29,12 +30,14 @@ def active_version() -> tuple[int, dict[str, object]]:
     used = row.get("first_used_at")
     st.markdown(
         f"**Active: version {version_id}** by {row.get('author', '-')} at "
-        f"{row['created_at']:%Y-%m-%d %H:%M:%S} UTC" + (f" ({row['note']})" if row.get("note") else "")
+        f"{row['created_at'].astimezone(NY):%Y-%m-%d %H:%M} ET" + (f" ({row['note']})" if row.get("note") else "")
         if row
         else "No parameter version yet."
     )
     if used:
-        st.caption(f"The worker's cycle first used it at {used:%Y-%m-%d %H:%M:%S} UTC (its own clock).")
+        status = reads.worker_status(reader()) or {}
+        clock = "simulated clock" if status.get("mode") == "sim" else "market clock"
+        st.caption(f"The worker's cycle first used it at {used.astimezone(NY):%Y-%m-%d %H:%M} ET ({clock}).")
     else:
         st.caption("The worker has not run a cycle on it yet.")
     values = params_to_json(validate_params(dict(row.get("values") or {}), strict=False))
@@ -48,6 +51,8 @@ def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
         st.write("No change.")
     else:
         st.dataframe(changes, hide_index=True, width="stretch")
+    if st.session_state.pop("params_clear_note", False):
+        st.session_state["params_note"] = ""  # a note belongs to the version it was saved with
     note = st.text_input("Note (why this change)", key="params_note")
     if st.button("Save as new version", type="primary", disabled=changes.empty, key="params_save"):
         try:
@@ -57,6 +62,7 @@ def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
                 st.error(f"Refused, nothing was stored: `{error.field}` {error.rule}.")
             return
         st.session_state["params_flash"] = f"Saved version {version.id}; the worker applies it on its next cycle."
+        st.session_state["params_clear_note"] = True
         st.rerun()
 
 

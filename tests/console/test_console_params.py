@@ -65,6 +65,7 @@ def test_a_saved_edit_is_used_by_the_workers_next_cycle(runtime: Runtime, monkey
         row = conn.execute(text("SELECT author, note, first_used_at, json_extract(\"values\", '$.min_confidence') "
                                 "FROM paramversion WHERE id = :v"), {"v": after}).one()  # fmt: skip
     assert tuple(row) == ("alice", "fewer, surer entries", None, 0.9)
+    assert at.text_input(key="params_note").value == "", "the note belongs to the saved version"
 
     runtime.cycle.run(session.at(41))  # the worker's next cycle
     runtime.cycle.journal.flush()

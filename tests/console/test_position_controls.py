@@ -23,6 +23,9 @@ def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_
     url = str(runtime.engine.url)
     trade_id = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
     at = open_page(url, "overview", monkeypatch)
+    card = " ".join(m.value for m in at.markdown)
+    assert "entry " in card and "bid " in card and "stop " in card and "take-profit " in card, card
+    assert any("delta " in c.value and "flatten at " in c.value for c in at.caption), "greeks and the flatten"
     assert at.selectbox(key="close_pick").value == trade_id
     at.text_input(key="close_position_reason").input("earnings in an hour")
     at.button(key="close_position").click().run()
