@@ -8,21 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from console import analysis, charts, data
+from console.layout import compact_grid
 from db.decision_reads import DecisionFilter
 
 MIN_DAYS_FOR_RATIOS = 20  # daily Sharpe/Sortino from fewer days are noise
 MIN_TRADES_FOR_RATES = 30  # win rate and profit factor from fewer trades swing by tens of points
-# Two metrics a row on a phone instead of one: the headline fits the first screen.
-COMPACT_CSS = """
-<style>
-.st-key-trade_headline [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.25rem; }
-.st-key-trade_headline [data-testid="stColumn"] { min-width: 45% !important; flex: 1 1 45%; }
-.st-key-trade_headline [data-testid="stMetricValue"] { font-size: 1.3rem; }
-@media (min-width: 900px) {
-  .st-key-trade_headline [data-testid="stColumn"] { min-width: 0 !important; flex: 1 1 0; }
-}
-</style>
-"""
 
 
 def headline(trades: pd.DataFrame) -> None:
@@ -42,8 +32,7 @@ def headline(trades: pd.DataFrame) -> None:
         ("Avg hold (min)", analysis.format_figure(f.avg_hold_min, "num")),
         ("Trades per day", analysis.format_figure(f.trades_per_day, "num")),
     ]
-    st.html(COMPACT_CSS)
-    with st.container(key="trade_headline"):
+    with compact_grid("trade_headline"):
         for row in range(0, len(shown), 4):
             for col, (label, value) in zip(st.columns(4), shown[row : row + 4], strict=False):
                 col.metric(label, value)

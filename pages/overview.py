@@ -11,6 +11,7 @@ import streamlit as st
 from console import charts
 from console.data import reader
 from console.formatting import in_new_york
+from console.layout import compact_grid
 from console.login import require_gate
 from console.position_controls import position_and_order_controls
 from console.position_view import log_tail, position_cards
@@ -30,7 +31,9 @@ def headline() -> None:
     equity = reads.latest_equity(engine)
     held = len(reads.open_positions(engine))
     today = None if equity is None else equity["equity"] - equity["start_of_day"]
-    top, bottom = st.columns(2), st.columns(2)
+    with compact_grid("overview_headline"):
+        cells = st.columns(4)
+    top, bottom = cells[:2], cells[2:]
     top[0].metric("Equity", "-" if equity is None else f"{equity['equity']:,.0f}")
     top[1].metric("Today's P&L", "-" if today is None else f"{today:+,.2f}")
     bottom[0].metric("Open positions", held)

@@ -26,6 +26,7 @@ PAGES = {
     "decisions": "decisions",
     "parity": "parity",
     "parameters": "parameters",
+    "models": "models",
     "audit": "audit",
 }
 
