@@ -31,7 +31,7 @@ migrate: install
 # in the foreground on 127.0.0.1:$(PORT). Ctrl-C stops all three: SIGTERM, clean shutdowns.
 run: migrate
 	@mkdir -p data
-	@$(PY) -m worker --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
+	@$(PY) -m worker --demo-preset --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
 	  worker=$$!; \
 	  $(PY) -m worker.alerts $(if $(DB),--db $(DB)) > data/alerts.log 2>&1 & \
 	  alerts=$$!; trap 'kill -TERM $$worker $$alerts 2>/dev/null; wait $$worker $$alerts' EXIT INT TERM; \

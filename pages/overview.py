@@ -10,6 +10,7 @@ import streamlit as st
 
 from console import charts
 from console.data import reader
+from console.demo_banner import demo_banner
 from console.formatting import in_new_york
 from console.layout import compact_grid
 from console.login import require_gate
@@ -112,5 +113,6 @@ def live() -> None:
 
 require_gate()
 st.title("Overview")
+demo_banner()
 live()
 position_and_order_controls(reads.open_positions(reader()))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from console.controls import operator_name
 from console.data import reader, writer
+from console.demo_banner import demo_banner
 from console.formatting import in_new_york
 from console.login import require_gate
 from console.param_form import diff, editor
@@ -84,6 +85,7 @@ def history(active_id: int) -> None:
 
 require_gate()
 st.title("Parameters")
+demo_banner()
 flash()
 version_id, active = active_version()
 edited = editor(active, version_id)

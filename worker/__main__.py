@@ -41,6 +41,7 @@ from core.calendar import last_sessions  # noqa: E402
 from core.types import TradingState  # noqa: E402
 from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
+from db.presets import apply_demo_preset  # noqa: E402
 from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
 from worker.after_close import AfterClose  # noqa: E402
 from worker.clock import BrokerClock, SimClock  # noqa: E402
@@ -307,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--record-band-pct", type=float, default=2.0, help="recorded quotes: strikes within this % of spot"
     )
+    parser.add_argument(
+        "--demo-preset",
+        action="store_true",
+        help="on a fresh database, start on the demo preset (the rule baseline decides; make run uses it)",
+    )
     add_run_arguments(parser, default_db=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -319,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, LeaseHeldError, SettingsError) as exc:
         raise SystemExit(f"worker refused to start: {exc}") from None
     log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
+    if args.demo_preset and (demo := apply_demo_preset(rt.engine)) is not None:
+        log.info("fresh database: parameter version %d is the demo preset (policy_mode rules)", demo)
     if rt.clients is None:
         restore_simulated_account(rt)
         worker = Worker(rt, resume_clock(rt, args.start), 60.0 / args.speed, stopping=stopping)

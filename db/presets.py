@@ -1,0 +1,42 @@
+"""The demo preset: what `make run` starts a fresh database on, so a first run shows trades.
+
+The shipped RL model's buy confidence stays under the default `min_confidence` (0.75), so on
+the defaults a first run only holds. The preset changes one thing, and says so: the rule
+baseline decides (`policy_mode = rules`); every threshold keeps its default. It is a parameter
+version of its own, authored "demo preset" with a note naming the policy and the thresholds,
+and the console labels it and offers the RL model in one click. It is applied only to a
+database whose only version is the bootstrap defaults and on which no cycle has run.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from core.params import TradingParams, params_to_json
+from core.types import PolicyMode
+from db.control import save_param_version
+from db.models import Decision, ParamVersion
+
+DEMO_AUTHOR = "demo preset"
+
+
+def demo_note(params: TradingParams) -> str:
+    return (
+        f"Demo preset: the rule baseline decides (policy_mode rules) so a first run trades; thresholds are the "
+        f"defaults (min_confidence {params.min_confidence}, max_spread_pct {params.max_spread_pct}, "
+        f"max_trades_per_symbol_day {params.max_trades_per_symbol_day}). The RL model is one click away."
+    )
+
+
+def apply_demo_preset(engine: Engine) -> int | None:
+    """Store and activate the demo preset on a fresh database; its version id, or None when the
+    database is not fresh (an operator's choice is never overwritten)."""
+    with Session(engine) as s:
+        versions = s.exec(select(func.count()).select_from(ParamVersion)).one()[0]  # type: ignore[call-overload]
+        decided = s.exec(select(Decision.id).limit(1)).first()  # type: ignore[call-overload]
+    if versions != 1 or decided is not None:
+        return None
+    values = {**params_to_json(TradingParams()), "policy_mode": PolicyMode.RULES.value}
+    version = save_param_version(engine, values, author=DEMO_AUTHOR, note=demo_note(TradingParams()))
+    return int(version.id or 0)
