@@ -87,3 +87,19 @@ def bootstrap_report(
         for name, fn in by_trade.items():
             out[f"{name}_lo"], out[f"{name}_hi"] = _interval([fn(i) for i in trade_draws], level)
     return out
+
+
+def pooled_drawdown(
+    folds: Sequence[Sequence[DayResult]], capital: float, reps: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, float | None]:
+    """Max drawdown of folds pooled, each fold on its own capital (a fold restarts at full capital,
+    so adding every fold's P&L onto one capital would overstate it, e.g. -110%): the worst fold's
+    drawdown, with an interval from resampling each fold's days within that fold."""
+    ready = [np.asarray([d.pnl for d in f], dtype=float) for f in folds if len(f)]
+    if not ready:
+        return {"max_drawdown_pct": None, "max_drawdown_pct_lo": None, "max_drawdown_pct_hi": None}
+    point = min(_equity_drawdown(daily, capital) for daily in ready)
+    rng = np.random.default_rng(seed)
+    draws = [min(_equity_drawdown(d[rng.integers(0, d.size, d.size)], capital) for d in ready) for _ in range(reps)]
+    lo, hi = _interval(draws, level)
+    return {"max_drawdown_pct": _finite(point), "max_drawdown_pct_lo": lo, "max_drawdown_pct_hi": hi}

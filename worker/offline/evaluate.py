@@ -34,7 +34,7 @@ from core.policy.baselines import RandomEntryPolicy
 from core.policy.ensemble import PolicySet
 from core.policy.rl import RLPolicy
 from core.policy.rules import RulePolicy
-from core.rl.report import DayResult, bootstrap_report
+from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
 from core.rl.train import TrainConfig, train
 from core.types import PolicyMode
 from db.engine import make_engine
@@ -120,17 +120,21 @@ def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, se
     return {slots[int(i)] for i in picks}
 
 
+POOLED_NOTE = (
+    "all folds: sums and rates over every test day; max drawdown is the worst fold's, each fold on its own capital"
+)
+
+
 def underlying_days(world: Any, test: list[Session], capital: float) -> list[DayResult]:
-    """Buy both underlyings (equal weight) at the first test open, hold to the last close."""
-    out, previous = [], None
+    """Both underlyings (equal weight) held from each test session's open to its close: the same
+    sessions and hours the policies trade, never the nights and gaps between them."""
+    out = []
     for s in test:
-        closes = []
+        moves = []
         for symbol in world.symbols:
             bars = world.session_bars(s, symbol)
-            start = float(bars.open[0]) if previous is None else previous[symbol]
-            closes.append((symbol, float(bars.close[-1]), float(bars.close[-1]) / start - 1.0))
-        previous = {sym: c for sym, c, _ in closes}
-        out.append(DayResult(s.day.isoformat(), capital * float(np.mean([r for _, _, r in closes])), ()))
+            moves.append(float(bars.close[-1]) / float(bars.open[0]) - 1.0)
+        out.append(DayResult(s.day.isoformat(), capital * float(np.mean(moves)), ()))
     return out
 
 
@@ -141,7 +145,7 @@ class Evaluation:
         self.work = Path(tempfile.mkdtemp(prefix="evaluate-"))
         self.world = make_world(args.source, args.world_seed)
         self.rows: list[dict[str, Any]] = []
-        self.days: dict[tuple[str, int | None], list[DayResult]] = {}
+        self.days: dict[tuple[str, int | None], list[list[DayResult]]] = {}  # per fold, for the pooled rows
         self.given = RLPolicy(args.model) if args.model else None  # loaded once, reused on every fold
 
     def backtest(self, test: list[Session], policy: PolicySet, tag: str) -> BacktestReadout:
@@ -182,7 +186,7 @@ class Evaluation:
             )
         )
         if pool:
-            self.days.setdefault((policy, seed), []).extend(days)
+            self.days.setdefault((policy, seed), []).append(days)
 
     def run_fold(self, fold: Fold) -> None:
         a = self.args
@@ -220,7 +224,7 @@ class Evaluation:
             "underlying",
             None,
             underlying_days(self.world, fold.test, self.args.cash),
-            "equal-weight SPY/QQQ",
+            "equal-weight SPY/QQQ, each test session open to close",
         )
 
     def run(self) -> str:
@@ -234,9 +238,12 @@ class Evaluation:
             print(f"fold {fold.index}: train {train[0].day}..{train[-1].day}, test {test[0].day}..{test[-1].day}")
             self.run_fold(fold)
         overall = Fold(-1, [s for f in folds for s in f.train], [s for f in folds for s in f.test])
-        for (policy, seed), days in sorted(self.days.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        for (policy, seed), per_fold in sorted(self.days.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
             version = next(r["model_version"] for r in self.rows if r["policy"] == policy and r["seed"] == seed)
-            self.record(overall, policy, version, seed, days, "all folds", pool=False)
+            days = [d for fold_days in per_fold for d in fold_days]
+            self.record(overall, policy, version, seed, days, POOLED_NOTE, pool=False)
+            pooled = pooled_drawdown(per_fold, self.args.cash, seed=self.args.bootstrap_seed)
+            self.rows[-1]["metrics"].update(pooled)
         engine = make_engine(upgrade(a.db))
         if self.given is not None:
             register_model(engine, self.given.version, str(a.model), asdict(self.given.metadata))
