@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -82,3 +83,36 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert len(table) == len(rows)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying"}
     assert len(at.get("plotly_chart")) == 1
+
+
+def _tiny(url: str, workers: int) -> list[str]:
+    return [
+        "--source", "synthetic", "--start", "2025-12-01", "--end", "2025-12-12", "--folds", "2",
+        "--train-days", "4", "--test-days", "2", "--seeds", "1", "2", "--timesteps", "1024",
+        "--db", url, "--workers", str(workers),
+    ]  # fmt: skip
+
+
+def test_ray_tasks_give_the_serial_runs_results(tmp_path: Path) -> None:
+    """Every (fold, seed, policy) as a Ray task on a local Ray of 2 workers: the same rows as one
+    process running them one after another (training included)."""
+    serial_url, fanned_url = f"sqlite:///{tmp_path / 'serial.db'}", f"sqlite:///{tmp_path / 'ray.db'}"
+    evaluate_main(_tiny(serial_url, 1))
+    evaluate_main(_tiny(fanned_url, 2))
+
+    def rows(url: str) -> list[tuple[object, ...]]:
+        found = model_store.evaluations(make_engine(url))
+        return sorted(
+            (
+                r["fold"],
+                r["policy"],
+                r["seed"],
+                r["model_version"].split("-f")[-1],
+                json.dumps(r["metrics"], sort_keys=True),
+            )
+            for r in found
+        )
+
+    serial, fanned = rows(serial_url), rows(fanned_url)
+    assert len(serial) == 2 * (2 * 2 + 3) + 2 * 2 + 3  # per fold: rl+random per seed, rules, hold, underlying
+    assert serial == fanned

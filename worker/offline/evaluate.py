@@ -17,41 +17,26 @@ shown on the console's Models page.
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
+import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
 
-from core.calendar import NY, Session
+from core.calendar import Session
 from core.market.worlds import make_world, pick_sessions
-from core.policy.baselines import RandomEntryPolicy
-from core.policy.ensemble import PolicySet
 from core.policy.rl import RLPolicy
-from core.policy.rules import RulePolicy
 from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
-from core.rl.train import TrainConfig, train
-from core.types import PolicyMode
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
-from db.models import Decision, Equity, Trade
-from worker.offline.backtest import run_backtest
-from worker.runtime import RunOptions
+from worker.offline.evaluate_fanout import ray_results, serial_results
+from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, hold_result
 
 POLICIES = ("rl", "random", "rules", "hold", "underlying")
-
-
-@dataclass(frozen=True)
-class Fold:
-    index: int
-    train: list[Session]
-    test: list[Session]
 
 
 def make_folds(sessions: list[Session], train_days: int, test_days: int, folds: int) -> list[Fold]:
@@ -67,57 +52,6 @@ def make_folds(sessions: list[Session], train_days: int, test_days: int, folds: 
         out.append(Fold(0, sessions[train_start:test_start], sessions[test_start:test_end]))
     out.reverse()
     return [Fold(i, f.train, f.test) for i, f in enumerate(out)]
-
-
-@dataclass(frozen=True)
-class BacktestReadout:
-    """What the evaluation reads back from one backtest's throwaway database."""
-
-    days: list[DayResult]  # P&L per test session (day-end equity change) and its closed trades
-    blocked: dict[str, int]  # how often each safeguard blocked an entry the policy wanted
-    entries: int  # positions opened
-
-
-def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float) -> BacktestReadout:
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            trades = conn.execute(
-                select(Trade.entry_time, Trade.realized_pnl, Trade.status).where(Trade.run_id == run_id)
-            ).all()
-            equity = conn.execute(
-                select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)
-            ).all()
-            blocked = conn.execute(
-                select(Decision.blocked_by, func.count())
-                .where(Decision.run_id == run_id, Decision.blocked_by.is_not(None))  # type: ignore[union-attr]
-                .group_by(Decision.blocked_by)
-            ).all()
-    finally:
-        engine.dispose()
-    close_of: dict[date, float] = {}
-    for t, e in equity:
-        close_of[t.astimezone(NY).date()] = e
-    by_day: dict[date, list[float]] = {}
-    for t, pnl, status in trades:
-        if status == "closed":
-            by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
-    days, previous = [], capital
-    for s in test:
-        end = close_of.get(s.day, previous)
-        days.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
-        previous = end
-    return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades))
-
-
-def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, seed: int) -> set[tuple[str, datetime]]:
-    """`count` (symbol, cycle time) pairs drawn uniformly from the default entry window."""
-    rng = np.random.default_rng(seed)
-    slots = [(sym, s.at(m)) for s in test for sym in symbols for m in range(31, s.minutes - 60)]
-    if not slots or count <= 0:
-        return set()
-    picks = rng.choice(len(slots), size=min(count, len(slots)), replace=False)
-    return {slots[int(i)] for i in picks}
 
 
 POOLED_NOTE = (
@@ -142,18 +76,12 @@ class Evaluation:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.id = f"eval-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        self.work = Path(tempfile.mkdtemp(prefix="evaluate-"))
         self.world = make_world(args.source, args.world_seed)
         self.rows: list[dict[str, Any]] = []
         self.days: dict[tuple[str, int | None], list[list[DayResult]]] = {}  # per fold, for the pooled rows
-        self.given = RLPolicy(args.model) if args.model else None  # loaded once, reused on every fold
-
-    def backtest(self, test: list[Session], policy: PolicySet, tag: str) -> BacktestReadout:
-        db = f"sqlite:///{self.work / (tag + '.db')}"
-        options = RunOptions(source=self.args.source, seed=self.args.world_seed, db=db, cash=self.args.cash)
-        options.flush_every = 390
-        result = run_backtest(options, test[0].day, test[-1].day, policy=policy, run_id=tag)
-        return read_backtest(db, result.run_id, test, self.args.cash)
+        self.given = RLPolicy(args.model) if args.model else None  # its metadata is registered with the results
+        model = str(Path(args.model).resolve()) if args.model else None
+        self.settings = Settings(self.id, args.source, args.world_seed, args.timesteps, args.cash, model)
 
     def record(
         self,
@@ -188,44 +116,12 @@ class Evaluation:
         if pool:
             self.days.setdefault((policy, seed), []).append(days)
 
-    def run_fold(self, fold: Fold) -> None:
+    def results(self, folds: list[Fold]) -> list[PolicyResult]:
+        """Every (fold, seed, policy) result, in the serial order, from this process or from Ray."""
         a = self.args
-        for seed in a.seeds:
-            if self.given is not None:
-                rl, note = self.given, "given model, not trained on this fold"
-            else:
-                cfg = TrainConfig(
-                    source=a.source,
-                    start=fold.train[0].day,
-                    end=fold.train[-1].day,
-                    days=None,
-                    timesteps=a.timesteps,
-                    seed=seed,
-                    out=self.work,
-                    name=f"{self.id}-f{fold.index}-s{seed}",
-                    progress=False,
-                )
-                rl, note = RLPolicy(train(cfg)[0]), "trained on the fold's train range"
-            by_rl = self.backtest(fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), f"f{fold.index}-rl-{seed}")
-            self.record(fold, "rl", rl.version, seed, by_rl.days, note, blocked=by_rl.blocked)
-            entries = random_entries(fold.test, self.world.symbols, by_rl.entries, seed)
-            rnd = self.backtest(
-                fold.test, PolicySet(RandomEntryPolicy(entries, seed), None), f"f{fold.index}-rnd-{seed}"
-            )
-            self.record(fold, "random", "random-entries", seed, rnd.days, f"{len(entries)} random entries")
-        rules = self.backtest(fold.test, PolicySet(RulePolicy(), None), f"f{fold.index}-rules")
-        self.record(fold, "rules", RulePolicy.version, None, rules.days, "rule baseline", blocked=rules.blocked)
-        self.record(
-            fold, "hold", "hold", None, [DayResult(s.day.isoformat(), 0.0, ()) for s in fold.test], "never trades"
-        )
-        self.record(
-            fold,
-            "underlying",
-            "underlying",
-            None,
-            underlying_days(self.world, fold.test, self.args.cash),
-            "equal-weight SPY/QQQ, each test session open to close",
-        )
+        if a.workers == 1 and not a.ray_address:
+            return serial_results(self.settings, folds, a.seeds)
+        return ray_results(self.settings, folds, a.seeds, a.workers, a.ray_address)
 
     def run(self) -> str:
         a = self.args
@@ -236,7 +132,20 @@ class Evaluation:
         for fold in folds:
             train, test = fold.train, fold.test
             print(f"fold {fold.index}: train {train[0].day}..{train[-1].day}, test {test[0].day}..{test[-1].day}")
-            self.run_fold(fold)
+        by_fold: dict[int, list[PolicyResult]] = {}
+        for r in self.results(folds):
+            by_fold.setdefault(r.fold, []).append(r)
+        for fold in folds:
+            for r in [*by_fold.get(fold.index, []), hold_result(fold)]:
+                self.record(fold, r.policy, r.version, r.seed, r.days, r.note, blocked=r.blocked)
+            self.record(
+                fold,
+                "underlying",
+                "underlying",
+                None,
+                underlying_days(self.world, fold.test, self.args.cash),
+                "equal-weight SPY/QQQ, each test session open to close",
+            )
         overall = Fold(-1, [s for f in folds for s in f.train], [s for f in folds for s in f.test])
         for (policy, seed), per_fold in sorted(self.days.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
             version = next(r["model_version"] for r in self.rows if r["policy"] == policy and r["seed"] == seed)
@@ -248,7 +157,6 @@ class Evaluation:
         if self.given is not None:
             register_model(engine, self.given.version, str(a.model), asdict(self.given.metadata))
         save_evaluation(engine, self.rows)
-        shutil.rmtree(self.work, ignore_errors=True)  # the throwaway backtest databases and fold models
         return self.id
 
 
@@ -290,7 +198,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0)
     p.add_argument("--cash", type=float, default=100_000.0)
     p.add_argument("--db", default=None, help="where results go (default: DATABASE_URL or sqlite:///data/trading.db)")
+    p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
+    p.add_argument(
+        "--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or auto) instead of a local one"
+    )
     args = p.parse_args(argv)
+    args.workers = args.workers or os.cpu_count() or 1
     if args.source == "synthetic" and not (args.start and args.end):
         args.end = args.end or date(2025, 12, 31)
         args.start = args.start or date(2025, 6, 2)

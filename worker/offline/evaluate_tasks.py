@@ -1,0 +1,193 @@
+"""The walk-forward evaluation's units of work, one per (fold, seed, policy): plain functions of
+picklable inputs, so the same code runs in this process (`--workers 1`) or as Ray tasks on
+this machine's cores or a cluster (worker/offline/evaluate.py fans them out).
+
+Each task builds its own world from the source name, trains (the RL task) and backtests in a
+throwaway folder of its own (on a cluster, the node's local disk), and returns only figures.
+The random-entries task takes the RL task's result as its input, so it draws as many entries
+as the RL policy made; Ray passes the result when the RL task has finished. Nothing depends on
+which process runs a task: with the same seeds the results equal a serial run's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select
+
+from core.calendar import NY, Session
+from core.market.worlds import make_world
+from core.policy.baselines import RandomEntryPolicy
+from core.policy.ensemble import PolicySet
+from core.policy.rl import RLPolicy
+from core.policy.rules import RulePolicy
+from core.rl.report import DayResult
+from core.rl.train import TrainConfig, train
+from core.types import PolicyMode
+from db.engine import make_engine
+from db.models import Decision, Equity, Trade
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    train: list[Session]
+    test: list[Session]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every task needs to know about the evaluation."""
+
+    evaluation_id: str
+    source: str
+    world_seed: int
+    timesteps: int
+    cash: float
+    model: str | None  # a given model (no training), or None: train one per fold and seed
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy's out-of-sample result on one fold."""
+
+    fold: int
+    policy: str
+    version: str
+    seed: int | None
+    days: list[DayResult]
+    note: str
+    blocked: dict[str, int] | None
+    entries: int
+
+
+@dataclass(frozen=True)
+class BacktestReadout:
+    """What the evaluation reads back from one backtest's throwaway database."""
+
+    days: list[DayResult]  # P&L per test session (day-end equity change) and its closed trades
+    blocked: dict[str, int]  # how often each safeguard blocked an entry the policy wanted
+    entries: int  # positions opened
+
+
+def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float) -> BacktestReadout:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            trades = conn.execute(
+                select(Trade.entry_time, Trade.realized_pnl, Trade.status).where(Trade.run_id == run_id)
+            ).all()
+            equity = conn.execute(
+                select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)
+            ).all()
+            blocked = conn.execute(
+                select(Decision.blocked_by, func.count())
+                .where(Decision.run_id == run_id, Decision.blocked_by.is_not(None))  # type: ignore[union-attr]
+                .group_by(Decision.blocked_by)
+            ).all()
+    finally:
+        engine.dispose()
+    close_of: dict[date, float] = {}
+    for t, e in equity:
+        close_of[t.astimezone(NY).date()] = e
+    by_day: dict[date, list[float]] = {}
+    for t, pnl, status in trades:
+        if status == "closed":
+            by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
+    days, previous = [], capital
+    for s in test:
+        end = close_of.get(s.day, previous)
+        days.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
+        previous = end
+    return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades))
+
+
+def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, seed: int) -> set[tuple[str, datetime]]:
+    """`count` (symbol, cycle time) pairs drawn uniformly from the default entry window."""
+    rng = np.random.default_rng(seed)
+    slots = [(sym, s.at(m)) for s in test for sym in symbols for m in range(31, s.minutes - 60)]
+    if not slots or count <= 0:
+        return set()
+    picks = rng.choice(len(slots), size=min(count, len(slots)), replace=False)
+    return {slots[int(i)] for i in picks}
+
+
+def _backtest(settings: Settings, test: list[Session], policy: PolicySet, folder: Path, tag: str) -> BacktestReadout:
+    from worker.offline.backtest import run_backtest
+    from worker.runtime import RunOptions
+
+    db = f"sqlite:///{folder / (tag + '.db')}"
+    options = RunOptions(db=db, source=settings.source, seed=settings.world_seed, cash=settings.cash, model=None)
+    options.flush_every = 390
+    result = run_backtest(options, test[0].day, test[-1].day, policy=policy, run_id=tag)
+    return read_backtest(db, result.run_id, test, settings.cash)
+
+
+def _folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="evaluate-task-"))
+
+
+def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
+    """Train on the fold's train range (or take the given model), then backtest its test range."""
+    folder = _folder()
+    try:
+        if settings.model is not None:
+            rl, note = RLPolicy(settings.model), "given model, not trained on this fold"
+        else:
+            cfg = TrainConfig(
+                source=settings.source,
+                start=fold.train[0].day,
+                end=fold.train[-1].day,
+                days=None,
+                timesteps=settings.timesteps,
+                seed=seed,
+                out=folder,
+                name=f"{settings.evaluation_id}-f{fold.index}-s{seed}",
+                progress=False,
+            )
+            rl, note = RLPolicy(train(cfg)[0]), "trained on the fold's train range"
+        out = _backtest(
+            settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, f"f{fold.index}-rl-{seed}"
+        )
+        return PolicyResult(fold.index, "rl", rl.version, seed, out.days, note, out.blocked, out.entries)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def random_task(settings: Settings, fold: Fold, seed: int, rl: PolicyResult) -> PolicyResult:
+    """As many random entries as the RL policy made on the same fold, drawn with the same seed."""
+    folder = _folder()
+    try:
+        world = make_world(settings.source, settings.world_seed)
+        entries = random_entries(fold.test, world.symbols, rl.entries, seed)
+        policy = PolicySet(RandomEntryPolicy(entries, seed), None)
+        out = _backtest(settings, fold.test, policy, folder, f"f{fold.index}-rnd-{seed}")
+        note = f"{len(entries)} random entries"
+        return PolicyResult(fold.index, "random", "random-entries", seed, out.days, note, None, out.entries)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
+    folder = _folder()
+    try:
+        out = _backtest(settings, fold.test, PolicySet(RulePolicy(), None), folder, f"f{fold.index}-rules")
+        return PolicyResult(
+            fold.index, "rules", RulePolicy.version, None, out.days, "rule baseline", out.blocked, out.entries
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def hold_result(fold: Fold) -> PolicyResult:
+    days = [DayResult(s.day.isoformat(), 0.0, ()) for s in fold.test]
+    return PolicyResult(fold.index, "hold", "hold", None, days, "never trades", None, 0)
+
+
+def sessions_of(fold: Fold) -> tuple[date, date]:
+    return fold.test[0].day, fold.test[-1].day
