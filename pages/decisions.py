@@ -57,10 +57,17 @@ def probabilities(url: str, f: DecisionFilter) -> None:
     st.plotly_chart(charts.probabilities(series), width="stretch")
 
 
+# At a glance (and within 390 px): when, which symbol, what it finally did, and why not.
+NARROW_COLUMNS = ("time (ET)", "symbol", "final_action", "blocked_by", "confidence", "id")
+
+
 def one_decision(f: DecisionFilter) -> None:
     st.subheader("Decisions")
     latest = decision_reads.latest(data.reader(), f)
-    st.dataframe(in_new_york(latest), hide_index=True, width="stretch")
+    shown = in_new_york(latest)
+    every = st.toggle("All columns", key="decision_all_columns", help="Off: the columns that fit a phone")
+    order = None if every else [c for c in NARROW_COLUMNS if c in shown.columns]
+    st.dataframe(shown, column_order=order, hide_index=True, width="stretch")
     default = int(latest["id"].iloc[0]) if len(latest) else 1
     decision_id = st.number_input("Decision id", min_value=1, value=default, step=1, key="decision_id")
     record = decision_reads.decision(data.reader(), int(decision_id))
