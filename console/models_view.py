@@ -57,7 +57,7 @@ def results(rows: list[dict[str, Any]], evaluation_id: str) -> pd.DataFrame:
             continue
         m = r["metrics"] or {}
         row: dict[str, Any] = {
-            "fold": "all" if r["fold"] < 0 else r["fold"],
+            "fold": "all" if r["fold"] < 0 else str(r["fold"]),  # one type: Arrow refuses a mixed column
             "policy": r["policy"],
             "model_version": r["model_version"],
             "seed": r["seed"],
@@ -90,3 +90,29 @@ def overall(frame: pd.DataFrame) -> pd.DataFrame:
         p if pd.isna(s) else f"{p} (seed {int(s)})" for p, s in zip(pooled["policy"], pooled["seed"], strict=True)
     ]
     return pooled
+
+
+def confidence_rows(rows: list[dict[str, Any]], evaluation_id: str) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Per pooled policy (label): outcomes by confidence bucket, and the trades kept at several
+    min_confidence thresholds; out of sample (the evaluation's test folds)."""
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for r in rows:
+        m = r["metrics"] or {}
+        if r["evaluation_id"] != evaluation_id or r["fold"] >= 0 or "confidence_buckets" not in m:
+            continue
+        label = r["policy"] if r["seed"] is None else f"{r['policy']} (seed {r['seed']})"
+        buckets = []
+        for bucket, s in m["confidence_buckets"].items():
+            trades = int(s.get("trades", 0))
+            buckets.append(
+                {
+                    "confidence": bucket,
+                    "trades taken": trades,
+                    "win rate": s["wins"] / trades if trades else None,
+                    "mean P&L": s["pnl"] / trades if trades else None,
+                    "entries wanted": int(s.get("wanted", 0)),
+                    "of them blocked": int(s.get("blocked", 0)),
+                }
+            )
+        out[label] = (pd.DataFrame(buckets), pd.DataFrame(m.get("thresholds") or []))
+    return out

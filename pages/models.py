@@ -59,6 +59,23 @@ def evaluation() -> None:
             width="stretch",
         )
     st.dataframe(frame, hide_index=True, width="stretch")
+    confidence(rows, chosen)
+
+
+def confidence(rows: list[dict[str, object]], evaluation_id: str) -> None:
+    """Whether raising min_confidence helps, on evidence: outcomes by the policy's confidence."""
+    tables = models_view.confidence_rows(rows, evaluation_id)  # type: ignore[arg-type]
+    if not tables:
+        return
+    st.subheader("Confidence against outcomes (out of sample, all folds)")
+    label = st.selectbox("Policy", list(tables), key="models_conf_policy")
+    buckets, thresholds = tables[label]
+    st.dataframe(buckets, hide_index=True, width="stretch")
+    st.caption(
+        "The trades taken at or above each min_confidence: what raising the threshold keeps. A lower "
+        "threshold would add entries this run never took, so it cannot be read from here."
+    )
+    st.dataframe(thresholds, hide_index=True, width="stretch")
 
 
 require_gate()

@@ -78,8 +78,15 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     rnd = next(r for r in rows if r["policy"] == "random" and r["fold"] == 0)
     assert rnd["metrics"]["trades"] <= rl["metrics"]["trades"], "random entries copy the RL trade count"
 
+    for policy in ("rl", "rules"):
+        pooled = next(r for r in rows if r["policy"] == policy and r["fold"] == -1)["metrics"]
+        buckets = pooled["confidence_buckets"]
+        assert sum(b["trades"] for b in buckets.values()) == pooled["trades"], "every closed trade in a bucket"
+        assert [t["min_confidence"] for t in pooled["thresholds"]] == [0.5, 0.6, 0.7, 0.75, 0.8, 0.9]
+
     at = open_page(url, "models", monkeypatch)
-    table = at.dataframe[-1].value
+    assert at.selectbox(key="models_conf_policy").options, "the confidence section is shown"
+    table = next(d.value for d in at.dataframe if "policy" in d.value.columns)
     assert len(table) == len(rows)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying"}
     assert len(at.get("plotly_chart")) == 1

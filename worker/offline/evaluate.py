@@ -29,6 +29,7 @@ import numpy as np
 from core.calendar import Session
 from core.market.worlds import make_world, pick_sessions
 from core.policy.rl import RLPolicy
+from core.rl.confidence import Taken, Wanted, at_thresholds, bucket_sums
 from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -79,6 +80,7 @@ class Evaluation:
         self.world = make_world(args.source, args.world_seed)
         self.rows: list[dict[str, Any]] = []
         self.days: dict[tuple[str, int | None], list[list[DayResult]]] = {}  # per fold, for the pooled rows
+        self.outcomes: dict[tuple[str, int | None], tuple[list[Taken], list[Wanted]]] = {}
         self.given = RLPolicy(args.model) if args.model else None  # its metadata is registered with the results
         model = str(Path(args.model).resolve()) if args.model else None
         self.settings = Settings(self.id, args.source, args.world_seed, args.timesteps, args.cash, model)
@@ -93,11 +95,20 @@ class Evaluation:
         note: str,
         pool: bool = True,
         blocked: dict[str, int] | None = None,
+        taken: list[Taken] | None = None,
+        wanted: list[Wanted] | None = None,
     ) -> None:
         metrics: dict[str, Any] = dict(bootstrap_report(days, self.args.cash, seed=self.args.bootstrap_seed))
         metrics["note"] = note
         if blocked is not None:
             metrics["blocked_entries"] = blocked
+        if taken is not None or wanted is not None:  # does the confidence mean anything? (out of sample)
+            metrics["confidence_buckets"] = bucket_sums(taken or [], wanted or [])
+            metrics["thresholds"] = at_thresholds(taken or [])
+            if pool:
+                self.outcomes.setdefault((policy, seed), ([], []))
+                self.outcomes[(policy, seed)][0].extend(taken or [])
+                self.outcomes[(policy, seed)][1].extend(wanted or [])
         self.rows.append(
             dict(
                 evaluation_id=self.id,
@@ -137,7 +148,18 @@ class Evaluation:
             by_fold.setdefault(r.fold, []).append(r)
         for fold in folds:
             for r in [*by_fold.get(fold.index, []), hold_result(fold)]:
-                self.record(fold, r.policy, r.version, r.seed, r.days, r.note, blocked=r.blocked)
+                traded = r.policy in ("rl", "random", "rules")
+                self.record(
+                    fold,
+                    r.policy,
+                    r.version,
+                    r.seed,
+                    r.days,
+                    r.note,
+                    blocked=r.blocked,
+                    taken=r.taken if traded else None,
+                    wanted=r.wanted if traded else None,
+                )
             self.record(
                 fold,
                 "underlying",
@@ -150,7 +172,8 @@ class Evaluation:
         for (policy, seed), per_fold in sorted(self.days.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
             version = next(r["model_version"] for r in self.rows if r["policy"] == policy and r["seed"] == seed)
             days = [d for fold_days in per_fold for d in fold_days]
-            self.record(overall, policy, version, seed, days, POOLED_NOTE, pool=False)
+            taken, wanted = self.outcomes.get((policy, seed), (None, None))
+            self.record(overall, policy, version, seed, days, POOLED_NOTE, pool=False, taken=taken, wanted=wanted)
             pooled = pooled_drawdown(per_fold, self.args.cash, seed=self.args.bootstrap_seed)
             self.rows[-1]["metrics"].update(pooled)
         engine = make_engine(upgrade(a.db))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,11 +26,14 @@ from core.policy.baselines import RandomEntryPolicy
 from core.policy.ensemble import PolicySet
 from core.policy.rl import RLPolicy
 from core.policy.rules import RulePolicy
+from core.rl.confidence import Taken, Wanted
 from core.rl.report import DayResult
 from core.rl.train import TrainConfig, train
 from core.types import PolicyMode
 from db.engine import make_engine
 from db.models import Decision, Equity, Trade
+
+BUY_ACTIONS = ("buy_call", "buy_put")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class PolicyResult:
     note: str
     blocked: dict[str, int] | None
     entries: int
+    taken: list[Taken] = field(default_factory=list)
+    wanted: list[Wanted] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class BacktestReadout:
     days: list[DayResult]  # P&L per test session (day-end equity change) and its closed trades
     blocked: dict[str, int]  # how often each safeguard blocked an entry the policy wanted
     entries: int  # positions opened
+    taken: list[Taken]  # each closed trade's entry confidence and P&L
+    wanted: list[Wanted]  # each entry the policy chose, and whether a safeguard blocked it
 
 
 def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float) -> BacktestReadout:
@@ -80,7 +87,15 @@ def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float)
     try:
         with engine.connect() as conn:
             trades = conn.execute(
-                select(Trade.entry_time, Trade.realized_pnl, Trade.status).where(Trade.run_id == run_id)
+                select(Trade.entry_time, Trade.realized_pnl, Trade.status, Trade.confidence).where(
+                    Trade.run_id == run_id
+                )
+            ).all()
+            chose = conn.execute(
+                select(Decision.confidence, Decision.blocked_by).where(
+                    Decision.run_id == run_id,
+                    Decision.action.in_(BUY_ACTIONS),  # type: ignore[attr-defined]
+                )
             ).all()
             equity = conn.execute(
                 select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)
@@ -96,15 +111,18 @@ def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float)
     for t, e in equity:
         close_of[t.astimezone(NY).date()] = e
     by_day: dict[date, list[float]] = {}
-    for t, pnl, status in trades:
+    taken = []
+    for t, pnl, status, confidence in trades:
         if status == "closed":
             by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
+            taken.append(Taken(float(confidence), float(pnl)))
     days, previous = [], capital
     for s in test:
         end = close_of.get(s.day, previous)
         days.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
         previous = end
-    return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades))
+    wanted = [Wanted(float(c or 0.0), code is not None) for c, code in chose]
+    return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades), taken, wanted)
 
 
 def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, seed: int) -> set[tuple[str, datetime]]:
@@ -154,7 +172,9 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
         out = _backtest(
             settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, f"f{fold.index}-rl-{seed}"
         )
-        return PolicyResult(fold.index, "rl", rl.version, seed, out.days, note, out.blocked, out.entries)
+        return PolicyResult(
+            fold.index, "rl", rl.version, seed, out.days, note, out.blocked, out.entries, out.taken, out.wanted
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -168,7 +188,9 @@ def random_task(settings: Settings, fold: Fold, seed: int, rl: PolicyResult) -> 
         policy = PolicySet(RandomEntryPolicy(entries, seed), None)
         out = _backtest(settings, fold.test, policy, folder, f"f{fold.index}-rnd-{seed}")
         note = f"{len(entries)} random entries"
-        return PolicyResult(fold.index, "random", "random-entries", seed, out.days, note, None, out.entries)
+        return PolicyResult(
+            fold.index, "random", "random-entries", seed, out.days, note, None, out.entries, out.taken, out.wanted
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -178,7 +200,16 @@ def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
     try:
         out = _backtest(settings, fold.test, PolicySet(RulePolicy(), None), folder, f"f{fold.index}-rules")
         return PolicyResult(
-            fold.index, "rules", RulePolicy.version, None, out.days, "rule baseline", out.blocked, out.entries
+            fold.index,
+            "rules",
+            RulePolicy.version,
+            None,
+            out.days,
+            "rule baseline",
+            out.blocked,
+            out.entries,
+            out.taken,
+            out.wanted,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
