@@ -59,6 +59,8 @@ bench: install
 	$(PY) bench/rl_env_steps.py
 	$(PY) bench/rl_inference.py
 	$(PY) bench/console_pages.py
+	$(PY) bench/replay_speed.py
+	$(PY) bench/evaluate_speedup.py --timesteps 30000
 
 # The shipped model, exactly as it was trained (about 5 minutes on one core).
 model: install
