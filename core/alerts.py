@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from core.calendar import NY
+
 
 class AlertKind(StrEnum):
     """Something the operator may want on the phone."""
@@ -54,7 +56,7 @@ def fold(alerts: list[Alert]) -> Alert:
     counts = Counter(a.kind for a in alerts)
     worst = max(alerts, key=lambda a: _LEVEL_ORDER.get(a.level, 0))
     kinds = ", ".join(f"{n} {kind.value.replace('_', ' ')}" for kind, n in counts.most_common())
-    lines = [f"- {a.at:%H:%M:%S} {a.title}: {a.body}" for a in alerts]
+    lines = [f"- {a.at.astimezone(NY):%H:%M} ET {a.title}: {a.body}" for a in alerts]
     return Alert(worst.kind, f"{len(alerts)} alerts ({kinds})", "\n".join(lines), alerts[-1].at, worst.level)
 
 

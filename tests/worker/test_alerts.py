@@ -86,6 +86,7 @@ def test_entries_exits_and_a_halt_reach_the_endpoint_with_reason_and_pnl(endpoin
     body = endpoint.bodies[0]
     assert body["title"].startswith("3 alerts") and body["type"] == "failure"  # the halt is the worst level
     assert "Bought 2 SPY" in body["message"] and "Trend up, RSI 58." in body["message"]
+    assert "- 10:30 ET Entry SPY call:" in body["message"], "one clock in a message: market time"
     assert "+$47.40" in body["message"]  # (1.50 - 1.25) x 2 x 100 - 2.60 fees
     assert "take_profit" in body["message"] and "Phone: news at 10:30." in body["message"]
     assert relay.poll(utcnow()) == [], "nothing is sent twice"
