@@ -69,8 +69,10 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert "stored as evaluation eval-" in printed
     rows = model_store.evaluations(make_engine(url))
     policies = {(r["policy"], r["fold"]) for r in rows}
-    for policy in ("rl", "random", "rules", "hold", "underlying"):
+    for policy in ("rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"):
         assert (policy, 0) in policies and (policy, -1) in policies, policy
+    strict = next(r for r in rows if r["policy"] == "rl@0.50" and r["fold"] == 0)["metrics"]
+    assert strict["note"].endswith("run at min_confidence 0.50"), "the same model, backtested at another threshold"
     hold = next(r for r in rows if r["policy"] == "hold" and r["fold"] == 0)
     assert hold["metrics"]["pnl"] == 0 and hold["metrics"]["trades"] == 0 and hold["sessions"] == 2
     rl = next(r for r in rows if r["policy"] == "rl" and r["fold"] == 0)
@@ -88,7 +90,7 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert at.selectbox(key="models_conf_policy").options, "the confidence section is shown"
     table = next(d.value for d in at.dataframe if "policy" in d.value.columns)
     assert len(table) == len(rows)
-    assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying"}
+    assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}
     assert len(at.get("plotly_chart")) == 1
 
 
@@ -96,7 +98,7 @@ def _tiny(url: str, workers: int) -> list[str]:
     return [
         "--source", "synthetic", "--start", "2025-12-01", "--end", "2025-12-12", "--folds", "2",
         "--train-days", "4", "--test-days", "2", "--seeds", "1", "2", "--timesteps", "1024",
-        "--db", url, "--workers", str(workers),
+        "--db", url, "--workers", str(workers), "--thresholds", "0.6",
     ]  # fmt: skip
 
 
@@ -121,5 +123,6 @@ def test_ray_tasks_give_the_serial_runs_results(tmp_path: Path) -> None:
         )
 
     serial, fanned = rows(serial_url), rows(fanned_url)
-    assert len(serial) == 2 * (2 * 2 + 3) + 2 * 2 + 3  # per fold: rl+random per seed, rules, hold, underlying
+    # per fold: rl, rl@0.60 and random per seed, then rules, hold, underlying; then the pooled rows
+    assert len(serial) == 2 * (2 * 3 + 3) + 2 * 3 + 3
     assert serial == fanned

@@ -8,7 +8,8 @@ Each fold trains a model per seed on `train-days` sessions (core.rl.train) and b
 next `test-days` sessions; with --model the given model is evaluated on every fold instead (no
 training: for a model trained elsewhere every fold is out of sample, and the report says so).
 Baselines on the same sessions: always hold, random entries with the RL policy's trade count,
-the rule policy, and holding the underlying. Every backtest runs the real cycle (safeguards,
+the rule policy, and holding the underlying. The RL model is also run at each of --thresholds
+(min_confidence), and every traded row carries its outcomes by confidence bucket. Every backtest runs the real cycle (safeguards,
 sizing, exits, fills) in a throwaway SQLite file; only the figures, with bootstrap confidence
 intervals (core.rl.report), are stored in the product database (table modelevaluation) and
 shown on the console's Models page.
@@ -83,7 +84,9 @@ class Evaluation:
         self.outcomes: dict[tuple[str, int | None], tuple[list[Taken], list[Wanted]]] = {}
         self.given = RLPolicy(args.model) if args.model else None  # its metadata is registered with the results
         model = str(Path(args.model).resolve()) if args.model else None
-        self.settings = Settings(self.id, args.source, args.world_seed, args.timesteps, args.cash, model)
+        self.settings = Settings(
+            self.id, args.source, args.world_seed, args.timesteps, args.cash, model, tuple(args.thresholds)
+        )
 
     def record(
         self,
@@ -147,8 +150,9 @@ class Evaluation:
         for r in self.results(folds):
             by_fold.setdefault(r.fold, []).append(r)
         for fold in folds:
-            for r in [*by_fold.get(fold.index, []), hold_result(fold)]:
-                traded = r.policy in ("rl", "random", "rules")
+            done = [x for task in by_fold.get(fold.index, []) for x in (task, *task.at_thresholds)]
+            for r in [*done, hold_result(fold)]:
+                traded = r.policy != "hold"
                 self.record(
                     fold,
                     r.policy,
@@ -221,6 +225,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bootstrap-seed", type=int, default=0)
     p.add_argument("--cash", type=float, default=100_000.0)
     p.add_argument("--db", default=None, help="where results go (default: DATABASE_URL or sqlite:///data/trading.db)")
+    p.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="*",
+        default=[0.5, 0.6, 0.7],
+        help="min_confidence values the RL policy is also backtested at (its own row each)",
+    )
     p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
     p.add_argument(
         "--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or auto) instead of a local one"

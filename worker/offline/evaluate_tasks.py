@@ -53,6 +53,7 @@ class Settings:
     timesteps: int
     cash: float
     model: str | None  # a given model (no training), or None: train one per fold and seed
+    thresholds: tuple[float, ...] = ()  # min_confidence values the RL policy is also backtested at
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class PolicyResult:
     entries: int
     taken: list[Taken] = field(default_factory=list)
     wanted: list[Wanted] = field(default_factory=list)
+    at_thresholds: list[PolicyResult] = field(default_factory=list)  # the RL policy re-run at other thresholds
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,21 @@ def random_entries(test: list[Session], symbols: tuple[str, ...], count: int, se
     return {slots[int(i)] for i in picks}
 
 
-def _backtest(settings: Settings, test: list[Session], policy: PolicySet, folder: Path, tag: str) -> BacktestReadout:
-    from worker.offline.backtest import run_backtest
+def _backtest(
+    settings: Settings,
+    test: list[Session],
+    policy: PolicySet,
+    folder: Path,
+    tag: str,
+    values: dict[str, float] | None = None,
+) -> BacktestReadout:
+    """One backtest of the test range in a throwaway database; `values` overrides parameters."""
+    from worker.offline.backtest import run_backtest, scratch_database
     from worker.runtime import RunOptions
 
     db = f"sqlite:///{folder / (tag + '.db')}"
+    if values:
+        scratch_database(db, values, author="evaluation", note=f"evaluation at {values}").dispose()
     options = RunOptions(db=db, source=settings.source, seed=settings.world_seed, cash=settings.cash, model=None)
     options.flush_every = 390
     result = run_backtest(options, test[0].day, test[-1].day, policy=policy, run_id=tag)
@@ -172,9 +184,33 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
         out = _backtest(
             settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, f"f{fold.index}-rl-{seed}"
         )
-        return PolicyResult(
+        result = PolicyResult(
             fold.index, "rl", rl.version, seed, out.days, note, out.blocked, out.entries, out.taken, out.wanted
         )
+        for t in settings.thresholds:  # the same model, run again with another min_confidence
+            at = _backtest(
+                settings,
+                fold.test,
+                PolicySet(RulePolicy(), rl, PolicyMode.RL),
+                folder,
+                f"f{fold.index}-rl-{seed}-at{t:.2f}",
+                {"min_confidence": t},
+            )
+            result.at_thresholds.append(
+                PolicyResult(
+                    fold.index,
+                    f"rl@{t:.2f}",
+                    rl.version,
+                    seed,
+                    at.days,
+                    f"{note}; run at min_confidence {t:.2f}",
+                    at.blocked,
+                    at.entries,
+                    at.taken,
+                    at.wanted,
+                )
+            )
+        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
