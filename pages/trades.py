@@ -9,8 +9,9 @@ import streamlit as st
 from console import analysis, charts, data, trade_views
 from console.formatting import in_new_york
 from console.login import require_gate
-from console.position_controls import close_button
+from console.position_controls import cancel_button, close_button
 from db import trade_reads
+from db.control_requests import OPEN_ORDER_STATES
 from db.engine import database_url
 from db.trade_reads import TradeFilter
 
@@ -111,6 +112,10 @@ def trail(selected: int | None, default: int) -> None:
         st.caption(f"Exit: {t['exit_reason']}")
     if t.get("status") == "open":
         close_button(int(trade_id), "Close this position", key="trail_close")
+    working = found.orders[found.orders["status"].isin(OPEN_ORDER_STATES)] if not found.orders.empty else found.orders
+    for order in working.itertuples():
+        st.caption(f"Working: {order.side} {int(order.qty)} {order.contract} ({order.status})")
+        cancel_button(str(order.client_order_id), key=f"trail_cancel_{int(order.id)}")
     st.markdown("Orders")
     st.dataframe(in_new_york(found.orders), hide_index=True, width="stretch")
     st.markdown("Fills")

@@ -90,3 +90,39 @@ def test_a_typed_reason_goes_into_the_stops_audit_row_and_one_click_still_stops(
     )
     at.run()
     assert at.text_input(key="control_reason").value == "", "a reason is for one action"
+
+
+def test_a_working_order_can_be_cancelled_from_the_trade_trail(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.worker.test_order_desk import FallingMarket, _use_market
+
+    save_param_version(
+        runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 3, "order_collar_pct": 0.0}, "test"
+    )
+    url = str(runtime.engine.url)
+    falling = FallingMarket(runtime.world)  # type: ignore[arg-type]
+    _use_market(runtime, falling)
+    first_open = run_until_open_position(runtime)
+    first = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
+    _close_through_the_worker(runtime, int(first), first_open)  # the Trades page needs a closed trade
+    now = run_until_open_position(runtime, date(2026, 3, 11))
+    while any(True for _ in runtime.cycle.desk.working):
+        runtime.cycle.run(now)
+        now += timedelta(minutes=1)
+    second = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
+    falling.drop_from, falling.drop = now, 0.5  # the close's limit now rests at the broker
+    control_requests.request_close(runtime.engine, trade_id=int(second), who="test")
+    runtime.control.tick(now)
+    runtime.cycle.journal.flush()
+    cid = scalar(url, "SELECT client_order_id FROM orders WHERE trade_id = :t AND status = 'accepted'", t=second)
+    assert cid, "a working exit"
+    at = open_page(url, "trades", monkeypatch)
+    at.number_input(key="trail_id").set_value(second).run()
+    order_id = scalar(url, "SELECT id FROM orders WHERE client_order_id = :c", c=cid)
+    at.text_input(key=f"trail_cancel_{order_id}_reason").input("re-price by hand")
+    at.button(key=f"trail_cancel_{order_id}").click().run()
+    assert not at.exception
+    assert scalar(url, "SELECT kind || '|' || reason FROM controlrequest ORDER BY id DESC LIMIT 1") == (
+        "cancel_order|re-price by hand"
+    )
