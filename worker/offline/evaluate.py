@@ -9,10 +9,10 @@ next `test-days` sessions; with --model the given model is evaluated on every fo
 training: for a model trained elsewhere every fold is out of sample, and the report says so).
 Baselines on the same sessions: always hold, random entries with the RL policy's trade count,
 the rule policy, and holding the underlying. The RL model is also run at each of --thresholds
-(min_confidence), and every traded row carries its outcomes by confidence bucket. Every backtest runs the real cycle (safeguards,
-sizing, exits, fills) in a throwaway SQLite file; only the figures, with bootstrap confidence
-intervals (core.rl.report), are stored in the product database (table modelevaluation) and
-shown on the console's Models page.
+(min_confidence), and every traded row carries its outcomes by confidence bucket. Every
+backtest runs the real cycle (safeguards, sizing, exits, fills) in a throwaway SQLite file;
+only the figures, with bootstrap confidence intervals (core.rl.report), are stored in the
+product database (table modelevaluation) and shown on the console's Models page.
 """
 
 from __future__ import annotations
