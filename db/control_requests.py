@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from core.types import OrderStatus
 from db.control import utcnow
 from db.models import ControlRequest, Order, Trade
+from db.order_store import OPEN_ORDER_STATES
 
 CLOSE_POSITION, CANCEL_ORDER = "close_position", "cancel_order"
-OPEN_ORDER_STATES = tuple(s.value for s in OrderStatus if s.is_open)
 
 
 class RequestRefusedError(ValueError):

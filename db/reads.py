@@ -7,7 +7,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from db.control_requests import OPEN_ORDER_STATES
 from db.models import (
     ControlEvent,
     ControlRequest,
@@ -20,6 +19,7 @@ from db.models import (
     Trade,
     WorkerStatus,
 )
+from db.order_store import OPEN_ORDER_STATES
 from db.trade_reads import columns, frame
 
 

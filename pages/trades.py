@@ -11,8 +11,8 @@ from console.formatting import in_new_york
 from console.login import require_gate
 from console.position_controls import cancel_button, close_button
 from db import trade_reads
-from db.control_requests import OPEN_ORDER_STATES
 from db.engine import database_url
+from db.order_store import OPEN_ORDER_STATES
 from db.trade_reads import TradeFilter
 
 TABLE_ROWS = 1_000
