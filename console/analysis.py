@@ -104,9 +104,7 @@ def by_period(trades: pd.DataFrame, period: str) -> pd.DataFrame:
         labels = stamps.dt.end_time.dt.strftime("week to %Y-%m-%d")
     else:
         labels = stamps.dt.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
-    grouped = trades.assign(**{period: labels}).groupby(period, sort=True)["realized_pnl"]
-    out = pd.DataFrame({"pnl": grouped.sum(), "trades": grouped.size(), "win_rate": grouped.apply(_win_rate)})
-    return out.reset_index()
+    return by(trades.assign(**{period: labels}), period)
 
 
 def _win_rate(pnl: pd.Series) -> float:
