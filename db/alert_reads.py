@@ -119,6 +119,18 @@ def trades_closed_after(engine: Engine, after: tuple[datetime, int] | None) -> l
         return [_trade(t) for (t,) in rows]
 
 
+def newest_closed_trade(engine: Engine) -> TradeRow | None:
+    """The worker's most recently closed trade (where a first start's cursor begins)."""
+    with Session(engine) as s:
+        found = s.exec(
+            select(Trade)
+            .where(Trade.status == "closed", *_worker_trades())  # type: ignore[arg-type]
+            .order_by(Trade.exit_time.desc(), Trade.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        ).first()
+        return None if found is None else _trade(found[0])
+
+
 def closed_between(engine: Engine, start: datetime, end: datetime) -> list[TradeRow]:
     """The worker's trades that closed in [start, end] (a session's summary)."""
     with Session(engine) as s:

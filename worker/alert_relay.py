@@ -11,6 +11,7 @@ version, read every poll: a change in the console applies at once); submits them
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,7 @@ from core.alerts import Alert, AlertKind, money
 from core.calendar import NY, last_sessions, latest_closed, session_for
 from core.params import TradingParams
 from db import alert_reads as reads
-from db.alert_reads import BlockCount, EventRow, StateChange, TradeRow
+from db.alert_reads import BlockCount, EventRow, Heartbeat, StateChange, TradeRow
 from db.control import read_control
 from db.models import ControlState, ParamVersion
 
@@ -117,7 +118,7 @@ def summary_alert(day: str, trades: list[TradeRow], blocks: list[BlockCount], st
 @dataclass
 class AlertRelay:
     engine: Engine
-    submit: object  # Callable[[Alert], bool]: the sender's submit
+    submit: Callable[[Alert], bool]  # the sender's: queues and returns at once
     stale_after_s: float = 60.0
     cursors: dict[str, str] = field(default_factory=dict)
 
@@ -125,8 +126,8 @@ class AlertRelay:
         self.cursors = reads.read_cursors(self.engine)
         if not self.cursors:  # a first start begins now: no flood of old history
             self.cursors = {k: str(v) for k, v in reads.latest_ids(self.engine).items()}
-            closed = reads.trades_closed_after(self.engine, None)
-            self.cursors["trades_closed"] = _closed_key(closed[-1]) if closed else ""
+            newest = reads.newest_closed_trade(self.engine)
+            self.cursors["trades_closed"] = "" if newest is None else _closed_key(newest)
             reads.write_cursors(self.engine, self.cursors)
 
     def selected(self) -> frozenset[AlertKind]:
@@ -159,18 +160,18 @@ class AlertRelay:
         for t in reads.trades_closed_after(self.engine, _parse_closed(self.cursors.get("trades_closed", ""))):
             found.append(exit_alert(t))
             self.cursors["trades_closed"] = _closed_key(t)
-        found += self._heartbeat(now)
-        found += self._summary(now)
+        beat = reads.heartbeat(self.engine)
+        found += self._heartbeat(now, beat)
+        found += self._summary(beat)
         found.sort(key=lambda a: a.at)
         sent = [a for a in found if a.kind in wanted]
         for alert in sent:
-            self.submit(alert)  # type: ignore[operator]
+            self.submit(alert)
         if self.cursors != before:
             reads.write_cursors(self.engine, {k: v for k, v in self.cursors.items() if before.get(k) != v})
         return sent
 
-    def _heartbeat(self, now: datetime) -> list[Alert]:
-        beat = reads.heartbeat(self.engine)
+    def _heartbeat(self, now: datetime, beat: Heartbeat | None) -> list[Alert]:
         if beat is None or beat.stopped:
             self.cursors["stale"] = ""  # a clean stop is not a dead worker
             return []
@@ -186,8 +187,7 @@ class AlertRelay:
             return [Alert(AlertKind.WORKER_STALE, f"Worker back ({beat.mode})", text, now, "success")]
         return []
 
-    def _summary(self, now: datetime) -> list[Alert]:
-        beat = reads.heartbeat(self.engine)
+    def _summary(self, beat: Heartbeat | None) -> list[Alert]:
         if beat is None or beat.market_time is None:
             return []  # no worker clock yet
         clock = beat.market_time

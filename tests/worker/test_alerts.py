@@ -193,3 +193,15 @@ def test_channels_come_from_the_environment_and_a_bad_url_is_refused(tmp_path: P
     assert channels_from_env({"ALERT_CONFIG": str(config)}) is not None
     with pytest.raises(AlertConfigError, match="ALERT_CONFIG"):
         channels_from_env({"ALERT_CONFIG": str(tmp_path / "missing.yml")})
+
+
+def test_a_first_start_begins_at_the_present_not_with_the_history(endpoint: Endpoint, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with_params(url)
+    journal = _journal(url)
+    _trade(TradeBook(journal), exit_price=1.50)  # closed before the relay ever ran
+    sender = _sender(endpoint, url)
+    relay = AlertRelay(journal.engine, sender.submit)
+    assert relay.poll(utcnow()) == [], "old entries and exits are history, not alerts"
+    assert relay.cursors["trades_closed"].endswith("|1")
+    sender.close()
