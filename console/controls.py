@@ -67,10 +67,10 @@ def control_panel() -> None:
 def live_bar() -> None:
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
-    mode = trading_mode(reads.worker_status(reader()))
+    status = reads.worker_status(reader())
+    mode = trading_mode(status)
     if mode == "live":
         st.error("**LIVE TRADING: this worker trades real money at Alpaca.**", icon=":material/warning:")
-    status = reads.worker_status(reader())
     st.markdown(f"#### Trading state: :{STATE_COLOURS.get(state, 'gray')}[{state}]")
     st.caption(worker_line(status))
     middle, right = st.columns(2, vertical_alignment="center")
@@ -118,7 +118,7 @@ def live_bar() -> None:
         notices.warning("Recorded: REDUCING, no new entries." if event else "Already reducing.")
         state = TradingState.REDUCING.value
     if state == "HALTED":
-        _halt_confirmation(notices, control)
+        _halt_confirmation(notices, control, status)
     if state != "ACTIVE":
         _resume(notices, typed)
 
@@ -144,9 +144,9 @@ def worker_line(status: dict[str, Any] | None) -> str:
     return f"Worker: {beat}, beat {age:.0f} s ago{when}"
 
 
-def _halt_confirmation(area: DeltaGenerator, control: dict[str, object]) -> None:
+def _halt_confirmation(area: DeltaGenerator, control: dict[str, object], status: dict[str, Any] | None) -> None:
     applied = control.get("halt_applied_at")
-    age = heartbeat_age_s(reads.worker_status(reader()))
+    age = heartbeat_age_s(status)
     if applied:
         area.success(f"Worker confirmed: {control.get('halt_summary')}")
     elif control.get("halt_summary"):  # the worker tried and the broker is not flat yet

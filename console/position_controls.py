@@ -5,7 +5,6 @@ refused with the reason and stores nothing."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from console.controls import operator_name
@@ -41,9 +40,10 @@ def cancel_button(client_order_id: str, key: str) -> None:
 
 
 @st.fragment
-def position_and_order_controls(positions: pd.DataFrame) -> None:
-    """On the Overview: pick one open position to close or one working order to cancel."""
-    orders = reads.open_orders(reader())
+def position_and_order_controls() -> None:
+    """On the Overview: pick one open position to close or one working order to cancel (read in
+    the fragment, so a rerun after a request offers what is open now)."""
+    positions, orders = reads.open_positions(reader()), reads.open_orders(reader())
     if positions.empty and orders.empty:
         return
     with st.expander("Close a position or cancel an order", expanded=False):

@@ -44,9 +44,9 @@ def _params(engine: Any, version: int) -> TradingParams:
 def position_cards(engine: Any, positions: pd.DataFrame, clock: datetime | None) -> None:
     """One card per open position; `clock` is the worker's clock (simulated in sim mode)."""
     now = clock or datetime.now(UTC)
+    session = session_for(now.astimezone(NY).date())
     for row in positions.itertuples():
         pos = _position(row)
-        session = session_for(now.astimezone(NY).date())
         params = _params(engine, int(row.param_version))
         bid = float(row.mark_bid) if pd.notna(row.mark_bid) else float("nan")
         right = "call" if pos.direction > 0 else "put"

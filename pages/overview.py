@@ -4,6 +4,7 @@ Refreshes itself every few seconds."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -24,20 +25,17 @@ REFRESH_S = 5
 WORKER_LOG = "data/worker.log"  # where `make run` writes it; compose: set WORKER_LOG
 
 
-def headline() -> None:
+def headline(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
     """Equity, today's P&L, open positions and the worker's mode in a compact grid (the state and
     the heartbeat are in the bar above every page)."""
-    engine = reader()
-    status = reads.worker_status(engine)
-    equity = reads.latest_equity(engine)
-    held = len(reads.open_positions(engine))
+    equity = reads.latest_equity(reader())
     today = None if equity is None else equity["equity"] - equity["start_of_day"]
     with compact_grid("overview_headline"):
         cells = st.columns(4)
     top, bottom = cells[:2], cells[2:]
     top[0].metric("Equity", "-" if equity is None else f"{equity['equity']:,.0f}")
     top[1].metric("Today's P&L", "-" if today is None else f"{today:+,.2f}")
-    bottom[0].metric("Open positions", held)
+    bottom[0].metric("Open positions", len(held))
     bottom[1].metric(
         "Worker",
         "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
@@ -59,13 +57,11 @@ def equity_chart() -> None:
         st.plotly_chart(charts.equity_with_drawdown(curve), width="stretch")
 
 
-def positions() -> None:
+def positions(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
     st.subheader("Open positions")
-    held = reads.open_positions(reader())
     if held.empty:
         st.write("No open position.")
     else:
-        status = reads.worker_status(reader())
         position_cards(reader(), held, status.get("sim_time") if status else None)
         with st.expander("As a table"):
             table(held, "")
@@ -104,9 +100,10 @@ def latest_decisions_and_alerts() -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
-    headline()
+    status, held = reads.worker_status(reader()), reads.open_positions(reader())  # read once a refresh
+    headline(status, held)
     equity_chart()
-    positions()
+    positions(status, held)
     latest_decisions_and_alerts()
     worker_events_and_log()
 
@@ -115,4 +112,4 @@ require_gate()
 st.title("Overview")
 demo_banner()
 live()
-position_and_order_controls(reads.open_positions(reader()))
+position_and_order_controls()
