@@ -109,9 +109,9 @@ class Evaluation:
             metrics["confidence_buckets"] = bucket_sums(taken or [], wanted or [])
             metrics["thresholds"] = at_thresholds(taken or [])
             if pool:
-                self.outcomes.setdefault((policy, seed), ([], []))
-                self.outcomes[(policy, seed)][0].extend(taken or [])
-                self.outcomes[(policy, seed)][1].extend(wanted or [])
+                pooled_taken, pooled_wanted = self.outcomes.setdefault((policy, seed), ([], []))
+                pooled_taken.extend(taken or [])
+                pooled_wanted.extend(wanted or [])
         self.rows.append(
             dict(
                 evaluation_id=self.id,

@@ -32,6 +32,8 @@ from core.rl.train import TrainConfig, train
 from core.types import PolicyMode
 from db.engine import make_engine
 from db.models import Decision, Equity, Trade
+from worker.offline.backtest import run_backtest, scratch_database
+from worker.runtime import RunOptions
 
 BUY_ACTIONS = ("buy_call", "buy_put")
 
@@ -146,9 +148,6 @@ def _backtest(
     values: dict[str, float] | None = None,
 ) -> BacktestReadout:
     """One backtest of the test range in a throwaway database; `values` overrides parameters."""
-    from worker.offline.backtest import run_backtest, scratch_database
-    from worker.runtime import RunOptions
-
     db = f"sqlite:///{folder / (tag + '.db')}"
     if values:
         scratch_database(db, values, author="evaluation", note=f"evaluation at {values}").dispose()
@@ -254,7 +253,3 @@ def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
 def hold_result(fold: Fold) -> PolicyResult:
     days = [DayResult(s.day.isoformat(), 0.0, ()) for s in fold.test]
     return PolicyResult(fold.index, "hold", "hold", None, days, "never trades", None, 0)
-
-
-def sessions_of(fold: Fold) -> tuple[date, date]:
-    return fold.test[0].day, fold.test[-1].day
