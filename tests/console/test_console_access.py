@@ -176,17 +176,31 @@ def test_sessions_expire_are_revoked_and_end_with_a_password_change(migrated: st
 
 
 def test_failed_logins_from_many_sessions_at_once_still_wait_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Brute force through parallel sessions gains nothing: failures queue for the delay."""
+    """Brute force through parallel sessions gains nothing: failures take their delay one at a time."""
     import threading
-    import time
 
-    monkeypatch.setattr(auth, "FAILED_LOGIN_DELAY_S", 0.2)
+    inside, overlaps, delays = [], [], []
+    arrived = threading.Event()
+    guard = threading.Lock()
+
+    def delay(seconds: float) -> None:  # stands in for the failure's sleep; waits for a rival
+        with guard:
+            inside.append(1)
+            overlaps.append(len(inside) > 1)
+            delays.append(seconds)
+            if len(inside) > 1:
+                arrived.set()
+        arrived.wait(0.5)  # without the lock, a second failure arrives here while the first waits
+        with guard:
+            inside.pop()
+
+    monkeypatch.setattr(auth.time, "sleep", delay)
     monkeypatch.setenv("CONSOLE_USER", "bob")
     stored = auth.hash_password(PASSWORD)
     threads = [threading.Thread(target=auth.check_login, args=("bob", f"guess {i}", stored)) for i in range(4)]
-    began = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert time.monotonic() - began >= 4 * 0.2  # a floor the throttle guarantees, not a speed bound
+    assert delays == [auth.FAILED_LOGIN_DELAY_S] * 4, "every failure pays the delay"
+    assert not any(overlaps), "no two failures wait at the same time"
