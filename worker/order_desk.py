@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.exits import BROKER_LIQUIDATION
+from core.order_rules import cycles_before_cancel, exit_order_type
 from core.params import TradingParams
 from core.protocols import Broker
 from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Right, Side, TradingState
@@ -31,7 +32,6 @@ from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.desk")
-URGENT_EXITS = frozenset({"stop_loss", "eod_flatten", "emergency_stop", "max_drawdown_halt", "operator_close"})
 UNKNOWN_EXIT = Reason("unknown_exit", "Closed by an order the worker did not send.")
 
 
@@ -104,7 +104,7 @@ class OrderDesk:
     def exit_order_type(self, trade_id: int, code: str, params: TradingParams) -> str:
         """limit, or market for an urgent exit unfilled since `urgent_exit_market_after_cycles`."""
         waited = self.cycle_no - self.first_exit_cycle.setdefault(trade_id, self.cycle_no)
-        return "market" if code in URGENT_EXITS and waited >= params.urgent_exit_market_after_cycles else "limit"
+        return exit_order_type(code, waited, params)
 
     # ---- sending ------------------------------------------------------------------------
     def place(
@@ -206,8 +206,7 @@ class OrderDesk:
             if w.cancel_requested:
                 continue
             w.cycles += 1
-            limit = params.entry_cancel_after_cycles if w.request.opening else 1
-            if w.cycles >= limit:
+            if w.cycles >= cycles_before_cancel(w.request.opening, params):
                 self.cancel(cid, now)
 
     # ---- the stop -----------------------------------------------------------------------

@@ -3,8 +3,11 @@
 It trades the way the worker's cycle trades, with the cycle's code: features from
 `FeatureEngine` (via core.rl.sessions), entries gated by `core.safeguards.first_block`, the
 contract picked by `core.sizing.select_contract` on `core.options.chain.build_chain`, sized by
-`contracts_for`, exits from `core.exits.check_exits`, market fills at the quote at the cycle
-time (buys at the ask, sells at the bid, a fee per contract), as `core.broker_sim` fills them.
+`contracts_for`, exits from `core.exits.check_exits`. Orders go to the real simulated broker
+with the broker-like execution model and are worked by the desk's rules
+(core.rl.episode_desk): latency, partial fills, resting limits, cancels that take time, the
+cutoff and the broker's liquidation, on each underlying's calibrated quotes and spreads.
+`execution=INSTANT_MODEL` gives the old fills at the cycle's quote, for comparison only.
 
 Observation: `core.rl.observation.encode` of the last 20 feature rows and the position.
 Actions: hold / buy_call / buy_put / close (an action the cycle would mask is a hold here).
@@ -15,8 +18,7 @@ in percent of the starting capital, so one episode's rewards sum to its P&L in p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -24,28 +26,23 @@ import numpy as np
 from gymnasium import spaces
 
 from core.calendar import Session
-from core.execution import BrokerRules
-from core.exits import PositionState, check_exits
-from core.market.sim_market import World
+from core.execution import BROKER_MODEL, ExecutionModel
+from core.exits import check_exits
+from core.market.sim_market import SimMarket, World
 from core.options.chain import build_chain
-from core.options.surface import quote_scalar, surface_for
+from core.options.surface import surface_for
 from core.params import TradingParams
 from core.regime import classify_regime
+from core.rl.episode_desk import EntryPlan, EpisodeDesk
 from core.rl.observation import CLIP, OBS_SHAPE, with_position
 from core.rl.sessions import SessionCache, SessionData
 from core.safeguards import EntryContext, first_block
 from core.sizing import CONTRACT_MULTIPLIER, contracts_for, select_contract
-from core.types import Action, Quote, Right, TradingState
-
-
-@dataclass
-class _Position:
-    state: PositionState
-    is_call: bool
+from core.types import Action, Quote, TradingState
 
 
 class ZeroDteEnv(gym.Env[np.ndarray, int]):
-    """Steps over precomputed session arrays; the only per-step work is the position's quote."""
+    """Steps over precomputed session features; orders and fills go through the episode's desk."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
@@ -58,27 +55,30 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         capital: float = 100_000.0,
         fee_per_contract: float = 0.65,
         cache: SessionCache | None = None,
+        execution: ExecutionModel = BROKER_MODEL,
     ) -> None:
         if not sessions:
             raise ValueError("the environment needs at least one session")
         self.params = params or TradingParams()
         self.capital = capital
         self.fee = fee_per_contract
+        self.execution = execution
         self.cache = cache or SessionCache(world)
+        self.market = SimMarket(world, source="sim")  # the episode's own: its per-minute memo is not shared
         self.episodes = [(s, sym) for s in sessions for sym in (symbols or world.symbols)]
         self.observation_space = spaces.Box(-CLIP, CLIP, OBS_SHAPE, np.float32)
         self.action_space = spaces.Discrete(len(Action))
         self.data: SessionData | None = None
+        self.desk = EpisodeDesk(self.market, capital, fee_per_contract, self.params, execution)
         self._k = 0
-        self._cash = capital
         self._equity = capital
         self._peak = capital
-        self._pos: _Position | None = None
         self._bid = 0.0
-        self._trades = 0
-        self._last_exit: datetime | None = None
-        self._realized = 0.0
-        self.closed_pnls: list[float] = []  # realized P&L of the episode's trades, fees included
+
+    @property
+    def closed_pnls(self) -> list[float]:
+        """Realized P&L of the episode's closed trades, fees included."""
+        return self.desk.closed_pnls
 
     # ---- gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
@@ -89,82 +89,60 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
             index = int(self.np_random.integers(len(self.episodes)))
         session, symbol = self.episodes[index]
         self.data = self.cache.get(session, symbol)
+        self.desk = EpisodeDesk(self.market, self.capital, self.fee, self.params, self.execution)
         self._k = 0
-        self._cash = self._equity = self._peak = self.capital
-        self._pos, self._bid, self._trades, self._last_exit = None, 0.0, 0, None
-        self.closed_pnls = []
+        self._peak = self.capital
+        self._advance_to(0)
         return self._observe(), {"day": session.day.isoformat(), "symbol": symbol}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         d = self.data
         assert d is not None, "call reset() first"
         k, before = self._k, self._equity
-        if self._pos is not None:
+        if self.desk.position is not None:
             self._manage(d, k, int(action) == Action.CLOSE)
-        elif int(action) in (Action.BUY_CALL, Action.BUY_PUT):
+        elif int(action) in (Action.BUY_CALL, Action.BUY_PUT) and not self.desk.has_working():
             self._enter(d, k, 1 if int(action) == Action.BUY_CALL else -1)
         self._k = k + 1
         terminated = self._k >= d.steps
-        if terminated:
-            if self._pos is not None:  # the broker's liquidation: nothing survives the close
-                self._sell(self._pos.state.qty_open, self._bid, d.times[k])
-            self._equity = self._cash
+        if terminated:  # the broker liquidates at 15:45 and expires what is left at the close
+            self.desk.begin_cycle(d.session.close + timedelta(seconds=1))
+            self._equity = self.desk.cash()
         else:
-            self._mark(d, self._k)
+            self._advance_to(self._k)
         self._peak = max(self._peak, self._equity)
         reward = (self._equity - before) / self.capital * 100.0
         obs = self._observe() if not terminated else np.zeros(OBS_SHAPE, dtype=np.float32)
         return obs, reward, terminated, False, {}
 
     # ---- trading ---------------------------------------------------------------------------
-    def _quote(self, d: SessionData, k: int) -> tuple[float, float]:
-        assert self._pos is not None
-        st = self._pos.state
-        bid, ask, _, _ = quote_scalar(
-            float(d.spot[k]),
-            st.contract.strike,
-            self._pos.is_call,
-            float(d.vix[k]),
-            float(d.minutes_left[k]),
-            surface_for(d.symbol),
-        )
-        return bid, ask
-
-    def _mark(self, d: SessionData, k: int) -> None:
-        """Cash plus the position at mid; the peak bid feeds the trailing stop (TradeBook.mark)."""
-        if self._pos is None:
-            self._equity = self._cash
+    def _advance_to(self, k: int) -> None:
+        """The cycle at step k begins: the broker's news is booked, the position marked (cash
+        plus contracts at mid; the peak bid feeds the trailing stop, as TradeBook.mark)."""
+        d = self.data
+        assert d is not None
+        now = d.times[k]
+        self.desk.begin_cycle(now)
+        quote = self.desk.position_quote(now)
+        pos = self.desk.position
+        if pos is None or quote is None:
+            self._equity = self.desk.cash() if pos is None else self._equity
             return
-        bid, ask = self._quote(d, k)
-        self._bid = bid
-        st = self._pos.state
-        st.peak_bid = max(st.peak_bid, bid)
-        self._equity = self._cash + st.qty_open * CONTRACT_MULTIPLIER * (bid + ask) / 2.0
+        self._bid = quote.bid
+        pos.peak_bid = max(pos.peak_bid, quote.bid)
+        self._equity = self.desk.cash() + pos.qty_open * CONTRACT_MULTIPLIER * (quote.bid + quote.ask) / 2.0
 
     def _manage(self, d: SessionData, k: int, policy_close: bool) -> None:
-        assert self._pos is not None
-        st = self._pos.state
-        signal = check_exits(st, self._bid, d.times[k], d.session, self.params, 1.0 if policy_close else None)
-        if signal is None:
+        pos = self.desk.position
+        assert pos is not None
+        if self.desk.has_working():  # an order working on it is not sent twice
             return
-        if signal.reason.code.startswith("partial_tp"):
-            st.partials_done = int(signal.reason.code[-1])
-        self._sell(signal.qty, self._bid, d.times[k])
-
-    def _sell(self, qty: int, bid: float, now: datetime) -> None:
-        assert self._pos is not None
-        st = self._pos.state
-        self._cash += qty * (bid * CONTRACT_MULTIPLIER - self.fee)
-        st.qty_open -= qty
-        self._realized += qty * (bid - st.entry_price) * CONTRACT_MULTIPLIER - qty * self.fee
-        if st.qty_open <= 0:
-            self.closed_pnls.append(self._realized)
-            self._pos, self._last_exit = None, now
+        signal = check_exits(pos, self._bid, d.times[k], d.session, self.params, 1.0 if policy_close else None)
+        if signal is not None:
+            self.desk.send_exit(signal, self._bid, d.times[k])
 
     def _enter(self, d: SessionData, k: int, direction: int) -> None:
         now, session = d.times[k], d.session
-        if now >= BrokerRules().opening_cutoff(session):
-            return  # the broker refuses opening orders on expiring contracts from 15:30 ET
         chosen: list[Quote | None] = []
 
         def candidate() -> Quote | None:
@@ -181,21 +159,22 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
                 chosen.append(select_contract(chain, direction, self.params.target_delta))
             return chosen[0]
 
+        equity = self.desk.equity_on_bid()
         context = EntryContext(
             params=self.params,
             state=TradingState.ACTIVE,
             now=now,
             session=session,
             data_problem=None,
-            equity=self._equity,
+            equity=equity,
             start_of_day_equity=self.capital,
-            peak_equity=self._peak,
+            peak_equity=max(self._peak, equity),
             vix=float(d.vix[k]),
             iv_rank=float(d.iv_rank[k]),
             regime=classify_regime(float(d.vix[k]), d.latest(k, "rv_annual_pct", 0.0), self.params),
             confidence=1.0,
-            trades_today=self._trades,
-            last_exit_at=self._last_exit,
+            trades_today=self.desk.trades,
+            last_exit_at=self.desk.last_exit,
             open_positions=0,
             candidate=candidate,
         )
@@ -203,35 +182,20 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
             return
         quote = candidate()
         assert quote is not None
-        qty = contracts_for(self._equity, quote.ask, self.params, self.fee)
+        qty = contracts_for(equity, quote.ask, self.params, self.fee)
         if qty < 1:
             return
-        self._cash -= qty * (quote.ask * CONTRACT_MULTIPLIER + self.fee)
-        state = PositionState(
-            trade_id=self._trades,
-            contract=quote.contract,
-            direction=direction,
-            entry_qty=qty,
-            qty_open=qty,
-            entry_price=quote.ask,
-            entry_time=now,
-            peak_bid=quote.ask,
-            entry_atr_pct=d.latest(k, "atr_pct", 0.05),
-            entry_vix=float(d.vix[k]),
-            entry_trend_pct=d.latest(k, "trend_pct", 0.0),
-        )
-        self._pos = _Position(state, quote.contract.right is Right.CALL)
-        self._realized = -qty * self.fee
-        self._trades += 1
+        plan = EntryPlan(direction, d.latest(k, "atr_pct", 0.05), float(d.vix[k]), d.latest(k, "trend_pct", 0.0))
+        self.desk.send_entry(quote, qty, plan, now)
 
     # ---- observation -----------------------------------------------------------------------
     def _observe(self) -> np.ndarray:
         d = self.data
         assert d is not None
         k = self._k
-        if self._pos is None:
+        st = self.desk.position
+        if st is None:
             return with_position(d.scaled[k], 0, 0.0, 0.0)
-        st = self._pos.state
         unrealized = (self._bid / st.entry_price - 1.0) * 100.0 if st.entry_price > 0 else 0.0
         held = (d.times[k] - st.entry_time) / timedelta(minutes=1)
         return with_position(d.scaled[k], st.direction, unrealized, held)
