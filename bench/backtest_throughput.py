@@ -2,7 +2,7 @@
 backtrader running the same rule on the same bars, in the same run.
 
     .venv/bin/python bench/backtest_throughput.py [--sessions 60] [--repeats 3]
-    .venv/bin/python bench/backtest_throughput.py --model models/rppo-synthetic-s7.zip   # RL policy
+    .venv/bin/python bench/backtest_throughput.py --model models/rppo-shipped.zip   # RL policy
 
 The product's figure includes everything the cycle does: features, policy, regime, safeguards,
 0DTE option pricing, the simulated broker, and one decision row per bar and symbol; it excludes

@@ -1,6 +1,6 @@
 """RL inference latency per cycle and symbol, and the whole cycle's latency with the RL policy.
 
-    .venv/bin/python bench/rl_inference.py [--model models/rppo-synthetic-s7.zip] [--sessions 3]
+    .venv/bin/python bench/rl_inference.py [--model models/rppo-shipped.zip] [--sessions 3]
 
 1. `RLPolicy.decide` alone (encode the observation, one LSTM step, mask) on the real feature
    windows of synthetic sessions, LSTM state carried as in the worker.

@@ -38,7 +38,7 @@ from worker.cycle import RiskBook, TradingCycle
 from worker.offline.recorded import RecordedMarket, RecordedWorld
 from worker.recorder import DEFAULT_BAND_PCT, MarketRecorder
 
-DEFAULT_MODEL = "models/rppo-synthetic-s7.zip"
+DEFAULT_MODEL = "models/rppo-shipped.zip"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 python -m worker.evaluate --source csv:../shared/data --folds 3 --train-days 40 --test-days 15 \
     --seeds 1 2 --timesteps 50000
-python -m worker.evaluate --source csv:../shared/data --model models/rppo-synthetic-s7.zip --folds 3
+python -m worker.evaluate --source csv:../shared/data --model models/rppo-shipped.zip --folds 3
 
 Each fold trains a model per seed on `train-days` sessions (core.rl.train) and backtests it on the
 next `test-days` sessions; with --model the given model is evaluated on every fold instead (no
@@ -36,7 +36,7 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
 from worker.offline.evaluate_fanout import ray_results, serial_results
-from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, hold_result
+from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, TrainedFiles, hold_result
 
 POLICIES = ("rl", "random", "rules", "hold", "underlying")
 
@@ -85,8 +85,16 @@ class Evaluation:
         self.given = RLPolicy(args.model) if args.model else None  # its metadata is registered with the results
         model = str(Path(args.model).resolve()) if args.model else None
         self.settings = Settings(
-            self.id, args.source, args.world_seed, args.timesteps, args.cash, model, tuple(args.thresholds)
+            self.id,
+            args.source,
+            args.world_seed,
+            args.timesteps,
+            args.cash,
+            model,
+            tuple(args.thresholds),
+            keep_models=getattr(args, "keep_models", False),
         )
+        self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
 
     def record(
         self,
@@ -149,6 +157,8 @@ class Evaluation:
         by_fold: dict[int, list[PolicyResult]] = {}
         for r in self.results(folds):
             by_fold.setdefault(r.fold, []).append(r)
+            if r.trained is not None and r.seed is not None:
+                self.trained[(r.fold, r.seed)] = r.trained
         for fold in folds:
             done = [x for task in by_fold.get(fold.index, []) for x in (task, *task.at_thresholds)]
             for r in [*done, hold_result(fold)]:
@@ -210,7 +220,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m worker.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--source", default="csv:../shared/data")
     p.add_argument("--start", type=date.fromisoformat)
@@ -241,6 +251,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.source == "synthetic" and not (args.start and args.end):
         args.end = args.end or date(2025, 12, 31)
         args.start = args.start or date(2025, 6, 2)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     evaluation = Evaluation(args)
     evaluation_id = evaluation.run()
     print(format_rows(evaluation.rows))

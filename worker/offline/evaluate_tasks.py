@@ -27,6 +27,7 @@ from core.policy.ensemble import PolicySet
 from core.policy.rl import RLPolicy
 from core.policy.rules import RulePolicy
 from core.rl.confidence import Taken, Wanted
+from core.rl.metadata import metadata_path
 from core.rl.report import DayResult
 from core.rl.train import TrainConfig, train
 from core.types import PolicyMode
@@ -56,6 +57,15 @@ class Settings:
     cash: float
     model: str | None  # a given model (no training), or None: train one per fold and seed
     thresholds: tuple[float, ...] = ()  # min_confidence values the RL policy is also backtested at
+    keep_models: bool = False  # return each trained model's files with its result (make model ships one)
+
+
+@dataclass(frozen=True)
+class TrainedFiles:
+    """A model trained inside a task, as bytes: it travels back from a Ray worker on any node."""
+
+    zip_bytes: bytes
+    metadata_json: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class PolicyResult:
     taken: list[Taken] = field(default_factory=list)
     wanted: list[Wanted] = field(default_factory=list)
     at_thresholds: list[PolicyResult] = field(default_factory=list)  # the RL policy re-run at other thresholds
+    trained: TrainedFiles | None = None  # with Settings.keep_models: the model this fold trained
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,7 @@ def _folder() -> Path:
 def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
     """Train on the fold's train range (or take the given model), then backtest its test range."""
     folder = _folder()
+    trained: TrainedFiles | None = None
     try:
         if settings.model is not None:
             rl, note = RLPolicy(settings.model), "given model, not trained on this fold"
@@ -179,12 +191,25 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
                 name=f"{settings.evaluation_id}-f{fold.index}-s{seed}",
                 progress=False,
             )
-            rl, note = RLPolicy(train(cfg)[0]), "trained on the fold's train range"
+            zip_path = train(cfg)[0]
+            rl, note = RLPolicy(zip_path), "trained on the fold's train range"
+            if settings.keep_models:
+                trained = TrainedFiles(zip_path.read_bytes(), metadata_path(zip_path).read_text())
         out = _backtest(
             settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, f"f{fold.index}-rl-{seed}"
         )
         result = PolicyResult(
-            fold.index, "rl", rl.version, seed, out.days, note, out.blocked, out.entries, out.taken, out.wanted
+            fold.index,
+            "rl",
+            rl.version,
+            seed,
+            out.days,
+            note,
+            out.blocked,
+            out.entries,
+            out.taken,
+            out.wanted,
+            trained=trained,
         )
         for t in settings.thresholds:  # the same model, run again with another min_confidence
             at = _backtest(

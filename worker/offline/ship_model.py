@@ -1,0 +1,181 @@
+"""Train the shipped model the way it is judged: walk-forward over several seeds, then ship the
+seed the out-of-sample result chooses (`make model`).
+
+python -m worker.ship_model                      # real sessions in ../shared/data, else synthetic
+python -m worker.ship_model --source synthetic --seeds 1 2 3 --timesteps 100000 --workers 2
+
+Every (fold, seed) model is trained on the broker-like simulator (core.rl.env: the real
+SimBroker, the desk's order rules, each underlying's calibrated quotes) and backtested on the
+fold after its training range through the worker's own cycle, beside the baselines (hold,
+random entries with the same trade count, the rules, the underlying), by `worker.evaluate`'s
+fan-out on Ray. The seed with the largest pooled out-of-sample P&L at the shipped parameters
+wins (ties: the higher lower bound, then the lower seed); its newest fold's model, trained on
+the sessions before the last test range, is written to `models/rppo-shipped.zip` with the
+selection and the out-of-sample table in its metadata. The evaluation's rows go to the
+database too (the console's Models page). Picking the best of several seeds flatters the
+winner's figures a little: the table says how many seeds were compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from core.rl.metadata import ModelMetadata, metadata_path
+from worker.offline.evaluate import Evaluation, format_rows
+from worker.offline.evaluate import parse_args as evaluation_args
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHIPPED = Path("models/rppo-shipped.zip")
+TABLE_POLICIES = ("rl", "rl@0.50", "rl@0.60", "rl@0.70", "random", "rules", "hold", "underlying")
+
+
+def default_source() -> str:
+    """Real sessions where ../shared/data has 1-minute bars, synthetic sessions otherwise."""
+    has_bars = SHARED_DATA.is_dir() and any(SHARED_DATA.glob("*_1min_*.csv"))
+    return f"csv:{os.path.relpath(SHARED_DATA)}" if has_bars else "synthetic"
+
+
+def pooled(rows: list[dict[str, Any]], policy: str, seed: int | None) -> dict[str, Any] | None:
+    """The all-folds row of one policy and seed."""
+    for r in rows:
+        if r["fold"] == -1 and r["policy"] == policy and r["seed"] == seed:
+            return r
+    return None
+
+
+def choose_seed(rows: list[dict[str, Any]], seeds: list[int]) -> int:
+    """The seed with the largest pooled out-of-sample P&L; ties: higher lower bound, lower seed."""
+
+    def key(seed: int) -> tuple[float, float, int]:
+        row = pooled(rows, "rl", seed)
+        m = row["metrics"] if row else {}
+        return (float(m.get("pnl") or 0.0), float(m.get("pnl_lo") or 0.0), -seed)
+
+    return max(seeds, key=key)
+
+
+def oos_table(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The chosen seed's pooled rows beside the baselines (seedless ones, and random with its seed)."""
+    out = []
+    for policy in TABLE_POLICIES:
+        row = pooled(rows, policy, seed) or pooled(rows, policy, None)
+        if row is None:
+            continue
+        m = row["metrics"]
+        out.append(
+            {
+                "policy": policy,
+                "days": m.get("days"),
+                "trades": m.get("trades"),
+                **{k: m.get(k) for k in _FIGURES for k in (k, f"{k}_lo", f"{k}_hi")},
+            }
+        )
+    return out
+
+
+_FIGURES = ("pnl", "win_rate", "profit_factor", "sharpe", "max_drawdown_pct")
+
+
+def markdown(table: list[dict[str, Any]], capital: float) -> str:
+    """The table as the README shows it: each figure with its 95% interval and the sample size."""
+
+    def cell(r: dict[str, Any], k: str, fmt: str, scale: float = 1.0) -> str:
+        v, lo, hi = r.get(k), r.get(f"{k}_lo"), r.get(f"{k}_hi")
+        if v is None:
+            return "-"
+        text = format(v * scale, fmt)
+        return text if lo is None or hi is None else f"{text} [{format(lo * scale, fmt)}, {format(hi * scale, fmt)}]"
+
+    lines = [
+        f"| policy | days | trades | P&L on {capital:,.0f} | win rate % | profit factor | Sharpe | max drawdown % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        lines.append(
+            f"| {r['policy']} | {r['days']} | {r['trades']} | {cell(r, 'pnl', ',.0f')} | "
+            f"{cell(r, 'win_rate', '.0f', 100.0)} | {cell(r, 'profit_factor', '.2f')} | {cell(r, 'sharpe', '.2f')} | "
+            f"{cell(r, 'max_drawdown_pct', '.1f')} |"
+        )
+    return "\n".join(lines)
+
+
+def ship(evaluation: Evaluation, seed: int, out: Path, command: str) -> tuple[Path, ModelMetadata]:
+    """Write the chosen seed's newest-fold model as the shipped model, with its selection."""
+    rows, seeds = evaluation.rows, evaluation.args.seeds
+    last_fold = max(fold for fold, s in evaluation.trained if s == seed)
+    files = evaluation.trained[(last_fold, seed)]
+    raw = json.loads(files.metadata_json)
+    source_name = "synthetic" if evaluation.args.source == "synthetic" else "csv"
+    raw["model_version"] = f"rppo-{source_name}-wf-s{seed}"
+    raw["command"] = command
+    candidates = []
+    for s in seeds:
+        row = pooled(rows, "rl", s)
+        m = row["metrics"] if row else {}
+        candidates.append({"seed": s, **{k: m.get(k) for k in ("pnl", "pnl_lo", "pnl_hi", "trades", "win_rate")}})
+    raw["metrics"]["selection"] = {
+        "evaluation_id": evaluation.id,
+        "source": evaluation.args.source,
+        "criterion": "largest pooled out-of-sample P&L of the walk-forward at the shipped parameters",
+        "seeds_compared": len(seeds),
+        "chosen_seed": seed,
+        "shipped_fold": last_fold,
+        "candidates": candidates,
+        "out_of_sample": oos_table(rows, seed),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(files.zip_bytes)
+    meta = ModelMetadata(**{k: v for k, v in raw.items() if k in ModelMetadata.__dataclass_fields__})
+    meta.write(metadata_path(out))
+    return out, meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m worker.ship_model", description=__doc__.splitlines()[0])
+    p.add_argument("--source", default=None, help="csv:DIR or synthetic (default: ../shared/data if present)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--timesteps", type=int, default=100_000)
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--train-days", type=int, default=60)
+    p.add_argument("--test-days", type=int, default=20)
+    p.add_argument("--out", type=Path, default=SHIPPED)
+    p.add_argument("--db", default=None, help="where the evaluation's rows go (default: the product database)")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--ray-address", default=None)
+    a = p.parse_args(argv)
+    source = a.source or default_source()
+    forwarded = [
+        "--source", source, "--folds", str(a.folds), "--train-days", str(a.train_days),
+        "--test-days", str(a.test_days), "--seeds", *map(str, a.seeds), "--timesteps", str(a.timesteps),
+        "--workers", str(a.workers),
+    ]  # fmt: skip
+    if source == "synthetic":
+        forwarded += ["--start", "2025-06-02", "--end", date(2025, 12, 31).isoformat()]
+    if a.db:
+        forwarded += ["--db", a.db]
+    if a.ray_address:
+        forwarded += ["--ray-address", a.ray_address]
+    args = evaluation_args(forwarded)
+    args.keep_models = True
+    print(f"walk-forward on {source}: {a.folds} folds x seeds {a.seeds}, {a.timesteps} steps each")
+    evaluation = Evaluation(args)
+    evaluation.run()
+    print(format_rows(evaluation.rows))
+    seed = choose_seed(evaluation.rows, a.seeds)
+    command = "python -m worker.ship_model " + " ".join(sys.argv[1:] if argv is None else argv)
+    path, meta = ship(evaluation, seed, a.out, command.strip())
+    table = meta.metrics["selection"]["out_of_sample"]
+    trained = f"trained {meta.train_start}..{meta.train_end}"
+    print(f"\nshipped {path} ({meta.model_version}: seed {seed} of {a.seeds}, {trained})")
+    print(f"out of sample, all folds pooled (evaluation {evaluation.id}):\n")
+    print(markdown(table, args.cash))
+
+
+if __name__ == "__main__":
+    main()
