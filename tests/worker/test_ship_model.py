@@ -1,0 +1,68 @@
+"""`make model`'s command: walk-forward over seeds, the out-of-sample winner shipped with its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from core.policy.rl import RLPolicy
+from tests.support import ROOT
+from worker.offline.ship_model import choose_seed, markdown, oos_table
+
+
+def _row(policy: str, seed: int | None, pnl: float, lo: float = 0.0) -> dict[str, Any]:
+    return {"fold": -1, "policy": policy, "seed": seed, "metrics": {"pnl": pnl, "pnl_lo": lo, "pnl_hi": pnl + 1}}
+
+
+def test_the_seed_with_the_largest_pooled_oos_pnl_wins_and_ties_go_to_the_lower_bound_then_the_lower_seed() -> None:
+    rows = [_row("rl", 1, 50.0), _row("rl", 2, 120.0), _row("rl", 3, 80.0), _row("rules", None, 999.0)]
+    assert choose_seed(rows, [1, 2, 3]) == 2
+    fold_rows = [{**_row("rl", 3, 500.0), "fold": 0}]  # a single fold's row never decides
+    assert choose_seed(rows + fold_rows, [1, 2, 3]) == 2
+    tied = [_row("rl", 1, 0.0, -5.0), _row("rl", 2, 0.0, -1.0), _row("rl", 3, 0.0, -1.0)]
+    assert choose_seed(tied, [1, 2, 3]) == 2
+
+
+def test_the_table_puts_the_chosen_seed_beside_the_baselines_with_intervals() -> None:
+    rows = [_row("rl", 1, 10.0), _row("rl", 2, 20.0), _row("random", 2, -5.0), _row("random", 1, 7.0)]
+    rows += [_row("hold", None, 0.0), _row("underlying", None, 30.0)]
+    table = oos_table(rows, 2)
+    assert [(r["policy"], r["pnl"]) for r in table] == [
+        ("rl", 20.0),
+        ("random", -5.0),
+        ("hold", 0.0),
+        ("underlying", 30.0),
+    ]
+    assert "| rl |" in markdown(table, 100_000.0) and "20 [0, 21]" in markdown(table, 100_000.0)
+
+
+def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures(tmp_path: Path) -> None:
+    db, out = f"sqlite:///{tmp_path / 'eval.db'}", tmp_path / "models" / "shipped.zip"
+    args = ["--source", "synthetic", "--seeds", "1", "2", "--timesteps", "512", "--folds", "2"]
+    args += ["--train-days", "3", "--test-days", "2", "--workers", "1", "--db", db, "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.ship_model", *args], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    selection = meta["metrics"]["selection"]
+    best = max(selection["candidates"], key=lambda c: (c["pnl"], c["pnl_lo"], -c["seed"]))
+    assert selection["chosen_seed"] == best["seed"] and selection["seeds_compared"] == 2
+    assert meta["model_version"] == f"rppo-synthetic-wf-s{best['seed']}" and meta["seed"] == best["seed"]
+    assert meta["command"].startswith("python -m worker.ship_model --source synthetic")
+    policies = [r["policy"] for r in selection["out_of_sample"]]
+    assert {"rl", "random", "rules", "hold", "underlying"} <= set(policies)
+    assert RLPolicy(out).version == meta["model_version"], "the shipped model loads into the pipeline"
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM modelevaluation WHERE evaluation_id = :e"), {"e": selection["evaluation_id"]}
+        ).scalar()
+    engine.dispose()
+    assert stored and stored > 0, "the walk-forward's rows are in the database for the Models page"
+    assert "| rl |" in done.stdout and "shipped" in done.stdout
