@@ -63,6 +63,9 @@ def control_panel() -> None:
         live_bar()
 
 
+RESUME_OPEN = "resume_dialog_open"
+
+
 @st.fragment(run_every=LIVE_REFRESH_S)
 def live_bar() -> None:
     control = reads.control_state(reader()) or {}
@@ -121,6 +124,8 @@ def live_bar() -> None:
         _halt_confirmation(notices, control, status)
     if state != "ACTIVE":
         _resume(notices, typed)
+    else:
+        _close_resume()  # resumed (here or elsewhere): nothing left to confirm
 
 
 def _why(action: str, typed: str) -> str:
@@ -158,11 +163,19 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object], status:
 
 
 def _resume(area: DeltaGenerator, typed: str) -> None:
+    """The button opens the confirmation; it stays open through the bar's own refreshes (a
+    fragment rerun that did not call the dialog would close it under the operator's finger)."""
     if area.button("Resume trading...", key="resume"):
+        st.session_state[RESUME_OPEN] = True
+    if st.session_state.get(RESUME_OPEN):
         _confirm_resume(typed)
 
 
-@st.dialog("Resume trading?")
+def _close_resume() -> None:
+    st.session_state.pop(RESUME_OPEN, None)
+
+
+@st.dialog("Resume trading?", on_dismiss=_close_resume)
 def _confirm_resume(typed: str) -> None:
     """A modal confirmation: resuming re-enables entries, so it is never one click."""
     st.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
@@ -176,6 +189,8 @@ def _confirm_resume(typed: str) -> None:
             _why("Resumed from the console after confirmation", typed),
         )
         st.session_state["clear_control_reason"] = True
+        _close_resume()
         st.rerun()
     if cancel.button("Cancel", key="cancel_resume"):
+        _close_resume()
         st.rerun()

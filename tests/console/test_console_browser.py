@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from console.controls import LIVE_REFRESH_S
 from tests.browser_helpers import DESKTOP, PASSWORD, PHONE, SHOTS, chromium, in_view, running_console, settled
 from tests.browser_helpers import open_logged_in as _open
 from tests.console_helpers import scalar, seed_database
@@ -120,9 +122,18 @@ def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, co
         page.get_by_role("button", name="EMERGENCY STOP").click()
         page.get_by_role("button", name="Resume trading...").wait_for(timeout=10_000)
     settled(page)
-    page.get_by_role("button", name="Resume trading...").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_role("button", name="Confirm resume").wait_for(timeout=10_000)
+    confirm = dialog.get_by_role("button", name="Confirm resume")
+    deadline = time.monotonic() + 60  # a click that lands while the bar re-renders is retried, as a person would
+    while True:
+        page.get_by_role("button", name="Resume trading...").click()
+        try:
+            confirm.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            assert time.monotonic() < deadline, "the resume button never opened its dialog"
+    page.wait_for_timeout((LIVE_REFRESH_S + 1) * 1000)  # let the bar refresh itself under the open dialog
+    confirm.wait_for(timeout=10_000)  # the dialog is still (or again) open after the refresh
     assert scalar(url, "SELECT state FROM controlstate") == "HALTED"  # opening the dialog changes nothing
     dialog.get_by_role("button", name="Confirm resume").click()
     deadline = time.monotonic() + 60  # a stuck click, not a speed bound
