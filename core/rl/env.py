@@ -123,11 +123,13 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         assert d is not None
         now = d.times[k]
         self.desk.begin_cycle(now)
-        quote = self.desk.position_quote(now)
         pos = self.desk.position
-        if pos is None or quote is None:
-            self._equity = self.desk.cash() if pos is None else self._equity
+        if pos is None:
+            self._equity = self.desk.cash()
             return
+        quote = self.desk.position_quote(now)
+        if quote is None:
+            return  # no quote this minute: the last mark stands
         self._bid = quote.bid
         pos.peak_bid = max(pos.peak_bid, quote.bid)
         self._equity = self.desk.cash() + pos.qty_open * CONTRACT_MULTIPLIER * (quote.bid + quote.ask) / 2.0

@@ -39,7 +39,6 @@ class EntryPlan:
 class _Working:
     request: OrderRequest
     plan: EntryPlan | None  # entries only
-    exit_code: str = ""
     cycles: int = 0
     cancel_requested: bool = False
 
@@ -105,7 +104,7 @@ class EpisodeDesk:
         )
         if code.startswith("partial_tp"):
             pos.partials_done = int(code[-1])
-        self._send(_Working(request, None, exit_code=code), now)
+        self._send(_Working(request, None), now)
 
     # ---- marks ------------------------------------------------------------------------------
     def cash(self) -> float:

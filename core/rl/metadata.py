@@ -64,11 +64,15 @@ class ModelMetadata:
             raise ModelMismatchError(f"model metadata {path} is missing (expected beside the model zip)") from None
         except json.JSONDecodeError as exc:
             raise ModelMismatchError(f"model metadata {path} is not valid JSON: {exc}") from None
-        known = set(ModelMetadata.__dataclass_fields__)
         missing = {"model_version", "obs_names", "window", "obs_shape", "scaling", "action_names"} - set(raw)
         if missing:
             raise ModelMismatchError(f"model metadata {path} lacks {sorted(missing)}")
-        return ModelMetadata(**{k: v for k, v in raw.items() if k in known})
+        return ModelMetadata.from_dict(raw)
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> ModelMetadata:
+        """The known fields of a metadata mapping (keys a newer version added are ignored)."""
+        return ModelMetadata(**{k: v for k, v in raw.items() if k in ModelMetadata.__dataclass_fields__})
 
 
 def pipeline_layout() -> dict[str, Any]:

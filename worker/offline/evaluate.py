@@ -92,7 +92,7 @@ class Evaluation:
             args.cash,
             model,
             tuple(args.thresholds),
-            keep_models=getattr(args, "keep_models", False),
+            keep_models=args.keep_models,
         )
         self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
 
@@ -243,6 +243,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="min_confidence values the RL policy is also backtested at (its own row each)",
     )
     p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
+    p.add_argument("--keep-models", action="store_true", help=argparse.SUPPRESS)  # worker.ship_model ships one
     p.add_argument(
         "--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or auto) instead of a local one"
     )

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +48,17 @@ def pooled(rows: list[dict[str, Any]], policy: str, seed: int | None) -> dict[st
     return None
 
 
+def pooled_metrics(rows: list[dict[str, Any]], policy: str, seed: int | None) -> dict[str, Any]:
+    """The all-folds figures of one policy and seed (empty when it has no row)."""
+    row = pooled(rows, policy, seed)
+    return row["metrics"] if row else {}
+
+
 def choose_seed(rows: list[dict[str, Any]], seeds: list[int]) -> int:
     """The seed with the largest pooled out-of-sample P&L; ties: higher lower bound, lower seed."""
 
     def key(seed: int) -> tuple[float, float, int]:
-        row = pooled(rows, "rl", seed)
-        m = row["metrics"] if row else {}
+        m = pooled_metrics(rows, "rl", seed)
         return (float(m.get("pnl") or 0.0), float(m.get("pnl_lo") or 0.0), -seed)
 
     return max(seeds, key=key)
@@ -116,8 +120,7 @@ def ship(evaluation: Evaluation, seed: int, out: Path, command: str) -> tuple[Pa
     raw["command"] = command
     candidates = []
     for s in seeds:
-        row = pooled(rows, "rl", s)
-        m = row["metrics"] if row else {}
+        m = pooled_metrics(rows, "rl", s)
         candidates.append({"seed": s, **{k: m.get(k) for k in ("pnl", "pnl_lo", "pnl_hi", "trades", "win_rate")}})
     raw["metrics"]["selection"] = {
         "evaluation_id": evaluation.id,
@@ -131,7 +134,7 @@ def ship(evaluation: Evaluation, seed: int, out: Path, command: str) -> tuple[Pa
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(files.zip_bytes)
-    meta = ModelMetadata(**{k: v for k, v in raw.items() if k in ModelMetadata.__dataclass_fields__})
+    meta = ModelMetadata.from_dict(raw)
     meta.write(metadata_path(out))
     return out, meta
 
@@ -153,16 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     forwarded = [
         "--source", source, "--folds", str(a.folds), "--train-days", str(a.train_days),
         "--test-days", str(a.test_days), "--seeds", *map(str, a.seeds), "--timesteps", str(a.timesteps),
-        "--workers", str(a.workers),
+        "--workers", str(a.workers), "--keep-models",
     ]  # fmt: skip
-    if source == "synthetic":
-        forwarded += ["--start", "2025-06-02", "--end", date(2025, 12, 31).isoformat()]
     if a.db:
         forwarded += ["--db", a.db]
     if a.ray_address:
         forwarded += ["--ray-address", a.ray_address]
     args = evaluation_args(forwarded)
-    args.keep_models = True
     print(f"walk-forward on {source}: {a.folds} folds x seeds {a.seeds}, {a.timesteps} steps each")
     evaluation = Evaluation(args)
     evaluation.run()
