@@ -38,6 +38,7 @@ def heartbeat_age_s(status: dict[str, Any] | None) -> float | None:
 
 
 LIVE_REFRESH_S = 2.0
+RESUME_OPEN = "resume_dialog_open"  # session flag: the resume confirmation is open
 # The bar stays on screen while the page scrolls (phone and desktop), below Streamlit's header.
 STICKY_CSS = """
 <style>
@@ -61,9 +62,8 @@ def control_panel() -> None:
     st.html(STICKY_CSS)
     with st.container(key="control_bar"):
         live_bar()
-
-
-RESUME_OPEN = "resume_dialog_open"
+    if st.session_state.get(RESUME_OPEN):  # opened here, outside the refreshing bar, so it never flickers
+        _confirm_resume(str(st.session_state.get("control_reason") or "").strip())
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
@@ -123,7 +123,7 @@ def live_bar() -> None:
     if state == "HALTED":
         _halt_confirmation(notices, control, status)
     if state != "ACTIVE":
-        _resume(notices, typed)
+        _resume(notices)
     else:
         _close_resume()  # resumed (here or elsewhere): nothing left to confirm
 
@@ -162,13 +162,13 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object], status:
         area.info("Waiting for the worker to cancel orders and flatten...")
 
 
-def _resume(area: DeltaGenerator, typed: str) -> None:
-    """The button opens the confirmation; it stays open through the bar's own refreshes (a
-    fragment rerun that did not call the dialog would close it under the operator's finger)."""
+def _resume(area: DeltaGenerator) -> None:
+    """The button opens the confirmation with a whole-page run: the dialog belongs to the page,
+    not to this fragment, whose 2-second refreshes would close and reopen it (for about a second
+    the confirm button was gone from under the operator's finger)."""
     if area.button("Resume trading...", key="resume"):
         st.session_state[RESUME_OPEN] = True
-    if st.session_state.get(RESUME_OPEN):
-        _confirm_resume(typed)
+        st.rerun(scope="app")
 
 
 def _close_resume() -> None:
@@ -178,6 +178,12 @@ def _close_resume() -> None:
 @st.dialog("Resume trading?", on_dismiss=_close_resume)
 def _confirm_resume(typed: str) -> None:
     """A modal confirmation: resuming re-enables entries, so it is never one click."""
+    if (reads.control_state(reader()) or {}).get("state", "ACTIVE") == "ACTIVE":
+        st.info("Trading is already ACTIVE (resumed elsewhere): nothing to confirm.")
+        if st.button("Close", key="close_resume"):
+            _close_resume()
+            st.rerun()
+        return
     st.warning("Resume sets the state to ACTIVE: new entries will be allowed.")
     confirm, cancel = st.columns(2)
     if confirm.button("Confirm resume", key="confirm_resume_button", type="primary"):

@@ -125,15 +125,17 @@ def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, co
     dialog = page.get_by_role("dialog")
     confirm = dialog.get_by_role("button", name="Confirm resume")
     deadline = time.monotonic() + 60  # a click that lands while the bar re-renders is retried, as a person would
-    while True:
-        page.get_by_role("button", name="Resume trading...").click()
+    while not confirm.is_visible():
+        assert time.monotonic() < deadline, "the resume button never opened its dialog"
         try:
+            page.get_by_role("button", name="Resume trading...").click(timeout=5_000)
             confirm.wait_for(timeout=5_000)
-            break
         except PlaywrightTimeout:
-            assert time.monotonic() < deadline, "the resume button never opened its dialog"
-    page.wait_for_timeout((LIVE_REFRESH_S + 1) * 1000)  # let the bar refresh itself under the open dialog
-    confirm.wait_for(timeout=10_000)  # the dialog is still (or again) open after the refresh
+            pass
+    watch_until = time.monotonic() + 2 * LIVE_REFRESH_S + 1  # two of the bar's own refreshes under the open dialog
+    while time.monotonic() < watch_until:  # the confirm button never leaves the operator's finger
+        assert confirm.is_visible(), "the bar's refresh closed the resume dialog"
+        page.wait_for_timeout(100)
     assert scalar(url, "SELECT state FROM controlstate") == "HALTED"  # opening the dialog changes nothing
     dialog.get_by_role("button", name="Confirm resume").click()
     deadline = time.monotonic() + 60  # a stuck click, not a speed bound

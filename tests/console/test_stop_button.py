@@ -77,6 +77,20 @@ def test_resume_opens_a_confirmation_and_changes_nothing_by_itself(runtime: Runt
         assert conn.execute(text("SELECT count(*) FROM controlevent")).scalar() == 1
 
 
+def test_an_open_confirmation_closes_after_a_resume_elsewhere(runtime: Runtime, app: AppTest) -> None:
+    """Another device resumed while this one's dialog was open: the next run offers no second resume."""
+    app.button(key="stop").click().run()
+    app.button(key="resume").click().run()
+    assert app.button(key="confirm_resume_button")  # this device's dialog is open
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE controlstate SET state = 'ACTIVE'"))
+    app.run()
+    assert not app.exception
+    assert not [b for b in app.button if b.key in ("confirm_resume_button", "resume")]
+    with runtime.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM controlevent")).scalar() == 1
+
+
 def test_stop_new_entries_sets_reducing_once_and_the_worker_blocks_entries(runtime: Runtime, app: AppTest) -> None:
     app.button(key="reduce").click().run()
     app.button(key="reduce").click().run()  # a double click applies nothing twice
