@@ -18,6 +18,9 @@ from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from console.controls import LIVE_REFRESH_S
+from core.types import TradingState
+from db.control import set_trading_state
+from db.engine import make_engine
 from tests.browser_helpers import DESKTOP, PASSWORD, PHONE, SHOTS, chromium, in_view, running_console, settled
 from tests.browser_helpers import open_logged_in as _open
 from tests.console_helpers import scalar, seed_database
@@ -144,5 +147,30 @@ def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, co
         time.sleep(0.05)
     assert scalar(url, "SELECT who || ':' || reason_code FROM controlevent ORDER BY id DESC LIMIT 1") == (
         "carol:operator_resume"
+    )
+    page.context.close()
+
+
+def test_a_reason_typed_through_the_bars_refreshes_goes_with_the_stop(
+    browser: Browser, console: tuple[str, str]
+) -> None:
+    """The reason box lives in the bar that refreshes itself every 2 s: typing across several
+    refreshes keeps every character, and a stop pressed without Enter writes it to the audit row."""
+    base, url = console
+    if scalar(url, "SELECT state FROM controlstate") != "ACTIVE":  # run alone, without the resume test before it
+        set_trading_state(make_engine(url), TradingState.ACTIVE, "test", "test_setup", "Set up for this test.")
+    page = _open(browser, base, "", PHONE, True)
+    box = page.get_by_placeholder("Reason (optional): written with the next action")
+    box.click()
+    words = "market data looks broken today"
+    box.press_sequentially(words, delay=200)  # about 6 s of typing: three of the bar's refreshes
+    assert box.input_value() == words
+    page.get_by_role("button", name="EMERGENCY STOP").click()
+    deadline = time.monotonic() + 60  # a stuck click, not a speed bound
+    while scalar(url, "SELECT state FROM controlstate") != "HALTED":
+        assert time.monotonic() < deadline, "the click never recorded HALTED"
+        time.sleep(0.05)
+    assert scalar(url, "SELECT reason FROM controlevent ORDER BY id DESC LIMIT 1") == (
+        f"Emergency stop from the console: {words}"
     )
     page.context.close()
