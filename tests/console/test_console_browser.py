@@ -36,6 +36,14 @@ PAGES = {
 }
 
 
+def wait_for_state(url: str, state: str, failure: str) -> None:
+    """Wait until the stored trading state is `state` (a stuck click fails, not a slow one)."""
+    deadline = time.monotonic() + 60
+    while scalar(url, "SELECT state FROM controlstate") != state:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(base URL, database URL) of a running console with its login gate on."""
@@ -107,10 +115,7 @@ def test_login_then_stop_on_a_phone_halts(browser: Browser, console: tuple[str, 
     page = _open(browser, base, "", PHONE, True)
     assert scalar(url, "SELECT state FROM controlstate") != "HALTED"
     page.get_by_role("button", name="EMERGENCY STOP").click()
-    deadline = time.monotonic() + 60  # a stuck click, not a speed bound
-    while scalar(url, "SELECT state FROM controlstate") != "HALTED":
-        assert time.monotonic() < deadline, "the click never recorded HALTED"
-        time.sleep(0.02)
+    wait_for_state(url, "HALTED", "the click never recorded HALTED")
     assert scalar(url, "SELECT who FROM controlevent ORDER BY id DESC LIMIT 1") == "carol"
     assert scalar(url, "SELECT flatten FROM controlstate") == 1
     page.get_by_text("HALTED").first.wait_for(timeout=10_000)
@@ -141,10 +146,7 @@ def test_resume_from_a_phone_needs_the_dialogs_confirmation(browser: Browser, co
         page.wait_for_timeout(100)
     assert scalar(url, "SELECT state FROM controlstate") == "HALTED"  # opening the dialog changes nothing
     dialog.get_by_role("button", name="Confirm resume").click()
-    deadline = time.monotonic() + 60  # a stuck click, not a speed bound
-    while scalar(url, "SELECT state FROM controlstate") != "ACTIVE":
-        assert time.monotonic() < deadline, "confirming the dialog did not resume"
-        time.sleep(0.05)
+    wait_for_state(url, "ACTIVE", "confirming the dialog did not resume")
     assert scalar(url, "SELECT who || ':' || reason_code FROM controlevent ORDER BY id DESC LIMIT 1") == (
         "carol:operator_resume"
     )
@@ -166,10 +168,7 @@ def test_a_reason_typed_through_the_bars_refreshes_goes_with_the_stop(
     box.press_sequentially(words, delay=200)  # about 6 s of typing: three of the bar's refreshes
     assert box.input_value() == words
     page.get_by_role("button", name="EMERGENCY STOP").click()
-    deadline = time.monotonic() + 60  # a stuck click, not a speed bound
-    while scalar(url, "SELECT state FROM controlstate") != "HALTED":
-        assert time.monotonic() < deadline, "the click never recorded HALTED"
-        time.sleep(0.05)
+    wait_for_state(url, "HALTED", "the click never recorded HALTED")
     assert scalar(url, "SELECT reason FROM controlevent ORDER BY id DESC LIMIT 1") == (
         f"Emergency stop from the console: {words}"
     )
