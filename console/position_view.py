@@ -5,13 +5,12 @@ end-of-day flatten. The levels are core/exits.py's own rules (core/position_view
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core.calendar import NY, session_for
+from core.calendar import NY, next_session, session_for
 from core.exits import PositionState
 from core.params import TradingParams
 from core.position_view import distance_to_stop_pct, exit_levels, model_greeks
@@ -41,23 +40,26 @@ def _params(engine: Any, version: int) -> TradingParams:
     return TradingParams.model_validate(found["values"] if found else {})
 
 
-def position_cards(engine: Any, positions: pd.DataFrame, clock: datetime | None) -> None:
-    """One card per open position; `clock` is the worker's clock (simulated in sim mode)."""
-    now = clock or datetime.now(UTC)
-    session = session_for(now.astimezone(NY).date())
+def position_cards(engine: Any, positions: pd.DataFrame, clock: reads.MarketClock) -> None:
+    """One card per open position, timed by the worker's market clock (db/reads.market_clock)."""
+    now = clock.now
+    day = now.astimezone(NY).date()
+    today = session_for(day)
+    session = today or next_session(day)  # a weekend or holiday: the levels apply at the next open
+    if clock.source == "wall":
+        st.caption(f"Levels timed by {clock.label}.")
     for row in positions.itertuples():
         pos = _position(row)
         params = _params(engine, int(row.param_version))
-        bid = float(row.mark_bid) if pd.notna(row.mark_bid) else float("nan")
+        bid = float(row.mark_bid)  # the entry price until the first bid is marked
+        marked = bool(getattr(row, "marked", True))
         right = "call" if pos.direction > 0 else "put"
         with st.container(border=True):
+            bid_text = f"bid {bid:.2f}" if marked else f"bid {bid:.2f} (entry price: no bid marked yet)"
             st.markdown(
                 f"**{pos.contract.underlying} {pos.contract.strike:g} {right}** x{pos.qty_open} · "
-                f"entry {pos.entry_price:.2f} · bid {bid:.2f} · P&L **{row.unrealized_pnl:+,.2f}**"
+                f"entry {pos.entry_price:.2f} · {bid_text} · P&L **{row.unrealized_pnl:+,.2f}**"
             )
-            if session is None:
-                st.caption("No session today: levels apply at the next open.")
-                continue
             levels = exit_levels(pos, params, session)
             trail = (
                 f"trailing floor {levels.trailing_floor:.2f}"
@@ -65,7 +67,7 @@ def position_cards(engine: Any, positions: pd.DataFrame, clock: datetime | None)
                 else f"trailing arms at {levels.trailing_arm_price:.2f}"
             )
             to_flatten = max((levels.flatten_at - now).total_seconds() / 60.0, 0.0)
-            away = distance_to_stop_pct(bid, levels) if bid == bid else float("nan")
+            away = distance_to_stop_pct(bid, levels)
             st.markdown(
                 f"stop {levels.stop_price:.2f} ({away:.0f}% below the bid) · take-profit "
                 f"{levels.take_profit_price:.2f} (+{levels.take_profit_pct:.0f}%) · {trail}"
@@ -76,7 +78,8 @@ def position_cards(engine: Any, positions: pd.DataFrame, clock: datetime | None)
                 left = max((session.close - now).total_seconds() / 60.0, 0.0)
                 g = model_greeks(pos, float(market["underlying_price"]), float(market["vix"]), left)
                 greeks = f"delta {g.delta:+.2f} · theta {g.theta_10min:+.2f} $/contract per 10 min (model) · "
-            st.caption(f"{greeks}flatten at {levels.flatten_at:%H:%M} ET, in {to_flatten:.0f} min")
+            when = f"in {to_flatten:.0f} min" if today is not None else f"at the next open, {session.day:%a %Y-%m-%d}"
+            st.caption(f"{greeks}flatten at {levels.flatten_at:%H:%M} ET, {when}")
 
 
 def log_tail(path: str, lines: int = 30) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -31,6 +33,39 @@ def _row(engine: Engine, stmt: Any) -> dict[str, Any] | None:
 
 def worker_status(engine: Engine) -> dict[str, Any] | None:
     return _row(engine, select(WorkerStatus).where(WorkerStatus.id == "worker"))
+
+
+@dataclass(frozen=True)
+class MarketClock:
+    """The clock the console times things by: the worker's market clock where the database has
+    it (simulated in sim mode, the broker's in paper and live), else the wall clock, labelled."""
+
+    now: datetime
+    source: str  # worker | last_cycle | last_decision | wall
+
+    @property
+    def label(self) -> str:
+        return {
+            "worker": "the worker's clock",
+            "last_cycle": "the worker's last cycle",
+            "last_decision": "the last decision",
+            "wall": "the wall clock: no worker clock is recorded",
+        }[self.source]
+
+
+def market_clock(engine: Engine, status: dict[str, Any] | None = None) -> MarketClock:
+    """The worker's market clock from the database (its heartbeat, else its last committed cycle,
+    else the newest decision); the wall clock only when the database has none of them."""
+    status = status if status is not None else worker_status(engine)
+    if status is not None and status.get("sim_time") is not None:
+        return MarketClock(status["sim_time"], "worker")
+    if status is not None and status.get("cycle_time") is not None:
+        return MarketClock(status["cycle_time"], "last_cycle")
+    with engine.connect() as conn:
+        newest = conn.execute(select(Decision.time).order_by(Decision.id.desc()).limit(1)).scalar()  # type: ignore[union-attr]
+    if newest is not None:
+        return MarketClock(newest, "last_decision")
+    return MarketClock(datetime.now(UTC), "wall")
 
 
 def control_state(engine: Engine) -> dict[str, Any] | None:
@@ -71,7 +106,10 @@ def open_positions(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(select(*cols).where(Trade.status == "open").order_by(Trade.id)).mappings().all()
     out = pd.DataFrame([dict(r) for r in rows], columns=[c.key for c in cols])
-    mark = out["mark_bid"].astype(float)
+    # opened this minute, no bid marked yet: the entry price is the mark until the first bid
+    out["marked"] = out["mark_bid"].notna()
+    mark = out["mark_bid"].astype(float).fillna(out["entry_avg"].astype(float))
+    out["mark_bid"] = mark
     out["unrealized_pnl"] = (mark - out["entry_avg"].astype(float)) * out["qty_open"] * OPTION_MULTIPLIER - out[
         "fees"
     ].astype(float)

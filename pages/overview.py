@@ -62,7 +62,7 @@ def positions(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
     if held.empty:
         st.write("No open position.")
     else:
-        position_cards(reader(), held, status.get("sim_time") if status else None)
+        position_cards(reader(), held, reads.market_clock(reader(), status))
         with st.expander("As a table"):
             table(held, "")
     working = reads.open_orders(reader())

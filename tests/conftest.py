@@ -14,11 +14,18 @@ from core.calendar import session_for
 from db.control import bootstrap, save_param_version
 from db.engine import make_engine
 from db.migrate import upgrade
+from tests.moved_clock import start_from_environment
 from worker.runtime import RunOptions, Runtime, build_runtime
+
+CLOCK_LINE = start_from_environment()  # TEST_CLOCK: this process and its subprocesses on a moved clock
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # A short stretch of sessions that includes an early close (Friday 2025-11-28, 13:00 ET).
 EARLY_CLOSE_DAY = date(2025, 11, 28)
+
+
+def pytest_report_header() -> str:
+    return CLOCK_LINE or "test clock: the real one"
 
 
 @pytest.fixture
@@ -37,8 +44,11 @@ def with_params(url: str, **values: Any) -> int:
     """Store and activate a parameter version (defaults plus `values`); returns its id."""
     upgrade(url)
     engine = make_engine(url)
-    bootstrap(engine)
-    version = save_param_version(engine, values, author="test", note="test params")
+    try:
+        bootstrap(engine)
+        version = save_param_version(engine, values, author="test", note="test params")
+    finally:
+        engine.dispose()  # no connection left open (a test may remount the file system next)
     return int(version.id or 0)
 
 

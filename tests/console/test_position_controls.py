@@ -3,9 +3,11 @@ cancel this order, and a typed reason on the stop; each a row the worker carries
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from db import control_requests
 from db.control import save_param_version
@@ -48,6 +50,47 @@ def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_
     assert scalar(url, "SELECT status FROM controlrequest") == "done"
     at.run()
     assert not any(b.key == "close_position" for b in at.button), "nothing left to close"
+
+
+def test_a_position_opened_this_minute_shows_its_entry_price_until_the_first_bid(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
+    run_until_open_position(runtime)
+    runtime.cycle.journal.flush()
+    url = str(runtime.engine.url)
+    with runtime.engine.begin() as conn:  # as between the entry's fill and the next cycle's mark
+        conn.execute(text("UPDATE trade SET mark_bid = NULL, marked_at = NULL WHERE status = 'open'"))
+    entry, fees = scalar(url, "SELECT entry_avg FROM trade"), scalar(url, "SELECT fees FROM trade")
+    at = open_page(url, "overview", monkeypatch)
+    card = " ".join(m.value for m in at.markdown)
+    assert "nan" not in card, card
+    assert f"bid {float(entry):.2f} (entry price: no bid marked yet)" in card, card  # type: ignore[arg-type]
+    assert f"P&L **{-float(fees):+,.2f}**" in card, card  # type: ignore[arg-type]
+    assert "stop " in card and "take-profit " in card, card
+
+
+def test_the_cards_are_timed_by_the_workers_clock_whatever_the_wall_clock_says(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's clock (a Tuesday) decides the session, not the wall clock (any day)."""
+    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
+    now = run_until_open_position(runtime)
+    runtime.cycle.journal.flush()
+    url = str(runtime.engine.url)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO workerstatus (id, run_id, pid, host, mode, started_at, heartbeat_at, "
+                "sim_time, state_seen, last_cycle_ms, stopped, lease_token) VALUES ('worker', 'r', 1, "
+                "'h', 'sim', :t, :t, :t, 'ACTIVE', 1.0, 0, 1)"
+            ),
+            {"t": now.astimezone(UTC).isoformat()},
+        )
+    at = open_page(url, "overview", monkeypatch)
+    captions = " ".join(c.value for c in at.caption)
+    assert re.search(r"flatten at \d\d:\d\d ET, in \d+ min", captions), captions
+    assert "wall clock" not in captions, captions
 
 
 def _close_through_the_worker(runtime: Runtime, trade_id: int, start: datetime) -> datetime:
