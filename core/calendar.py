@@ -109,3 +109,33 @@ def session_containing(moment: datetime) -> Session | None:
 def cycle_times(session: Session) -> list[datetime]:
     """Every cycle time of a session: one minute after the open through the close."""
     return [session.open + timedelta(minutes=m) for m in range(1, session.minutes + 1)]
+
+
+@dataclass(frozen=True)
+class MissedMinutes:
+    """Cycle minutes of open sessions that no cycle ran for: how many, the first and the last."""
+
+    count: int
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+def cycle_minutes_between(after: datetime, before: datetime) -> MissedMinutes:
+    """The cycle minutes strictly after `after` and strictly before `before` (a worker that
+    cycled at `after` and next at `before` missed these while the market was open)."""
+    if before <= after:
+        return MissedMinutes(0)
+    start, end = after.astimezone(NY), before.astimezone(NY)
+    count, first, last = 0, None, None
+    for session in sessions_between(start.date(), end.date()):
+        low = max(start + timedelta(minutes=1), session.open + timedelta(minutes=1))
+        high = min(end - timedelta(minutes=1), session.close)
+        if low.second or low.microsecond:  # the next whole minute
+            low = low.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        high = high.replace(second=0, microsecond=0)
+        if high < low:
+            continue
+        count += int((high - low).total_seconds() // 60) + 1
+        first = first or low
+        last = high
+    return MissedMinutes(count, first, last)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -223,6 +223,19 @@ class Journal(OrderStorage, AccountHistory):
             if self.lease is not None:  # the cycle's rows and its clock, only under the lease
                 fence(conn, self.lease, cycle_time=self._cycle_time)
             self._write_buffers(conn)
+
+    def discard_pending(self) -> None:
+        """Drop the rows buffered since the last flush (a failed cycle: its minute runs again and
+        writes them anew), and forget the held read connection and the cached control row, so
+        the retry reads through a fresh connection (a restarted Postgres, a remounted disk)."""
+        self._decisions, self._equity, self._marks, self._memories = [], [], {}, {}
+        self._bars, self._quotes = [], []
+        self._last_row = self._last_read = None
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with suppress(Exception):  # a dead connection cannot always say goodbye
+                raw.close()
+        self.reader.dispose()
 
     def _write_buffers(self, conn: Connection) -> None:
         if self._decisions:

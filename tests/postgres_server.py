@@ -58,13 +58,23 @@ class PostgresServer:
         server = PostgresServer(folder, bin_dir, user)
         data = folder / "data"
         server._run("initdb", "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-k {folder} -p {server.port} -c listen_addresses='' -c fsync=off -c max_connections=200"
-        server._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+        server.resume()
         return server
+
+    def pause(self) -> None:
+        """Stop the server (fast: open connections are cut), keeping its data: the database went away."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server on its data (again): the database is back."""
+        options = f"-k {self.folder} -p {self.port} -c listen_addresses='' -c fsync=off -c max_connections=200"
+        log = str(self.folder / "log")
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-o", options, "-l", log, "-w", "start")
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+            if (self.folder / "data" / "postmaster.pid").exists():  # not already paused by the test
+                self.pause()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -16,15 +16,18 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_worker(url: str, *extra: str, speed: str = "3000") -> subprocess.Popen[str]:
-    """`python -m worker` as a user starts it, on the simulator, with its output captured."""
+def start_worker(
+    url: str, *extra: str, speed: str = "3000", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`python -m worker` as a user starts it, on the simulator, with its output captured
+    (stderr folded into stdout); `env` adds variables to the inherited environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "worker", "--db", url, "--speed", speed, *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 

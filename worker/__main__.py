@@ -6,10 +6,15 @@ carries out the trading state, the heartbeat, and with a real broker the reconci
 (at start and every few minutes). SIGTERM and SIGINT stop it cleanly: the running cycle
 finishes, buffers are written, and the heartbeat records the stop.
 
-Error policy: a cycle that fails at the broker counts towards REDUCING and then HALTED
-(worker/health.py); any other cycle error is logged as an event, and five in a row halt. A lost
-lease (another worker took over while this one was paused) stops the worker at once: it sends
-nothing more (db/lease.py), writes why, and exits with status 3.
+Error policy (worker/failures.py): a cycle that fails at the broker counts towards REDUCING
+and then HALTED (worker/health.py). Any other failed cycle is rolled back and, in sim mode, its
+minute runs again (the clock only moves past a committed minute; paper and live record the
+missed minutes as a `worker_gap` event). `--max-failed-cycles` in a row: a fault in the cycle
+halts (flatten) and the minute is recorded as `cycle_failed` decisions; a database that cannot
+be written stops the process with status 4 after saying why wherever it can. A lost lease
+(another worker took over while this one was paused) stops the worker at once: it sends nothing
+more (db/lease.py), writes why, and exits with status 3. Repeated failures are logged once per
+kind per minute (worker/failure_log.py).
 
 Start-up: signal handlers first (SIGTERM at any point exits 0, buffers flushed), then the
 lease (one conditional write), then the restore (positions, cash, the loss limits' memory,
@@ -36,22 +41,43 @@ from datetime import UTC, date, datetime, timedelta  # noqa: E402
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent  # noqa: E402
 from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from core.calendar import last_sessions  # noqa: E402
-from core.types import TradingState  # noqa: E402
+from core.calendar import NY, cycle_minutes_between, last_sessions  # noqa: E402
+from core.types import Reason, TradingState  # noqa: E402
 from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
+from db.engine import database_url  # noqa: E402
+from db.failures import DatabaseFailure, database_failure, sqlite_file_problem  # noqa: E402
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
 from db.presets import apply_demo_preset  # noqa: E402
 from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
 from worker.after_close import AfterClose  # noqa: E402
 from worker.clock import BrokerClock, SimClock  # noqa: E402
 from worker.cycle import RiskBook  # noqa: E402
+from worker.failure_log import FailureLog  # noqa: E402
+from worker.failures import (  # noqa: E402
+    CYCLE_FAILED,
+    DEFAULT_MAX_FAILED_CYCLES,
+    EXIT_DATABASE,
+    CycleFailures,
+    alert_now,
+    database_stop_text,
+    failed_minute_rows,
+    say_on_stderr,
+)
 from worker.health import BrokerHealth  # noqa: E402
 from worker.reconcile import Reconciler  # noqa: E402
-from worker.runtime import Runtime, add_run_arguments, build_runtime, options_from_args, restore_simulated_account  # noqa: E402
+from worker.runtime import (  # noqa: E402
+    RunOptions,
+    Runtime,
+    add_run_arguments,
+    build_runtime,
+    options_from_args,
+    restore_simulated_account,
+    settle_simulated_orders,
+)
 
 log = logging.getLogger("worker")
-MAX_CONSECUTIVE_FAILURES = 5
 EXIT_LEASE_LOST = 3
 
 
@@ -66,6 +92,7 @@ class Worker:
         reconciler: Reconciler | None = None,
         reconcile_minutes: float = 3.0,
         stopping: threading.Event | None = None,
+        max_failed_cycles: int = DEFAULT_MAX_FAILED_CYCLES,
     ) -> None:
         self.rt = rt
         self.clock = clock
@@ -74,7 +101,14 @@ class Worker:
         self.reconcile_minutes = reconcile_minutes
         self.health = BrokerHealth(rt.journal)
         self.started_at = utcnow()
-        self.failures = 0
+        self.failures = CycleFailures(max_failed_cycles)
+        self.failure_log = FailureLog(log)
+        self.exit_status = 0
+        self.database_down: DatabaseFailure | None = None
+        # paper and live: the last committed cycle, so minutes the broker's clock ran on without
+        # a cycle are recorded (`worker_gap`); sim never skips a minute (it retries it)
+        self.gap_watch = isinstance(clock, BrokerClock)
+        self.last_cycle: datetime | None = last_cycle_time(rt.engine) if self.gap_watch else None
         self.cycle_seen = time.monotonic()  # when the cycle job last started (the watchdog reads it)
         self.cycle_job_id = "cycle"
         self.stopping = stopping or threading.Event()
@@ -92,10 +126,12 @@ class Worker:
     # ---- jobs -----------------------------------------------------------------------------
     def cycle_job(self) -> None:
         self.cycle_seen = time.monotonic()
+        if self.stopping.is_set():
+            return
         try:
             now = self.clock.advance()
         except BrokerUnavailableError as exc:
-            self.health.failure(str(exc), utcnow())
+            self.broker_failure(str(exc), utcnow())
             return
         if now is None:
             if self.clock.finite:
@@ -105,41 +141,132 @@ class Worker:
         errors_before = self.rt.cycle.broker_errors
         try:
             self.rt.cycle.run(now)
-            self.failures = 0
-            if self.rt.cycle.broker_errors > errors_before:
-                self.health.failure("an order submit failed", now)
-            else:
-                self.health.success()
         except LeaseLostError as exc:
             self.on_lease_lost(exc)
+            return
         except BrokerUnavailableError as exc:
             log.warning("cycle at %s: broker unavailable: %s", now, exc)
-            self.health.failure(str(exc), now)
+            self.broker_failure(str(exc), now)
+            return
         except Exception as exc:
-            self.failures += 1
-            log.exception("cycle failed at %s", now)
-            self.rt.journal.event("error", "cycle_failed", f"Cycle at {now.isoformat()} failed: {exc!r}")
-            if self.failures >= MAX_CONSECUTIVE_FAILURES:
-                text = f"{self.failures} consecutive cycle failures; last: {exc!r}"
-                set_trading_state(
-                    self.rt.engine,
-                    TradingState.HALTED,
-                    "worker",
-                    "worker_errors",
-                    text,
-                    flatten=True,
-                    note=EventNote("error", "worker_errors", text, self.rt.journal.run_id),
-                )
+            self.on_cycle_failure(now, exc)
+            return
+        self.clock.commit()
+        self.failures.success()
+        self.failure_log.clear(CYCLE_FAILED)
+        self.note_gap(now)
+        if self.rt.cycle.broker_errors > errors_before:
+            self.broker_failure("an order submit failed", now)
+        else:
+            self.health.success()
+
+    def broker_failure(self, what: str, now: datetime) -> None:
+        try:
+            self.health.failure(what, now)
+        except Exception as exc:  # the event could not be written either
+            self.failure_log.report("broker_failure", f"broker failure not recorded: {exc!r}")
+
+    def on_cycle_failure(self, now: datetime, exc: Exception) -> None:
+        """Roll the cycle back and retry its minute; past the limit, halt (a fault in the cycle)
+        or stop the worker (the database cannot be written)."""
+        self.rt.cycle.rollback()
+        self.clock.rewind()
+        failed = self.failures.failed()
+        failure = database_failure(exc)
+        what = failure.describe() if failure else repr(exc)
+        kind = f"{CYCLE_FAILED}:{failure.kind if failure else type(exc).__name__}"
+        self.failure_log.report(kind, f"cycle at {now.isoformat()} failed ({failed} in a row): {what}", exc)
+        if failure is not None:
+            if self.failures.exhausted:
+                self.stop_for_database(failure)
+            return
+        try:
+            self.rt.journal.event("error", CYCLE_FAILED, f"Cycle at {now.isoformat()} failed: {exc!r}")
+            if self.failures.exhausted:
+                self.halt_and_skip(now, exc)
+        except Exception as write_exc:
+            self.rt.cycle.rollback()
+            self.clock.rewind()
+            failure = database_failure(write_exc)
+            self.failure_log.report(f"{CYCLE_FAILED}:record", f"a failed cycle could not be recorded: {write_exc!r}")
+            if failure is not None and self.failures.exhausted:
+                self.stop_for_database(failure)
+
+    def halt_and_skip(self, now: datetime, exc: Exception) -> None:
+        """A fault in the cycle (not the database) at every retry: halt with flatten, record the
+        minute as `cycle_failed` decisions (no hole) and move on."""
+        text = f"{self.failures.consecutive} consecutive cycle failures; last: {exc!r}"
+        set_trading_state(
+            self.rt.engine,
+            TradingState.HALTED,
+            "worker",
+            "worker_errors",
+            text,
+            flatten=True,
+            note=EventNote("error", "worker_errors", text, self.rt.journal.run_id),
+        )
+        control, _ = self.rt.journal.read_control()
+        for row in failed_minute_rows(
+            now, self.rt.market.symbols, text, control.param_version, self.rt.cycle.policy.version
+        ):
+            self.rt.journal.add_decision(row)
+        self.rt.journal.end_cycle(now)
+        if isinstance(self.clock, SimClock):  # the minute is recorded: the clock moves past it
+            self.clock.now = now
+        self.clock.commit()
+        self.failures.success()
+
+    def stop_for_database(self, failure: DatabaseFailure) -> None:
+        """Stop sending at once, say why wherever it can be said, alert, and stop the process."""
+        if self.database_down is not None:
+            return
+        self.database_down = failure
+        text = database_stop_text(failure, self.failures.consecutive, self.rt.options.mode)
+        self.rt.cycle.desk.frozen = Reason("database_unavailable", text)
+        self.exit_status = EXIT_DATABASE
+        log.critical("%s", text)
+        say_on_stderr(text)
+        try:
+            self.rt.journal.event("error", "database_unavailable", text)
+        except Exception as exc:
+            log.error("the stop could not be recorded in the database either (%s): see this log", exc)
+        delivered = alert_now("Worker stopped: database unavailable", text, utcnow())
+        log.info("database alert %s", "delivered" if delivered else "not delivered (no channel took it)")
+        self.stopping.set()
+
+    def note_gap(self, now: datetime) -> None:
+        """Paper and live: market minutes between the last committed cycle and this one had no
+        cycle (the worker was down or failing); record the interval as a `worker_gap` event."""
+        if not self.gap_watch:
+            return
+        last, self.last_cycle = self.last_cycle, now
+        if last is None:
+            return
+        missed = cycle_minutes_between(last, now)
+        if missed.count and missed.first is not None and missed.last is not None:
+            first, end = missed.first.astimezone(NY), missed.last.astimezone(NY)
+            text = (
+                f"No cycle ran for {missed.count} market minutes, {first:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ET: "
+                "the broker's clock ran on while the worker could not work."
+            )
+            log.warning("%s", text)
+            self.rt.journal.event("warning", "worker_gap", text, time=now)
 
     def control_job(self) -> None:
+        if self.database_down is not None:
+            return
         try:
             summary = self.rt.control.tick(self.clock.now)
             if summary:
                 log.warning("halt applied: %s", summary)
         except LeaseLostError as exc:
             self.on_lease_lost(exc)
-        except Exception:
-            log.exception("control tick failed")
+        except Exception as exc:
+            failure = database_failure(exc)
+            if failure is not None:
+                self.rt.journal.discard_pending()
+            kind = f"control:{failure.kind if failure else type(exc).__name__}"
+            self.failure_log.report(kind, f"control tick failed: {failure.describe() if failure else repr(exc)}", exc)
 
     def on_lease_lost(self, exc: LeaseLostError) -> None:
         """Another worker holds the lease now: send nothing more, say why, stop."""
@@ -207,6 +334,11 @@ class Worker:
             )
         except LeaseLostError as exc:
             self.on_lease_lost(exc)
+        except Exception as exc:
+            failure = database_failure(exc)
+            if failure is None:
+                raise
+            self.failure_log.report(f"heartbeat:{failure.kind}", f"heartbeat not written: {failure.describe()}")
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -246,10 +378,22 @@ class Worker:
         if self.lease_lost:
             log.error("worker stopped: lease lost")
             return
+        if self.database_down is not None:
+            log.error("worker stopped: the database cannot be written (exit status %d)", self.exit_status)
+            return
         try:
             self.rt.journal.flush()
+            if self.rt.clients is None:  # the simulator's working orders end with this process
+                settle_simulated_orders(self.rt, "the worker stopped: its simulator's working orders end with it")
         except LeaseLostError as exc:
             self.on_lease_lost(exc)
+            return
+        except Exception as exc:
+            failure = database_failure(exc)
+            if failure is None:
+                raise
+            log.error("worker stopped without its last rows: %s", failure.describe())
+            self.exit_status = EXIT_DATABASE
             return
         self.heartbeat_job(stopped=True)  # releases the lease: a successor may start at once
         log.info("worker stopped cleanly")
@@ -261,7 +405,7 @@ def resume_clock(rt: Runtime, start: date | None) -> SimClock:
     if last is not None and start is None:
         return SimClock(last, rt.next_session_after)
     if start is None:
-        start = last_sessions(date.today() - timedelta(days=1), 30)[0].day
+        start = last_sessions(date.today() - timedelta(days=1), 30)[0].day  # any day: the synthetic market
     return SimClock.at_session_start(start, rt.next_session_after)
 
 
@@ -280,7 +424,9 @@ def real_broker_worker(rt: Runtime, args: argparse.Namespace, stopping: threadin
     clock = BrokerClock(read_clock, args.settle_seconds)
     rt.cycle.book.restore()
     rt.cycle.risk = RiskBook.from_journal(rt.journal)
-    worker = Worker(rt, clock, args.poll_seconds, Reconciler(rt.cycle), args.reconcile_minutes, stopping)
+    worker = Worker(
+        rt, clock, args.poll_seconds, Reconciler(rt.cycle), args.reconcile_minutes, stopping, args.max_failed_cycles
+    )
     try:
         clock.now = read_clock()[0]
     except BrokerUnavailableError as exc:
@@ -313,31 +459,60 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="on a fresh database, start on the demo preset (the rule baseline decides; make run uses it)",
     )
+    parser.add_argument(
+        "--max-failed-cycles",
+        type=int,
+        default=DEFAULT_MAX_FAILED_CYCLES,
+        help="failed cycles in a row before the worker halts (a fault in the cycle) or exits with status "
+        f"{EXIT_DATABASE} (the database cannot be written)",
+    )
     add_run_arguments(parser, default_db=None)
     args = parser.parse_args(argv)
+    if args.max_failed_cycles < 1:
+        parser.error("--max-failed-cycles must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # a dead database connection makes the pool log a traceback on every reset; the worker's own
+    # failure log says the same once per kind per minute
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     options = options_from_args(args, mode=args.mode, record=args.record, record_band_pct=args.record_band_pct)
     try:
-        rt = build_runtime(options, "worker")
-        rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)
+        worker = start_worker(options, args, stopping)
     except (ValueError, LeaseHeldError, SettingsError) as exc:
         raise SystemExit(f"worker refused to start: {exc}") from None
-    log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
-    if args.demo_preset and (demo := apply_demo_preset(rt.engine)) is not None:
-        log.info("fresh database: parameter version %d is the demo preset (policy_mode rules)", demo)
-    if rt.clients is None:
-        restore_simulated_account(rt)
-        worker = Worker(rt, resume_clock(rt, args.start), 60.0 / args.speed, stopping=stopping)
-    else:
-        worker = real_broker_worker(rt, args, stopping)
+    except Exception as exc:
+        failure = database_failure(exc)
+        if failure is None:
+            raise
+        url = database_url(options.db)
+        found = sqlite_file_problem(url)
+        where = make_url(url).render_as_string(hide_password=True)
+        raise SystemExit(
+            f"worker refused to start: {failure.describe()}{f': {found}' if found else ''} [{where}]"
+        ) from None
     if not stopping.is_set():
         worker.start()
         stopping.wait()
     worker.stop()
     if worker.lease_lost:
         sys.exit(EXIT_LEASE_LOST)
+    if worker.exit_status:
+        sys.exit(worker.exit_status)
+
+
+def start_worker(options: RunOptions, args: argparse.Namespace, stopping: threading.Event) -> Worker:
+    """Everything before the first cycle: the runtime, the lease, the preset, the restore."""
+    rt = build_runtime(options, "worker")
+    rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)
+    log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
+    if args.demo_preset and (demo := apply_demo_preset(rt.engine)) is not None:
+        log.info("fresh database: parameter version %d is the demo preset (policy_mode rules)", demo)
+    if rt.clients is None:
+        restore_simulated_account(rt)
+        clock = resume_clock(rt, args.start)
+        return Worker(rt, clock, 60.0 / args.speed, stopping=stopping, max_failed_cycles=args.max_failed_cycles)
+    return real_broker_worker(rt, args, stopping)
 
 
 if __name__ == "__main__":

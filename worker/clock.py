@@ -13,6 +13,8 @@ class SimClock:
 
     `next_session_after` decides which session follows (the calendar for synthetic data, the
     days present in the files for CSV replay); it returns None when there is no more data.
+    The clock only moves past a minute whose cycle committed: `commit()` after a cycle's rows
+    are written, `rewind()` after a failed cycle, so the next `advance()` retries that minute.
     """
 
     finite = True  # advance() returning None means the data has run out
@@ -20,6 +22,7 @@ class SimClock:
     def __init__(self, start: datetime, next_session_after: Callable[[date], Session | None] | None = None) -> None:
         self._next = next_session_after or next_session
         self.now = start
+        self.committed = start  # the last minute whose cycle committed (or the start)
 
     @staticmethod
     def at_session_start(day: date, next_session_after: Callable[[date], Session | None] | None = None) -> SimClock:
@@ -40,6 +43,14 @@ class SimClock:
             return None
         self.now = following.open + timedelta(minutes=1)
         return self.now
+
+    def commit(self) -> None:
+        """The cycle at `now` committed: the clock may move past it."""
+        self.committed = self.now
+
+    def rewind(self) -> None:
+        """The cycle at `now` failed: the next advance() runs that minute again."""
+        self.now = self.committed
 
 
 class BrokerClock:
@@ -69,3 +80,10 @@ class BrokerClock:
             return None
         self._last = minute
         return minute
+
+    def commit(self) -> None:
+        """Real time does not wait: a committed minute changes nothing here."""
+
+    def rewind(self) -> None:
+        """A failed minute of real time is not retried (the market moved on); the worker records
+        the hole as a `worker_gap` event when the next cycle commits."""

@@ -20,6 +20,7 @@ from core.ids import client_order_id
 from core.params import TradingParams
 from core.policy.base import Observation, PolicyOutput, action_mask
 from core.policy.ensemble import PolicySet
+from core.policy.rl import LstmMemory
 from core.protocols import BarView, Broker, MarketData
 from core.records import DecisionRow
 from core.regime import VixRange, classify_regime
@@ -113,11 +114,14 @@ class TradingCycle:
         self.last_state = TradingState.ACTIVE
         self._vix_range: tuple[object, VixRange] = (None, VixRange.of(np.empty(0)))
         self.operator_closes: dict[str, Reason] = {}  # underlying -> the console's close, until flat
+        self._memory_before: dict[str, LstmMemory] | None = None  # the RL memory before this cycle
 
     # ---- the cycle ------------------------------------------------------------------------
     def run(self, now: datetime) -> None:
         with self.lock:
             started = time.perf_counter()
+            rl = self.policy.rl
+            self._memory_before = None if rl is None else rl.memories()
             control, params = self.read_control(now)
             session = self.market.session(now)
             if session is None:
@@ -141,6 +145,15 @@ class TradingCycle:
             self.record_equity(now)
             self.last_latency_ms = (time.perf_counter() - started) * 1000.0
             self.journal.end_cycle(now)
+
+    def rollback(self) -> None:
+        """After a failed cycle: nothing it buffered is written and the policy's memory is as it
+        was before it, so the same minute can run again and decide as if for the first time.
+        Orders it sent are found again by their client order ids and never resent."""
+        self.journal.discard_pending()
+        rl = self.policy.rl
+        if rl is not None and self._memory_before is not None:
+            rl.restore_memories(self._memory_before)
 
     # step 1
     def read_control(self, now: datetime) -> tuple[ControlSnapshot, TradingParams]:

@@ -96,6 +96,7 @@ class OrderDesk:
         self.cycle_no = 0
         self.fills_booked = 0
         self.stop_orders: set[str] = set()  # the broker's close-all orders of the running stop
+        self.frozen: Reason | None = None  # set when the worker stops on a database failure: nothing is sent
 
     # ---- queries ------------------------------------------------------------------------
     def working_for(self, underlying: str) -> bool:
@@ -117,6 +118,8 @@ class OrderDesk:
         trade_id: int | None = None,
     ) -> Placement:
         """Gate on the trading state read now, persist, submit once, book the answer."""
+        if self.frozen is not None:
+            return Placement(None, self.frozen)
         control, _ = self.journal.read_control()
         if control.state is TradingState.HALTED or (control.state is TradingState.REDUCING and request.opening):
             what = "an entry" if request.opening else "an exit"
@@ -213,8 +216,11 @@ class OrderDesk:
     def stop(self, now: datetime, reason: Reason, flatten: bool) -> StopResult:
         """Cancel every order and, with flatten, close every position; everything that fills
         from now on books with the stop's reason (exits), or opens a trade the stop then closes."""
-        self.stop_reason = reason
         result = StopResult()
+        if self.frozen is not None:
+            result.errors.append(self.frozen.text)
+            return result
+        self.stop_reason = reason
         for w in self.working.values():
             w.cancel_requested = True
             if not w.request.opening:

@@ -156,20 +156,27 @@ def restore_simulated_account(rt: Runtime) -> None:
     assert isinstance(rt.broker, SimBroker)
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
     rt.cycle.risk = RiskBook.from_journal(rt.journal)
+    settle_simulated_orders(rt, "the worker restarted: settled", "a crash")
+
+
+def settle_simulated_orders(rt: Runtime, why: str, left_by: str = "the stop") -> int:
+    """Orders the database counts as open end as cancelled, keeping what filled: the simulated
+    broker that worked them lives and dies with the worker's process (a clean stop settles them
+    at once; a crash leaves them to the next start). Returns how many were settled."""
     left_open = rt.journal.open_orders()
     for row in left_open:
-        at = row.updated_at
         settled = OrderUpdate(
             row.client_order_id,
             OrderStatus.CANCELED,
-            filled_qty=row.filled_qty,  # what was filled before the crash stays filled
+            filled_qty=row.filled_qty,  # what was filled stays filled
             avg_fill_price=row.avg_fill_price,
-            reject_reason="the worker restarted: settled",
+            reject_reason=why,
         )
-        rt.cycle.desk.book(settled, at)
+        rt.cycle.desk.book(settled, row.updated_at)
     if left_open:
         ids = ", ".join(r.client_order_id[:8] for r in left_open)
-        rt.journal.event("warning", "orders_settled", f"{len(left_open)} orders left open by a crash settled: {ids}")
+        rt.journal.event("warning", "orders_settled", f"{len(left_open)} orders left open by {left_by} settled: {ids}")
+    return len(left_open)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -> None:

@@ -103,6 +103,14 @@ class RLPolicy:
     def restore(self, symbol: str, memory: LstmMemory) -> None:
         self._memory[symbol] = memory
 
+    def memories(self) -> dict[str, LstmMemory]:
+        """Every symbol's LSTM state now (each is immutable: a shallow copy is a snapshot)."""
+        return dict(self._memory)
+
+    def restore_memories(self, saved: dict[str, LstmMemory]) -> None:
+        """Back to a snapshot: a failed cycle's minute runs again from the same memory."""
+        self._memory = dict(saved)
+
     # ---- decisions -------------------------------------------------------------------------
     def probabilities(self, obs: Observation, use_torch: bool = False) -> np.ndarray:
         """Advance the symbol's LSTM by one step and return the raw action probabilities."""

@@ -156,9 +156,11 @@ def check_invariants(url: str) -> str:
     )
 
 
-def _utc(value: str) -> datetime:
+def _utc(value: str | datetime) -> datetime:
     from datetime import UTC
 
+    if isinstance(value, datetime):  # Postgres returns datetimes, SQLite text
+        return value.astimezone(UTC)
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
