@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/kill9.py [--kills 500] [--seed 1]
 
-The long form of tests/reliability/test_kill9.py (CI runs 50 kills): the same launcher, kill
+The long form of tests/reliability/test_kill9.py (CI runs 15 kills): the same launcher, kill
 points and invariant checks. Prints the kills, the refused starts (a successor that found the
 dead worker's lease still fresh), the time from a kill to the successor's first decision
 (median and p99: the lease period at work) and the figures the checks covered.

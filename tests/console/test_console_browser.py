@@ -78,24 +78,33 @@ def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser
 
 
 def test_every_page_at_phone_and_desktop_size(browser: Browser, console: tuple[str, str]) -> None:
+    """Logged in once per screen size (the session cookie carries the login from page to page),
+    each page opened by its address as a bookmark would."""
     base, _ = console
     SHOTS.mkdir(parents=True, exist_ok=True)
     for label, viewport, phone in (("phone", PHONE, True), ("desktop", DESKTOP, False)):
+        page = _open(browser, base, "", viewport, phone)
         for name, path in PAGES.items():
-            page = _open(browser, base, path, viewport, phone)
-            page.wait_for_timeout(1_500)  # let charts draw
+            if path:  # the overview is where the login landed
+                page.goto(f"{base}/{path}")
+                page.get_by_role("button", name="EMERGENCY STOP").wait_for(timeout=30_000)
+                page.get_by_role("heading", name=name.capitalize(), exact=True).first.wait_for(timeout=30_000)
+                settled(page)
+            charts = page.locator("[data-testid='stPlotlyChart']")
+            for i in range(charts.count()):  # drawn, not only placed
+                charts.nth(i).locator(".main-svg").first.wait_for(state="attached", timeout=30_000)
             assert page.locator("h1").last.inner_text() == name.capitalize()
             stop = page.get_by_role("button", name="EMERGENCY STOP")
             state = page.get_by_text("Trading state:", exact=False).first
             assert in_view(page, stop.bounding_box()), f"{label} {name}: stop not visible without scrolling"
             assert in_view(page, state.bounding_box()), f"{label} {name}: state not visible without scrolling"
-            for chart in page.locator("[data-testid='stPlotlyChart']").all():
+            for chart in charts.all():
                 box = chart.bounding_box()
                 if box is not None and box["width"] > 0:
                     fits = box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5
                     assert fits, f"{label} {name}: a chart is wider than the screen"
             page.screenshot(path=str(SHOTS / f"{label}-{name}.png"), full_page=False)
-            page.context.close()
+        page.context.close()
 
 
 def test_csv_export_downloads_every_filtered_trade(browser: Browser, console: tuple[str, str]) -> None:

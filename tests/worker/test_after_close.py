@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, text
 from core.calendar import session_for
 from tests.alpaca_helpers import session_time
 from tests.conftest import with_params
-from tests.worker.test_replay import recorded_paper  # noqa: F401  (the module's recorded session)
 from worker.after_close import GRACE, AfterClose
 
 
@@ -36,7 +35,7 @@ def _wait_for(check: Any, what: str, seconds: float = 300.0) -> None:
         time.sleep(0.2)
 
 
-def test_a_closed_recorded_day_gets_its_parity_report_once(recorded_paper: tuple[str, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_a_closed_recorded_day_gets_its_parity_report_once(recorded_paper: tuple[str, Path], tmp_path: Path) -> None:
     url = _copy(recorded_paper[0], tmp_path)
     engine = create_engine(url)
     notes: list[tuple[str, str, str]] = []

@@ -48,7 +48,10 @@ def test_a_failed_submit_is_looked_up_never_resent(
     assert rt.cycle.book.open_count() == (1 if accepted else 0)
 
 
-def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call(
+SUBMITS = 400  # each fault is a real timeout or reset: 400 submits take about 25 s
+
+
+def test_hundreds_of_submits_with_30pct_faults_make_no_duplicate_and_no_long_call(
     server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     timeout = 0.2
@@ -57,7 +60,7 @@ def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call
     )
     server.state.random_faults = (0.30, [*FAULTS, "partial"], random.Random(11))
     assert rt.clients is not None
-    requests = [buy(server, f"bulk-{i:04d}", qty=2) for i in range(1000)]
+    requests = [buy(server, f"bulk-{i:04d}", qty=2) for i in range(SUBMITS)]
     for request in requests:
         rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
     state = server.state
@@ -67,7 +70,7 @@ def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call
     with rt.engine.connect() as conn:
         rows = {r["client_order_id"]: r for r in conn.execute(select(Order)).mappings()}
     at_broker = sum(1 for r in requests if state.orders_for(r.client_order_id))
-    assert 650 < at_broker < 1000  # faults that stop an order before the broker did happen
+    assert 0.65 * SUBMITS < at_broker < SUBMITS  # faults that stop an order before the broker did happen
     for r in requests:  # the database agrees with the broker about every single order
         found = state.orders_for(r.client_order_id)
         row = rows[r.client_order_id]
@@ -77,7 +80,7 @@ def test_a_thousand_submits_with_30pct_faults_make_no_duplicate_and_no_long_call
             assert row["status"] in ("filled", "partially_filled")
             assert row["filled_qty"] == int(found[0]["filled_qty"])
     stats = rt.clients.session.stats
-    assert stats.calls > 1000
+    assert stats.calls > SUBMITS
     assert stats.timeouts == {(timeout, timeout)}, "every call went out with the timeout"
 
 

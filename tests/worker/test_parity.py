@@ -13,7 +13,6 @@ from sqlalchemy import create_engine, text
 
 from core.parity import FillOutcome, compare_decisions, compare_orders
 from tests.support import ROOT
-from tests.worker.test_replay import recorded_paper  # noqa: F401  (the module's recorded session)
 from worker.offline.parity import run_parity
 from worker.runtime import RunOptions
 
@@ -60,7 +59,7 @@ def test_decisions_agree_only_when_every_field_does() -> None:
     assert missing.agreeing == 1 and missing.differences[0].live == "-"
 
 
-def test_a_recorded_day_replayed_instantly_agrees_and_is_stored(recorded_paper: tuple[str, Path]) -> None:  # noqa: F811
+def test_a_recorded_day_replayed_instantly_agrees_and_is_stored(recorded_paper: tuple[str, Path]) -> None:
     url, _ = recorded_paper
     [day] = run_parity(url, RunOptions(execution="instant"))
     assert day.agreement.compared > 100 and day.agreement.agreement_pct == 100.0, day.agreement.differences[:3]
@@ -74,7 +73,7 @@ def test_a_recorded_day_replayed_instantly_agrees_and_is_stored(recorded_paper: 
     assert stored == [(day.day.isoformat(), 100.0, len(day.fills), 0, "instant")] and fills == len(day.fills)
 
 
-def test_the_broker_model_replay_is_measured_and_a_rerun_replaces_the_day(recorded_paper: tuple[str, Path]) -> None:  # noqa: F811
+def test_the_broker_model_replay_is_measured_and_a_rerun_replaces_the_day(recorded_paper: tuple[str, Path]) -> None:
     url, _ = recorded_paper
     done = subprocess.run(
         [sys.executable, "-m", "worker.parity", "--db", url], cwd=ROOT, capture_output=True, text=True, timeout=600
@@ -88,7 +87,7 @@ def test_the_broker_model_replay_is_measured_and_a_rerun_replaces_the_day(record
     assert len(rows) == 1 and rows[0][0] == "broker" and rows[0][1] > 100
 
 
-def test_the_calibration_reads_recorded_quotes(recorded_paper: tuple[str, Path]) -> None:  # noqa: F811
+def test_the_calibration_reads_recorded_quotes(recorded_paper: tuple[str, Path]) -> None:
     url, _ = recorded_paper
     done = subprocess.run(
         [sys.executable, "bench/calibrate_options.py", "--source", f"recorded:{url}"],

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
 
-from tests.alpaca_helpers import fake_alpaca, session_time
+from tests.alpaca_helpers import session_time
 from tests.conftest import ACTIVE_PARAMS, with_params
-from tests.fake_alpaca import alpaca_env
+from tests.worker.conftest import MINUTES
 from worker.offline.backtest import run_backtest
-from worker.runtime import RunOptions, build_runtime
+from worker.runtime import RunOptions
 
-MINUTES = 90
 DECISION = "time, symbol, action, final_action, blocked_by, exit_code"
 ORDER = "created_at, contract, side, qty, order_type, limit_price, reason_code, status, filled_qty"
 
@@ -28,27 +25,6 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         out = [tuple(r) for r in conn.execute(text(sql))]
     engine.dispose()
     return out
-
-
-@pytest.fixture(scope="module")
-def recorded_paper(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """A rules session of MINUTES minutes against the fake Alpaca, recorded: (its URL, its folder)."""
-    folder = tmp_path_factory.mktemp("recorded")
-    paper_url = f"sqlite:///{folder / 'paper.db'}"
-    with_params(paper_url, **{**ACTIVE_PARAMS, "policy_mode": "rules"})
-    start = session_time(10, 0)
-    with fake_alpaca(start=start, fee=0.65) as server, pytest.MonkeyPatch.context() as mp:
-        for key, value in alpaca_env(server.url, ALPACA_MAX_REQUESTS_PER_MINUTE="100000").items():
-            mp.setenv(key, value)
-        paper = build_runtime(RunOptions(mode="paper", db=paper_url, model=None), "worker", run_id="paper")
-        assert paper.cycle.recorder is not None, "paper mode records"
-        for i in range(MINUTES):
-            if i:
-                server.state.advance(1)
-            paper.cycle.run(start + timedelta(minutes=i))
-        paper.journal.flush()
-    assert os.path.exists(folder / "paper.db")
-    return paper_url, folder
 
 
 def test_a_recorded_paper_session_replays_to_the_same_decisions_and_orders(
