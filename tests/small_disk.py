@@ -6,6 +6,7 @@ passes without them."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import tempfile
@@ -26,15 +27,17 @@ class SmallDisk:
         return self.path / "filler.bin"
 
     def fill(self) -> None:
-        """Write zeros until the filesystem says it is full."""
+        """Write zeros until the filesystem says it is full (it may already be: then the
+        filler cannot even be created, which is the same fault)."""
         chunk = b"\0" * 65536
-        with open(self.filler, "ab") as f:
-            try:
+        try:
+            with open(self.filler, "ab") as f:
                 while True:
                     f.write(chunk)
                     f.flush()
-            except OSError:
-                pass
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
 
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)

@@ -75,7 +75,7 @@ def _count(url: str) -> int:
 
 
 def test_a_full_disk_stops_the_worker_and_a_restart_continues_without_a_hole() -> None:
-    with small_disk(12) as disk, alert_endpoint() as endpoint:
+    with small_disk(64) as disk, alert_endpoint() as endpoint:
         url = f"sqlite:///{disk.path / 'trading.db'}"
         with_params(url, **ACTIVE_PARAMS)
         out = _run_into_the_fault(url, disk.fill, endpoint.url)
