@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -101,19 +100,10 @@ def run_until_open_position(rt: Runtime, day: date = TEST_DAY) -> datetime:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
-    """A PostgreSQL server for this test run (Debian's binaries), removed at the end. Without
-    the binaries the Postgres tests are skipped with the command that installs them; under CI
-    (CI=true) they fail instead, so a CI run never passes without them."""
-    from tests.postgres_server import PostgresServer, binaries
+    """A PostgreSQL server for this test run (Debian's binaries), removed at the end."""
+    from tests.postgres_server import started_server
 
-    if binaries() is None:
-        message = "PostgreSQL is not installed: apt-get install postgresql (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = PostgresServer.start()
-    yield server
-    server.stop()
+    yield from started_server()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -16,13 +16,19 @@ from tests.console_helpers import SEED_PARAMS, open_page, scalar
 from worker.runtime import Runtime
 
 
-def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_who_and_why(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _one_open_position(runtime: Runtime) -> tuple[datetime, str]:
+    """Trade until one position is open (exits off, one trade a symbol a day), its rows written;
+    returns the next cycle's time and the database's URL."""
     save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
     now = run_until_open_position(runtime)
     runtime.cycle.journal.flush()
-    url = str(runtime.engine.url)
+    return now, str(runtime.engine.url)
+
+
+def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_who_and_why(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now, url = _one_open_position(runtime)
     trade_id = scalar(url, "SELECT id FROM trade WHERE status = 'open'")
     at = open_page(url, "overview", monkeypatch)
     card = " ".join(m.value for m in at.markdown)
@@ -55,10 +61,7 @@ def test_closing_a_position_from_the_overview_is_carried_out_by_the_worker_with_
 def test_a_position_opened_this_minute_shows_its_entry_price_until_the_first_bid(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
-    run_until_open_position(runtime)
-    runtime.cycle.journal.flush()
-    url = str(runtime.engine.url)
+    _, url = _one_open_position(runtime)
     with runtime.engine.begin() as conn:  # as between the entry's fill and the next cycle's mark
         conn.execute(text("UPDATE trade SET mark_bid = NULL, marked_at = NULL WHERE status = 'open'"))
     entry, fees = scalar(url, "SELECT entry_avg FROM trade"), scalar(url, "SELECT fees FROM trade")
@@ -74,10 +77,7 @@ def test_the_cards_are_timed_by_the_workers_clock_whatever_the_wall_clock_says(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worker's clock (a Tuesday) decides the session, not the wall clock (any day)."""
-    save_param_version(runtime.engine, {**SEED_PARAMS, **EXITS_OFF, "max_trades_per_symbol_day": 1}, author="test")
-    now = run_until_open_position(runtime)
-    runtime.cycle.journal.flush()
-    url = str(runtime.engine.url)
+    now, url = _one_open_position(runtime)
     with runtime.engine.begin() as conn:
         conn.execute(
             text(

@@ -9,7 +9,6 @@ the kill -9 test holding and no (time, symbol) missing or decided twice."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 
@@ -18,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from tests.alert_endpoint import alert_endpoint
 from tests.conftest import ACTIVE_PARAMS, with_params
-from tests.postgres_server import PostgresServer, binaries
+from tests.postgres_server import PostgresServer, started_server
 from tests.reliability.test_kill9 import check_invariants
 from tests.small_disk import small_disk
 from tests.support import poll, start_worker
@@ -114,14 +113,7 @@ def test_an_unreachable_database_at_start_is_refused_in_one_line() -> None:
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
     """A server of this module's own: these tests stop it and turn it read-only."""
-    if binaries() is None:
-        message = "PostgreSQL is not installed: apt-get install postgresql (make test does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = PostgresServer.start()
-    yield server
-    server.stop()
+    yield from started_server()
 
 
 def _read_only(server: PostgresServer, on: bool) -> None:
