@@ -4,6 +4,9 @@ stalled VM) past its lease, taken over, then resumed."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -17,21 +20,33 @@ from tests.support import poll, start_worker
 LEASE = "2"
 
 
+def _first_to_exit(*procs: subprocess.Popen[str], timeout_s: float = 120.0) -> subprocess.Popen[str]:
+    """The first of `procs` to exit (a generous bound for a stuck start, not a speed check)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                return proc
+        time.sleep(0.1)
+    raise AssertionError("no worker was refused: both kept running")
+
+
+def _older_than_the_lease(heartbeat_at: str | datetime) -> bool:
+    """The paused worker's last heartbeat is more than 3 s old by this process's clock (the
+    workers' clock, also under TEST_CLOCK; the database's own `now` is not moved)."""
+    beat = heartbeat_at if isinstance(heartbeat_at, datetime) else datetime.fromisoformat(heartbeat_at)
+    return beat.replace(tzinfo=UTC) < datetime.now(UTC) - timedelta(seconds=3)
+
+
 def test_two_workers_started_at_once_one_trades_the_other_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'two.db'}"
     upgrade(url)
     bootstrap(make_engine(url))
     a = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09")
     b = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09")
-    refused = None
-    for proc in (a, b):
-        try:
-            out, _ = proc.communicate(timeout=15)
-        except Exception:
-            continue  # still running: this one holds the lease
-        assert "refused to start" in out and "holds the lease" in out, out[-2000:]
-        refused = proc
-    assert refused is not None, "both workers kept running"
+    refused = _first_to_exit(a, b)
+    out, _ = refused.communicate(timeout=60)
+    assert "refused to start" in out and "holds the lease" in out, out[-2000:]
     running = b if refused is a else a
     try:
         poll(url, "SELECT count(*) FROM decision", lambda n: n >= 20, proc=running)
@@ -51,11 +66,7 @@ def test_a_paused_worker_taken_over_sends_nothing_when_it_wakes_and_exits(tmp_pa
     poll(url, "SELECT count(*) FROM orders", lambda n: n >= 2, proc=first)
     first.send_signal(signal.SIGSTOP)
     try:
-        poll(
-            url,
-            "SELECT count(*) FROM workerstatus WHERE heartbeat_at < datetime('now', '-3 seconds')",
-            lambda n: n >= 1,
-        )
+        poll(url, "SELECT heartbeat_at FROM workerstatus", _older_than_the_lease)
         second = start_worker(url, "--model", "none", "--lease-seconds", LEASE, speed="600")
         poll(url, "SELECT lease_token FROM workerstatus", lambda t: t >= 2, proc=second)
         poll(url, "SELECT count(DISTINCT run_id) FROM orders", lambda n: n >= 2, proc=second)
