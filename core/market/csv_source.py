@@ -2,7 +2,9 @@
 
 Bars: `datetime,open,high,low,close,volume` with `datetime` the bar start in America/New_York
 wall-clock time, regular hours only. Several files per symbol (named `SYMBOL_...csv`) are merged.
-VIX: a daily file named `VIX*.csv` with `date,open,high,low,close`. Inside the day VIX starts at
+VIX: the daily file named `VIX_daily*.csv` (or `VIX.csv`) with `date,open,high,low,close`; other
+volatility files beside it (VIX1D_daily*, VIX_60min*) are not the VIX and are never read as it.
+Inside the day VIX starts at
 that day's open and moves against SPY's return since its first bar, by the elasticity measured on
 the daily files (VIX_ELASTICITY): each minute's value uses only bars already completed, so no bar
 ever sees the day's close.
@@ -25,6 +27,11 @@ BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 # through the day); see bench/calibrate_options.py --elasticity.
 VIX_ELASTICITY = -6.45
 VIX_DRIFT_PER_SESSION = -0.0098
+
+
+def daily_vix_files(folder: Path) -> list[Path]:
+    """The daily VIX file(s) in `folder`: `VIX_daily*.csv` or `VIX.csv`, never VIX1D or hourly VIX."""
+    return sorted({*folder.glob("VIX_daily*.csv"), *folder.glob("VIX.csv")})
 
 
 class CsvDataError(ValueError):
@@ -75,11 +82,16 @@ class CsvWorld:
         self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
 
     def _load_vix(self) -> pd.DataFrame:
-        files = sorted(self.folder.glob("VIX*.csv"))
+        files = daily_vix_files(self.folder)
         if not files:
             return pd.DataFrame(columns=["open", "close"], dtype=float)
+        if len(files) > 1:
+            names = ", ".join(f.name for f in files)
+            raise CsvDataError(f"{self.folder}: more than one daily VIX file ({names}); keep one")
         frame = pd.read_csv(files[0])
         frame.columns = [c.lower() for c in frame.columns]
+        if "date" not in frame.columns or not {"open", "close"} <= set(frame.columns):
+            raise CsvDataError(f"{files[0]}: a daily VIX file needs date, open and close columns")
         return frame.set_index(pd.to_datetime(frame["date"]).dt.date)[["open", "close"]].astype(float)
 
     def sessions(self, start: date | None = None, end: date | None = None) -> list[Session]:

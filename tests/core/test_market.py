@@ -115,6 +115,9 @@ def test_csv_replay_reads_the_shared_format(tmp_path) -> None:  # type: ignore[n
     (tmp_path / "VIX_daily.csv").write_text(
         "date,open,high,low,close\n2026-03-09,18,19,17,18.5\n2026-03-10,19,20,18,19.5\n"
     )
+    # the other volatility files of the shared folder sort before VIX_daily and are not the VIX
+    (tmp_path / "VIX1D_daily_test.csv").write_text("date,open,high,low,close\n2026-03-10,9,14,8,12\n")
+    (tmp_path / "VIX_60min_test.csv").write_text("datetime,open,high,low,close\n2026-03-10 10:00:00,7,7,7,7\n")
     world = CsvWorld(tmp_path)
     session = world.sessions()[0]
     bars = world.session_bars(session, "SPY")
