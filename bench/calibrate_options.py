@@ -6,9 +6,11 @@
 Each real quote is compared with the quote the simulator gives from the same inputs (the
 underlying and VIX it has at that moment, the minutes left): the absolute error of the mid (in
 dollars and in % of the real mid) and the signed error of the spread (model minus real, in cents).
-Targets (issue 14): mid error at most 5% of the real mid for |delta| 0.2-0.8 on each underlying;
-spread error within one cent and unbiased. `--fit` re-fits each underlying's surface
-(Nelder-Mead) and prints the SURFACES to paste into core/options/surface.py; `--elasticity`
+The signed mid error (model minus real, in % of the real mid) shows whether the model is one-sided
+(too cheap when negative). Targets (issue 14): mid error at most 5% of the real mid for |delta|
+0.2-0.8 on each underlying; spread error within one cent and unbiased. `--fit` re-fits each
+underlying's surface (Nelder-Mead) and prints the SURFACES to paste into core/options/surface.py;
+`--holdout` measures each day with surfaces fitted on the other days only; `--elasticity`
 prints the VIX-against-SPY regression the CSV world's intraday VIX uses.
 """
 
@@ -44,8 +46,10 @@ def model_quotes(q: pd.DataFrame, p: SurfaceParams) -> pd.DataFrame:
         b, a, _, _ = price_arrays(spot, part["strike"].to_numpy(float), part["is_call"].to_numpy(bool), vix, left, p)
         bid[rows], ask[rows] = b, a
     out = q.copy()
-    out["mid_err"] = np.abs((bid + ask) / 2.0 - q["real_mid"].to_numpy())
+    signed = (bid + ask) / 2.0 - q["real_mid"].to_numpy()
+    out["mid_err"] = np.abs(signed)
     out["mid_err_pct"] = out["mid_err"] / q["real_mid"] * 100.0
+    out["mid_signed_pct"] = signed / q["real_mid"] * 100.0  # negative: the model is too cheap
     out["spread_err_cents"] = ((ask - bid) - q["real_spread"].to_numpy()) * 100.0
     return out
 
@@ -58,8 +62,9 @@ def errors(quotes: pd.DataFrame, surfaces: dict[str, SurfaceParams]) -> pd.DataF
 def table(err: pd.DataFrame) -> str:
     lines = [
         "| underlying | abs(delta) | quotes | median real mid | median abs mid error | as % of mid | "
-        "median spread error (cents) | mean spread error (cents) | real 1-cent spreads | model 1-cent spreads |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "median signed mid error | median spread error (cents) | mean spread error (cents) | "
+        "real 1-cent spreads | model 1-cent spreads |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for underlying, g in err.groupby("underlying"):
         for lo, hi in DELTA_BUCKETS:
@@ -71,6 +76,7 @@ def table(err: pd.DataFrame) -> str:
             lines.append(
                 f"| {underlying} | {lo:.2f}-{hi:.2f} | {len(part)} | {part['real_mid'].median():.2f} | "
                 f"{part['mid_err'].median():.3f} | {part['mid_err_pct'].median():.1f}% | "
+                f"{part['mid_signed_pct'].median():+.1f}% | "
                 f"{part['spread_err_cents'].median():+.1f} | {part['spread_err_cents'].mean():+.2f} | "
                 f"{real_penny:.0f}% | {model_penny:.0f}% |"
             )
@@ -113,6 +119,17 @@ def fit(quotes: pd.DataFrame) -> dict[str, SurfaceParams]:
     return fitted
 
 
+def leave_one_day_out(quotes: pd.DataFrame) -> pd.DataFrame:
+    """Each day's errors under surfaces fitted on the other days only: what the model does on a
+    day it has not seen (a model that only fits its own days shows it here)."""
+    days = quotes["time"].map(lambda t: t.date())
+    held_out = []
+    for day in sorted(days.unique()):
+        fitted = fit(quotes[days != day].reset_index(drop=True))
+        held_out.append(errors(quotes[days == day].reset_index(drop=True), fitted))
+    return pd.concat(held_out, ignore_index=True)
+
+
 def elasticity(folder: Path) -> str:
     """ln(VIX close/open) on ln(SPY close/open), same day, from the daily files."""
     spy = pd.read_csv(next(folder.glob("SPY_daily*.csv")))
@@ -129,6 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=f"csv:{SHARED}", help="csv:DIR (Yahoo snapshots) or recorded:URL")
     parser.add_argument("--fit", action="store_true", help="re-fit each underlying's surface and print it")
+    parser.add_argument(
+        "--holdout", action="store_true", help="also fit on all days but one and measure on that day, for each day"
+    )
     parser.add_argument("--parity-spot", action="store_true", help="csv: the underlying from put-call parity")
     parser.add_argument("--elasticity", action="store_true", help="print the VIX-SPY regression (csv only)")
     args = parser.parse_args()
@@ -158,6 +178,12 @@ def main() -> None:
         for underlying, p in fitted.items():
             changed = {f.name: getattr(p, f.name) for f in fields(p) if f.name in IV_FIELDS + SPREAD_FIELDS}
             print(f'    "{underlying}": SurfaceParams(' + ", ".join(f"{k}={v}" for k, v in changed.items()) + "),")
+    if args.holdout:
+        days = quotes["time"].map(lambda t: t.date()).nunique()
+        if days < 2:
+            raise SystemExit("--holdout needs quotes from at least two days")
+        print(f"\nLeave one day out ({days} days: each day measured with surfaces fitted on the others):")
+        print(table(leave_one_day_out(quotes)))
 
 
 if __name__ == "__main__":

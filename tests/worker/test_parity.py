@@ -95,3 +95,9 @@ def test_the_calibration_reads_recorded_quotes(recorded_paper: tuple[str, Path])
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"from recorded:{url}" in done.stdout and "| SPY |" in done.stdout
+    assert "median signed mid error" in done.stdout, "the table says whether the model is one-sided"
+    held_out = subprocess.run(
+        [sys.executable, "bench/calibrate_options.py", "--source", f"recorded:{url}", "--holdout"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert held_out.returncode == 1 and "--holdout needs quotes from at least two days" in held_out.stderr
