@@ -4,6 +4,7 @@ stalled VM) past its lease, taken over, then resumed."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,26 @@ def _first_to_exit(*procs: subprocess.Popen[str], timeout_s: float = 120.0) -> s
                 return proc
         time.sleep(0.1)
     raise AssertionError("no worker was refused: both kept running")
+
+
+def _pause_outside_a_write(proc: subprocess.Popen[str], db_file: Path) -> None:
+    """SIGSTOP the worker at a moment it holds no SQLite write lock. A process stopped inside a
+    write transaction keeps the lock, and no successor can write until it runs again (it is
+    refused: "database is locked"); that is SQLite's rule, not the lease's, so the test pauses
+    between transactions, as a pause almost always lands."""
+    for _ in range(200):
+        proc.send_signal(signal.SIGSTOP)
+        probe = sqlite3.connect(db_file, timeout=0.5, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        finally:
+            probe.close()
+    raise AssertionError("the worker was inside a write transaction at every pause")
 
 
 def _older_than_the_lease(heartbeat_at: str | datetime) -> bool:
@@ -64,11 +85,15 @@ def test_a_paused_worker_taken_over_sends_nothing_when_it_wakes_and_exits(tmp_pa
     with_params(url, **ACTIVE_PARAMS, entry_delay_min=0, max_hold_min=10)
     first = start_worker(url, "--model", "none", "--lease-seconds", LEASE, "--start", "2026-03-09", speed="600")
     poll(url, "SELECT count(*) FROM orders", lambda n: n >= 2, proc=first)
-    first.send_signal(signal.SIGSTOP)
+    _pause_outside_a_write(first, tmp_path / "pause.db")
     try:
         poll(url, "SELECT heartbeat_at FROM workerstatus", _older_than_the_lease)
         second = start_worker(url, "--model", "none", "--lease-seconds", LEASE, speed="600")
-        poll(url, "SELECT lease_token FROM workerstatus", lambda t: t >= 2, proc=second)
+        try:
+            poll(url, "SELECT lease_token FROM workerstatus", lambda t: t >= 2, proc=second)
+        except AssertionError as exc:
+            out = second.communicate(timeout=60)[0] if second.poll() is not None else ""
+            raise AssertionError(f"{exc}\n{out[-3000:]}") from exc
         poll(url, "SELECT count(DISTINCT run_id) FROM orders", lambda n: n >= 2, proc=second)
     finally:
         first.send_signal(signal.SIGCONT)
