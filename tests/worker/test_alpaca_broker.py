@@ -18,6 +18,7 @@ from tests.fake_alpaca import SECRET, FakeAlpacaServer, alpaca_env
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.adapters.alpaca_http import PAPER_TRADING_URL as ALPACA
 from worker.adapters.alpaca_http import AlpacaSettings, BrokerUnavailableError, RequestBudget, SettingsError
+from worker.reconcile import Reconciler
 
 FAULTS = ["504_after_accept", "reset_after", "stall_after", "429", "500", "reset_before", "stall_before"]
 
@@ -59,6 +60,7 @@ def test_hundreds_of_submits_with_30pct_faults_make_no_duplicate_and_no_long_cal
         server, db_url, monkeypatch, ALPACA_TIMEOUT_S=str(timeout), ALPACA_MAX_REQUESTS_PER_MINUTE="100000"
     )
     server.state.random_faults = (0.30, [*FAULTS, "partial"], random.Random(11))
+    server.state.fault("GET /v2/orders:by_client_order_id", "stall_before", times=3)  # lookups time out too
     assert rt.clients is not None
     requests = [buy(server, f"bulk-{i:04d}", qty=2) for i in range(SUBMITS)]
     for request in requests:
@@ -67,6 +69,16 @@ def test_hundreds_of_submits_with_30pct_faults_make_no_duplicate_and_no_long_cal
     assert max(state.post_attempts.values()) == 1
     duplicates = [r.client_order_id for r in requests if len(state.orders_for(r.client_order_id)) > 1]
     assert duplicates == []
+    with rt.engine.connect() as conn:
+        rows = {r["client_order_id"]: r for r in conn.execute(select(Order)).mappings()}
+    # where the lookup after a failed submit also timed out (a busy machine, 0.2 s), the order's
+    # fate is unknown: it stays pending, and the reconciliation settles it from the broker's side
+    unknown = [cid for cid, row in rows.items() if row["status"] == "pending"]
+    assert all(rows[cid]["reject_reason"].startswith("unknown: submit failed") for cid in unknown), unknown
+    assert all("lookup failed" in rows[cid]["reject_reason"] for cid in unknown), unknown
+    assert unknown, "the first lookups timed out: their orders are unknown until the reconciliation"
+    state.random_faults = None
+    Reconciler(rt.cycle).run(state.now)
     with rt.engine.connect() as conn:
         rows = {r["client_order_id"]: r for r in conn.execute(select(Order)).mappings()}
     at_broker = sum(1 for r in requests if state.orders_for(r.client_order_id))
