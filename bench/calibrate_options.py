@@ -119,10 +119,14 @@ def fit(quotes: pd.DataFrame) -> dict[str, SurfaceParams]:
     return fitted
 
 
-def leave_one_day_out(quotes: pd.DataFrame) -> pd.DataFrame:
+def quote_days(quotes: pd.DataFrame) -> pd.Series:
+    """Each quote's trading day."""
+    return quotes["time"].map(lambda t: t.date())
+
+
+def leave_one_day_out(quotes: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     """Each day's errors under surfaces fitted on the other days only: what the model does on a
     day it has not seen (a model that only fits its own days shows it here)."""
-    days = quotes["time"].map(lambda t: t.date())
     held_out = []
     for day in sorted(days.unique()):
         fitted = fit(quotes[days != day].reset_index(drop=True))
@@ -179,11 +183,11 @@ def main() -> None:
             changed = {f.name: getattr(p, f.name) for f in fields(p) if f.name in IV_FIELDS + SPREAD_FIELDS}
             print(f'    "{underlying}": SurfaceParams(' + ", ".join(f"{k}={v}" for k, v in changed.items()) + "),")
     if args.holdout:
-        days = quotes["time"].map(lambda t: t.date()).nunique()
-        if days < 2:
+        days = quote_days(quotes)
+        if days.nunique() < 2:
             raise SystemExit("--holdout needs quotes from at least two days")
-        print(f"\nLeave one day out ({days} days: each day measured with surfaces fitted on the others):")
-        print(table(leave_one_day_out(quotes)))
+        print(f"\nLeave one day out ({days.nunique()} days: each day measured with surfaces fitted on the others):")
+        print(table(leave_one_day_out(quotes, days)))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,9 @@ Bars: `datetime,open,high,low,close,volume` with `datetime` the bar start in Ame
 wall-clock time, regular hours only. Several files per symbol (named `SYMBOL_...csv`) are merged.
 VIX: the daily file named `VIX_daily*.csv` (or `VIX.csv`) with `date,open,high,low,close`; other
 volatility files beside it (VIX1D_daily*, VIX_60min*) are not the VIX and are never read as it.
-Inside the day VIX starts at
-that day's open and moves against SPY's return since its first bar, by the elasticity measured on
-the daily files (VIX_ELASTICITY): each minute's value uses only bars already completed, so no bar
-ever sees the day's close.
+Inside the day VIX starts at that day's open and moves against SPY's return since its first bar,
+by the elasticity measured on the daily files (VIX_ELASTICITY): each minute's value uses only
+bars already completed, so no bar ever sees the day's close.
 """
 
 from __future__ import annotations
