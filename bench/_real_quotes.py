@@ -3,7 +3,8 @@
 Two sources: the Yahoo snapshots in ../shared/data/options (`csv:DIR`), or the quotes a paper or
 live worker recorded (`recorded:URL`, see worker/recorder.py). Each row carries the real bid and
 ask and what the simulator would price from: the underlying (on the CSV world's path through the
-bar, or the spot the recording cycle used), VIX at that minute, and the minutes left.
+bar, or the spot the recording cycle used), VIX and the same-day vol index (core/options/day_vol.py)
+at that minute, and the minutes left.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.market.sim_market import SimMarket
 from core.options.pricing import bs_price_delta_vec
 from core.types import OptionContract
 
-COLUMNS = ["underlying", "time", "strike", "is_call", "bid", "ask", "spot", "vix", "minutes_left"]
+COLUMNS = ["underlying", "time", "strike", "is_call", "bid", "ask", "spot", "vix", "day_vol", "minutes_left"]
 MAX_MONEYNESS = 0.03  # |K/S - 1|: the band the product trades in
 
 
@@ -50,13 +51,17 @@ def from_csv(folder: Path, parity_spot: bool = False) -> pd.DataFrame:
         moment = t.to_pydatetime()
         session = session_for(moment.date())
         assert session is not None
+        minute = moment.replace(second=0, microsecond=0)
         inputs[(underlying, t)] = (
             market.spot_at(underlying, moment),
-            market.vix(moment.replace(second=0, microsecond=0)),
+            market.vix(minute),
+            market.day_vol(minute),
             (session.close - moment).total_seconds() / 60.0,
         )
     keyed = [inputs[(u, t)] for u, t in zip(quotes["underlying"], quotes["time"], strict=True)]
-    quotes["spot"], quotes["vix"], quotes["minutes_left"] = (list(col) for col in zip(*keyed, strict=True))
+    quotes["spot"], quotes["vix"], quotes["day_vol"], quotes["minutes_left"] = (
+        list(col) for col in zip(*keyed, strict=True)
+    )
     if parity_spot:
         for key, g in quotes.groupby(["underlying", "time"]):
             quotes.loc[g.index, "spot"] = _parity_spot(g, inputs[key][0])
@@ -82,13 +87,15 @@ def from_recorded(url: str) -> pd.DataFrame:
     rows["cycle"] = pd.to_datetime(rows["time"], utc=True)
     rows["time"] = pd.to_datetime(rows["quote_time"], utc=True).dt.tz_convert(NY)
     market = SimMarket(RecordedWorld(engine))
-    vix, left = [], []
+    vix, day_vol, left = [], [], []
     for cycle, moment in zip(rows["cycle"], rows["time"], strict=True):
         stamp = moment.to_pydatetime()
         session = session_for(stamp.date())
         left.append(np.nan if session is None else (session.close - stamp).total_seconds() / 60.0)
-        vix.append(market.vix(cycle.to_pydatetime().replace(second=0, microsecond=0)))
-    rows["vix"], rows["minutes_left"] = vix, left
+        minute = cycle.to_pydatetime().replace(second=0, microsecond=0)
+        vix.append(market.vix(minute))
+        day_vol.append(market.day_vol(minute))
+    rows["vix"], rows["day_vol"], rows["minutes_left"] = vix, day_vol, left
     return _near_the_money(rows[COLUMNS].dropna())
 
 

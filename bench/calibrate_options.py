@@ -11,7 +11,8 @@ The signed mid error (model minus real, in % of the real mid) shows whether the 
 0.2-0.8 on each underlying; spread error within one cent and unbiased. `--fit` re-fits each
 underlying's surface (Nelder-Mead) and prints the SURFACES to paste into core/options/surface.py;
 `--holdout` measures each day with surfaces fitted on the other days only; `--elasticity`
-prints the VIX-against-SPY regression the CSV world's intraday VIX uses.
+prints the VIX-against-SPY regression the CSV world's intraday VIX uses and the VIX1D-against-VIX
+slope the same-day vol index uses (core/options/day_vol.py), both from the index files alone.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ SPREAD_FIELDS = ["spread_slope", "spread_pivot"]
 def model_quotes(q: pd.DataFrame, p: SurfaceParams) -> pd.DataFrame:
     """The simulator's bid and ask for every real quote of one underlying."""
     bid, ask = np.empty(len(q)), np.empty(len(q))
-    for (spot, vix, left), idx in q.groupby(["spot", "vix", "minutes_left"]).groups.items():
+    for (spot, day_vol, left), idx in q.groupby(["spot", "day_vol", "minutes_left"]).groups.items():
         rows = q.index.get_indexer(idx)
         part = q.iloc[rows]
-        b, a, _, _ = price_arrays(spot, part["strike"].to_numpy(float), part["is_call"].to_numpy(bool), vix, left, p)
+        strikes, calls = part["strike"].to_numpy(float), part["is_call"].to_numpy(bool)
+        b, a, _, _ = price_arrays(spot, strikes, calls, day_vol, left, p)
         bid[rows], ask[rows] = b, a
     out = q.copy()
     signed = (bid + ask) / 2.0 - q["real_mid"].to_numpy()
@@ -85,11 +87,17 @@ def table(err: pd.DataFrame) -> str:
 
 def snapshots(err: pd.DataFrame) -> str:
     """Per snapshot: how far the at-the-money level is off (the IV level is one number per moment)."""
-    lines = ["| underlying | time (ET) | VIX used | quotes 0.2-0.8 | median mid error % |", "|---|---|---|---|---|"]
+    lines = [
+        "| underlying | time (ET) | VIX | day vol used | quotes 0.2-0.8 | median mid error % | median signed % |",
+        "|---|---|---|---|---|---|---|",
+    ]
     band = err[(err["real_delta"].abs() >= 0.2) & (err["real_delta"].abs() < 0.8)]
     for (u, t), g in band.groupby(["underlying", "time"]):
-        vix, err_pct = g["vix"].iloc[0], g["mid_err_pct"].median()
-        lines.append(f"| {u} | {t:%Y-%m-%d %H:%M} | {vix:.2f} | {len(g)} | {err_pct:.1f}% |")
+        vix, day_vol = g["vix"].iloc[0], g["day_vol"].iloc[0]
+        lines.append(
+            f"| {u} | {t:%Y-%m-%d %H:%M} | {vix:.2f} | {day_vol:.2f} | {len(g)} | "
+            f"{g['mid_err_pct'].median():.1f}% | {g['mid_signed_pct'].median():+.1f}% |"
+        )
     return "\n".join(lines)
 
 
@@ -134,6 +142,26 @@ def leave_one_day_out(quotes: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
     return pd.concat(held_out, ignore_index=True)
 
 
+def vix1d_beta(folder: Path) -> str:
+    """The slope of VIX1D's daily log change on VIX's (core/options/day_vol.py VIX1D_BETA) and the
+    median VIX1D/VIX ratio at the open (VIX1D_OPEN_PER_VIX), from the index files alone."""
+    files = sorted(folder.glob("VIX1D_daily*.csv"))
+    if not files:
+        return "no VIX1D_daily*.csv"
+    one_day = pd.read_csv(files[0])
+    vix = pd.read_csv(next(folder.glob("VIX_daily*.csv")))
+    vix.columns = [c.lower() for c in vix.columns]
+    both = one_day.assign(date=pd.to_datetime(one_day["date"])).merge(
+        vix.assign(date=pd.to_datetime(vix["date"])), on="date", suffixes=("_1d", "_vix")
+    )
+    x, y = np.log(both["close_vix"]).diff(), np.log(both["close_1d"]).diff()
+    ok = x.notna() & y.notna()
+    slope, _ = np.polyfit(x[ok], y[ok], 1)
+    ratio = (both["open_1d"] / both["open_vix"]).median()
+    corr = np.corrcoef(x[ok], y[ok])[0, 1]
+    return f"{len(both)} sessions: slope {slope:.2f}, correlation {corr:.2f}, median VIX1D/VIX at the open {ratio:.3f}"
+
+
 def elasticity(folder: Path) -> str:
     """ln(VIX close/open) on ln(SPY close/open), same day, from the daily files."""
     spy = pd.read_csv(next(folder.glob("SPY_daily*.csv")))
@@ -165,7 +193,8 @@ def main() -> None:
             raise SystemExit(f"{folder}/options not found: the calibration needs real 0DTE quotes")
         quotes = from_csv(folder, parity_spot=args.parity_spot)
         if args.elasticity:
-            print("VIX elasticity to SPY:", elasticity(folder), "\n")
+            print("VIX elasticity to SPY:", elasticity(folder))
+            print("VIX1D against VIX (daily log changes):", vix1d_beta(folder), "\n")
     else:
         raise SystemExit(f"--source {args.source!r}: expected csv:DIR or recorded:URL")
     print(f"{len(quotes)} real 0DTE quotes within 3% of the money from {args.source}\n")

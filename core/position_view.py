@@ -10,6 +10,7 @@ from datetime import datetime
 
 from core.calendar import Session
 from core.exits import PositionState, dynamic_take_profit_pct
+from core.options.day_vol import same_day_vol
 from core.options.pricing import bs_price_delta
 from core.options.surface import quote_scalar, surface_for
 from core.params import TradingParams
@@ -56,13 +57,15 @@ def distance_to_stop_pct(bid: float, levels: ExitLevels) -> float:
 
 
 def model_greeks(pos: PositionState, spot: float, vix: float, minutes_left: float) -> Greeks:
-    """Delta and 10-minute theta from the simulator's surface (the same prices the backtest uses)."""
+    """Delta and 10-minute theta from the simulator's surface (the same prices the backtest uses);
+    the same-day vol index is VIX scaled to VIX1D points (the console has no session open to anchor on)."""
+    day_vol = same_day_vol(vix, float("nan"))
     contract = pos.contract
     is_call = contract.right is Right.CALL
     surface = surface_for(contract.underlying)
     later = max(minutes_left - 10.0, 0.0)
-    iv_now = quote_scalar(spot, contract.strike, is_call, vix, minutes_left, surface)[2]
-    iv_later = quote_scalar(spot, contract.strike, is_call, vix, later, surface)[2]
+    iv_now = quote_scalar(spot, contract.strike, is_call, day_vol, minutes_left, surface)[2]
+    iv_later = quote_scalar(spot, contract.strike, is_call, day_vol, later, surface)[2]
     now_value, delta = bs_price_delta(spot, contract.strike, max(minutes_left, 0.0), iv_now, is_call)
     later_value, _ = bs_price_delta(spot, contract.strike, later, iv_later, is_call)
     return Greeks(delta, (later_value - now_value) * MULTIPLIER)

@@ -1,12 +1,9 @@
-"""Replay of real 1-minute bars and daily VIX from CSV files (the format in ../shared/data).
+"""Replay of real 1-minute bars and the volatility indexes from CSV files (the format in ../shared/data).
 
 Bars: `datetime,open,high,low,close,volume` with `datetime` the bar start in America/New_York
 wall-clock time, regular hours only. Several files per symbol (named `SYMBOL_...csv`) are merged.
-VIX: the daily file named `VIX_daily*.csv` (or `VIX.csv`) with `date,open,high,low,close`; other
-volatility files beside it (VIX1D_daily*, VIX_60min*) are not the VIX and are never read as it.
-Inside the day VIX starts at that day's open and moves against SPY's return since its first bar,
-by the elasticity measured on the daily files (VIX_ELASTICITY): each minute's value uses only
-bars already completed, so no bar ever sees the day's close.
+VIX, VIX1D and the hourly VIX beside them are read by `core/market/vol_indexes.py` (which also
+builds the intraday VIX from only what was known at each minute).
 """
 
 from __future__ import annotations
@@ -19,18 +16,9 @@ import pandas as pd
 
 from core.calendar import NY, Session, session_for
 from core.market.bars import SessionBars
+from core.market.vol_indexes import VolIndexError, VolIndexes
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
-# ln(VIX close / VIX open) against ln(SPY close / SPY open), 502 sessions 2024-04..2026-03 in
-# ../shared/data: slope -6.45 (correlation -0.69), intercept -0.0098 a session (VIX drifts down
-# through the day); see bench/calibrate_options.py --elasticity.
-VIX_ELASTICITY = -6.45
-VIX_DRIFT_PER_SESSION = -0.0098
-
-
-def daily_vix_files(folder: Path) -> list[Path]:
-    """The daily VIX file(s) in `folder`: `VIX_daily*.csv` or `VIX.csv`, never VIX1D or hourly VIX."""
-    return sorted({*folder.glob("VIX_daily*.csv"), *folder.glob("VIX.csv")})
 
 
 class CsvDataError(ValueError):
@@ -74,24 +62,14 @@ class CsvWorld:
         for symbol, frame in frames.items():
             for day, part in frame.groupby(frame.index.date):
                 self._by_day[(day, symbol)] = part
-        self._vix = self._load_vix()
+        try:
+            self.indexes = VolIndexes(self.folder)
+        except VolIndexError as exc:
+            raise CsvDataError(str(exc)) from exc
         self._built: dict[tuple[date, str], SessionBars] = {}
         self._vix_paths: dict[date, np.ndarray] = {}
         days = sorted({d for d, _ in self._by_day})
         self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
-
-    def _load_vix(self) -> pd.DataFrame:
-        files = daily_vix_files(self.folder)
-        if not files:
-            return pd.DataFrame(columns=["open", "close"], dtype=float)
-        if len(files) > 1:
-            names = ", ".join(f.name for f in files)
-            raise CsvDataError(f"{self.folder}: more than one daily VIX file ({names}); keep one")
-        frame = pd.read_csv(files[0])
-        frame.columns = [c.lower() for c in frame.columns]
-        if "date" not in frame.columns or not {"open", "close"} <= set(frame.columns):
-            raise CsvDataError(f"{files[0]}: a daily VIX file needs date, open and close columns")
-        return frame.set_index(pd.to_datetime(frame["date"]).dt.date)[["open", "close"]].astype(float)
 
     def sessions(self, start: date | None = None, end: date | None = None) -> list[Session]:
         out = []
@@ -125,36 +103,24 @@ class CsvWorld:
         )
 
     def vix_open(self, day: date) -> float:
-        if day in self._vix.index:
-            return float(self._vix.loc[day, "open"])
-        return float("nan")
+        """The VIX known at the open (the last hourly close before it, else the daily open)."""
+        session = session_for(day)
+        return self.indexes.vix_open(day) if session is None else self.indexes.start_of_session(session)
+
+    def vix1d_open(self, day: date) -> float:
+        return self.indexes.vix1d_open(day)
 
     def vix_path(self, session: Session) -> np.ndarray:
-        """VIX at the end of each minute: the open, moved with SPY's closes since its first bar."""
+        """VIX at the end of each minute (core/market/vol_indexes.py: hourly VIX or the daily open,
+        moved by SPY)."""
         found = self._vix_paths.get(session.day)
         if found is None:
-            found = self._vix_paths[session.day] = self._build_vix_path(session)
+            has_spy = "SPY" in self.symbols and (session.day, "SPY") in self._by_day
+            spy = self.session_bars(session, "SPY") if has_spy else None
+            found = self._vix_paths[session.day] = self.indexes.path(session, spy)
             if len(self._vix_paths) > 8:
                 self._vix_paths.pop(next(iter(self._vix_paths)))
         return found
 
-    def _build_vix_path(self, session: Session) -> np.ndarray:
-        start = self.vix_open(session.day)
-        if "SPY" not in self.symbols or (session.day, "SPY") not in self._by_day or not np.isfinite(start):
-            return np.full(session.minutes, start)
-        bars = self.session_bars(session, "SPY")
-        minute_of = ((bars.start - session.open.timestamp()) // 60).astype(int)
-        closes = np.full(session.minutes, np.nan)
-        inside = (minute_of >= 0) & (minute_of < session.minutes)
-        closes[minute_of[inside]] = bars.close[inside]
-        closes = pd.Series(closes).ffill().to_numpy()  # a missing minute keeps the last close known
-        first = float(bars.open[0]) if len(bars) else float("nan")
-        ret = np.nan_to_num(np.log(closes / first), nan=0.0)
-        elapsed = np.arange(1, session.minutes + 1) / session.minutes
-        return start * np.exp(VIX_ELASTICITY * ret + VIX_DRIFT_PER_SESSION * elapsed)
-
     def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
-        if self._vix.empty:
-            return np.empty(0)
-        before = self._vix[self._vix.index < day]["close"]
-        return before.to_numpy(dtype=float)[-count:]
+        return self.indexes.vix_closes_before(day, count)

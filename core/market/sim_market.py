@@ -1,8 +1,9 @@
 """The simulated market: serves bars, VIX and option quotes from a synthetic or CSV world.
 
 Only completed bars are visible; the live price at `now` is the open of the bar starting at
-`now`, which no decision has seen as a bar. Option quotes are priced from that price, VIX and
-the minutes left to the close.
+`now`, which no decision has seen as a bar. Option quotes are priced from that price, the
+same-day volatility index (`core/options/day_vol.py`: VIX1D's open moved by the VIX since the
+open) and the minutes left to the close.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from core.calendar import Session, session_containing
 from core.execution import intrabar_price
 from core.market.bars import BAR_SECONDS, SessionBars
 from core.options.chain import ChainSnapshot, build_chain, quote_contract
+from core.options.day_vol import same_day_vol
 from core.options.surface import SURFACES, SurfaceParams, surface_for
 from core.protocols import BarView
 from core.types import OptionContract, Quote
@@ -44,6 +46,7 @@ class SimMarket:
         self.source = source
         self.surfaces = surfaces  # each underlying prices from its own calibrated surface
         self._vix_hist: dict[date, np.ndarray] = {}
+        self._opens: dict[date, tuple[float, float]] = {}
         self._minute = _Minute(None, 0.0, None)
 
     def _at(self, now: datetime) -> _Minute:
@@ -95,6 +98,25 @@ class SimMarket:
                 minute.vix = self._vix_at(session, now)
         return minute.vix
 
+    def day_vol(self, now: datetime) -> float:
+        """The same-day volatility index at `now` (VIX1D points) that the option quotes price from."""
+        minute = self._at(now)
+        if minute.day_vol is None:
+            minute.day_vol = float("nan")
+            if minute.session is not None:
+                minute.day_vol = self._day_vol_at(minute.session, self.vix(now))
+        return minute.day_vol
+
+    def _day_vol_at(self, session: Session, vix_now: float) -> float:
+        found = self._opens.get(session.day)
+        if found is None:
+            vix1d_open = getattr(self.world, "vix1d_open", None)  # worlds of data may have VIX1D
+            found = self._opens[session.day] = (
+                float(self.world.vix_open(session.day)),
+                float(vix1d_open(session.day)) if callable(vix1d_open) else float("nan"),
+            )
+        return same_day_vol(vix_now, *found)
+
     def vix_history(self, day: date) -> np.ndarray:
         if day not in self._vix_hist:
             self._vix_hist[day] = self.world.vix_closes_before(day, 252)
@@ -114,7 +136,7 @@ class SimMarket:
             session.day,
             now,
             spot,
-            self.vix(now),
+            self.day_vol(now),
             self.minutes_left(now),
             strikes_each_side,
             surface_for(underlying, self.surfaces),
@@ -128,9 +150,9 @@ class SimMarket:
         if session is None or not np.isfinite(spot):
             return None
         minute = moment.replace(second=0, microsecond=0)
-        vix = self._vix_at(session, minute)
+        day_vol = self._day_vol_at(session, self._vix_at(session, minute))
         left = max((session.close - moment).total_seconds() / 60.0, 0.0)
-        return quote_contract(contract, moment, spot, vix, left, surface_for(contract.underlying, self.surfaces))
+        return quote_contract(contract, moment, spot, day_vol, left, surface_for(contract.underlying, self.surfaces))
 
     def _vix_at(self, session: Session, minute: datetime) -> float:
         path = self.world.vix_path(session)
@@ -146,7 +168,7 @@ class SimMarket:
                     contract,
                     now,
                     spot,
-                    self.vix(now),
+                    self.day_vol(now),
                     self.minutes_left(now),
                     surface_for(contract.underlying, self.surfaces),
                 )
@@ -166,6 +188,7 @@ class _Minute:
     bars: dict[str, SessionBars] = field(default_factory=dict)
     spots: dict[str, float] = field(default_factory=dict)
     vix: float | None = None
+    day_vol: float | None = None
     quotes: dict[OptionContract, Quote | None] = field(default_factory=dict)
 
 

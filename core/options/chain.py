@@ -73,12 +73,12 @@ def price_arrays(
     spot: float,
     strikes: np.ndarray,
     is_call: np.ndarray,
-    vix: float,
+    day_vol: float,
     minutes_left: float,
     p: SurfaceParams = DEFAULT_SURFACE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """bid, ask, iv, delta for arrays of strikes and rights."""
-    iv = smile_iv(spot, strikes, vix, minutes_left, p)
+    """bid, ask, iv, delta for arrays of strikes and rights (`day_vol`: core/options/day_vol.py)."""
+    iv = smile_iv(spot, strikes, day_vol, minutes_left, p)
     mid, delta = bs_price_delta_vec(spot, strikes, max(minutes_left, 0.0), iv, is_call)
     bid, ask = to_bid_ask(mid, spread_ticks(delta, minutes_left, p))
     return bid, ask, iv, delta
@@ -89,7 +89,7 @@ def build_chain(
     expiry: date,
     time: datetime,
     spot: float,
-    vix: float,
+    day_vol: float,
     minutes_left: float,
     strikes_each_side: int = 12,
     p: SurfaceParams = DEFAULT_SURFACE,
@@ -99,7 +99,7 @@ def build_chain(
     one_side = centre + STRIKE_STEP * np.arange(-strikes_each_side, strikes_each_side + 1)
     strikes = np.concatenate([one_side, one_side])
     is_call = np.concatenate([np.ones(one_side.size, bool), np.zeros(one_side.size, bool)])
-    bid, ask, iv, delta = price_arrays(spot, strikes, is_call, vix, minutes_left, p)
+    bid, ask, iv, delta = price_arrays(spot, strikes, is_call, day_vol, minutes_left, p)
     return ChainSnapshot(underlying, expiry, time, spot, strikes, is_call, bid, ask, iv, delta)
 
 
@@ -107,10 +107,10 @@ def quote_contract(
     contract: OptionContract,
     time: datetime,
     spot: float,
-    vix: float,
+    day_vol: float,
     minutes_left: float,
     p: SurfaceParams = DEFAULT_SURFACE,
 ) -> Quote:
     """One contract's quote, priced as the chain prices it (tests hold the two paths equal)."""
-    bid, ask, iv, delta = quote_scalar(spot, contract.strike, contract.right is Right.CALL, vix, minutes_left, p)
+    bid, ask, iv, delta = quote_scalar(spot, contract.strike, contract.right is Right.CALL, day_vol, minutes_left, p)
     return Quote(contract, bid, ask, time, iv, delta)

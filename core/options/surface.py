@@ -1,9 +1,10 @@
 """The simulator's implied-volatility surface and bid/ask spread model for 0DTE options.
 
 One parameter set per underlying (SPY's and QQQ's implied vols differ: QQQ's runs well above
-SPY's at the same VIX), each fitted by bench/calibrate_options.py on real same-day quotes:
+SPY's at the same VIX), each fitted by bench/calibrate_options.py on real same-day quotes.
+`day_vol` is the same-day volatility index (VIX1D points, `core/options/day_vol.py`):
 
-    atm_iv   = VIX/100 * level * (1 + close_boost * exp(-minutes_left / close_tau))
+    atm_iv   = day_vol/100 * level * (1 + close_boost * exp(-minutes_left / close_tau))
     z        = ln(K/S) / (atm_iv * sqrt(minutes_left / MINUTES_PER_YEAR))   # standardised moneyness
     iv       = atm_iv * (1 + skew * min(z, 0)**2 * 0.01 + smile * z**2 * 0.01 - slope * z * 0.1)
     ticks    = max(1, round(exp(spread_slope * (|delta| - spread_pivot)) * (1 + late * exp(-minutes_left / 30))))
@@ -30,7 +31,7 @@ TICK = 0.01
 class SurfaceParams:
     """One underlying's surface (the fitted ones are in SURFACES)."""
 
-    level: float = 0.5  # ATM 0DTE implied vol over VIX/100
+    level: float = 0.5  # ATM 0DTE implied vol over day_vol/100
     close_boost: float = 0.36
     close_tau: float = 60.0
     slope: float = 0.9
@@ -44,15 +45,16 @@ class SurfaceParams:
 
 
 # Fitted by `make calibrate` (bench/calibrate_options.py --fit) on ../shared/data/options
-# (2026-02-11/12, 4 snapshots per underlying); the README shows the errors these give.
+# (2026-02-11/12, 4 snapshots per underlying) against the same-day vol index of
+# core/options/day_vol.py; the README shows the in-sample and leave-one-day-out errors these give.
 SURFACES: dict[str, SurfaceParams] = {
     "SPY": SurfaceParams(
-        level=0.4996, close_boost=0.3581, close_tau=62.014, slope=0.9171, skew=1.4483, smile=0.8043,
-        spread_slope=6.207, spread_pivot=0.5555,
+        level=0.873, close_boost=0.3555, close_tau=51.1126, slope=1.0632, skew=1.0228, smile=0.3776,
+        spread_slope=6.2215, spread_pivot=0.5425,
     ),
     "QQQ": SurfaceParams(
-        level=0.6948, close_boost=0.3642, close_tau=61.3857, slope=0.9188, skew=1.4557, smile=0.8131,
-        spread_slope=6.9863, spread_pivot=0.5199,
+        level=1.3246, close_boost=0.3077, close_tau=83.0483, slope=0.6053, skew=0.8636, smile=0.6406,
+        spread_slope=7.1173, spread_pivot=0.4988,
     ),
 }  # fmt: skip
 DEFAULT_SURFACE = SURFACES["SPY"]
@@ -63,9 +65,9 @@ def surface_for(underlying: str, surfaces: Mapping[str, SurfaceParams] = SURFACE
     return surfaces.get(underlying, DEFAULT_SURFACE)
 
 
-def atm_iv(vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> float:
-    """At-the-money implied volatility from VIX and the time left in the session."""
-    return vix / 100.0 * p.level * (1.0 + p.close_boost * math.exp(-max(minutes_left, 0.0) / p.close_tau))
+def atm_iv(day_vol: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> float:
+    """At-the-money implied volatility from the same-day vol index and the time left in the session."""
+    return day_vol / 100.0 * p.level * (1.0 + p.close_boost * math.exp(-max(minutes_left, 0.0) / p.close_tau))
 
 
 def standardised_moneyness(spot: float, strike: np.ndarray | float, atm: float, minutes_left: float) -> np.ndarray:
@@ -74,10 +76,10 @@ def standardised_moneyness(spot: float, strike: np.ndarray | float, atm: float, 
 
 
 def smile_iv(
-    spot: float, strike: np.ndarray | float, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+    spot: float, strike: np.ndarray | float, day_vol: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
 ) -> np.ndarray:
     """Implied volatility per strike: ATM level, slope, put skew and a smile in standardised moneyness."""
-    atm = atm_iv(vix, minutes_left, p)
+    atm = atm_iv(day_vol, minutes_left, p)
     z = np.clip(standardised_moneyness(spot, strike, atm, minutes_left), -8.0, 8.0)
     factor = 1.0 + p.skew * np.minimum(z, 0.0) ** 2 * 0.01 + p.smile * z**2 * 0.01 - p.slope * z * 0.1
     return np.clip(atm * np.maximum(factor, 0.2), p.iv_floor, p.iv_cap)
@@ -98,13 +100,13 @@ def to_bid_ask(mid: np.ndarray, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def quote_scalar(
-    spot: float, strike: float, is_call: bool, vix: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+    spot: float, strike: float, is_call: bool, day_vol: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
 ) -> tuple[float, float, float, float]:
     """bid, ask, iv, delta for one contract: the same formulas as the array path, in plain floats.
 
     Used every bar for each open position, where numpy's per-call overhead dominates.
     """
-    atm = atm_iv(vix, minutes_left, p)
+    atm = atm_iv(day_vol, minutes_left, p)
     vol_t = max(atm * math.sqrt(max(minutes_left, 1.0) / MINUTES_PER_YEAR), 1e-6)
     z = min(max(math.log(strike / spot) / vol_t, -8.0), 8.0)
     factor = 1.0 + p.skew * min(z, 0.0) ** 2 * 0.01 + p.smile * z * z * 0.01 - p.slope * z * 0.1

@@ -154,7 +154,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
                     session.day,
                     now,
                     float(d.spot[k]),
-                    float(d.vix[k]),
+                    float(d.day_vol[k]),
                     float(d.minutes_left[k]),
                     p=surface_for(d.symbol),
                 )

@@ -36,6 +36,7 @@ class SessionData:
     vix: np.ndarray
     minutes_left: np.ndarray
     iv_rank: np.ndarray
+    day_vol: np.ndarray  # the same-day vol index the market's option quotes price from (SimMarket.day_vol)
 
     @property
     def steps(self) -> int:
@@ -56,6 +57,7 @@ def prepare_session(market: SimMarket, session: Session, symbol: str) -> Session
     spot = np.zeros(steps)
     vix = np.zeros(steps)
     minutes_left = np.zeros(steps)
+    day_vol = np.zeros(steps)
     vix_range = VixRange.of(market.vix_history(session.day))
     for k, now in enumerate(times):
         view = market.bars(symbol, now)
@@ -65,9 +67,10 @@ def prepare_session(market: SimMarket, session: Session, symbol: str) -> Session
         bars_seen[k] = engine.bars_seen
         spot[k] = market.spot(symbol, now)
         minutes_left[k] = market.minutes_left(now)
+        day_vol[k] = market.day_vol(now)
     iv_rank = np.asarray([vix_range.rank(v) for v in vix])
     return SessionData(
-        session, symbol, times, windows, scale_features(windows), bars_seen, spot, vix, minutes_left, iv_rank
+        session, symbol, times, windows, scale_features(windows), bars_seen, spot, vix, minutes_left, iv_rank, day_vol
     )
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import NY, session_for
-from core.market.csv_source import VIX_ELASTICITY, CsvWorld
+from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
+from core.market.vol_indexes import VIX_ELASTICITY
 from core.options.chain import build_chain, price_arrays
 from core.options.surface import SURFACES, TICK, spread_ticks, surface_for
 from core.types import OptionContract, Right
