@@ -85,6 +85,17 @@ class OrderStatus(StrEnum):
         )
 
 
+class PriceSource(StrEnum):
+    """Where an option price came from: every decision and fill records it (a past day's figure is
+    only as good as its prices)."""
+
+    REAL_BAR = "real_bar"  # a real trade bar of that contract in that minute
+    RECORDED_QUOTE = "recorded_quote"  # a quote a paper or live worker recorded, replayed
+    ANCHORED = "anchored"  # the model, anchored to the contract's last real price that day
+    MODEL = "model"  # the model alone: no real price of that contract that day
+    LIVE_QUOTE = "live_quote"  # the broker's quote now (paper and live)
+
+
 @dataclass(frozen=True)
 class Reason:
     """A stable short code plus a human sentence: every block, exit and halt carries one."""
@@ -127,6 +138,7 @@ class Quote:
     delta: float = float("nan")
     bid_size: int = 0  # displayed contracts; 0: the source does not say
     ask_size: int = 0
+    price_source: PriceSource = PriceSource.MODEL
 
     @property
     def mid(self) -> float:

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from core.calendar import NY, session_containing, session_for
+from core.calendar import NY, session_containing, session_for, sessions_between
 from core.market.sim_market import SimMarket
 from core.types import OptionContract
 
@@ -78,6 +78,9 @@ class FakeAlpacaState:
         self.refuse_closing_after_cutoff = True  # no order on an expiring contract from 15:30 ET
         self.contract_page_size: int | None = None  # option contracts come in pages (next_page_token)
         self.stocks: dict[str, list[float]] = {}  # symbol -> [qty, price]: holdings the worker must leave alone
+        # historical option bars (GET /v1beta1/options/bars): OCC symbol -> wire rows, in pages
+        self.option_bars: dict[str, list[dict[str, Any]]] = {}
+        self.option_bar_page_size = 10_000
 
     # ---- the test's levers ------------------------------------------------------------------
     def fault(self, route: str, kind: str, times: int = 1) -> None:
@@ -477,6 +480,9 @@ class FakeAlpacaState:
                 continue
             if symbol not in self.market.symbols:
                 continue
+            if timeframe == "1Day":
+                out[symbol] = self.daily_bars(symbol, start, end)
+                continue
             view = self.market.bars(symbol, self.now)
             rows = []
             for i in range(view.count):
@@ -489,6 +495,34 @@ class FakeAlpacaState:
                     )
             out[symbol] = rows
         return {"bars": out, "next_page_token": None}
+
+    def daily_bars(self, symbol: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """A symbol's daily bars from the market's sessions between start and end (all of history)."""
+        rows = []
+        for session in sessions_between(start.astimezone(NY).date(), end.astimezone(NY).date()):
+            bars = self.market.world.session_bars(session, symbol)
+            o, h, lo, c = float(bars.open[0]), float(bars.high.max()), float(bars.low.min()), float(bars.close[-1])
+            t = datetime(session.day.year, session.day.month, session.day.day, 4, tzinfo=NY)
+            rows.append({"t": _ts(t), "o": o, "h": h, "l": lo, "c": c, "v": float(bars.volume.sum()), "n": 0, "vw": c})
+        return rows
+
+    def option_bars_page(
+        self, symbols: list[str], start: datetime, end: datetime, limit: int, token: str | None
+    ) -> dict[str, Any]:
+        """Alpaca's option bars: by symbol then time, at most `limit` (and the page size) a page."""
+        flat = [
+            (symbol, row)
+            for symbol in sorted(set(symbols))
+            for row in self.option_bars.get(symbol, [])
+            if start <= _parse_time(row["t"]) <= end
+        ]
+        offset = int(token or 0)
+        size = min(limit, self.option_bar_page_size)
+        page: dict[str, list[dict[str, Any]]] = {}
+        for symbol, row in flat[offset : offset + size]:
+            page.setdefault(symbol, []).append(row)
+        more = offset + size < len(flat)
+        return {"bars": page, "next_page_token": str(offset + size) if more else None}
 
     def _vix_bars(self, timeframe: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         if timeframe == "1Day":
@@ -672,6 +706,14 @@ class _Handler(BaseHTTPRequestHandler):
                 gte, lte = q.get("strike_price_gte"), q.get("strike_price_lte")
                 return 200, s.snapshots_json(
                     path.rsplit("/", 1)[1], float(gte) if gte else None, float(lte) if lte else None
+                )
+            if path == "/v1beta1/options/bars":
+                return 200, s.option_bars_page(
+                    q["symbols"].split(","),
+                    _parse_time(q["start"]),
+                    _parse_time(q["end"]),
+                    int(q.get("limit") or 10_000),
+                    q.get("page_token"),
                 )
             if path == "/v1beta1/options/quotes/latest":
                 return 200, s.latest_quotes_json(q["symbols"].split(","))

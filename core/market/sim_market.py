@@ -15,14 +15,16 @@ from typing import Protocol
 
 import numpy as np
 
-from core.calendar import Session, session_containing
+from core.calendar import NY, Session, session_containing
 from core.execution import intrabar_price
 from core.market.bars import BAR_SECONDS, SessionBars
-from core.options.chain import ChainSnapshot, build_chain, quote_contract
+from core.options.chain import ChainSnapshot, build_chain, chain_grid, chain_of_quotes, quote_contract
 from core.options.day_vol import same_day_vol
+from core.options.history import DayBars, OptionHistory
+from core.options.history_pricing import MarketAt, history_quote
 from core.options.surface import SURFACES, SurfaceParams, surface_for
 from core.protocols import BarView
-from core.types import OptionContract, Quote
+from core.types import OptionContract, Quote, Right
 
 
 class World(Protocol):
@@ -40,8 +42,15 @@ class World(Protocol):
 class SimMarket:
     """MarketData over a World. `source` names the world in each decision row."""
 
-    def __init__(self, world: World, source: str = "sim", surfaces: Mapping[str, SurfaceParams] = SURFACES) -> None:
+    def __init__(
+        self,
+        world: World,
+        source: str = "sim",
+        surfaces: Mapping[str, SurfaceParams] = SURFACES,
+        option_history: OptionHistory | None = None,
+    ) -> None:
         self.world = world
+        self.option_history = option_history  # real option bars, where the user has them
         self.symbols = world.symbols
         self.source = source
         self.surfaces = surfaces  # each underlying prices from its own calibrated surface
@@ -131,6 +140,14 @@ class SimMarket:
         spot = self.spot(underlying, now)
         if session is None or not np.isfinite(spot):
             return None
+        real = self._history_day(underlying, session)
+        if real is not None:
+            strikes, calls = chain_grid(spot, strikes_each_side)
+            quotes = [
+                self.quote(OptionContract(underlying, session.day, float(k), Right.CALL if c else Right.PUT), now)
+                for k, c in zip(strikes, calls, strict=True)
+            ]
+            return chain_of_quotes(underlying, session.day, now, spot, [q for q in quotes if q is not None])
         return build_chain(
             underlying,
             session.day,
@@ -149,10 +166,30 @@ class SimMarket:
         spot = self.spot_at(contract.underlying, moment)
         if session is None or not np.isfinite(spot):
             return None
+        real = self._history_day(contract.underlying, session)
+        if real is not None:
+            return self._from_history(contract, moment, session, real)
         minute = moment.replace(second=0, microsecond=0)
         day_vol = self._day_vol_at(session, self._vix_at(session, minute))
         left = max((session.close - moment).total_seconds() / 60.0, 0.0)
         return quote_contract(contract, moment, spot, day_vol, left, surface_for(contract.underlying, self.surfaces))
+
+    def _history_day(self, underlying: str, session: Session) -> DayBars | None:
+        return None if self.option_history is None else self.option_history.day(underlying, session.day)
+
+    def _from_history(self, contract: OptionContract, moment: datetime, session: Session, day: DayBars) -> Quote | None:
+        """The contract's quote from real bars, anchored, or the model (core/options/history_pricing.py)."""
+
+        def day_vol_at(ts: float) -> float:
+            minute = datetime.fromtimestamp(ts - ts % 60, NY)
+            return self._day_vol_at(session, self._vix_at(session, minute))
+
+        market = MarketAt(
+            lambda ts: self.spot_at(contract.underlying, datetime.fromtimestamp(ts, NY)),
+            day_vol_at,
+            lambda ts: max((session.close.timestamp() - ts) / 60.0, 0.0),
+        )
+        return history_quote(contract, moment, day, market, surface_for(contract.underlying, self.surfaces))
 
     def _vix_at(self, session: Session, minute: datetime) -> float:
         path = self.world.vix_path(session)
@@ -160,7 +197,12 @@ class SimMarket:
         return float(path[min(done, len(path)) - 1]) if done > 0 else self.world.vix_open(session.day)
 
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
-        quotes = self._at(now).quotes
+        minute = self._at(now)
+        quotes = minute.quotes
+        real = None if minute.session is None else self._history_day(contract.underlying, minute.session)
+        if real is not None and contract not in quotes:
+            assert minute.session is not None
+            quotes[contract] = self._from_history(contract, now, minute.session, real)
         if contract not in quotes:
             spot = self.spot(contract.underlying, now)
             quotes[contract] = (

@@ -19,7 +19,7 @@ from core.options.surface import (
     spread_ticks,
     to_bid_ask,
 )
-from core.types import OptionContract, Quote, Right
+from core.types import OptionContract, PriceSource, Quote, Right
 
 STRIKE_STEP = 1.0
 
@@ -43,6 +43,7 @@ class ChainSnapshot:
     quote_times: np.ndarray | None = None
     bid_size: np.ndarray | None = None
     ask_size: np.ndarray | None = None
+    sources: tuple[PriceSource, ...] | None = None  # each quote's price source; None: all MODEL (or live)
 
     def quote(self, i: int) -> Quote:
         right = Right.CALL if self.is_call[i] else Right.PUT
@@ -66,6 +67,7 @@ class ChainSnapshot:
             float(self.iv[i]),
             float(self.delta[i]),
             *sizes,
+            self.sources[i] if self.sources is not None else PriceSource.MODEL,
         )
 
 
@@ -95,12 +97,35 @@ def build_chain(
     p: SurfaceParams = DEFAULT_SURFACE,
 ) -> ChainSnapshot:
     """Calls and puts on the $1 grid around the spot."""
-    centre = round(spot / STRIKE_STEP) * STRIKE_STEP
-    one_side = centre + STRIKE_STEP * np.arange(-strikes_each_side, strikes_each_side + 1)
-    strikes = np.concatenate([one_side, one_side])
-    is_call = np.concatenate([np.ones(one_side.size, bool), np.zeros(one_side.size, bool)])
+    strikes, is_call = chain_grid(spot, strikes_each_side)
     bid, ask, iv, delta = price_arrays(spot, strikes, is_call, day_vol, minutes_left, p)
     return ChainSnapshot(underlying, expiry, time, spot, strikes, is_call, bid, ask, iv, delta)
+
+
+def chain_grid(spot: float, strikes_each_side: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """The strikes and rights `build_chain` lists: calls then puts on the $1 grid around the spot."""
+    centre = round(spot / STRIKE_STEP) * STRIKE_STEP
+    one_side = centre + STRIKE_STEP * np.arange(-strikes_each_side, strikes_each_side + 1)
+    return np.concatenate([one_side, one_side]), np.concatenate(
+        [np.ones(one_side.size, bool), np.zeros(one_side.size, bool)]
+    )
+
+
+def chain_of_quotes(underlying: str, expiry: date, time: datetime, spot: float, quotes: list[Quote]) -> ChainSnapshot:
+    """A chain from quotes priced one by one (from history), keeping each one's price source."""
+    return ChainSnapshot(
+        underlying,
+        expiry,
+        time,
+        spot,
+        np.array([q.contract.strike for q in quotes]),
+        np.array([q.contract.right is Right.CALL for q in quotes]),
+        np.array([q.bid for q in quotes]),
+        np.array([q.ask for q in quotes]),
+        np.array([q.iv for q in quotes]),
+        np.array([q.delta for q in quotes]),
+        sources=tuple(q.price_source for q in quotes),
+    )
 
 
 def quote_contract(

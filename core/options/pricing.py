@@ -50,3 +50,21 @@ def bs_price_delta_vec(
     price = np.where(is_call, call, put)
     delta = np.where(is_call, ndtr(d1), ndtr(d1) - 1.0)
     return price, delta
+
+
+def implied_vol(price: float, spot: float, strike: float, minutes_left: float, is_call: bool) -> float:
+    """The volatility at which Black-Scholes gives `price` (bisection, 0.5% to 500%); NaN where no
+    volatility does (a price at or under intrinsic value, above the underlying, or no time left)."""
+    intrinsic = max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)
+    if minutes_left <= 0.0 or not price > intrinsic or price >= (spot if is_call else strike):
+        return math.nan
+    lo, hi = 0.005, 5.0
+    if bs_price_delta(spot, strike, minutes_left, hi, is_call)[0] < price:
+        return math.nan
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if bs_price_delta(spot, strike, minutes_left, mid, is_call)[0] > price:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)

@@ -112,7 +112,15 @@ def quote_scalar(
     factor = 1.0 + p.skew * min(z, 0.0) ** 2 * 0.01 + p.smile * z * z * 0.01 - p.slope * z * 0.1
     iv = min(max(atm * max(factor, 0.2), p.iv_floor), p.iv_cap)
     mid, delta = bs_price_delta(spot, strike, max(minutes_left, 0.0), iv, is_call)
+    bid, ask = bid_ask_scalar(mid, delta, minutes_left, p)
+    return bid, ask, iv, delta
+
+
+def bid_ask_scalar(
+    mid: float, delta: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
+) -> tuple[float, float]:
+    """A quote of the calibrated width (spread_ticks, in plain floats) around `mid`, on the cent grid."""
     late_factor = 1.0 + p.late * math.exp(-max(minutes_left, 0.0) / 30.0)
     ticks = max(float(round(math.exp(p.spread_slope * (abs(delta) - p.spread_pivot)) * late_factor)), 1.0)
     bid = max(round(mid / TICK - ticks / 2.0) * TICK, 0.0)
-    return round(bid, 2), round(bid + ticks * TICK, 2), iv, delta
+    return round(bid, 2), round(bid + ticks * TICK, 2)

@@ -1,0 +1,118 @@
+"""Option quotes from real minute bars where a contract traded, the model anchored to its last real
+price where it did not, and the model alone where there is no history.
+
+- `real_bar`: the contract has a bar in the minute of the moment. Its price at the moment is on
+  the bar's path (open at the minute's start, as the underlying's price is; then the nearer
+  extreme, the other, the close), the same path the underlying's price follows.
+- `anchored`: it traded earlier that day. Its last completed bar's close, at that bar's end, gives
+  an implied vol (with the underlying then); that vol is carried forward, moved as the model's own
+  vol for the contract moved since (the day-vol index, the time left), and priced now.
+- `model`: no real price of it yet that day (or its price implies no volatility): the surface.
+
+The bid and ask are a spread from the calibrated spread model around that price: trade bars say
+what traded, not the quote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from core.execution import intrabar_price
+from core.options.history import ContractBars, DayBars
+from core.options.pricing import bs_price_delta, implied_vol
+from core.options.surface import SurfaceParams, bid_ask_scalar, quote_scalar
+from core.types import OptionContract, PriceSource, Quote, Right
+
+BAR_S = 60.0
+
+
+class MarketAt:
+    """What the pricer needs of the market at any epoch second: spot, day-vol index, minutes left."""
+
+    def __init__(
+        self, spot: Callable[[float], float], day_vol: Callable[[float], float], minutes_left: Callable[[float], float]
+    ) -> None:
+        self.spot, self.day_vol, self.minutes_left = spot, day_vol, minutes_left
+
+
+def history_quote(
+    contract: OptionContract,
+    moment: datetime,
+    day: DayBars,
+    market: MarketAt,
+    surface: SurfaceParams,
+) -> Quote | None:
+    """The contract's quote at `moment` from `day`'s bars (see the module docstring)."""
+    ts = moment.timestamp()
+    spot, day_vol, left = market.spot(ts), market.day_vol(ts), market.minutes_left(ts)
+    if not (math.isfinite(spot) and math.isfinite(day_vol)):
+        return None
+    is_call = contract.right is Right.CALL
+    bars = day.contracts.get(contract.symbol)
+    if bars is not None:
+        price, source = _real_price(bars, ts)
+        if price is not None:
+            return _quote_around(contract, moment, spot, price, left, is_call, surface, source)
+        anchored = _anchored_price(bars, ts, contract, market, surface, spot, day_vol, left)
+        if anchored is not None:
+            return _quote_around(contract, moment, spot, anchored, left, is_call, surface, PriceSource.ANCHORED)
+    bid, ask, iv, delta = quote_scalar(spot, contract.strike, is_call, day_vol, left, surface)
+    return Quote(contract, bid, ask, moment, iv, delta)
+
+
+def _real_price(bars: ContractBars, ts: float) -> tuple[float | None, PriceSource]:
+    i = bars.index_at(ts)
+    if i < 0 or ts - bars.starts[i] >= BAR_S:
+        return None, PriceSource.ANCHORED
+    frac = (ts - bars.starts[i]) / BAR_S
+    price = intrabar_price(float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), frac)
+    return price, PriceSource.REAL_BAR
+
+
+def _anchored_price(
+    bars: ContractBars,
+    ts: float,
+    contract: OptionContract,
+    market: MarketAt,
+    surface: SurfaceParams,
+    spot: float,
+    day_vol: float,
+    left: float,
+) -> float | None:
+    """The last completed bar's implied vol, moved with the model's vol since, priced now."""
+    i = bars.index_at(ts - BAR_S)  # bars that ended by `ts`
+    if i < 0:
+        return None
+    then = float(bars.starts[i]) + BAR_S
+    is_call = contract.right is Right.CALL
+    spot_then, vol_then, left_then = market.spot(then), market.day_vol(then), market.minutes_left(then)
+    real_iv = implied_vol(float(bars.close[i]), spot_then, contract.strike, left_then, is_call)
+    if not math.isfinite(real_iv) or not math.isfinite(spot_then) or not math.isfinite(vol_then):
+        return None
+    model_then = quote_scalar(spot_then, contract.strike, is_call, vol_then, left_then, surface)[2]
+    model_now = quote_scalar(spot, contract.strike, is_call, day_vol, left, surface)[2]
+    iv_now = real_iv * model_now / model_then
+    return bs_price_delta(spot, contract.strike, max(left, 0.0), iv_now, is_call)[0]
+
+
+def _quote_around(
+    contract: OptionContract,
+    moment: datetime,
+    spot: float,
+    price: float,
+    left: float,
+    is_call: bool,
+    surface: SurfaceParams,
+    source: PriceSource,
+) -> Quote:
+    """A quote of the calibrated width around a real (or anchored) price, on the cent grid."""
+    iv = implied_vol(price, spot, contract.strike, left, is_call)
+    if math.isfinite(iv):
+        delta = bs_price_delta(spot, contract.strike, max(left, 0.0), iv, is_call)[1]
+    else:  # at intrinsic value: all delta
+        delta = (1.0 if is_call else -1.0) if (spot > contract.strike) == is_call else 0.0
+    bid, ask = bid_ask_scalar(price, delta, left, surface)
+    stamp = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return Quote(contract, bid, ask, stamp, iv, delta, 0, 0, source)
