@@ -31,6 +31,7 @@ from core.types import (
     OrderRequest,
     OrderStatus,
     OrderUpdate,
+    PriceSource,
     Quote,
     Right,
     Side,
@@ -234,7 +235,9 @@ class SimBroker:
             strike = held.contract.strike
             value = max(spot - strike, 0.0) if held.contract.right is Right.CALL else max(strike - spot, 0.0)
             order = self._broker_order(held, at, f"expiry-{held.contract.symbol}-{at:%Y%m%d}", True, held.qty)
-            self._fill(order, held.qty, round(value if math.isfinite(value) else 0.0, 2), at, at)
+            self._fill(
+                order, held.qty, round(value if math.isfinite(value) else 0.0, 2), at, at, PriceSource.INTRINSIC.value
+            )
 
     def _liquidate(self, at: datetime) -> None:
         """Expiring positions still held at the liquidation time: the broker cancels their
@@ -271,13 +274,24 @@ class SimBroker:
         else:
             executions = walk_the_book(top, size, left, buying) if top > 0 else []
         for qty, price in executions:
-            self._fill(order, qty, price, at, quote.time)
+            self._fill(order, qty, price, at, quote.time, quote.price_source.value)
 
-    def _fill(self, order: _Order, qty: int, price: float, at: datetime, quote_time: datetime) -> None:
+    def _fill(
+        self, order: _Order, qty: int, price: float, at: datetime, quote_time: datetime, price_source: str = "model"
+    ) -> None:
         request, update = order.request, order.update
         fee = round(self.fee_per_contract * qty, 2)
         fill = FillEvent(
-            request.client_order_id, request.contract, request.side, qty, price, fee, at, quote_time, order.liquidation
+            request.client_order_id,
+            request.contract,
+            request.side,
+            qty,
+            price,
+            fee,
+            at,
+            quote_time,
+            order.liquidation,
+            price_source,
         )
         self._apply(fill)
         total = update.filled_qty + qty

@@ -42,3 +42,4 @@ class DecisionRow(NamedTuple):
     degraded: int
     latency_ms: float
     order_client_id: str | None
+    price_source: str | None = None  # the option price's source (core.types.PriceSource); None: none priced

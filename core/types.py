@@ -94,6 +94,7 @@ class PriceSource(StrEnum):
     ANCHORED = "anchored"  # the model, anchored to the contract's last real price that day
     MODEL = "model"  # the model alone: no real price of that contract that day
     LIVE_QUOTE = "live_quote"  # the broker's quote now (paper and live)
+    INTRINSIC = "intrinsic"  # the simulator's expiry settlement at intrinsic value
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ class FillEvent:
     time: datetime
     quote_time: datetime
     liquidation: bool = False
+    price_source: str | None = None  # the simulator's: the quote's PriceSource; None: a real broker's fill
 
 
 @dataclass

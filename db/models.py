@@ -72,6 +72,7 @@ class Decision(SQLModel, table=True):
     degraded: bool = False
     latency_ms: float = 0.0
     order_client_id: str | None = None
+    price_source: str | None = None  # real_bar | recorded_quote | anchored | model | live_quote (core.types)
 
 
 class Order(SQLModel, table=True):
@@ -112,6 +113,7 @@ class Fill(SQLModel, table=True):
     price: float
     fee: float
     liquidation: bool = False
+    price_source: str | None = None  # the simulator's quote source; NULL: a real broker's fill
 
 
 class Trade(SQLModel, table=True):

@@ -153,4 +153,5 @@ def _fill_row(f: FillEvent, order_id: int) -> dict[str, Any]:
         "price": f.price,
         "fee": f.fee,
         "liquidation": f.liquidation,
+        "price_source": f.price_source,
     }

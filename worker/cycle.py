@@ -55,6 +55,7 @@ class MarketSnapshot:
     vix: float
     iv_rank: float
     data_problem: Reason | None
+    price_source: str | None = None  # where the option price this cycle used came from (core.types.PriceSource)
 
 
 @dataclass(slots=True)
@@ -269,6 +270,7 @@ class TradingCycle:
             direction = pos.direction
             if quote is not None:
                 unrealized = self.book.mark(symbol, quote.bid, now)
+                snap.price_source = quote.price_source.value
             held = (now - pos.entry_time).total_seconds() / 60.0
         return Observation(symbol, engine.window, latest, direction, unrealized, held, now, engine.bars_seen), regime
 
@@ -414,6 +416,7 @@ class TradingCycle:
             return block, None
         quote = entry.context.candidate()
         assert quote is not None
+        snap.price_source = quote.price_source.value
         age_s = (now - quote.time).total_seconds()
         if age_s > params.max_quote_age_s:
             snap.view.degraded = True
@@ -506,6 +509,7 @@ class TradingCycle:
                 int(view.degraded),
                 (time.perf_counter() - started) * 1000.0,
                 cid,
+                snap.price_source,
             )
         )
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
 
-from core.calendar import NY, Session, session_containing
+from core.calendar import NY, Session, session_containing, sessions_between
 from core.execution import intrabar_price
 from core.market.bars import BAR_SECONDS, SessionBars
 from core.options.chain import ChainSnapshot, build_chain, chain_grid, chain_of_quotes, quote_contract
@@ -184,10 +184,13 @@ class SimMarket:
             minute = datetime.fromtimestamp(ts - ts % 60, NY)
             return self._day_vol_at(session, self._vix_at(session, minute))
 
+        later_sessions = 0.0  # a contract expiring after today (a vendor's file): its later sessions' minutes
+        if contract.expiry > session.day:
+            later_sessions = sum(s.minutes for s in sessions_between(session.day + timedelta(days=1), contract.expiry))
         market = MarketAt(
             lambda ts: self.spot_at(contract.underlying, datetime.fromtimestamp(ts, NY)),
             day_vol_at,
-            lambda ts: max((session.close.timestamp() - ts) / 60.0, 0.0),
+            lambda ts: max((session.close.timestamp() - ts) / 60.0, 0.0) + later_sessions,
         )
         return history_quote(contract, moment, day, market, surface_for(contract.underlying, self.surfaces))
 
