@@ -8,6 +8,7 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -19,6 +20,8 @@ from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.market.worlds import make_world
+from core.options.history import DEFAULT_FOLDER as DEFAULT_HISTORY
+from core.options.history import OptionHistory
 from core.policy.ensemble import PolicySet
 from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
@@ -55,6 +58,7 @@ class RunOptions:
     broker_rules: BrokerRules = field(default_factory=BrokerRules)  # sim only: the broker's cutoffs
     record: bool | None = None  # record bars and quotes (None: in paper and live mode)
     record_band_pct: float = DEFAULT_BAND_PCT  # recorded option quotes: strikes this close to the money
+    option_history: str | None = None  # sim only: the real option bars cache (None: the model prices every option)
 
 
 @dataclass
@@ -119,7 +123,8 @@ def build_runtime(
             market = RecordedMarket(world)  # type: ignore[arg-type]
         else:
             world = make_world(options.source, options.seed)
-            market = SimMarket(world, source="synthetic" if options.source == "synthetic" else "csv")
+            history = OptionHistory(options.option_history) if options.option_history else None
+            market = SimMarket(world, "synthetic" if options.source == "synthetic" else "csv", option_history=history)
         model = execution_model(options.execution, options.seed)
         broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
     else:
@@ -198,6 +203,12 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -
         help="sim only: how orders meet the simulated market (broker: latency, resting limits, partial fills, "
         "asynchronous cancels; instant: the old fill-at-once model, for comparison)",
     )
+    parser.add_argument(
+        "--option-history",
+        default=os.environ.get("OPTION_HISTORY", "auto"),
+        help="sim only: real option bars (python -m worker.option_history) to price from; 'auto' (default): "
+        f"{DEFAULT_HISTORY} when it holds any day, 'none': the model alone",
+    )
     parser.add_argument("--fee-per-contract", type=float, default=0.65)
     parser.add_argument(
         "--model",
@@ -215,8 +226,21 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
         fee_per_contract=args.fee_per_contract,
         execution=args.execution,
         model=None if args.model in ("", "none") else args.model,
+        option_history=option_history_folder(args.option_history),
         **extra,
     )
+
+
+def option_history_folder(choice: str) -> str | None:
+    """The cache folder `--option-history` names: 'none' is none; 'auto' the default folder when it
+    holds any day (a fresh checkout has none: every option is priced by the model)."""
+    if choice in ("", "none"):
+        return None
+    if choice == "auto":
+        return str(DEFAULT_HISTORY) if any(DEFAULT_HISTORY.glob("*/*.parquet")) else None
+    if not Path(choice).is_dir():
+        raise ValueError(f"--option-history {choice}: no such folder (python -m worker.option_history fills it)")
+    return choice
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from core.calendar import Session, cycle_times
 from core.market.sim_market import World
@@ -24,7 +24,7 @@ from core.policy.ensemble import PolicySet
 from db.control import bootstrap, save_param_version
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.models import Equity, Trade
+from db.models import Decision, Equity, Fill, Order, Trade
 from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
 
@@ -37,6 +37,9 @@ class BacktestResult:
     summary: Summary
     hold_return_pct: float
     final_equity: float
+    # how the options were priced: PriceSource -> count, over decisions that priced one and over fills
+    decision_sources: dict[str, int] = field(default_factory=dict)
+    fill_sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def bars_per_second(self) -> float:
@@ -104,6 +107,17 @@ def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> 
             for (p,) in conn.execute(select(Trade.realized_pnl).where(Trade.run_id == run_id, Trade.status == "closed"))
         ]
         eq = conn.execute(select(Equity.time, Equity.equity).where(Equity.run_id == run_id).order_by(Equity.id)).all()
+        decided = conn.execute(
+            select(Decision.price_source, func.count())
+            .where(Decision.run_id == run_id, Decision.price_source.is_not(None))
+            .group_by(Decision.price_source)
+        ).all()
+        filled = conn.execute(
+            select(Fill.price_source, func.count())
+            .join(Order, Order.id == Fill.order_id)
+            .where(Order.run_id == run_id)
+            .group_by(Fill.price_source)
+        ).all()
     equity = [e for _, e in eq]
     last_by_day: dict[date, float] = {}
     for t, e in eq:
@@ -124,7 +138,18 @@ def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> 
         summary,
         float(np.mean(hold)) * 100.0,
         equity[-1] if equity else rt.options.cash,
+        {str(k): int(n) for k, n in decided},
+        {str(k or "broker"): int(n) for k, n in filled},
     )
+
+
+def describe_sources(counts: dict[str, int]) -> str:
+    """'real_bar 62%, anchored 30%, model 8% (of 1,204)'; 'none' when nothing was priced."""
+    total = sum(counts.values())
+    if not total:
+        return "none"
+    parts = [f"{k} {n / total * 100:.0f}%" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return f"{', '.join(parts)} (of {total:,})"
 
 
 def format_result(r: BacktestResult, capital: float) -> str:
@@ -143,6 +168,8 @@ def format_result(r: BacktestResult, capital: float) -> str:
             f"max drawdown      {s.max_drawdown_pct:.2f}%",
             f"final equity      {r.final_equity:,.2f}",
             f"hold underlying   {r.hold_return_pct:+.2f}% (equal weight, first open to last close)",
+            f"option prices     decisions: {describe_sources(r.decision_sources)}; "
+            f"fills: {describe_sources(r.fill_sources)}",
         ]
     )
 
