@@ -51,6 +51,7 @@ class SimMarket:
     ) -> None:
         self.world = world
         self.option_history = option_history  # real option bars, where the user has them
+        self._anchors: dict[tuple[str, int], tuple[float, float]] = {}  # history_quote's memo per bar
         self.symbols = world.symbols
         self.source = source
         self.surfaces = surfaces  # each underlying prices from its own calibrated surface
@@ -192,7 +193,11 @@ class SimMarket:
             day_vol_at,
             lambda ts: max((session.close.timestamp() - ts) / 60.0, 0.0) + later_sessions,
         )
-        return history_quote(contract, moment, day, market, surface_for(contract.underlying, self.surfaces))
+        if len(self._anchors) > 50_000:  # a few days of contracts; replays walk forward
+            self._anchors.clear()
+        return history_quote(
+            contract, moment, day, market, surface_for(contract.underlying, self.surfaces), self._anchors
+        )
 
     def _vix_at(self, session: Session, minute: datetime) -> float:
         path = self.world.vix_path(session)

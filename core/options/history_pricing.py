@@ -43,8 +43,10 @@ def history_quote(
     day: DayBars,
     market: MarketAt,
     surface: SurfaceParams,
+    anchors: dict[tuple[str, int], tuple[float, float]] | None = None,
 ) -> Quote | None:
-    """The contract's quote at `moment` from `day`'s bars (see the module docstring)."""
+    """The contract's quote at `moment` from `day`'s bars (see the module docstring); `anchors`
+    keeps each bar's implied vol and the model's vol then (they do not change until the next bar)."""
     ts = moment.timestamp()
     spot, day_vol, left = market.spot(ts), market.day_vol(ts), market.minutes_left(ts)
     if not (math.isfinite(spot) and math.isfinite(day_vol)):
@@ -54,10 +56,12 @@ def history_quote(
     if bars is not None:
         price, source = _real_price(bars, ts)
         if price is not None:
-            return _quote_around(contract, moment, spot, price, left, is_call, surface, source)
-        anchored = _anchored_price(bars, ts, contract, market, surface, spot, day_vol, left)
+            iv = implied_vol(price, spot, contract.strike, left, is_call)
+            return _quote_around(contract, moment, spot, price, iv, left, is_call, surface, source)
+        anchored = _anchored_price(bars, ts, contract, market, surface, spot, day_vol, left, anchors)
         if anchored is not None:
-            return _quote_around(contract, moment, spot, anchored, left, is_call, surface, PriceSource.ANCHORED)
+            price, iv = anchored
+            return _quote_around(contract, moment, spot, price, iv, left, is_call, surface, PriceSource.ANCHORED)
     bid, ask, iv, delta = quote_scalar(spot, contract.strike, is_call, day_vol, left, surface)
     return Quote(contract, bid, ask, moment, iv, delta)
 
@@ -80,21 +84,31 @@ def _anchored_price(
     spot: float,
     day_vol: float,
     left: float,
-) -> float | None:
+    anchors: dict[tuple[str, int], tuple[float, float]] | None,
+) -> tuple[float, float] | None:
     """The last completed bar's implied vol, moved with the model's vol since, priced now."""
     i = bars.index_at(ts - BAR_S)  # bars that ended by `ts`
     if i < 0:
         return None
-    then = float(bars.starts[i]) + BAR_S
     is_call = contract.right is Right.CALL
-    spot_then, vol_then, left_then = market.spot(then), market.day_vol(then), market.minutes_left(then)
-    real_iv = implied_vol(float(bars.close[i]), spot_then, contract.strike, left_then, is_call)
-    if not math.isfinite(real_iv) or not math.isfinite(spot_then) or not math.isfinite(vol_then):
+    key = (contract.symbol, int(bars.starts[i]))  # a bar: its contract and start
+    found = anchors.get(key) if anchors is not None else None
+    if found is None:
+        then = float(bars.starts[i]) + BAR_S
+        spot_then, vol_then, left_then = market.spot(then), market.day_vol(then), market.minutes_left(then)
+        real_iv = implied_vol(float(bars.close[i]), spot_then, contract.strike, left_then, is_call)
+        model_then = math.nan
+        if math.isfinite(real_iv) and math.isfinite(spot_then) and math.isfinite(vol_then):
+            model_then = quote_scalar(spot_then, contract.strike, is_call, vol_then, left_then, surface)[2]
+        found = (real_iv, model_then)
+        if anchors is not None:
+            anchors[key] = found
+    real_iv, model_then = found
+    if not (math.isfinite(real_iv) and math.isfinite(model_then)):
         return None
-    model_then = quote_scalar(spot_then, contract.strike, is_call, vol_then, left_then, surface)[2]
     model_now = quote_scalar(spot, contract.strike, is_call, day_vol, left, surface)[2]
     iv_now = real_iv * model_now / model_then
-    return bs_price_delta(spot, contract.strike, max(left, 0.0), iv_now, is_call)[0]
+    return bs_price_delta(spot, contract.strike, max(left, 0.0), iv_now, is_call)[0], iv_now
 
 
 def _quote_around(
@@ -102,13 +116,13 @@ def _quote_around(
     moment: datetime,
     spot: float,
     price: float,
+    iv: float,
     left: float,
     is_call: bool,
     surface: SurfaceParams,
     source: PriceSource,
 ) -> Quote:
-    """A quote of the calibrated width around a real (or anchored) price, on the cent grid."""
-    iv = implied_vol(price, spot, contract.strike, left, is_call)
+    """A quote of the calibrated width around a real (or anchored) price at its vol, on the cent grid."""
     if math.isfinite(iv):
         delta = bs_price_delta(spot, contract.strike, max(left, 0.0), iv, is_call)[1]
     else:  # at intrinsic value: all delta

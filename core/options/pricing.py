@@ -53,18 +53,28 @@ def bs_price_delta_vec(
 
 
 def implied_vol(price: float, spot: float, strike: float, minutes_left: float, is_call: bool) -> float:
-    """The volatility at which Black-Scholes gives `price` (bisection, 0.5% to 500%); NaN where no
-    volatility does (a price at or under intrinsic value, above the underlying, or no time left)."""
+    """The volatility at which Black-Scholes gives `price` (Newton's method on vega, kept inside a
+    shrinking bracket of 0.5% to 500%: a bisection step wherever Newton would leave it); NaN where
+    no volatility does (a price at or under intrinsic value, above the underlying, or no time left)."""
     intrinsic = max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)
     if minutes_left <= 0.0 or not price > intrinsic or price >= (spot if is_call else strike):
         return math.nan
     lo, hi = 0.005, 5.0
     if bs_price_delta(spot, strike, minutes_left, hi, is_call)[0] < price:
         return math.nan
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        if bs_price_delta(spot, strike, minutes_left, mid, is_call)[0] > price:
-            hi = mid
+    root_t = math.sqrt(minutes_left / MINUTES_PER_YEAR)
+    sigma = max(math.sqrt(2.0 * math.pi) / root_t * price / spot, 0.05)  # Brenner-Subrahmanyam
+    for _ in range(60):
+        value = bs_price_delta(spot, strike, minutes_left, sigma, is_call)[0]
+        diff = value - price
+        if abs(diff) < 1e-7:
+            return sigma
+        if diff > 0:
+            hi = sigma
         else:
-            lo = mid
-    return 0.5 * (lo + hi)
+            lo = sigma
+        d1 = (math.log(spot / strike) + 0.5 * sigma * sigma * root_t * root_t) / (sigma * root_t)
+        vega = spot * math.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi) * root_t
+        step = sigma - diff / vega if vega > 1e-12 else -1.0
+        sigma = step if lo < step < hi else 0.5 * (lo + hi)
+    return sigma

@@ -10,21 +10,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, text
 
+from bench._option_bars import model_option_bars
 from core.calendar import last_sessions, session_for
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
-from core.options.bar_checks import check_bars
-from core.options.chain import chain_grid
-from core.options.history import OptionHistory
-from core.types import OptionContract, Right
+from core.types import OptionContract
 from tests.conftest import ACTIVE_PARAMS, with_params
 from worker.offline.backtest import describe_sources, format_result, run_backtest
 from worker.runtime import RunOptions
 
 DAY = date(2026, 3, 2)
 DEARER = 1.3  # the "real" market prices options 30% above the model
-EVERY = 3  # a trade bar every third minute: anchored prices in between
 
 
 def _world_folder(folder: Path) -> CsvWorld:
@@ -49,26 +46,11 @@ def _world_folder(folder: Path) -> CsvWorld:
 
 
 def _real_bars(world: CsvWorld, cache: Path) -> None:
-    """Trade bars at DEARER times the model's mid, every EVERY minutes, near the money."""
-    market = SimMarket(world)
+    """Trade bars at DEARER times the model's mid, in most minutes, near the money."""
     session = session_for(DAY)
     assert session is not None
-    rows = []
-    for minute in range(0, session.minutes - 1, EVERY):
-        now = session.at(minute)
-        for symbol in ("SPY", "QQQ"):
-            strikes, calls = chain_grid(market.spot(symbol, now), 8)
-            for strike, call in zip(strikes, calls, strict=True):
-                contract = OptionContract(symbol, DAY, float(strike), Right.CALL if call else Right.PUT)
-                quote = market.quote(contract, now)
-                assert quote is not None
-                price = round(max(quote.mid * DEARER, 0.01), 2)
-                stamp = now.replace(tzinfo=None)
-                rows.append({"contract": contract.symbol, "datetime": stamp, "open": price, "high": price,
-                             "low": price, "close": price, "volume": 10})  # fmt: skip
-    kept, report = check_bars(pd.DataFrame(rows))
-    assert not report.refused
-    OptionHistory(cache).add_checked(kept)
+    report = model_option_bars(world, [session], cache, factor=DEARER, traded=0.5)
+    assert not report.refused and report.kept > 10_000
 
 
 def _run(tmp_path: Path, name: str, world: Path, cache: Path | None) -> str:

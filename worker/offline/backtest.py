@@ -66,7 +66,7 @@ def run_backtest(
         raise SystemExit("no sessions in the requested range")
     bars, seconds = 0, 0.0
     for done, session in enumerate(sessions, start=1):
-        load_session(rt.world, session)  # as backtrader's clock starts on loaded frames
+        load_session(rt.world, session, rt.market)  # as backtrader's clock starts on loaded frames
         began = time.perf_counter()
         for now in cycle_times(session):
             rt.cycle.run(now)
@@ -92,11 +92,14 @@ def scratch_database(url: str, values: dict[str, Any] | None, author: str, note:
     return engine
 
 
-def load_session(world: World, session: Session) -> None:
-    """Build or read one session's bars (the synthetic world builds its VIX path with them), so
-    `seconds` counts the cycle alone."""
+def load_session(world: World, session: Session, market: object = None) -> None:
+    """Build or read one session's bars (the synthetic world builds its VIX path with them) and
+    its option bars where the market prices from a cache, so `seconds` counts the cycle alone."""
+    history = getattr(market, "option_history", None)
     for symbol in world.symbols:
         world.session_bars(session, symbol)
+        if history is not None:
+            history.day(symbol, session.day)
 
 
 def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> BacktestResult:
