@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._real_quotes import from_csv, from_recorded
 from core.options.chain import price_arrays
+from core.options.pricing import implied_vol
 from core.options.surface import SURFACES, SurfaceParams, surface_for
 
 DELTA_BUCKETS = [(0.05, 0.2), (0.2, 0.5), (0.5, 0.8)]
@@ -40,20 +41,35 @@ SPREAD_FIELDS = ["spread_slope", "spread_pivot"]
 
 def model_quotes(q: pd.DataFrame, p: SurfaceParams) -> pd.DataFrame:
     """The simulator's bid and ask for every real quote of one underlying."""
-    bid, ask = np.empty(len(q)), np.empty(len(q))
+    bid, ask, model_iv = np.empty(len(q)), np.empty(len(q)), np.empty(len(q))
     for (spot, day_vol, left), idx in q.groupby(["spot", "day_vol", "minutes_left"]).groups.items():
         rows = q.index.get_indexer(idx)
         part = q.iloc[rows]
         strikes, calls = part["strike"].to_numpy(float), part["is_call"].to_numpy(bool)
-        b, a, _, _ = price_arrays(spot, strikes, calls, day_vol, left, p)
-        bid[rows], ask[rows] = b, a
+        b, a, v, _ = price_arrays(spot, strikes, calls, day_vol, left, p)
+        bid[rows], ask[rows], model_iv[rows] = b, a, v
     out = q.copy()
     signed = (bid + ask) / 2.0 - q["real_mid"].to_numpy()
     out["mid_err"] = np.abs(signed)
     out["mid_err_pct"] = out["mid_err"] / q["real_mid"] * 100.0
     out["mid_signed_pct"] = signed / q["real_mid"] * 100.0  # negative: the model is too cheap
     out["spread_err_cents"] = ((ask - bid) - q["real_spread"].to_numpy()) * 100.0
+    real_iv = [
+        implied_vol(m, s, k, t, c)
+        for m, s, k, t, c in zip(q["real_mid"], q["spot"], q["strike"], q["minutes_left"], q["is_call"], strict=True)
+    ]
+    out["iv_ratio"] = np.asarray(real_iv) / model_iv  # real implied vol over the model's: the band's unit
     return out
+
+
+def iv_error_band(err: pd.DataFrame, low: float = 0.1, high: float = 0.9) -> dict[str, tuple[float, float]]:
+    """Per underlying, the 10th and 90th percentiles of real IV / model IV at |delta| 0.2-0.8:
+    the factors every past-day figure is also computed at (core/error_band.py IV_ERROR_BAND)."""
+    band = err[(err["real_delta"].abs() >= 0.2) & (err["real_delta"].abs() < 0.8)]
+    return {
+        str(u): (round(float(g["iv_ratio"].quantile(low)), 3), round(float(g["iv_ratio"].quantile(high)), 3))
+        for u, g in band.groupby("underlying")
+    }
 
 
 def errors(quotes: pd.DataFrame, surfaces: dict[str, SurfaceParams]) -> pd.DataFrame:
@@ -216,7 +232,10 @@ def main() -> None:
         if days.nunique() < 2:
             raise SystemExit("--holdout needs quotes from at least two days")
         print(f"\nLeave one day out ({days.nunique()} days: each day measured with surfaces fitted on the others):")
-        print(table(leave_one_day_out(quotes, days)))
+        held_out = leave_one_day_out(quotes, days)
+        print(table(held_out))
+        print("\nIV error band (real IV / model IV, held out, 10th and 90th percentiles; core/error_band.py):")
+        print(f"    IV_ERROR_BAND = {iv_error_band(held_out)}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from core.broker_sim import SimBroker
 from core.calendar import Session, next_session
+from core.error_band import scaled_surfaces
 from core.execution import BrokerRules, execution_model
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
@@ -59,6 +60,7 @@ class RunOptions:
     record: bool | None = None  # record bars and quotes (None: in paper and live mode)
     record_band_pct: float = DEFAULT_BAND_PCT  # recorded option quotes: strikes this close to the money
     option_history: str | None = None  # sim only: the real option bars cache (None: the model prices every option)
+    error_band_end: str | None = None  # sim only: price at the calibration error's low or high end (core/error_band.py)
 
 
 @dataclass
@@ -124,7 +126,9 @@ def build_runtime(
         else:
             world = make_world(options.source, options.seed)
             history = OptionHistory(options.option_history) if options.option_history else None
-            market = SimMarket(world, "synthetic" if options.source == "synthetic" else "csv", option_history=history)
+            name = "synthetic" if options.source == "synthetic" else "csv"
+            surfaces = scaled_surfaces(options.error_band_end)
+            market = SimMarket(world, name, surfaces, option_history=history)
         model = execution_model(options.execution, options.seed)
         broker = SimBroker(market, options.cash, options.fee_per_contract, model, options.broker_rules)
     else:

@@ -53,14 +53,25 @@ def _real_bars(world: CsvWorld, cache: Path) -> None:
     assert not report.refused and report.kept > 10_000
 
 
-def _run(tmp_path: Path, name: str, world: Path, cache: Path | None) -> str:
+def _options(tmp_path: Path, name: str, world: Path, cache: Path | None, end: str | None = None) -> RunOptions:
     url = f"sqlite:///{tmp_path / name}"
     with_params(url, **ACTIVE_PARAMS)
-    options = RunOptions(
-        db=url, source=f"csv:{world}", seed=5, flush_every=60, option_history=None if cache is None else str(cache)
-    )
+    history = None if cache is None else str(cache)
+    return RunOptions(db=url, source=f"csv:{world}", seed=5, flush_every=60, option_history=history, error_band_end=end)
+
+
+def _run(tmp_path: Path, name: str, world: Path, cache: Path | None) -> str:
+    options = _options(tmp_path, name, world, cache)
     result = run_backtest(options, DAY, DAY)
-    return url + "\n" + format_result(result, options.cash)
+    return f"{options.db}\n{format_result(result, options.cash)}"
+
+
+def _entry_cost(tmp_path: Path, name: str, world: Path, cache: Path | None, end: str) -> float:
+    """What the day's first entry paid per contract, priced at one end of the error band."""
+    options = _options(tmp_path, name, world, cache, end)
+    run_backtest(options, DAY, DAY)
+    with create_engine(str(options.db)).connect() as conn:
+        return float(conn.execute(text("SELECT entry_avg FROM trade ORDER BY id LIMIT 1")).scalar_one())
 
 
 def test_a_backtest_prices_from_the_cached_bars_and_says_so(tmp_path: Path) -> None:
@@ -88,4 +99,17 @@ def test_a_backtest_prices_from_the_cached_bars_and_says_so(tmp_path: Path) -> N
         assert quote is not None
         ratios.append(price / quote.mid)
     assert ratios and np.median(ratios) > 1.15, f"the fills paid the dearer real prices: {ratios}"
+
+
+def test_the_error_band_moves_model_prices_and_leaves_real_ones(tmp_path: Path) -> None:
+    world = _world_folder(tmp_path / "world")
+    cache = tmp_path / "cache"
+    _real_bars(world, cache)
+    folder = tmp_path / "world"
+    model_low = _entry_cost(tmp_path, "ml.db", folder, None, "low")
+    model_high = _entry_cost(tmp_path, "mh.db", folder, None, "high")
+    real_low = _entry_cost(tmp_path, "rl.db", folder, cache, "low")
+    real_high = _entry_cost(tmp_path, "rh.db", folder, cache, "high")
+    assert model_high > model_low * 1.05, "the model's prices follow the scaled implied vol"
+    assert abs(real_high - real_low) < 0.5 * (model_high - model_low), "real bars do not move with the model"
     assert describe_sources({}) == "none"

@@ -7,24 +7,27 @@ python -m worker.backtest --source csv:../shared/data --start 2026-01-05 --end 2
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 
 from core.calendar import Session, cycle_times
+from core.error_band import BAND_ENDS, Banded
 from core.market.sim_market import World
 from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
 from core.policy.ensemble import PolicySet
 from db.control import bootstrap, save_param_version
-from db.engine import make_engine
+from db.engine import database_url, make_engine
 from db.migrate import upgrade
-from db.models import Decision, Equity, Fill, Order, Trade
+from db.models import ControlState, Decision, Equity, Fill, Order, ParamVersion, Trade
 from worker.runtime import RunOptions, Runtime, add_run_arguments, build_runtime, options_from_args
 
 
@@ -177,17 +180,62 @@ def format_result(r: BacktestResult, capital: float) -> str:
     )
 
 
+def band_runs(options: RunOptions, start: date | None, end: date | None, days: int | None) -> list[BacktestResult]:
+    """The same backtest at the calibration error's low and high ends, each in a scratch database."""
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for end_name in BAND_ENDS:
+            url = f"sqlite:///{Path(tmp) / f'{end_name}.db'}"
+            scratch = scratch_database(url, _active_values(options.db), "backtest", f"error band {end_name}")
+            scratch.dispose()
+            banded = replace(options, db=url, error_band_end=end_name)
+            results.append(run_backtest(banded, start, end, days, run_id=f"band-{end_name}"))
+    return results
+
+
+def _active_values(url: str | None) -> dict[str, Any] | None:
+    """The parameter values the main run used (its database's active version)."""
+    engine = make_engine(url or database_url(None))
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(select(ControlState.active_param_version)).scalar()
+            values = conn.execute(select(ParamVersion.values).where(ParamVersion.id == version)).scalar()
+    finally:
+        engine.dispose()
+    return dict(values) if values else None
+
+
+def format_band(result: BacktestResult, low: BacktestResult, high: BacktestResult) -> str:
+    """The headline figures with their values at the band's ends."""
+    s, lo, hi = result.summary, low.summary, high.summary
+    return "\n".join(
+        [
+            "at the calibration's error bounds (implied vol scaled by core/error_band.py IV_ERROR_BAND):",
+            f"  total P&L       {Banded(s.total_pnl, lo.total_pnl, hi.total_pnl).text()}",
+            f"  expectancy      {Banded(s.expectancy, lo.expectancy, hi.expectancy).text(',.2f')}",
+            f"  trades          {s.trades} (low {lo.trades}, high {hi.trades})",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Backtest through the worker's trading cycle.")
     parser.add_argument("--start", type=date.fromisoformat)
     parser.add_argument("--end", type=date.fromisoformat)
     parser.add_argument("--days", type=int, help="number of sessions (ending at --end or the last available)")
     parser.add_argument("--flush-every", type=int, default=60, help="cycles per database commit of decisions")
+    parser.add_argument(
+        "--no-error-band", action="store_true", help="skip the two runs at the calibration error's bounds"
+    )
     add_run_arguments(parser, default_db="sqlite:///data/backtest.db")
     args = parser.parse_args()
     options = options_from_args(args, flush_every=args.flush_every)
-    result = run_backtest(options, args.start, args.end, args.days if args.days or args.start else 60)
+    days = args.days if args.days or args.start else 60
+    result = run_backtest(options, args.start, args.end, days)
     print(format_result(result, args.cash))
+    if not args.no_error_band:
+        low, high = band_runs(options, args.start, args.end, days)
+        print(format_band(result, low, high))
 
 
 if __name__ == "__main__":
