@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from console import charts
+from core.error_band import Banded
 from core.params import ParamsError, validate_params
 from db.engine import database_url
 
@@ -63,6 +64,7 @@ def comparison(result: dict[str, Any]) -> None:
         [{"": label, "active": _shown(active[key]), "edited": _shown(edited[key])} for label, key in ROWS]
     )
     st.dataframe(table, hide_index=True, width="stretch")
+    price_model_error(result)
     st.markdown(f"**Decisions changed: {result['decisions_changed']} of {result['decisions']}**")
     if result["first_changes"]:
         st.dataframe(pd.DataFrame(result["first_changes"]), hide_index=True, width="stretch")
@@ -75,6 +77,19 @@ def comparison(result: dict[str, Any]) -> None:
     days = pd.DataFrame({"active": active["pnl_by_day"], "edited": edited["pnl_by_day"]}).fillna(0.0)
     if not days.empty:
         st.plotly_chart(charts.side_by_side_bars(days, "P&L by day"), width="stretch")
+
+
+def price_model_error(result: dict[str, Any]) -> None:
+    """Each side's P&L at the calibration error's bounds, and how its options were priced."""
+    band = result.get("band")
+    for side in ("active", "edited"):
+        pnl = float(result[side]["total_pnl"])
+        if band is None:
+            figure = f"{pnl:,.0f} (the price model's error band is being computed)"
+        else:
+            figure = Banded(pnl, band[side]["low"], band[side]["high"]).text()
+        priced = result.get("priced", {}).get(side, "n/a")
+        st.caption(f"{side.capitalize()} P&L {figure}. Options priced: {priced}.")
 
 
 @st.fragment(run_every=1.0)

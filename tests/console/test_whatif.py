@@ -58,6 +58,13 @@ def test_the_page_runs_the_edit_in_the_background_and_stores_nothing(
     assert int(figures["Trades"][1].replace(",", "")) < int(figures["Trades"][0].replace(",", ""))
     result = json.loads(Path(job["out"]).read_text())
     assert f"{result['edited']['trades']:,}" == figures["Trades"][1]
+    while json.loads(Path(job["out"]).read_text()).get("band") is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the comparison came first; the runs at the error's bounds follow
+    at.run()
+    band = json.loads(Path(job["out"]).read_text())["band"]
+    assert set(band) == {"active", "edited"} and set(band["edited"]) == {"low", "high"}
+    captions = [c.value for c in at.caption if c.value.startswith("Edited P&L")]
+    assert captions and "at the calibration's error bounds" in captions[0] and "Options priced: model" in captions[0]
     assert _versions(url) == stored, "nothing is applied until Save"
 
 
@@ -81,3 +88,4 @@ def test_the_command_line_prints_both_sides(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "active" in done.stdout and "edited" in done.stdout and "decisions changed" in done.stdout
+    assert "edited P&L" in done.stdout and "at the calibration's error bounds" in done.stdout

@@ -17,7 +17,8 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,13 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from core.calendar import NY
+from core.error_band import BAND_ENDS, Banded
 from core.params import params_to_json, validate_params
 from core.parity import compare_decisions
 from db.engine import database_url, make_engine
 from db.migrate import upgrade
 from db.models import ControlState, Decision, ParamVersion, Run, Trade
-from worker.offline.backtest import run_backtest, scratch_database
+from worker.offline.backtest import BacktestResult, describe_sources, run_backtest, scratch_database
 from worker.offline.parity import DECISION_COLUMNS, rows_between
 from worker.offline.recorded import RecordedWorld
 from worker.runtime import RunOptions
@@ -63,6 +65,10 @@ class WhatIfResult:
     decisions_changed: int
     first_changes: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    priced: dict[str, str] = field(default_factory=dict)  # side -> how its options were priced
+    # side -> total P&L at the calibration error's low and high ends (core/error_band.py);
+    # None while those runs are still going (the comparison is written first)
+    band: dict[str, dict[str, float]] | None = None
 
 
 def pick_source(engine: Engine, url: str) -> str:
@@ -145,19 +151,19 @@ def run_whatif(
     engine.dispose()
     sides = (("active", current, model), ("edited", candidate, candidate_model or model))
     figures: list[RunFigures] = []
+    priced: dict[str, str] = {}
     days: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         urls = []
         for step, (label, values, side_model) in enumerate(sides):
             url = f"sqlite:///{Path(tmp) / f'{label}.db'}"
-            scratch_database(url, values, "whatif", label).dispose()
 
             def tick(done: int, total: int, step: int = step, label: str = label) -> None:
                 _write_json(progress, {"done": step * total + done, "total": 2 * total, "phase": label})
 
-            options = RunOptions(db=url, source=world, model=side_model, flush_every=390, seed=7)
-            result = run_backtest(options, days=sessions, run_id=label, on_session=tick)
+            result = _side(url, values, label, world, side_model, sessions, None, tick)
             figures.append(_figures(label, url, label, result.summary))
+            priced[label] = describe_sources(result.decision_sources)
             urls.append(url)
         a, b = (make_engine(u, role="reader") for u in urls)
         lo, hi = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
@@ -178,8 +184,52 @@ def run_whatif(
     ]
     return WhatIfResult(
         world, days, figures[0], figures[1], agreement.compared, agreement.compared - agreement.agreeing, changes,
-        round(time.perf_counter() - began, 2),
+        round(time.perf_counter() - began, 2), priced,
     )  # fmt: skip
+
+
+def _side(
+    url: str,
+    values: dict[str, Any],
+    label: str,
+    world: str,
+    model: str | None,
+    sessions: int,
+    band_end: str | None,
+    tick: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """One side's backtest in its own scratch database (at an end of the error band, or not)."""
+    scratch_database(url, values, "whatif", label).dispose()
+    options = RunOptions(db=url, source=world, model=model, flush_every=390, seed=7, error_band_end=band_end)
+    return run_backtest(options, days=sessions, run_id=label, on_session=tick)
+
+
+def add_error_band(
+    result: WhatIfResult, db_url: str, edited: dict[str, Any], model: str | None, candidate_model: str | None
+) -> WhatIfResult:
+    """Both sides again at the calibration error's low and high ends: their total P&L there."""
+    engine = make_engine(db_url, role="reader")
+    current = active_values(engine)
+    engine.dispose()
+    candidate = params_to_json(validate_params(edited, strict=True))
+    sides = (("active", current, model), ("edited", candidate, candidate_model or model))
+    band: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, values, side_model in sides:
+            for end in BAND_ENDS:
+                url = f"sqlite:///{Path(tmp) / f'{label}-{end}.db'}"
+                run = _side(url, values, label, result.source, side_model, len(result.sessions), end)
+                band.setdefault(label, {})[end] = round(run.summary.total_pnl, 2)
+    return replace(result, band=band)
+
+
+def band_text(result: WhatIfResult, side: str) -> str:
+    """'-1,234 (at the calibration's error bounds: -2,000 to -900)', or why it is not there yet."""
+    figures = result.active if side == "active" else result.edited
+    if result.band is None:
+        return f"{figures.total_pnl:,.0f} (the error band is being computed)"
+    ends = result.band[side]
+    return Banded(figures.total_pnl, ends["low"], ends["high"]).text()
 
 
 def main() -> None:
@@ -194,6 +244,7 @@ def main() -> None:
     parser.add_argument("--candidate-model", help="another model for the edited side")
     parser.add_argument("--out", type=Path, help="write the result here as JSON")
     parser.add_argument("--progress", type=Path, help="keep {done, total, phase} here as JSON")
+    parser.add_argument("--no-error-band", action="store_true", help="skip the runs at the calibration's error bounds")
     args = parser.parse_args()
     edited = json.loads(Path(args.params).read_text())
     try:
@@ -203,7 +254,11 @@ def main() -> None:
     except Exception as failed:  # the console shows why; the exit code says it failed
         _write_json(args.out, {"error": f"{type(failed).__name__}: {failed}"})
         raise
-    _write_json(args.out, asdict(result))
+    _write_json(args.out, asdict(result))  # the comparison first: the console shows it at once
+    if not args.no_error_band:
+        _write_json(args.progress, {"done": 0, "total": 1, "phase": "error band"})
+        result = add_error_band(result, database_url(args.db), edited, args.model, args.candidate_model)
+        _write_json(args.out, asdict(result))
     print(format_result(result))
 
 
@@ -213,5 +268,7 @@ def format_result(r: WhatIfResult) -> str:
     lines = [f"{len(r.sessions)} sessions from {r.source} in {r.seconds:.1f} s", f"{'':18}{'active':>12}{'edited':>12}"]
     lines += [f"{name:18}{getattr(r.active, key)!s:>12}{getattr(r.edited, key)!s:>12}" for name, key in rows]
     lines.append(f"decisions changed {r.decisions_changed} of {r.decisions}")
+    for side in ("active", "edited"):
+        lines.append(f"{side} P&L {band_text(r, side)}; options priced: {r.priced.get(side, 'n/a')}")
     lines += [f"  {c['time']} {c['symbol']}: {c['active']} -> {c['edited']}" for c in r.first_changes]
     return "\n".join(lines)
