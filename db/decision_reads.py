@@ -40,6 +40,7 @@ LIST_COLUMNS = (
     "underlying_price",
     "param_version",
     "model_version",
+    "price_source",
 )
 SERIES_LIMIT = 5_000  # points per chart: the newest ones when a range holds more
 
@@ -50,6 +51,7 @@ class DecisionFilter:
     end: date | None = None
     symbols: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()  # block codes; "(none)" stands for decisions nothing blocked
+    price_sources: tuple[str, ...] = ()  # how the option was priced; "(none)": no option priced
 
 
 def _where(f: DecisionFilter) -> list[ColumnElement[bool]]:
@@ -66,6 +68,12 @@ def _where(f: DecisionFilter) -> list[ColumnElement[bool]]:
         either = [Decision.blocked_by.in_(named)] if named else []  # type: ignore[union-attr]
         if "(none)" in f.codes:
             either.append(Decision.blocked_by.is_(None))  # type: ignore[union-attr]
+        clauses.append(either[0] if len(either) == 1 else either[0] | either[1])
+    if f.price_sources:
+        named = [c for c in f.price_sources if c != "(none)"]
+        either = [Decision.price_source.in_(named)] if named else []  # type: ignore[union-attr]
+        if "(none)" in f.price_sources:
+            either.append(Decision.price_source.is_(None))  # type: ignore[union-attr]
         clauses.append(either[0] if len(either) == 1 else either[0] | either[1])
     return clauses
 

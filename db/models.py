@@ -152,6 +152,7 @@ class Trade(SQLModel, table=True):
     partials_done: int = 0
     entry_atr_pct: float = 0.0
     entry_trend_pct: float = 0.0
+    price_source: str | None = Field(default=None, index=True)  # the entry fill's (Fill.price_source; broker)
 
 
 class ParamVersion(SQLModel, table=True):

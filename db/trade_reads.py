@@ -39,6 +39,7 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "param_version",
     "mae_pct",
     "mfe_pct",
+    "price_source",
 )
 # What the analysis needs (fewer columns read = a faster cold page on 100,000 trades).
 ANALYSIS_COLUMNS: tuple[str, ...] = (
@@ -68,7 +69,15 @@ TIME_COLUMNS = (
     "first_used_at",
     "marked_at",
 )
-FILTER_FIELDS = ("underlying", "entry_reason_code", "exit_reason_code", "regime", "model_version", "param_version")
+FILTER_FIELDS = (
+    "underlying",
+    "entry_reason_code",
+    "exit_reason_code",
+    "regime",
+    "model_version",
+    "param_version",
+    "price_source",
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class TradeFilter:
     regime: tuple[str, ...] = ()
     model_version: tuple[str, ...] = ()
     param_version: tuple[int, ...] = ()
+    price_source: tuple[str, ...] = ()  # how the entry was priced (real_bar, anchored, model, broker, ...)
 
 
 def ny_day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:

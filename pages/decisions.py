@@ -9,11 +9,13 @@ from console import charts, data
 from console.formatting import in_new_york
 from console.login import require_gate
 from core.calendar import last_sessions
+from core.types import PriceSource
 from db import decision_reads
 from db.decision_reads import DecisionFilter
 from db.engine import database_url
 
 DEFAULT_SESSIONS = 5  # the default window: recent sessions, so a million-row table stays quick
+PRICE_SOURCES = [s.value for s in PriceSource]
 
 
 def filters(url: str) -> DecisionFilter | None:
@@ -23,11 +25,12 @@ def filters(url: str) -> DecisionFilter | None:
     with st.expander("Filters", expanded=True):
         first = last_sessions(last, DEFAULT_SESSIONS)[0].day
         chosen = st.date_input("Date range", value=(first, last), key="d_dates")
-        cols = st.columns(2)
+        cols = st.columns(3)
         symbols = cols[0].multiselect("Symbol", ["SPY", "QQQ"], key="d_symbols")
         codes = cols[1].multiselect("Block code", ["(none)", *data.block_codes(url)], key="d_codes")
+        sources = cols[2].multiselect("Option priced from", ["(none)", *PRICE_SOURCES], key="d_sources")
     start, end = chosen if isinstance(chosen, tuple) and len(chosen) == 2 else (last, last)
-    return DecisionFilter(start=start, end=end, symbols=tuple(symbols), codes=tuple(codes))
+    return DecisionFilter(start, end, tuple(symbols), tuple(codes), tuple(sources))
 
 
 def counts(url: str, f: DecisionFilter) -> None:

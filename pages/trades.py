@@ -33,6 +33,7 @@ FILTER_LABELS = {
     "regime": "Regime",
     "model_version": "Model version",
     "param_version": "Parameter version",
+    "price_source": "Entry priced from",
 }
 
 

@@ -140,6 +140,7 @@ class TradeBook:
             peak_bid=fill.price,
             entry_atr_pct=intent.atr_pct,
             entry_trend_pct=intent.trend_pct,
+            price_source=fill.price_source or "broker",
         )
         trade_id = self.journal.open_trade(fields)
         state = PositionState(

@@ -4,6 +4,8 @@ real backtest: the figures match SQL over the same rows, and the filters change 
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,28 @@ def test_open_positions_show_unrealized_pnl_from_the_workers_newest_bid(
     at = open_page(str(runtime.engine.url), "overview", monkeypatch)
     shown = at.dataframe[0].value
     assert "unrealized_pnl" in shown.columns and shown["unrealized_pnl"].iloc[0] == pytest.approx(expected)
+
+
+def test_decisions_and_trades_filter_on_how_their_option_was_priced(
+    seeded: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mixed = tmp_path / "mixed.db"
+    shutil.copy(seeded.removeprefix("sqlite:///"), mixed)
+    url = f"sqlite:///{mixed}"
+    with sqlite3.connect(mixed) as conn:  # a day partly priced from real bars
+        conn.execute("UPDATE decision SET price_source = 'real_bar' WHERE price_source IS NOT NULL AND id % 3 = 0")
+        conn.execute("UPDATE trade SET price_source = 'real_bar' WHERE id % 2 = 0")
+    at = open_page(url, "decisions", monkeypatch)
+    at.multiselect(key="d_sources").set_value(["real_bar"]).run()
+    real = scalar(url, "SELECT count(*) FROM decision WHERE price_source = 'real_bar'")
+    real_blocked = scalar(
+        url, "SELECT count(*) FROM decision WHERE price_source = 'real_bar' AND blocked_by IS NOT NULL"
+    )
+    assert real > 0 and _counts(at) == f"{real:,} decisions, {real_blocked:,} blocked entries."  # type: ignore[operator]
+    at.multiselect(key="d_sources").set_value(["(none)"]).run()
+    unpriced = scalar(url, "SELECT count(*) FROM decision WHERE price_source IS NULL")
+    assert _counts(at).startswith(f"{unpriced:,} decisions")
+    trades = open_page(url, "trades", monkeypatch)
+    trades.multiselect(key="f_price_source").set_value(["model"]).run()
+    model = scalar(url, "SELECT count(*) FROM trade WHERE status = 'closed' AND price_source = 'model'")
+    assert model > 0 and metric(trades, "Trades") == f"{model:,}"  # type: ignore[operator]

@@ -1,5 +1,5 @@
-"""price source: where the option price of each decision and simulated fill came from (real_bar,
-recorded_quote, anchored, model, live_quote, intrinsic)
+"""price source: where the option price of each decision, simulated fill and trade entry came from
+(real_bar, recorded_quote, anchored, model, live_quote, intrinsic; broker for a real broker's fill)
 
 Revision ID: 0012
 Revises: 0011
@@ -25,9 +25,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("price_source", text(), nullable=True))
     with op.batch_alter_table("fill") as batch:
         batch.add_column(sa.Column("price_source", text(), nullable=True))
+    with op.batch_alter_table("trade") as batch:
+        batch.add_column(sa.Column("price_source", text(), nullable=True))
+    op.create_index("ix_trade_price_source", "trade", ["price_source"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_trade_price_source", "trade")
+    with op.batch_alter_table("trade") as batch:
+        batch.drop_column("price_source")
     with op.batch_alter_table("fill") as batch:
         batch.drop_column("price_source")
     with op.batch_alter_table("decision") as batch:
