@@ -31,8 +31,7 @@ def scaled_surfaces(end: str | None, surfaces: Mapping[str, SurfaceParams] = SUR
         raise ValueError(f"error band end must be one of {BAND_ENDS}, got {end!r}")
     index = BAND_ENDS.index(end)
     return {
-        u: replace(p, level=p.level * IV_ERROR_BAND[u][index]) if u in IV_ERROR_BAND else p
-        for u, p in surfaces.items()
+        u: replace(p, level=p.level * IV_ERROR_BAND[u][index]) if u in IV_ERROR_BAND else p for u, p in surfaces.items()
     }
 
 

@@ -43,7 +43,8 @@ class ChainSnapshot:
     quote_times: np.ndarray | None = None
     bid_size: np.ndarray | None = None
     ask_size: np.ndarray | None = None
-    sources: tuple[PriceSource, ...] | None = None  # each quote's price source; None: all MODEL (or live)
+    sources: tuple[PriceSource, ...] | None = None  # each quote's price source; None: all `source`
+    source: PriceSource = PriceSource.MODEL
 
     def quote(self, i: int) -> Quote:
         right = Right.CALL if self.is_call[i] else Right.PUT
@@ -67,7 +68,7 @@ class ChainSnapshot:
             float(self.iv[i]),
             float(self.delta[i]),
             *sizes,
-            self.sources[i] if self.sources is not None else PriceSource.MODEL,
+            self.sources[i] if self.sources is not None else self.source,
         )
 
 

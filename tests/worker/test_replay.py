@@ -50,3 +50,7 @@ def test_a_recorded_paper_session_replays_to_the_same_decisions_and_orders(
     live_orders = _rows(paper_url, f"SELECT {ORDER} FROM orders {order_window} ORDER BY id")
     assert len(live_orders) >= 2, "the session must trade for this test to mean anything"
     assert _rows(replay_url, f"SELECT {ORDER} FROM orders {order_window} ORDER BY id") == live_orders
+    live_sources = _rows(paper_url, "SELECT DISTINCT price_source FROM decision WHERE price_source IS NOT NULL")
+    replay_sources = _rows(replay_url, "SELECT DISTINCT price_source FROM decision WHERE price_source IS NOT NULL")
+    assert live_sources == [("live_quote",)], "paper decisions priced from the broker's quotes"
+    assert replay_sources == [("recorded_quote",)], "the replay says it priced from the recordings"

@@ -28,7 +28,7 @@ from core.market.bars import SessionBars
 from core.options.chain import ChainSnapshot
 from core.options.pricing import bs_price_delta_vec
 from core.protocols import BarView
-from core.types import OptionContract, Quote, Right
+from core.types import OptionContract, PriceSource, Quote, Right
 from worker.adapters.alpaca_http import AlpacaClients
 from worker.adapters.yahoo import YahooSource, YahooUnavailableError
 
@@ -296,6 +296,7 @@ class AlpacaMarketData:
             quote_times=stamps.astype(float),
             bid_size=bid_size.astype(int),
             ask_size=ask_size.astype(int),
+            source=PriceSource.LIVE_QUOTE,
         )
         for i in range(len(strikes)):
             quote = snapshot.quote(i)
@@ -326,6 +327,7 @@ class AlpacaMarketData:
             q.timestamp.astimezone(NY),
             bid_size=int(q.bid_size or 0),
             ask_size=int(q.ask_size or 0),
+            price_source=PriceSource.LIVE_QUOTE,
         )
 
 

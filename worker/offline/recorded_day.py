@@ -19,7 +19,7 @@ from sqlalchemy import Engine, String, select, type_coerce
 from core.calendar import Session
 from core.market.bars import SessionBars
 from core.options.chain import ChainSnapshot
-from core.types import OptionContract, Quote, Right
+from core.types import OptionContract, PriceSource, Quote, Right
 from db.models import Bar, OptionQuote
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,6 +78,7 @@ class MinuteQuotes:
             quote_times=self.quote_us[lo:hi] / 1e6,
             bid_size=self.bid_size[lo:hi],
             ask_size=self.ask_size[lo:hi],
+            source=PriceSource.RECORDED_QUOTE,
         )
 
     def quote(self, k: int, contract: OptionContract) -> Quote | None:
@@ -100,6 +101,7 @@ class MinuteQuotes:
             float(self.delta[i]),
             int(self.bid_size[i]),
             int(self.ask_size[i]),
+            PriceSource.RECORDED_QUOTE,
         )
 
 
