@@ -70,6 +70,10 @@ def results(rows: list[dict[str, Any]], evaluation_id: str) -> pd.DataFrame:
             row[name] = m.get(name)
             row[f"{name}_lo"] = m.get(f"{name}_lo")
             row[f"{name}_hi"] = m.get(f"{name}_hi")
+        # the P&L with implied vols at the price model's measured error ends (core/error_band.py)
+        row["pnl_at_error_lo"] = m.get("pnl_band_lo")
+        row["pnl_at_error_hi"] = m.get("pnl_band_hi")
+        row["decided_by_data"] = {True: "yes", False: "no: the sign flips"}.get(m.get("pnl_decided"), "")
         row["note"] = m.get("note", "")
         blocked = m.get("blocked_entries") or {}
         row["blocked_entries"] = ", ".join(f"{k} {v}" for k, v in sorted(blocked.items(), key=lambda kv: -kv[1]))

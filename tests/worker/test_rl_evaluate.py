@@ -79,6 +79,13 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert rl["train_end"] < rl["test_start"] and rl["seed"] == 1
     rnd = next(r for r in rows if r["policy"] == "random" and r["fold"] == 0)
     assert rnd["metrics"]["trades"] <= rl["metrics"]["trades"], "random entries copy the RL trade count"
+    rules = [r["metrics"] for r in rows if r["policy"] == "rules"]
+    for m in rules:  # every figure beside its value at the price model's error bounds
+        assert m["pnl_band_lo"] <= m["pnl"] <= m["pnl_band_hi"] and isinstance(m["pnl_decided"], bool)
+    fold_rules = next(r["metrics"] for r in rows if r["policy"] == "rules" and r["fold"] == 0)
+    assert fold_rules["trades"] == 0 or fold_rules["pnl_band_hi"] > fold_rules["pnl_band_lo"]
+    assert hold["metrics"]["pnl_band_lo"] == hold["metrics"]["pnl_band_hi"] == 0, "cash has no price error"
+    assert "at error bounds" in printed
 
     for policy in ("rl", "rules"):
         pooled = next(r for r in rows if r["policy"] == policy and r["fold"] == -1)["metrics"]
@@ -90,6 +97,7 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert at.selectbox(key="models_conf_policy").options, "the confidence section is shown"
     table = next(d.value for d in at.dataframe if "policy" in d.value.columns)
     assert len(table) == len(rows)
+    assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data"} <= set(table.columns)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}
     assert len(at.get("plotly_chart")) == 1
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from core.calendar import Session
+from core.error_band import Banded
 from core.market.worlds import make_world, pick_sessions
 from core.policy.rl import RLPolicy
 from core.rl.confidence import Taken, Wanted, at_thresholds, bucket_sums
@@ -37,6 +38,7 @@ from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
 from worker.offline.evaluate_fanout import ray_results, serial_results
 from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, TrainedFiles, hold_result
+from worker.runtime import option_history_folder
 
 POLICIES = ("rl", "random", "rules", "hold", "underlying")
 
@@ -93,7 +95,10 @@ class Evaluation:
             model,
             tuple(args.thresholds),
             keep_models=args.keep_models,
+            option_history=option_history_folder(args.option_history),
+            error_band=not args.no_error_band,
         )
+        self.bands: dict[tuple[str, int | None], list[tuple[float, float] | None]] = {}  # per fold
         self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
 
     def record(
@@ -108,9 +113,13 @@ class Evaluation:
         blocked: dict[str, int] | None = None,
         taken: list[Taken] | None = None,
         wanted: list[Wanted] | None = None,
+        band: tuple[float, float] | None = None,
     ) -> None:
         metrics: dict[str, Any] = dict(bootstrap_report(days, self.args.cash, seed=self.args.bootstrap_seed))
         metrics["note"] = note
+        if band is not None:  # the P&L at the calibration error's ends (core/error_band.py)
+            banded = Banded(metrics["pnl"], *band)
+            metrics.update(pnl_band_lo=banded.low, pnl_band_hi=banded.high, pnl_decided=banded.decided)
         if blocked is not None:
             metrics["blocked_entries"] = blocked
         if taken is not None or wanted is not None:  # does the confidence mean anything? (out of sample)
@@ -137,6 +146,7 @@ class Evaluation:
         )
         if pool:
             self.days.setdefault((policy, seed), []).append(days)
+            self.bands.setdefault((policy, seed), []).append(band)
 
     def results(self, folds: list[Fold]) -> list[PolicyResult]:
         """Every (fold, seed, policy) result, in the serial order, from this process or from Ray."""
@@ -173,6 +183,7 @@ class Evaluation:
                     blocked=r.blocked,
                     taken=r.taken if traded else None,
                     wanted=r.wanted if traded else None,
+                    band=r.band if traded else (0.0, 0.0),
                 )
             self.record(
                 fold,
@@ -187,7 +198,22 @@ class Evaluation:
             version = next(r["model_version"] for r in self.rows if r["policy"] == policy and r["seed"] == seed)
             days = [d for fold_days in per_fold for d in fold_days]
             taken, wanted = self.outcomes.get((policy, seed), (None, None))
-            self.record(overall, policy, version, seed, days, POOLED_NOTE, pool=False, taken=taken, wanted=wanted)
+            bands = self.bands.get((policy, seed), [])
+            pooled_band = (
+                (sum(b[0] for b in bands if b), sum(b[1] for b in bands if b)) if bands and all(bands) else None
+            )
+            self.record(
+                overall,
+                policy,
+                version,
+                seed,
+                days,
+                POOLED_NOTE,
+                pool=False,
+                taken=taken,
+                wanted=wanted,
+                band=pooled_band,
+            )
             pooled = pooled_drawdown(per_fold, self.args.cash, seed=self.args.bootstrap_seed)
             self.rows[-1]["metrics"].update(pooled)
         engine = make_engine(upgrade(a.db))
@@ -199,8 +225,8 @@ class Evaluation:
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     head = (
-        f"{'fold':>4} {'policy':<10} {'seed':>4} {'P&L':>10} {'95% CI':>21} {'win%':>6} {'PF':>5} "
-        f"{'Sharpe':>7} {'maxDD%':>7} {'tr/day':>6}"
+        f"{'fold':>4} {'policy':<10} {'seed':>4} {'P&L':>10} {'95% CI':>21} {'at error bounds':>23} {'win%':>6} "
+        f"{'PF':>5} {'Sharpe':>7} {'maxDD%':>7} {'tr/day':>6}"
     )
     lines = [head]
     for r in rows:
@@ -211,10 +237,12 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             return "-" if v is None else format(v, fmt)
 
         ci = f"[{f('pnl_lo', ',.0f')}, {f('pnl_hi', ',.0f')}]"
+        band = "-" if m.get("pnl_band_lo") is None else f"[{f('pnl_band_lo', ',.0f')}, {f('pnl_band_hi', ',.0f')}]"
+        band += "" if m.get("pnl_decided", True) else "?"  # the sign flips inside the price model's error
         win = "-" if m.get("win_rate") is None else f"{m['win_rate'] * 100:.0f}"
         lines.append(
             f"{r['fold']:>4} {r['policy']:<10} {r['seed'] if r['seed'] is not None else '-':>4} {f('pnl', ',.0f'):>10} "
-            f"{ci:>21} {win:>6} {f('profit_factor', '.2f'):>5} {f('sharpe', '.2f'):>7} "
+            f"{ci:>21} {band:>23} {win:>6} {f('profit_factor', '.2f'):>5} {f('sharpe', '.2f'):>7} "
             f"{f('max_drawdown_pct', '.1f'):>7} {f('trades_per_day', '.2f'):>6}"
         )
     return "\n".join(lines)
@@ -243,6 +271,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="min_confidence values the RL policy is also backtested at (its own row each)",
     )
     p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
+    p.add_argument(
+        "--option-history",
+        default=os.environ.get("OPTION_HISTORY", "auto"),
+        help="real option bars to price from ('auto': data/option_history when it holds a day; 'none')",
+    )
+    p.add_argument(
+        "--no-error-band", action="store_true", help="skip the backtests at the calibration error's two ends"
+    )
     p.add_argument("--keep-models", action="store_true", help=argparse.SUPPRESS)  # worker.ship_model ships one
     p.add_argument(
         "--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or auto) instead of a local one"
@@ -266,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{k} {v}" for k, v in sorted(r["metrics"]["blocked_entries"].items(), key=lambda kv: -kv[1])
             )
             print(f"fold {r['fold']} {r['policy']} seed {r['seed']}: wanted entries blocked by {blocked or 'nothing'}")
+    print("'at error bounds': the P&L with implied vols at the calibration's held-out error ends; '?': sign undecided")
     print(f"stored as evaluation {evaluation_id}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from core.calendar import NY, Session
+from core.error_band import BAND_ENDS
 from core.market.worlds import make_world
 from core.policy.baselines import RandomEntryPolicy
 from core.policy.ensemble import PolicySet
@@ -58,6 +60,8 @@ class Settings:
     model: str | None  # a given model (no training), or None: train one per fold and seed
     thresholds: tuple[float, ...] = ()  # min_confidence values the RL policy is also backtested at
     keep_models: bool = False  # return each trained model's files with its result (make model ships one)
+    option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
+    error_band: bool = True  # also backtest at the calibration error's two ends (core/error_band.py)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class PolicyResult:
     taken: list[Taken] = field(default_factory=list)
     wanted: list[Wanted] = field(default_factory=list)
     at_thresholds: list[PolicyResult] = field(default_factory=list)  # the RL policy re-run at other thresholds
+    band: tuple[float, float] | None = None  # total P&L at the calibration error's low and high ends
     trained: TrainedFiles | None = None  # with Settings.keep_models: the model this fold trained
 
 
@@ -157,15 +162,37 @@ def _backtest(
     folder: Path,
     tag: str,
     values: dict[str, float] | None = None,
+    band_end: str | None = None,
 ) -> BacktestReadout:
     """One backtest of the test range in a throwaway database; `values` overrides parameters."""
     db = f"sqlite:///{folder / (tag + '.db')}"
     if values:
         scratch_database(db, values, author="evaluation", note=f"evaluation at {values}").dispose()
-    options = RunOptions(db=db, source=settings.source, seed=settings.world_seed, cash=settings.cash, model=None)
+    options = RunOptions(
+        db=db,
+        source=settings.source,
+        seed=settings.world_seed,
+        cash=settings.cash,
+        model=None,
+        option_history=settings.option_history,
+        error_band_end=band_end,
+    )
     options.flush_every = 390
     result = run_backtest(options, test[0].day, test[-1].day, policy=policy, run_id=tag)
     return read_backtest(db, result.run_id, test, settings.cash)
+
+
+def _band(
+    settings: Settings, test: list[Session], make_policy: Callable[[], PolicySet], folder: Path, tag: str
+) -> tuple[float, float] | None:
+    """Total P&L of the same policy on the same days at the calibration error's low and high ends."""
+    if not settings.error_band:
+        return None
+    totals = [
+        sum(d.pnl for d in _backtest(settings, test, make_policy(), folder, f"{tag}-{end}", band_end=end).days)
+        for end in BAND_ENDS
+    ]
+    return totals[0], totals[1]
 
 
 def _folder() -> Path:
@@ -195,9 +222,9 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
             rl, note = RLPolicy(zip_path), "trained on the fold's train range"
             if settings.keep_models:
                 trained = TrainedFiles(zip_path.read_bytes(), metadata_path(zip_path).read_text())
-        out = _backtest(
-            settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, f"f{fold.index}-rl-{seed}"
-        )
+        tag = f"f{fold.index}-rl-{seed}"
+        out = _backtest(settings, fold.test, PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, tag)
+        band = _band(settings, fold.test, lambda: PolicySet(RulePolicy(), rl, PolicyMode.RL), folder, tag)
         result = PolicyResult(
             fold.index,
             "rl",
@@ -210,6 +237,7 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
             out.taken,
             out.wanted,
             trained=trained,
+            band=band,
         )
         for t in settings.thresholds:  # the same model, run again with another min_confidence
             at = _backtest(
@@ -246,11 +274,14 @@ def random_task(settings: Settings, fold: Fold, seed: int, rl: PolicyResult) -> 
         world = make_world(settings.source, settings.world_seed)
         entries = random_entries(fold.test, world.symbols, rl.entries, seed)
         policy = PolicySet(RandomEntryPolicy(entries, seed), None)
-        out = _backtest(settings, fold.test, policy, folder, f"f{fold.index}-rnd-{seed}")
+        tag = f"f{fold.index}-rnd-{seed}"
+        out = _backtest(settings, fold.test, policy, folder, tag)
+        band = _band(settings, fold.test, lambda: PolicySet(RandomEntryPolicy(entries, seed), None), folder, tag)
         note = f"{len(entries)} random entries"
         return PolicyResult(
-            fold.index, "random", "random-entries", seed, out.days, note, None, out.entries, out.taken, out.wanted
-        )
+            fold.index, "random", "random-entries", seed, out.days, note, None, out.entries, out.taken, out.wanted,
+            band=band,
+        )  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -258,7 +289,9 @@ def random_task(settings: Settings, fold: Fold, seed: int, rl: PolicyResult) -> 
 def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
     folder = _folder()
     try:
-        out = _backtest(settings, fold.test, PolicySet(RulePolicy(), None), folder, f"f{fold.index}-rules")
+        tag = f"f{fold.index}-rules"
+        out = _backtest(settings, fold.test, PolicySet(RulePolicy(), None), folder, tag)
+        band = _band(settings, fold.test, lambda: PolicySet(RulePolicy(), None), folder, tag)
         return PolicyResult(
             fold.index,
             "rules",
@@ -270,6 +303,7 @@ def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
             out.entries,
             out.taken,
             out.wanted,
+            band=band,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
