@@ -8,7 +8,6 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +21,7 @@ from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.market.worlds import make_world
 from core.options.history import DEFAULT_FOLDER as DEFAULT_HISTORY
-from core.options.history import OptionHistory
+from core.options.history import OptionHistory, option_history_folder
 from core.policy.ensemble import PolicySet
 from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
@@ -233,18 +232,6 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
         option_history=option_history_folder(args.option_history),
         **extra,
     )
-
-
-def option_history_folder(choice: str) -> str | None:
-    """The cache folder `--option-history` names: 'none' is none; 'auto' the default folder when it
-    holds any day (a fresh checkout has none: every option is priced by the model)."""
-    if choice in ("", "none"):
-        return None
-    if choice == "auto":
-        return str(DEFAULT_HISTORY) if any(DEFAULT_HISTORY.glob("*/*.parquet")) else None
-    if not Path(choice).is_dir():
-        raise ValueError(f"--option-history {choice}: no such folder (python -m worker.option_history fills it)")
-    return choice
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -122,3 +122,15 @@ class OptionHistory:
             path = self.path(underlying, day)
             self._loaded[key] = DayBars.of(underlying, day, pd.read_parquet(path)) if path.is_file() else None
         return self._loaded[key]
+
+
+def option_history_folder(choice: str) -> str | None:
+    """The cache folder `--option-history` names: 'none' is none; 'auto' the default folder when it
+    holds any day (a fresh checkout has none: every option is priced by the model)."""
+    if choice in ("", "none"):
+        return None
+    if choice == "auto":
+        return str(DEFAULT_FOLDER) if any(DEFAULT_FOLDER.glob("*/*.parquet")) else None
+    if not Path(choice).is_dir():
+        raise ValueError(f"--option-history {choice}: no such folder (python -m worker.option_history fills it)")
+    return choice

@@ -30,6 +30,7 @@ from core.execution import BROKER_MODEL, ExecutionModel
 from core.exits import check_exits
 from core.market.sim_market import SimMarket, World
 from core.options.chain import build_chain
+from core.options.history import OptionHistory
 from core.options.surface import surface_for
 from core.params import TradingParams
 from core.regime import classify_regime
@@ -56,6 +57,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         fee_per_contract: float = 0.65,
         cache: SessionCache | None = None,
         execution: ExecutionModel = BROKER_MODEL,
+        option_history: OptionHistory | None = None,
     ) -> None:
         if not sessions:
             raise ValueError("the environment needs at least one session")
@@ -64,7 +66,9 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         self.fee = fee_per_contract
         self.execution = execution
         self.cache = cache or SessionCache(world)
-        self.market = SimMarket(world, source="sim")  # the episode's own: its per-minute memo is not shared
+        # the episode's own: its per-minute memo is not shared; with option history, real option bars
+        # price the chain and the fills where they exist (core/options/history_pricing.py)
+        self.market = SimMarket(world, source="sim", option_history=option_history)
         self.episodes = [(s, sym) for s in sessions for sym in (symbols or world.symbols)]
         self.observation_space = spaces.Box(-CLIP, CLIP, OBS_SHAPE, np.float32)
         self.action_space = spaces.Discrete(len(Action))
@@ -149,7 +153,8 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
 
         def candidate() -> Quote | None:
             if not chosen:
-                chain = build_chain(
+                real = self.market.chain(d.symbol, now) if self.market.option_history is not None else None
+                chain = real or build_chain(
                     d.symbol,
                     session.day,
                     now,

@@ -23,6 +23,7 @@ import numpy as np
 
 from core.calendar import Session
 from core.market.worlds import make_world, pick_sessions
+from core.options.history import OptionHistory, option_history_folder
 from core.params import TradingParams
 from core.rl.env import ZeroDteEnv
 from core.rl.metadata import ModelMetadata, code_version, metadata_path, pipeline_hash, pipeline_layout
@@ -45,6 +46,7 @@ class TrainConfig:
     lstm_hidden: int = 32
     progress: bool = False
     params: TradingParams | None = None
+    option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
 
 
 def training_sessions(cfg: TrainConfig) -> tuple[Any, list[Session]]:
@@ -95,10 +97,11 @@ def train(cfg: TrainConfig) -> tuple[Path, ModelMetadata]:
     world, sessions = training_sessions(cfg)
     cache = SessionCache(world)
     params = cfg.params or TradingParams()
+    history = OptionHistory(cfg.option_history) if cfg.option_history else None
 
     def make(rank: int) -> Any:
         def _init() -> Any:
-            env = Monitor(ZeroDteEnv(world, sessions, params=params, cache=cache))
+            env = Monitor(ZeroDteEnv(world, sessions, params=params, cache=cache, option_history=history))
             env.reset(seed=cfg.seed + rank)
             return env
 
@@ -153,10 +156,16 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--name", help="model version and file name (default rppo-<source>-s<seed>)")
     parser.add_argument("--n-envs", type=int, default=4)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--option-history",
+        default="auto",
+        help="real option bars to price from ('auto': data/option_history when it holds a day; 'none')",
+    )
     a = parser.parse_args(argv)
     return TrainConfig(
-        a.source, a.start, a.end, a.days, a.timesteps, a.seed, a.out, a.name, a.n_envs, 32, not a.no_progress
-    )
+        a.source, a.start, a.end, a.days, a.timesteps, a.seed, a.out, a.name, a.n_envs, 32, not a.no_progress,
+        option_history=option_history_folder(a.option_history),
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -144,3 +144,21 @@ def test_entries_inside_the_first_30_minutes_are_refused_as_the_cycle_refuses_th
     for _ in range(25):
         obs, reward, _, _, _ = env.step(int(Action.BUY_PUT))
         assert reward == 0.0 and obs[-1, 11] == 0.0
+
+
+def test_training_prices_from_real_option_bars_where_the_cache_has_the_day(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench._option_bars import model_option_bars
+    from core.options.history import OptionHistory
+
+    world = SyntheticWorld(7)
+    model_option_bars(world, [session], tmp_path, factor=1.4, traded=1.0)
+    fills = {}
+    for label, history in (("model", None), ("real", OptionHistory(tmp_path))):
+        env = ZeroDteEnv(world, [session], ["SPY"], option_history=history)
+        env.reset(options={"episode": 0})
+        for k in range(60):
+            env.step(int(Action.BUY_CALL if k == 40 else Action.HOLD))
+        fills[label] = env.desk.fills[0]
+    real, model = fills["real"], fills["model"]
+    assert real.price_source == "real_bar" and model.price_source == "model"
+    assert real.price > model.price * 1.25, "the environment paid the dearer real price, as a backtest would"

@@ -30,6 +30,7 @@ import numpy as np
 from core.calendar import Session
 from core.error_band import Banded
 from core.market.worlds import make_world, pick_sessions
+from core.options.history import option_history_folder
 from core.policy.rl import RLPolicy
 from core.rl.confidence import Taken, Wanted, at_thresholds, bucket_sums
 from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
@@ -38,7 +39,6 @@ from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
 from worker.offline.evaluate_fanout import ray_results, serial_results
 from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, TrainedFiles, hold_result
-from worker.runtime import option_history_folder
 
 POLICIES = ("rl", "random", "rules", "hold", "underlying")
 

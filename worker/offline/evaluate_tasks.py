@@ -217,6 +217,7 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
                 out=folder,
                 name=f"{settings.evaluation_id}-f{fold.index}-s{seed}",
                 progress=False,
+                option_history=settings.option_history,
             )
             zip_path = train(cfg)[0]
             rl, note = RLPolicy(zip_path), "trained on the fold's train range"
