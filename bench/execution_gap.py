@@ -2,6 +2,7 @@
 broker-like one, side by side.
 
     .venv/bin/python bench/execution_gap.py [--sessions 60] [--csv ../shared/data] [--policy rules]
+        [--loss-limits both|off|on]
 
 For each world (synthetic, and the real bars in the CSV folder when it is there) and each
 execution model it prints: trades, P&L, win rate, the fill slippage distribution (each fill
@@ -9,8 +10,9 @@ against the quote its order was priced from: buys above the ask, sells below the
 contract and in % of premium), exit orders cancelled to be re-priced, orders that never filled,
 broker liquidations, and the loss of each stop-loss exit in % of equity at entry (the sizing's
 risk budget is `risk_per_trade_pct`). The parameters are the defaults with the policy's mode set,
-and the daily loss and drawdown limits off (unless --keep-loss-limits), so that every session
-trades under both models.
+run with the daily loss and drawdown limits off (every session trades under both models, so the
+gap is the execution's alone) and on (as the worker trades: a model that loses faster stops
+sooner, which the limits-on gap includes). `--loss-limits` picks one of the two.
 """
 
 from __future__ import annotations
@@ -119,8 +121,10 @@ def _q(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
-def report(world: str, gaps: dict[str, Gap], risk_pct: float) -> None:
-    print(f"\n## {world}: {next(iter(gaps.values())).result.sessions} sessions")
+def report(world: str, gaps: dict[str, Gap], risk_pct: float, limits: str) -> None:
+    sessions = next(iter(gaps.values())).result.sessions
+    gap = gaps["broker"].result.summary.total_pnl - gaps["instant"].result.summary.total_pnl
+    print(f"\n## {world}: {sessions} sessions, loss limits {limits}: broker-like minus instant P&L {gap:+,.0f}")
     print(
         "| model | trades | P&L | win rate | slippage/contract median, p95 | slippage % median, p95 "
         "| exits re-priced | never filled | broker liquidations | stop-loss loss % equity median, p95, worst "
@@ -149,9 +153,10 @@ def main() -> None:
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--policy", default="rules", choices=["rules"], help="the policy both runs use")
     parser.add_argument(
-        "--keep-loss-limits",
-        action="store_true",
-        help="keep the daily loss and drawdown limits (by default they are off so every session trades)",
+        "--loss-limits",
+        choices=["both", "off", "on"],
+        default="both",
+        help="the daily loss and drawdown limits: off (every session trades), on (as the worker), or both",
     )
     args = parser.parse_args()
     risk = TradingParams().risk_per_trade_pct
@@ -163,12 +168,13 @@ def main() -> None:
         worlds.append((f"real bars ({args.csv})", f"csv:{args.csv}", picked[0].day, picked[-1].day))
     else:
         print(f"(no folder {args.csv}: the real-bars run is skipped)")
+    settings = ["off", "on"] if args.loss_limits == "both" else [args.loss_limits]
     for label, source, start, end in worlds:
-        gaps = {
-            m: measure(source, start, end, m, args.seed, args.policy, args.keep_loss_limits)
-            for m in ("instant", "broker")
-        }
-        report(label, gaps, risk)
+        for limits in settings:
+            gaps = {
+                m: measure(source, start, end, m, args.seed, args.policy, limits == "on") for m in ("instant", "broker")
+            }
+            report(label, gaps, risk, limits)
 
 
 if __name__ == "__main__":
