@@ -52,6 +52,7 @@ class Gap:
     unfilled_orders: int
     liquidations: int
     stop_losses_pct_equity: list[float]
+    trade_returns_pct: list[float]  # each closed trade's P&L in % of its entry premium: independent of equity
 
 
 def _utc(value: str) -> datetime:
@@ -110,8 +111,15 @@ def _read(url: str, source: str, seed: int, result: BacktestResult) -> Gap:
         )
     ).all()
     stop_pct = [pnl / eq * 100.0 for pnl, eq in stops if eq]
+    premiums = conn.execute(
+        text("SELECT realized_pnl, entry_avg * entry_qty * 100.0 FROM trade WHERE status = 'closed'")
+    ).all()
+    returns = [pnl / cost * 100.0 for pnl, cost in premiums if cost]
     conn.close()
-    return Gap(result, slippage, slippage_pct, int(repriced or 0), int(unfilled or 0), int(liquidations or 0), stop_pct)
+    return Gap(
+        result, slippage, slippage_pct, int(repriced or 0), int(unfilled or 0), int(liquidations or 0), stop_pct,
+        returns,
+    )  # fmt: skip
 
 
 def _q(values: list[float], q: float) -> float:
@@ -124,7 +132,12 @@ def _q(values: list[float], q: float) -> float:
 def report(world: str, gaps: dict[str, Gap], risk_pct: float, limits: str) -> None:
     sessions = next(iter(gaps.values())).result.sessions
     gap = gaps["broker"].result.summary.total_pnl - gaps["instant"].result.summary.total_pnl
-    print(f"\n## {world}: {sessions} sessions, loss limits {limits}: broker-like minus instant P&L {gap:+,.0f}")
+    mean = {k: statistics.mean(g.trade_returns_pct) if g.trade_returns_pct else 0.0 for k, g in gaps.items()}
+    print(
+        f"\n## {world}: {sessions} sessions, loss limits {limits}: broker-like minus instant P&L {gap:+,.0f}; "
+        f"mean return per trade (% of premium, independent of the equity left) {mean['instant']:+.2f}% instant, "
+        f"{mean['broker']:+.2f}% broker-like ({mean['broker'] - mean['instant']:+.2f} points)"
+    )
     print(
         "| model | trades | P&L | win rate | slippage/contract median, p95 | slippage % median, p95 "
         "| exits re-priced | never filled | broker liquidations | stop-loss loss % equity median, p95, worst "

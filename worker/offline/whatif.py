@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 
 from core.calendar import NY
 from core.error_band import BAND_ENDS, Banded
+from core.options.history import option_history_folder
 from core.params import params_to_json, validate_params
 from core.parity import compare_decisions
 from db.engine import database_url, make_engine
@@ -200,7 +201,15 @@ def _side(
 ) -> BacktestResult:
     """One side's backtest in its own scratch database (at an end of the error band, or not)."""
     scratch_database(url, values, "whatif", label).dispose()
-    options = RunOptions(db=url, source=world, model=model, flush_every=390, seed=7, error_band_end=band_end)
+    options = RunOptions(
+        db=url,
+        source=world,
+        model=model,
+        flush_every=390,
+        seed=7,
+        error_band_end=band_end,
+        option_history=option_history_folder("auto"),  # real option bars wherever the cache has the day
+    )
     return run_backtest(options, days=sessions, run_id=label, on_session=tick)
 
 
