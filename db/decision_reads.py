@@ -64,18 +64,19 @@ def _where(f: DecisionFilter) -> list[ColumnElement[bool]]:
     if f.symbols:
         clauses.append(Decision.symbol.in_(f.symbols))  # type: ignore[attr-defined]
     if f.codes:
-        named = [c for c in f.codes if c != "(none)"]
-        either = [Decision.blocked_by.in_(named)] if named else []  # type: ignore[union-attr]
-        if "(none)" in f.codes:
-            either.append(Decision.blocked_by.is_(None))  # type: ignore[union-attr]
-        clauses.append(either[0] if len(either) == 1 else either[0] | either[1])
+        clauses.append(_one_of(Decision.blocked_by, f.codes))
     if f.price_sources:
-        named = [c for c in f.price_sources if c != "(none)"]
-        either = [Decision.price_source.in_(named)] if named else []  # type: ignore[union-attr]
-        if "(none)" in f.price_sources:
-            either.append(Decision.price_source.is_(None))  # type: ignore[union-attr]
-        clauses.append(either[0] if len(either) == 1 else either[0] | either[1])
+        clauses.append(_one_of(Decision.price_source, f.price_sources))
     return clauses
+
+
+def _one_of(column: Any, chosen: tuple[str, ...]) -> ColumnElement[bool]:
+    """The column is one of the chosen values, "(none)" standing for NULL."""
+    named = [c for c in chosen if c != "(none)"]
+    either = [column.in_(named)] if named else []
+    if "(none)" in chosen:
+        either.append(column.is_(None))
+    return either[0] if len(either) == 1 else either[0] | either[1]
 
 
 def _hour_bucket(engine: Engine) -> ColumnElement[Any]:
