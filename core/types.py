@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
+from functools import cached_property
 
 
 class Action(IntEnum):
@@ -114,7 +115,7 @@ class OptionContract:
     strike: float
     right: Right
 
-    @property
+    @cached_property
     def symbol(self) -> str:
         strike_milli = round(self.strike * 1000)
         return f"{self.underlying}{self.expiry:%y%m%d}{self.right.value}{strike_milli:08d}"

@@ -52,6 +52,8 @@ class SimMarket:
         self.world = world
         self.option_history = option_history  # real option bars, where the user has them
         self._anchors: dict[tuple[str, int], tuple[float, float]] = {}  # history_quote's memo per bar
+        self._last_spot: tuple[tuple[str, float] | None, float] = (None, float("nan"))
+        self._last_day_vol: tuple[float | None, float] = (None, float("nan"))  # by minute: one index for all
         self.symbols = world.symbols
         self.source = source
         self.surfaces = surfaces  # each underlying prices from its own calibrated surface
@@ -182,14 +184,17 @@ class SimMarket:
         """The contract's quote from real bars, anchored, or the model (core/options/history_pricing.py)."""
 
         def day_vol_at(ts: float) -> float:
-            minute = datetime.fromtimestamp(ts - ts % 60, NY)
-            return self._day_vol_at(session, self._vix_at(session, minute))
+            minute_ts = ts - ts % 60
+            if self._last_day_vol[0] != minute_ts:
+                minute = datetime.fromtimestamp(minute_ts, NY)
+                self._last_day_vol = (minute_ts, self._day_vol_at(session, self._vix_at(session, minute)))
+            return self._last_day_vol[1]
 
         later_sessions = 0.0  # a contract expiring after today (a vendor's file): its later sessions' minutes
         if contract.expiry > session.day:
             later_sessions = sum(s.minutes for s in sessions_between(session.day + timedelta(days=1), contract.expiry))
         market = MarketAt(
-            lambda ts: self.spot_at(contract.underlying, datetime.fromtimestamp(ts, NY)),
+            lambda ts: self._spot_at_ts(contract.underlying, ts),
             day_vol_at,
             lambda ts: max((session.close.timestamp() - ts) / 60.0, 0.0) + later_sessions,
         )
@@ -198,6 +203,13 @@ class SimMarket:
         return history_quote(
             contract, moment, day, market, surface_for(contract.underlying, self.surfaces), self._anchors
         )
+
+    def _spot_at_ts(self, underlying: str, ts: float) -> float:
+        """`spot_at` by epoch second, the last answer kept (a chain asks the same moment 50 times)."""
+        key = (underlying, ts)
+        if self._last_spot[0] != key:
+            self._last_spot = (key, self.spot_at(underlying, datetime.fromtimestamp(ts, NY)))
+        return self._last_spot[1]
 
     def _vix_at(self, session: Session, minute: datetime) -> float:
         path = self.world.vix_path(session)
