@@ -4,6 +4,9 @@ a vendor's file (the shared Polygon trade bars) through the import command."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +17,8 @@ from core.calendar import NY, session_for
 from core.options.history import OptionHistory
 from core.types import OptionContract, Right
 from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
-from tests.fake_alpaca import FakeAlpacaServer
+from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
+from tests.support import ROOT
 from worker.adapters.alpaca_option_history import AlpacaOptionHistory, DownloadStoppedError
 from worker.option_history import main as option_history_main
 
@@ -141,3 +145,21 @@ def test_an_import_without_the_needed_columns_is_refused_by_name(tmp_path: Path)
     pd.DataFrame({"contract": ["SPY251124C00600000"], "close": [1.0]}).to_csv(bad, index=False)
     assert option_history_main(["--folder", str(tmp_path / "c"), "import", str(bad)]) == 2
     assert not (tmp_path / "c").exists()
+
+
+def test_the_download_command_runs_as_a_user_runs_it(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    with fake_alpaca() as server:
+        _serve_day(server, SESSION_DAY, [1, 2, 3])
+        env = {**os.environ, **alpaca_env(server.url)}
+        args = [sys.executable, "-m", "worker.option_history", "--folder", str(folder), "download",
+                "--symbols", "SPY", "--start", SESSION_DAY.isoformat(), "--end", SESSION_DAY.isoformat()]  # fmt: skip
+        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 days written" in done.stdout and "6 of 6 rows kept" in done.stdout
+    assert "option history" in done.stderr, "the progress bar"
+    assert again.returncode == 0 and "0 days written, 1 already cached" in again.stdout
+    no_keys = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")}
+    refused = subprocess.run(args, cwd=ROOT, env=no_keys, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "APCA_API_KEY_ID" in refused.stderr
