@@ -70,6 +70,8 @@ def results(rows: list[dict[str, Any]], evaluation_id: str) -> pd.DataFrame:
             row[name] = m.get(name)
             row[f"{name}_lo"] = m.get(f"{name}_lo")
             row[f"{name}_hi"] = m.get(f"{name}_hi")
+        row["hold_median_min"] = m.get("hold_median_min")  # how long its trades were held, out of sample
+        row["held_2min_or_less"] = m.get("held_2min_or_less")
         # the P&L with implied vols at the price model's measured error ends (core/error_band.py)
         row["pnl_at_error_lo"] = m.get("pnl_band_lo")
         row["pnl_at_error_hi"] = m.get("pnl_band_hi")

@@ -1,7 +1,10 @@
 """Exit rules for an open long-option position, each with a stable exit code.
 
 Checked in order every cycle; the first that fires decides. Gains are measured on the bid
-(what a sell would get) against the average entry fill.
+(what a sell would get) against the average entry fill. The safeguards (end-of-day flatten and
+the stop-loss; the operator's stop and the drawdown halt act elsewhere) fire at any age; every
+other exit waits until the position has been held `min_hold_min` minutes, in the worker, the
+backtest and training alike (they all call `check_exits`).
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ def check_exits(
             ),
             everything,
         )
+    held_min = (now - pos.entry_time).total_seconds() / 60.0
+    if held_min < params.min_hold_min:
+        return None  # only the safeguards above may close a position this young (min_hold_min)
     peak_gain = (pos.peak_bid / pos.entry_price - 1.0) * 100.0 if pos.entry_price > 0 else 0.0
     if peak_gain >= params.trailing_arm_pct:
         floor = pos.peak_bid * (1.0 - params.trailing_distance_pct / 100.0)
@@ -96,7 +102,6 @@ def check_exits(
     partial = _partial(pos, gain, params)
     if partial is not None:
         return partial
-    held_min = (now - pos.entry_time).total_seconds() / 60.0
     if held_min >= params.max_hold_min:
         return ExitSignal(Reason("max_hold", f"Held {held_min:.0f} minutes (limit {params.max_hold_min})."), everything)
     if policy_close_confidence is not None and policy_close_confidence >= params.policy_exit_min_confidence:

@@ -207,6 +207,15 @@ class TradingParams(BaseModel):
         le=100.0,
     )
     max_hold_min: int = _f(120, "exits", "minutes", "Close a position held this long.", ge=1, le=390)
+    min_hold_min: int = _f(
+        5,
+        "exits",
+        "minutes",
+        "No exit but a safeguard (stop-loss, end-of-day flatten, the stop, the drawdown halt) before a position "
+        "has been held this long: no round trips that pay the spread twice in a minute or two.",
+        ge=0,
+        le=120,
+    )
     urgent_exit_market_after_cycles: int = _f(
         2,
         "exits",

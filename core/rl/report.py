@@ -25,6 +25,22 @@ class DayResult:
     day: str
     pnl: float
     trade_pnls: tuple[float, ...]
+    hold_minutes: tuple[float, ...] = ()  # each closed trade's holding time, entry fill to last exit fill
+
+
+def holding_figures(days: Sequence[DayResult]) -> dict[str, float | None]:
+    """The holding-time distribution of the closed trades: median, 10th and 90th percentiles in
+    minutes, and the share closed within two minutes (a round trip that pays the spread twice)."""
+    held = np.asarray([m for d in days for m in d.hold_minutes], dtype=float)
+    if not held.size:
+        return {"hold_median_min": None, "hold_p10_min": None, "hold_p90_min": None, "held_2min_or_less": None}
+    p10, p50, p90 = np.percentile(held, [10, 50, 90])
+    return {
+        "hold_median_min": _finite(float(p50)),
+        "hold_p10_min": _finite(float(p10)),
+        "hold_p90_min": _finite(float(p90)),
+        "held_2min_or_less": _finite(float((held <= 2.0).mean())),
+    }
 
 
 def _equity_drawdown(daily: np.ndarray, capital: float) -> float:
@@ -63,6 +79,7 @@ def bootstrap_report(
     point = point_figures(days, capital)
     out: dict[str, float | int | None] = {k: _finite(v) for k, v in point.items()}
     out.update(days=len(days), trades=sum(len(d.trade_pnls) for d in days))
+    out.update(holding_figures(days))
     if not days:
         return out
     rng = np.random.default_rng(seed)

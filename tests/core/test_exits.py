@@ -78,3 +78,23 @@ def test_eod_flatten_respects_early_closes() -> None:
     p = pos(entry_time=early.at(60), contract=OptionContract("SPY", early.day, 500.0, Right.CALL))
     sig = check_exits(p, 2.0, early.close - timedelta(minutes=35), early, P, None)
     assert sig is not None and sig.reason.code == "eod_flatten" and "12:25" in sig.reason.text
+
+
+def test_a_young_position_closes_only_through_a_safeguard() -> None:
+    young = TradingParams(min_hold_min=5)
+    at = ENTRY + timedelta(minutes=2)
+
+    def young_code(p: PositionState, bid: float, close_conf: float | None = None) -> str | None:
+        sig = check_exits(p, bid, at, SESSION, young, close_conf)
+        return None if sig is None else sig.reason.code
+
+    assert young_code(pos(), 2.00, close_conf=0.99) is None, "the policy's close waits: no one-minute round trip"
+    assert young_code(pos(partials_done=2), 4.00) is None, "so does a take-profit"
+    assert young_code(pos(peak_bid=2.30), 2.11) is None, "and the trailing stop"
+    assert young_code(pos(), 1.70) == "stop_loss", "a safeguard fires at any age"
+    late = pos(entry_time=SESSION.before_close(young.flatten_before_close_min) - timedelta(minutes=1))
+    assert (
+        check_exits(late, 2.0, SESSION.before_close(young.flatten_before_close_min), SESSION, young, None) is not None
+    )
+    old_enough = check_exits(pos(), 2.0, ENTRY + timedelta(minutes=5), SESSION, young, 0.99)
+    assert old_enough is not None and old_enough.reason.code == "policy_exit"

@@ -85,6 +85,10 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     fold_rules = next(r["metrics"] for r in rows if r["policy"] == "rules" and r["fold"] == 0)
     assert fold_rules["trades"] == 0 or fold_rules["pnl_band_hi"] > fold_rules["pnl_band_lo"]
     assert hold["metrics"]["pnl_band_lo"] == hold["metrics"]["pnl_band_hi"] == 0, "cash has no price error"
+    traded = [r["metrics"] for r in rows if r["policy"] in ("rules", "rl") and r["metrics"]["trades"]]
+    for m in traded:  # the holding-time distribution of every policy that traded
+        assert 0 <= m["hold_p10_min"] <= m["hold_median_min"] <= m["hold_p90_min"]
+        assert 0.0 <= m["held_2min_or_less"] <= 1.0
     assert "at error bounds" in printed
 
     for policy in ("rl", "rules"):
@@ -97,7 +101,7 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert at.selectbox(key="models_conf_policy").options, "the confidence section is shown"
     table = next(d.value for d in at.dataframe if "policy" in d.value.columns)
     assert len(table) == len(rows)
-    assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data"} <= set(table.columns)
+    assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data", "hold_median_min"} <= set(table.columns)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}
     assert len(at.get("plotly_chart")) == 1
 

@@ -226,7 +226,7 @@ class Evaluation:
 def format_rows(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'fold':>4} {'policy':<10} {'seed':>4} {'P&L':>10} {'95% CI':>21} {'at error bounds':>23} {'win%':>6} "
-        f"{'PF':>5} {'Sharpe':>7} {'maxDD%':>7} {'tr/day':>6}"
+        f"{'PF':>5} {'Sharpe':>7} {'maxDD%':>7} {'tr/day':>6} {'hold min p10/50/90':>18} {'<=2min':>6}"
     )
     lines = [head]
     for r in rows:
@@ -243,7 +243,9 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['fold']:>4} {r['policy']:<10} {r['seed'] if r['seed'] is not None else '-':>4} {f('pnl', ',.0f'):>10} "
             f"{ci:>21} {band:>23} {win:>6} {f('profit_factor', '.2f'):>5} {f('sharpe', '.2f'):>7} "
-            f"{f('max_drawdown_pct', '.1f'):>7} {f('trades_per_day', '.2f'):>6}"
+            f"{f('max_drawdown_pct', '.1f'):>7} {f('trades_per_day', '.2f'):>6} "
+            f"{f('hold_p10_min', '.0f') + '/' + f('hold_median_min', '.0f') + '/' + f('hold_p90_min', '.0f'):>18} "
+            f"{'-' if m.get('held_2min_or_less') is None else format(m['held_2min_or_less'] * 100, '.0f') + '%':>6}"
         )
     return "\n".join(lines)
 

@@ -107,7 +107,7 @@ def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float)
     try:
         with engine.connect() as conn:
             trades = conn.execute(
-                select(Trade.entry_time, Trade.realized_pnl, Trade.status, Trade.confidence).where(
+                select(Trade.entry_time, Trade.realized_pnl, Trade.status, Trade.confidence, Trade.exit_time).where(
                     Trade.run_id == run_id
                 )
             ).all()
@@ -131,15 +131,20 @@ def read_backtest(db_url: str, run_id: str, test: list[Session], capital: float)
     for t, e in equity:
         close_of[t.astimezone(NY).date()] = e
     by_day: dict[date, list[float]] = {}
+    held: dict[date, list[float]] = {}
     taken = []
-    for t, pnl, status, confidence in trades:
+    for t, pnl, status, confidence, exit_time in trades:
         if status == "closed":
-            by_day.setdefault(t.astimezone(NY).date(), []).append(float(pnl))
+            day = t.astimezone(NY).date()
+            by_day.setdefault(day, []).append(float(pnl))
+            held.setdefault(day, []).append((exit_time - t).total_seconds() / 60.0 if exit_time else 0.0)
             taken.append(Taken(float(confidence), float(pnl)))
     days, previous = [], capital
     for s in test:
         end = close_of.get(s.day, previous)
-        days.append(DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, []))))
+        days.append(
+            DayResult(s.day.isoformat(), end - previous, tuple(by_day.get(s.day, [])), tuple(held.get(s.day, [])))
+        )
         previous = end
     wanted = [Wanted(float(c or 0.0), code is not None) for c, code in chose]
     return BacktestReadout(days, {str(code): int(n) for code, n in blocked}, len(trades), taken, wanted)
