@@ -18,6 +18,7 @@ REGISTRY_COLUMNS = (
     "seed",
     "code_version",
     "trained_at",
+    "selection",
     "path",
 )
 
@@ -38,6 +39,8 @@ def registry(models: list[dict[str, Any]], active: str | None) -> pd.DataFrame:
                 "seed": meta.get("seed"),
                 "code_version": meta.get("code_version", ""),
                 "trained_at": meta.get("trained_at", ""),
+                # what `make model`'s selection found (worker/offline/ship_model.py verdict)
+                "selection": ((meta.get("metrics") or {}).get("selection") or {}).get("verdict", ""),
                 "path": m["path"],
             }
         )

@@ -12,20 +12,32 @@ from sqlalchemy import create_engine, text
 
 from core.policy.rl import RLPolicy
 from tests.support import ROOT
-from worker.offline.ship_model import choose_seed, markdown, oos_table
+from worker.offline.ship_model import candidates, choose_seed, markdown, oos_table, verdict
 
 
-def _row(policy: str, seed: int | None, pnl: float, lo: float = 0.0) -> dict[str, Any]:
-    return {"fold": -1, "policy": policy, "seed": seed, "metrics": {"pnl": pnl, "pnl_lo": lo, "pnl_hi": pnl + 1}}
+def _row(policy: str, seed: int | None, pnl: float, lo: float = 0.0, trades: int = 30) -> dict[str, Any]:
+    metrics = {"pnl": pnl, "pnl_lo": lo, "pnl_hi": pnl + 1, "trades": trades}
+    return {"fold": -1, "policy": policy, "seed": seed, "metrics": metrics}
 
 
-def test_the_seed_with_the_largest_pooled_oos_pnl_wins_and_ties_go_to_the_lower_bound_then_the_lower_seed() -> None:
-    rows = [_row("rl", 1, 50.0), _row("rl", 2, 120.0), _row("rl", 3, 80.0), _row("rules", None, 999.0)]
-    assert choose_seed(rows, [1, 2, 3]) == 2
-    fold_rows = [{**_row("rl", 3, 500.0), "fold": 0}]  # a single fold's row never decides
-    assert choose_seed(rows + fold_rows, [1, 2, 3]) == 2
-    tied = [_row("rl", 1, 0.0, -5.0), _row("rl", 2, 0.0, -1.0), _row("rl", 3, 0.0, -1.0)]
-    assert choose_seed(tied, [1, 2, 3]) == 2
+def test_doing_nothing_cannot_win_and_the_score_is_against_the_best_baseline() -> None:
+    baselines = [_row("rules", None, -900.0, -2_000.0), _row("underlying", None, 50.0, -300.0), _row("hold", None, 0.0)]
+    rows = [
+        _row("rl", 1, 0.0, 0.0, trades=0),  # never trades: ties holding cash, not eligible
+        _row("rl", 2, 400.0, -100.0),
+        _row("rl", 3, 900.0, -250.0),  # more P&L, but a wider interval
+        _row("random", 2, 10.0, -50.0),
+        _row("random", 3, 10.0, -400.0),
+        *baselines,
+    ]
+    assert choose_seed(rows, [1, 2, 3]) == 2, "the lower bound against the best baseline, not the point P&L"
+    ranked = {c.seed: c for c in candidates(rows, [1, 2, 3])}
+    assert not ranked[1].eligible and ranked[2].best_baseline == "hold" and ranked[2].score == -100.0
+    assert "No candidate beats holding cash" in verdict(ranked[2])
+    winner = [_row("rl", 1, 5_000.0, 1_200.0), _row("random", 1, 10.0, -50.0), *baselines]
+    assert verdict(candidates(winner, [1])[0]).endswith("every baseline at the lower end of its interval.")
+    idle = [_row("rl", 1, 0.0, 0.0, trades=0), _row("rl", 2, -50.0, -500.0, trades=3), *baselines]
+    assert choose_seed(idle, [1, 2]) == 1 and "was not chosen on merit" in verdict(candidates(idle, [1])[0])
 
 
 def test_the_table_puts_the_chosen_seed_beside_the_baselines_with_intervals() -> None:
@@ -51,8 +63,10 @@ def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     meta = json.loads(out.with_suffix(".json").read_text())
     selection = meta["metrics"]["selection"]
-    best = max(selection["candidates"], key=lambda c: (c["pnl"], c["pnl_lo"], -c["seed"]))
+    best = max(selection["candidates"], key=lambda c: (c["eligible"], c["score"], c["pnl"], -c["seed"]))
     assert selection["chosen_seed"] == best["seed"] and selection["seeds_compared"] == 2
+    assert selection["verdict"] in done.stdout, "the command says what the selection found"
+    assert {r["policy"] for r in selection["out_of_sample"]} >= {"rl", "rules", "hold"}
     assert meta["model_version"] == f"rppo-synthetic-wf-s{best['seed']}" and meta["seed"] == best["seed"]
     assert meta["command"].startswith("python -m worker.ship_model --source synthetic")
     policies = [r["policy"] for r in selection["out_of_sample"]]

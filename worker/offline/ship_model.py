@@ -8,10 +8,12 @@ Every (fold, seed) model is trained on the broker-like simulator (core.rl.env: t
 SimBroker, the desk's order rules, each underlying's calibrated quotes) and backtested on the
 fold after its training range through the worker's own cycle, beside the baselines (hold,
 random entries with the same trade count, the rules, the underlying), by `worker.evaluate`'s
-fan-out on Ray. The seed with the largest pooled out-of-sample P&L at the shipped parameters
-wins (ties: the higher lower bound, then the lower seed); its newest fold's model, trained on
-the sessions before the last test range, is written to `models/rppo-shipped.zip` with the
-selection and the out-of-sample table in its metadata. The evaluation's rows go to the
+fan-out on Ray. A seed is scored by the lower end of its pooled out-of-sample P&L interval minus
+the best baseline's on the same days, among seeds with at least MIN_TRADES trades at the shipped
+parameters, so a model that does nothing cannot win; the command says plainly when no candidate
+beats holding cash. The chosen seed's newest fold's model, trained on the sessions before the
+last test range, is written to `models/rppo-shipped.zip` with the selection, the verdict and its
+own out-of-sample table (that fold's test range) in its metadata. The evaluation's rows go to the
 database too (the console's Models page). Picking the best of several seeds flatters the
 winner's figures a little: the table says how many seeds were compared.
 """
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +43,14 @@ def default_source() -> str:
     return f"csv:{os.path.relpath(SHARED_DATA)}" if has_bars else "synthetic"
 
 
-def pooled(rows: list[dict[str, Any]], policy: str, seed: int | None) -> dict[str, Any] | None:
-    """The all-folds row of one policy and seed."""
+BASELINES = ("rules", "random", "underlying", "hold")
+MIN_TRADES = 20  # out-of-sample trades a candidate needs at the shipped parameters to be chosen on merit
+
+
+def pooled(rows: list[dict[str, Any]], policy: str, seed: int | None, fold: int = -1) -> dict[str, Any] | None:
+    """The row of one policy and seed on one fold (-1: all folds pooled)."""
     for r in rows:
-        if r["fold"] == -1 and r["policy"] == policy and r["seed"] == seed:
+        if r["fold"] == fold and r["policy"] == policy and r["seed"] == seed:
             return r
     return None
 
@@ -54,21 +61,75 @@ def pooled_metrics(rows: list[dict[str, Any]], policy: str, seed: int | None) ->
     return row["metrics"] if row else {}
 
 
-def choose_seed(rows: list[dict[str, Any]], seeds: list[int]) -> int:
-    """The seed with the largest pooled out-of-sample P&L; ties: higher lower bound, lower seed."""
+@dataclass(frozen=True)
+class Candidate:
+    """One seed's pooled out-of-sample result against the best baseline on the same days."""
 
-    def key(seed: int) -> tuple[float, float, int]:
+    seed: int
+    trades: int
+    pnl: float
+    pnl_lo: float
+    best_baseline: str
+    baseline_lo: float
+    eligible: bool  # enough trades to be judged at all
+
+    @property
+    def score(self) -> float:
+        """The lower end of its P&L interval minus the best baseline's: doing nothing cannot win it
+        (holding cash scores 0 against itself, and a model that never trades ties hold at best)."""
+        return self.pnl_lo - self.baseline_lo
+
+    @property
+    def beats_cash(self) -> bool:
+        return self.eligible and self.pnl_lo > 0.0
+
+
+def candidates(rows: list[dict[str, Any]], seeds: list[int], min_trades: int = MIN_TRADES) -> list[Candidate]:
+    out = []
+    for seed in seeds:
         m = pooled_metrics(rows, "rl", seed)
-        return (float(m.get("pnl") or 0.0), float(m.get("pnl_lo") or 0.0), -seed)
+        lows = {
+            b: float(pooled_metrics(rows, b, seed if b == "random" else None).get("pnl_lo") or 0.0) for b in BASELINES
+        }
+        lows["hold"] = 0.0
+        best = max(lows, key=lambda b: lows[b])
+        trades = int(m.get("trades") or 0)
+        out.append(
+            Candidate(seed, trades, float(m.get("pnl") or 0.0), float(m.get("pnl_lo") or 0.0), best, lows[best],
+                      trades >= min_trades)
+        )  # fmt: skip
+    return out
 
-    return max(seeds, key=key)
+
+def choose_seed(rows: list[dict[str, Any]], seeds: list[int], min_trades: int = MIN_TRADES) -> int:
+    """The eligible seed (at least `min_trades` trades) with the highest score against the best
+    baseline; ties: the larger P&L, then the lower seed. With none eligible, the same order over all."""
+    ranked = candidates(rows, seeds, min_trades)
+    return max(ranked, key=lambda c: (c.eligible, c.score, c.pnl, -c.seed)).seed
 
 
-def oos_table(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
-    """The chosen seed's pooled rows beside the baselines (seedless ones, and random with its seed)."""
+def verdict(chosen: Candidate, min_trades: int = MIN_TRADES) -> str:
+    """What the selection found, in one sentence the README and the Models page repeat."""
+    if not chosen.eligible:
+        return (
+            f"No candidate made {min_trades} trades out of sample at the shipped parameters; the one shipped "
+            f"(seed {chosen.seed}, {chosen.trades} trades) was not chosen on merit and does not beat holding cash."
+        )
+    if not chosen.beats_cash:
+        return (
+            f"No candidate beats holding cash: the best (seed {chosen.seed}) has a P&L interval reaching "
+            f"{chosen.pnl_lo:,.0f}, and the best baseline ({chosen.best_baseline}) {chosen.baseline_lo:,.0f}."
+        )
+    if chosen.score <= 0.0:
+        return f"Seed {chosen.seed} beats holding cash but not the {chosen.best_baseline} baseline."
+    return f"Seed {chosen.seed} beats holding cash and every baseline at the lower end of its interval."
+
+
+def oos_table(rows: list[dict[str, Any]], seed: int, fold: int = -1) -> list[dict[str, Any]]:
+    """The chosen seed's rows on `fold` (-1: pooled) beside the baselines' on the same days."""
     out = []
     for policy in TABLE_POLICIES:
-        row = pooled(rows, policy, seed) or pooled(rows, policy, None)
+        row = pooled(rows, policy, seed, fold) or pooled(rows, policy, None, fold)
         if row is None:
             continue
         m = row["metrics"]
@@ -78,6 +139,9 @@ def oos_table(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
                 "days": m.get("days"),
                 "trades": m.get("trades"),
                 **{k: m.get(k) for k in _FIGURES for k in (k, f"{k}_lo", f"{k}_hi")},
+                "hold_median_min": m.get("hold_median_min"),
+                "pnl_band_lo": m.get("pnl_band_lo"),
+                "pnl_band_hi": m.get("pnl_band_hi"),
             }
         )
     return out
@@ -118,19 +182,22 @@ def ship(evaluation: Evaluation, seed: int, out: Path, command: str) -> tuple[Pa
     source_name = "synthetic" if evaluation.args.source == "synthetic" else "csv"
     raw["model_version"] = f"rppo-{source_name}-wf-s{seed}"
     raw["command"] = command
-    candidates = []
-    for s in seeds:
-        m = pooled_metrics(rows, "rl", s)
-        candidates.append({"seed": s, **{k: m.get(k) for k in ("pnl", "pnl_lo", "pnl_hi", "trades", "win_rate")}})
+    ranked = candidates(rows, seeds)
+    chosen = next(c for c in ranked if c.seed == seed)
     raw["metrics"]["selection"] = {
         "evaluation_id": evaluation.id,
         "source": evaluation.args.source,
-        "criterion": "largest pooled out-of-sample P&L of the walk-forward at the shipped parameters",
+        "criterion": (
+            "the lower end of the pooled out-of-sample P&L interval minus the best baseline's on the same days "
+            f"(rules, random entries, the underlying, holding cash), among candidates with at least {MIN_TRADES} trades"
+        ),
+        "verdict": verdict(chosen),
         "seeds_compared": len(seeds),
         "chosen_seed": seed,
         "shipped_fold": last_fold,
-        "candidates": candidates,
-        "out_of_sample": oos_table(rows, seed),
+        "candidates": [{**asdict(c), "score": c.score, "beats_cash": c.beats_cash} for c in ranked],
+        "out_of_sample": oos_table(rows, seed, last_fold),  # the shipped model's own test range
+        "out_of_sample_pooled": oos_table(rows, seed),  # its seed's models over every fold
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(files.zip_bytes)
@@ -170,11 +237,14 @@ def main(argv: list[str] | None = None) -> None:
     seed = choose_seed(evaluation.rows, a.seeds)
     command = "python -m worker.ship_model " + " ".join(sys.argv[1:] if argv is None else argv)
     path, meta = ship(evaluation, seed, a.out, command.strip())
-    table = meta.metrics["selection"]["out_of_sample"]
+    selection = meta.metrics["selection"]
     trained = f"trained {meta.train_start}..{meta.train_end}"
     print(f"\nshipped {path} ({meta.model_version}: seed {seed} of {a.seeds}, {trained})")
-    print(f"out of sample, all folds pooled (evaluation {evaluation.id}):\n")
-    print(markdown(table, args.cash))
+    print(selection["verdict"])
+    print(f"\nthe shipped model's own test range, fold {selection['shipped_fold']} (evaluation {evaluation.id}):\n")
+    print(markdown(selection["out_of_sample"], args.cash))
+    print("\nits seed's models over every fold, pooled:\n")
+    print(markdown(selection["out_of_sample_pooled"], args.cash))
 
 
 if __name__ == "__main__":
