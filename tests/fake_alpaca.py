@@ -81,6 +81,8 @@ class FakeAlpacaState:
         # historical option bars (GET /v1beta1/options/bars): OCC symbol -> wire rows, in pages
         self.option_bars: dict[str, list[dict[str, Any]]] = {}
         self.option_bar_page_size = 10_000
+        self.option_trades: dict[str, list[dict[str, Any]]] = {}  # GET /v1beta1/options/trades, same paging
+        self.option_trades_refused = False  # 403, as for an account whose data plan has no option trades
 
     # ---- the test's levers ------------------------------------------------------------------
     def fault(self, route: str, kind: str, times: int = 1) -> None:
@@ -510,10 +512,31 @@ class FakeAlpacaState:
         self, symbols: list[str], start: datetime, end: datetime, limit: int, token: str | None
     ) -> dict[str, Any]:
         """Alpaca's option bars: by symbol then time, at most `limit` (and the page size) a page."""
+        page, next_token = self._page(self.option_bars, symbols, start, end, limit, token)
+        return {"bars": page, "next_page_token": next_token}
+
+    def option_trades_page(
+        self, symbols: list[str], start: datetime, end: datetime, limit: int, token: str | None
+    ) -> dict[str, Any]:
+        if self.option_trades_refused:
+            raise ApiError(403, 40310000, "subscription does not permit querying option trades")
+        page, next_token = self._page(self.option_trades, symbols, start, end, limit, token)
+        return {"trades": page, "next_page_token": next_token}
+
+    def _page(
+        self,
+        store: dict[str, list[dict[str, Any]]],
+        symbols: list[str],
+        start: datetime,
+        end: datetime,
+        limit: int,
+        token: str | None,
+    ) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+        """One page of rows by symbol then time, and the next page's token (None: the last page)."""
         flat = [
             (symbol, row)
             for symbol in sorted(set(symbols))
-            for row in self.option_bars.get(symbol, [])
+            for row in store.get(symbol, [])
             if start <= _parse_time(row["t"]) <= end
         ]
         offset = int(token or 0)
@@ -521,8 +544,7 @@ class FakeAlpacaState:
         page: dict[str, list[dict[str, Any]]] = {}
         for symbol, row in flat[offset : offset + size]:
             page.setdefault(symbol, []).append(row)
-        more = offset + size < len(flat)
-        return {"bars": page, "next_page_token": str(offset + size) if more else None}
+        return page, str(offset + size) if offset + size < len(flat) else None
 
     def _vix_bars(self, timeframe: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         if timeframe == "1Day":
@@ -709,6 +731,14 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if path == "/v1beta1/options/bars":
                 return 200, s.option_bars_page(
+                    q["symbols"].split(","),
+                    _parse_time(q["start"]),
+                    _parse_time(q["end"]),
+                    int(q.get("limit") or 10_000),
+                    q.get("page_token"),
+                )
+            if path == "/v1beta1/options/trades":
+                return 200, s.option_trades_page(
                     q["symbols"].split(","),
                     _parse_time(q["start"]),
                     _parse_time(q["end"]),

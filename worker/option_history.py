@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("--end", type=date.fromisoformat, required=True)
     down.add_argument("--strike-range", type=float, default=3.0, help="%% around the day's open (default 3)")
     down.add_argument("--no-progress", action="store_true")
+    down.add_argument("--trades", action="store_true", help="also each trade of the contracts with bars, where served")
     imp = commands.add_parser("import", help="a vendor's minute-bar CSV files")
     imp.add_argument("files", nargs="+", type=Path)
     imp.add_argument("--expiry", default="same_day", help="same_day (default), any, or YYYY-MM-DD")
@@ -101,12 +102,16 @@ def _download(history: OptionHistory, args: argparse.Namespace) -> int:
     symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
     downloader = AlpacaOptionHistory(clients, history)
     try:
-        result = downloader.download(symbols, args.start, args.end, args.strike_range, not args.no_progress)
+        result = downloader.download(
+            symbols, args.start, args.end, args.strike_range, not args.no_progress, trades=args.trades
+        )
     except DownloadStoppedError as exc:
         print(f"download stopped: {exc}", file=sys.stderr)
         print(status(history))
         return 3
     print(f"{len(result.written)} days written, {result.skipped} already cached, {result.requests} requests")
+    if args.trades:
+        print(f"{result.trades} option trades stored" + (f"; {result.trades_refused}" if result.trades_refused else ""))
     if result.no_price:
         print(f"{len(result.no_price)} days had no opening price from Alpaca and were left: {result.no_price[:5]}")
     print(result.report.summary())

@@ -1,10 +1,12 @@
 """The local cache of real option minute bars: one Parquet file per underlying and trading day.
 
 Layout: `FOLDER/UNDERLYING/YYYY-MM-DD.parquet`, columns `bar_checks.STORED_COLUMNS`, only rows
-that passed `bar_checks.check_bars`. A day's file is written whole (a temporary file renamed over
-the final name), so a download or import stopped halfway leaves either the complete day or none
-of it, and a resumed one never holds a row twice. A day with no trades is an empty file: asked
-and answered, not missing.
+that passed `bar_checks.check_bars`; where the vendor offers trades, `YYYY-MM-DD.trades.parquet`
+beside it (contract, time, price, size: each trade of the contracts that have bars that day), so
+a price inside a minute is the last trade before that moment rather than a point on the bar.
+A day's file is written whole (a temporary file renamed over the final name), so a download or
+import stopped halfway leaves either the complete day or none of it, and a resumed one never
+holds a row twice. A day with no trades is an empty file: asked and answered, not missing.
 """
 
 from __future__ import annotations
@@ -37,16 +39,33 @@ class ContractBars:
         return int(np.searchsorted(self.starts, ts, side="right")) - 1
 
 
+TRADE_COLUMNS = ("contract", "time", "price", "size")
+
+
+@dataclass(frozen=True)
+class ContractTrades:
+    """One contract's trades of one day (epoch seconds, ascending)."""
+
+    times: np.ndarray
+    prices: np.ndarray
+
+    def last_at_or_before(self, ts: float, since: float) -> float | None:
+        """The price of the last trade at or before `ts` and not before `since` (None: none)."""
+        i = int(np.searchsorted(self.times, ts, side="right")) - 1
+        return float(self.prices[i]) if i >= 0 and self.times[i] >= since else None
+
+
 @dataclass(frozen=True)
 class DayBars:
-    """Every contract's bars of one underlying and day."""
+    """Every contract's bars of one underlying and day, and its trades where the cache has them."""
 
     underlying: str
     day: date
     contracts: dict[str, ContractBars]
+    trades: dict[str, ContractTrades] | None = None
 
     @staticmethod
-    def of(underlying: str, day: date, frame: pd.DataFrame) -> DayBars:
+    def of(underlying: str, day: date, frame: pd.DataFrame, trades: pd.DataFrame | None = None) -> DayBars:
         contracts: dict[str, ContractBars] = {}
         if not frame.empty:
             starts = pd.DatetimeIndex(frame["time"]).as_unit("ns").asi8 / 1e9
@@ -57,7 +76,14 @@ class DayBars:
                     part["_ts"].to_numpy(float),
                     *(part[c].to_numpy(float) for c in ("open", "high", "low", "close")),
                 )
-        return DayBars(underlying, day, contracts)
+        by_contract: dict[str, ContractTrades] | None = None
+        if trades is not None:
+            by_contract = {}
+            stamps = pd.DatetimeIndex(trades["time"]).as_unit("ns").asi8 / 1e9
+            for symbol, part in trades.assign(_ts=stamps).groupby("contract", sort=False):
+                part = part.sort_values("_ts", kind="stable")
+                by_contract[str(symbol)] = ContractTrades(part["_ts"].to_numpy(float), part["price"].to_numpy(float))
+        return DayBars(underlying, day, contracts, by_contract)
 
 
 class OptionHistory:
@@ -70,6 +96,9 @@ class OptionHistory:
     def path(self, underlying: str, day: date) -> Path:
         return self.folder / underlying / f"{day.isoformat()}.parquet"
 
+    def trades_path(self, underlying: str, day: date) -> Path:
+        return self.folder / underlying / f"{day.isoformat()}.trades.parquet"
+
     def has_day(self, underlying: str, day: date) -> bool:
         return self.path(underlying, day).is_file()
 
@@ -77,7 +106,19 @@ class OptionHistory:
         where = self.folder / underlying
         if not where.is_dir():
             return []
-        return sorted(date.fromisoformat(p.stem) for p in where.glob("*.parquet"))
+        return sorted(date.fromisoformat(p.stem) for p in where.glob("????-??-??.parquet"))
+
+    def write_trades(self, underlying: str, day: date, trades: pd.DataFrame) -> Path:
+        """Replace one day's trades file, atomically (rows with a missing or non-positive price dropped)."""
+        path = self.trades_path(underlying, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = trades.loc[:, list(TRADE_COLUMNS)]
+        frame = frame[pd.to_numeric(frame["price"], errors="coerce") > 0].reset_index(drop=True)
+        part = path.with_suffix(".parquet.part")
+        frame.to_parquet(part, index=False)
+        os.replace(part, path)
+        self._loaded.pop((underlying, day), None)
+        return path
 
     def read_frame(self, underlying: str, day: date) -> pd.DataFrame:
         path = self.path(underlying, day)
@@ -119,8 +160,14 @@ class OptionHistory:
         if key not in self._loaded:
             if len(self._loaded) >= 8:
                 self._loaded.pop(next(iter(self._loaded)))
-            path = self.path(underlying, day)
-            self._loaded[key] = DayBars.of(underlying, day, pd.read_parquet(path)) if path.is_file() else None
+            path, trades = self.path(underlying, day), self.trades_path(underlying, day)
+            self._loaded[key] = (
+                DayBars.of(
+                    underlying, day, pd.read_parquet(path), pd.read_parquet(trades) if trades.is_file() else None
+                )
+                if path.is_file()
+                else None
+            )
         return self._loaded[key]
 
 
@@ -130,7 +177,7 @@ def option_history_folder(choice: str) -> str | None:
     if choice in ("", "none"):
         return None
     if choice == "auto":
-        return str(DEFAULT_FOLDER) if any(DEFAULT_FOLDER.glob("*/*.parquet")) else None
+        return str(DEFAULT_FOLDER) if any(DEFAULT_FOLDER.glob("*/????-??-??.parquet")) else None
     if not Path(choice).is_dir():
         raise ValueError(f"--option-history {choice}: no such folder (python -m worker.option_history fills it)")
     return choice

@@ -1,8 +1,9 @@
 """Option quotes from real minute bars where a contract traded, the model anchored to its last real
 price where it did not, and the model alone where there is no history.
 
-- `real_bar`: the contract has a bar in the minute of the moment. Its price at the moment is on
-  the bar's path (open at the minute's start, as the underlying's price is; then the nearer
+- `real_bar`: the contract has a bar in the minute of the moment. Its price at the moment is its
+  last trade at or before the moment in that minute where the cache has the day's trades, else
+  on the bar's path (open at the minute's start, as the underlying's price is; then the nearer
   extreme, the other, the close), the same path the underlying's price follows.
 - `anchored`: it traded earlier that day. Its last completed bar's close, at that bar's end, gives
   an implied vol (with the underlying then); that vol is carried forward, moved as the model's own
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.execution import intrabar_price
-from core.options.history import ContractBars, DayBars
+from core.options.history import ContractBars, ContractTrades, DayBars
 from core.options.pricing import bs_price_delta, implied_vol
 from core.options.surface import SurfaceParams, bid_ask_scalar, quote_scalar
 from core.types import OptionContract, PriceSource, Quote, Right
@@ -54,7 +55,8 @@ def history_quote(
     is_call = contract.right is Right.CALL
     bars = day.contracts.get(contract.symbol)
     if bars is not None:
-        price, source = _real_price(bars, ts)
+        traded = day.trades.get(contract.symbol) if day.trades is not None else None
+        price, source = _real_price(bars, ts, traded)
         if price is not None:
             iv = implied_vol(price, spot, contract.strike, left, is_call)
             return _quote_around(contract, moment, spot, price, iv, left, is_call, surface, source)
@@ -66,10 +68,16 @@ def history_quote(
     return Quote(contract, bid, ask, moment, iv, delta)
 
 
-def _real_price(bars: ContractBars, ts: float) -> tuple[float | None, PriceSource]:
+def _real_price(
+    bars: ContractBars, ts: float, trades: ContractTrades | None = None
+) -> tuple[float | None, PriceSource]:
     i = bars.index_at(ts)
     if i < 0 or ts - bars.starts[i] >= BAR_S:
         return None, PriceSource.ANCHORED
+    if trades is not None:
+        last = trades.last_at_or_before(ts, float(bars.starts[i]))
+        if last is not None:
+            return last, PriceSource.REAL_BAR
     frac = (ts - bars.starts[i]) / BAR_S
     price = intrabar_price(float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), frac)
     return price, PriceSource.REAL_BAR

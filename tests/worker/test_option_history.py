@@ -7,15 +7,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from core.calendar import NY, session_for
+from core.market.sim_market import SimMarket
 from core.options.history import OptionHistory
-from core.types import OptionContract, Right
+from core.types import OptionContract, PriceSource, Right
 from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
 from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 from tests.support import ROOT
@@ -163,3 +164,49 @@ def test_the_download_command_runs_as_a_user_runs_it(tmp_path: Path) -> None:
     no_keys = {k: v for k, v in os.environ.items() if not k.startswith("APCA_")}
     refused = subprocess.run(args, cwd=ROOT, env=no_keys, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "APCA_API_KEY_ID" in refused.stderr
+
+
+def _trade(moment: datetime, price: float) -> dict[str, object]:
+    return {"t": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "x": "C", "p": price, "s": 1, "c": "I"}
+
+
+def test_trades_where_alpaca_serves_them_price_the_moments_inside_a_minute(tmp_path: Path) -> None:
+    session = session_for(SESSION_DAY)
+    assert session is not None
+    with fake_alpaca() as server:
+        symbols = _serve_day(server, SESSION_DAY, [10, 11])
+        minute = session.at(10)
+        server.state.option_trades[symbols[0]] = [
+            _trade(minute + timedelta(seconds=5), 1.55),
+            _trade(minute + timedelta(seconds=40), 1.62),
+        ]
+        server.state.option_bar_page_size = 1  # the trades come one a page
+        history = OptionHistory(tmp_path / "cache")
+        result = AlpacaOptionHistory(clients_for(server), history, sleep=lambda _: None).download(
+            ["SPY"], SESSION_DAY, SESSION_DAY, progress=False, trades=True
+        )
+        market = SimMarket(server.state.market.world, option_history=history)
+    assert result.trades == 2 and result.trades_refused is None
+    assert history.trades_path("SPY", SESSION_DAY).is_file()
+    contract = OptionContract.from_symbol(symbols[0])
+    early = market.quote_at(contract, minute + timedelta(seconds=20))
+    late = market.quote_at(contract, minute + timedelta(seconds=50))
+    assert early is not None and late is not None and early.price_source is PriceSource.REAL_BAR
+    assert early.bid <= 1.55 <= early.ask and late.bid <= 1.62 <= late.ask, "the last trade before each moment"
+    before_any = market.quote_at(contract, minute + timedelta(seconds=2))
+    assert before_any is not None and before_any.bid <= 1.6 <= before_any.ask, "no trade yet: the bar's open"
+
+
+def test_a_refusal_of_trades_leaves_the_bars_and_says_why(tmp_path: Path) -> None:
+    with fake_alpaca() as server:
+        _serve_day(server, SESSION_DAY, [1, 2])
+        server.state.option_trades_refused = True
+        history = OptionHistory(tmp_path / "cache")
+        result = AlpacaOptionHistory(clients_for(server), history, sleep=lambda _: None).download(
+            ["SPY"], SESSION_DAY, NEXT_DAY, progress=False, trades=True
+        )
+        asked = [p for _, p in server.state.requests if p == "/v1beta1/options/trades"]
+    assert result.written == [("SPY", SESSION_DAY), ("SPY", NEXT_DAY)], "the bars are still stored"
+    assert result.trades == 0 and result.trades_refused is not None and "option trades" in result.trades_refused
+    assert len(asked) == 1, "asked once, then the run goes on with bars alone"
+    assert not history.trades_path("SPY", SESSION_DAY).exists()

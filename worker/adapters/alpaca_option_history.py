@@ -4,10 +4,12 @@ For each trading day and underlying not yet in the cache: the day's opening pric
 underlying (one daily-bars request for the whole range), the same-day contracts on the $1 grid
 within `--strike-range` of it, their minute bars (alpaca-py's `OptionHistoricalDataClient`,
 paged by alpaca-py, in batches of symbols), checked row by row (`core/options/bar_checks.py`)
-and written as that day's file. A day is written whole or not at all, so a run stopped at any
-point (Ctrl-C, a network failure, the request budget) resumes where it stopped, asking nothing
-twice that was saved. Requests go through the shared guarded session: its timeout and the
-per-minute budget (ALPACA_MAX_REQUESTS_PER_MINUTE); 429s and 5xx are retried with a growing
+and written as that day's file; with `--trades`, also every trade of the contracts that have
+bars (where Alpaca serves them: a refusal is reported once and the run goes on with bars).
+A day is written whole or not at all (its trades before its bars, the bars file marking the day
+done), so a run stopped at any point (Ctrl-C, a network failure, the request budget) resumes
+where it stopped, asking nothing twice that was saved. Requests go through the shared guarded
+session: its timeout and the per-minute budget (ALPACA_MAX_REQUESTS_PER_MINUTE); 429s and 5xx are retried with a growing
 wait, then the run stops with what it saved. Alpaca serves option history from February 2024.
 """
 
@@ -21,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from alpaca.data.requests import OptionBarsRequest, StockBarsRequest
+from alpaca.data.requests import OptionBarsRequest, OptionTradesRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 from tqdm import tqdm
 
@@ -51,6 +53,8 @@ class DownloadResult:
     no_price: list[tuple[str, date]] = field(default_factory=list)
     report: CheckReport = field(default_factory=CheckReport)
     requests: int = 0
+    trades: int = 0  # option trades stored (with --trades)
+    trades_refused: str | None = None  # why Alpaca served no trades, when it refused them
 
 
 def contracts_around(underlying: str, day: date, price: float, strike_range_pct: float) -> list[str]:
@@ -71,7 +75,13 @@ class AlpacaOptionHistory:
         self.sleep = sleep
 
     def download(
-        self, underlyings: list[str], start: date, end: date, strike_range_pct: float = 3.0, progress: bool = True
+        self,
+        underlyings: list[str],
+        start: date,
+        end: date,
+        strike_range_pct: float = 3.0,
+        progress: bool = True,
+        trades: bool = False,
     ) -> DownloadResult:
         result = DownloadResult()
         if start < FIRST_DAY:
@@ -93,6 +103,12 @@ class AlpacaOptionHistory:
             symbols = contracts_around(underlying, session.day, price, strike_range_pct)
             raw = self._day_bars(symbols, session, result)
             kept, report = check_bars(raw, underlying, "same_day")
+            if trades and result.trades_refused is None:  # before the bars: the bars file marks the day done
+                traded = sorted(kept["contract"].unique())
+                day_trades = self._day_trades(traded, session, result)
+                if day_trades is not None:
+                    self.history.write_trades(underlying, session.day, day_trades)
+                    result.trades += len(day_trades)
             self.history.write_day(underlying, session.day, kept)
             result.written.append((underlying, session.day))
             result.report.merge(report)
@@ -144,6 +160,30 @@ class AlpacaOptionHistory:
                 )
         columns = ["contract", "time", "open", "high", "low", "close", "volume", "vwap", "trades"]
         frame = pd.DataFrame(rows, columns=columns)
+        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        return frame
+
+    def _day_trades(self, symbols: list[str], session: Session, result: DownloadResult) -> pd.DataFrame | None:
+        """Every trade of `symbols` in the session; None when Alpaca does not serve them (the run
+        then goes on with bars alone, and says why)."""
+        rows: list[dict[str, object]] = []
+        for i in range(0, len(symbols), SYMBOLS_PER_REQUEST):
+            request = OptionTradesRequest(
+                symbol_or_symbols=symbols[i : i + SYMBOLS_PER_REQUEST],
+                start=session.open,
+                end=session.close - timedelta(seconds=1),
+            )
+            try:
+                got = self._call(lambda request=request: self.clients.options.get_option_trades(request), result)
+            except DownloadStoppedError as refused:
+                if refused.__cause__ is None or is_transient(refused.__cause__):
+                    raise
+                result.trades_refused = str(refused)
+                log.warning("option trades not served (%s); going on with bars alone", refused)
+                return None
+            for symbol, trades in got.data.items():
+                rows.extend({"contract": symbol, "time": t.timestamp, "price": t.price, "size": t.size} for t in trades)
+        frame = pd.DataFrame(rows, columns=["contract", "time", "price", "size"])
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         return frame
 
