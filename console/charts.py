@@ -204,3 +204,29 @@ def price_with_trades(series: pd.DataFrame, trades: pd.DataFrame, title: str) ->
             )
     fig.update_xaxes(title_text="ET")
     return _layout(fig, title, 340)
+
+
+def reliability(
+    buckets: pd.DataFrame, title: str = "Reliability: entry confidence against realised win rate"
+) -> go.Figure:
+    """Each confidence bucket's realised win rate (with its trade count) beside the diagonal a
+    calibrated confidence would follow."""
+    taken = buckets[buckets["trades taken"] > 0]
+    mids = [sum(float(x) for x in str(b).split("-")) / 2.0 for b in taken["confidence"]]
+    fig = go.Figure(
+        [
+            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"color": GREY, "dash": "dot"}),
+            go.Scatter(
+                x=mids,
+                y=taken["win rate"],
+                mode="lines+markers+text",
+                text=[f"n={n}" for n in taken["trades taken"]],
+                textposition="top center",
+                name="realised",
+                line={"color": BLUE},
+            ),
+        ]
+    )
+    fig.update_xaxes(title_text="entry confidence", range=[0, 1])
+    fig.update_yaxes(title_text="win rate", range=[0, 1])
+    return _layout(fig, title)

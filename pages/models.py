@@ -70,6 +70,8 @@ def confidence(rows: list[dict[str, object]], evaluation_id: str) -> None:
     st.subheader("Confidence against outcomes (out of sample, all folds)")
     label = st.selectbox("Policy", list(tables), key="models_conf_policy")
     buckets, thresholds = tables[label]
+    if not buckets.empty:
+        st.plotly_chart(charts.reliability(buckets), width="stretch")
     st.dataframe(buckets, hide_index=True, width="stretch")
     st.caption(
         "The trades taken at or above each min_confidence: what raising the threshold keeps. A lower "

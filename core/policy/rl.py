@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,8 +21,10 @@ import numpy as np
 
 from core.policy.base import Observation, PolicyOutput, masked_output
 from core.policy.rl_forward import NumpyActor, UnsupportedNetworkError
+from core.rl.calibration import ConfidenceCalibration
 from core.rl.metadata import ModelMetadata, ModelMismatchError, check_compatible, metadata_path
 from core.rl.observation import OBS_SHAPE, scale_features, scale_row, with_position
+from core.types import Action
 
 
 @dataclass
@@ -77,6 +79,8 @@ class RLPolicy:
         lstm = self._net.lstm_actor
         self.state_shape = (lstm.num_layers, 1, lstm.hidden_size)
         self.version = self.metadata.model_version
+        # entry confidence as the win rate it had on held-back training days (None: not calibrated)
+        self.calibration = ConfidenceCalibration.from_dict(self.metadata.metrics.get("confidence_calibration"))
         self._memory: dict[str, LstmMemory] = {}
         self._scaled: dict[str, tuple[int, np.ndarray]] = {}  # per symbol: bars behind it, scaled window
         self._continue = torch.zeros(1)
@@ -151,4 +155,7 @@ class RLPolicy:
             return dist.distribution.probs[0].numpy().astype(float), h.numpy(), c.numpy()
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
-        return masked_output(self.probabilities(obs), mask)
+        out = masked_output(self.probabilities(obs), mask)
+        if self.calibration is not None and out.action in (Action.BUY_CALL, Action.BUY_PUT):
+            return replace(out, confidence=self.calibration.apply(out.confidence))  # core/rl/calibration.py
+        return out

@@ -103,7 +103,7 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     assert len(table) == len(rows)
     assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data", "hold_median_min"} <= set(table.columns)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2, "the results chart and the reliability curve"
 
 
 def _tiny(url: str, workers: int) -> list[str]:

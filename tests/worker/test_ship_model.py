@@ -56,7 +56,7 @@ def test_the_table_puts_the_chosen_seed_beside_the_baselines_with_intervals() ->
 def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures(tmp_path: Path) -> None:
     db, out = f"sqlite:///{tmp_path / 'eval.db'}", tmp_path / "models" / "shipped.zip"
     args = ["--source", "synthetic", "--seeds", "1", "2", "--timesteps", "512", "--folds", "2"]
-    args += ["--train-days", "3", "--test-days", "2", "--workers", "1", "--db", db, "--out", str(out)]
+    args += ["--train-days", "10", "--test-days", "2", "--workers", "1", "--db", db, "--out", str(out)]
     done = subprocess.run(
         [sys.executable, "-m", "worker.ship_model", *args], cwd=ROOT, capture_output=True, text=True, timeout=900
     )
@@ -66,6 +66,9 @@ def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures
     best = max(selection["candidates"], key=lambda c: (c["eligible"], c["score"], c["pnl"], -c["seed"]))
     assert selection["chosen_seed"] == best["seed"] and selection["seeds_compared"] == 2
     assert selection["verdict"] in done.stdout, "the command says what the selection found"
+    calibration = meta["metrics"]["confidence_calibration"]
+    assert calibration["days"] == 5, "the last 5 of 10 training days were held back to calibrate the confidence"
+    assert calibration["x"] or calibration["method"].startswith("none: fewer than")
     assert {r["policy"] for r in selection["out_of_sample"]} >= {"rl", "rules", "hold"}
     assert meta["model_version"] == f"rppo-synthetic-wf-s{best['seed']}" and meta["seed"] == best["seed"]
     assert meta["command"].startswith("python -m worker.ship_model --source synthetic")

@@ -28,8 +28,9 @@ from core.policy.baselines import RandomEntryPolicy
 from core.policy.ensemble import PolicySet
 from core.policy.rl import RLPolicy
 from core.policy.rules import RulePolicy
+from core.rl.calibration import calibration_note, fit_isotonic
 from core.rl.confidence import Taken, Wanted
-from core.rl.metadata import metadata_path
+from core.rl.metadata import ModelMetadata, metadata_path
 from core.rl.report import DayResult
 from core.rl.train import TrainConfig, train
 from core.types import PolicyMode
@@ -187,6 +188,28 @@ def _backtest(
     return read_backtest(db, result.run_id, test, settings.cash)
 
 
+def split_for_calibration(train_days: list[Session]) -> tuple[list[Session], list[Session]]:
+    """The training range without its last fifth (at least 5 sessions, when there are 10 or more),
+    which is held back to calibrate the model's entry confidence (core/rl/calibration.py)."""
+    keep = max(len(train_days) // 5, 5) if len(train_days) >= 10 else 0
+    return (train_days[:-keep], train_days[-keep:]) if keep else (train_days, [])
+
+
+def calibrate(settings: Settings, zip_path: Path, held_back: list[Session], folder: Path, tag: str) -> None:
+    """Backtest the model on the held-back days with the entry threshold at its floor, fit the map
+    from raw entry confidence to win rate on its trades, and record it (or why there is none) in
+    the model's metadata, which `RLPolicy` reads."""
+    taken: list[Taken] = []
+    if held_back:
+        policy = PolicySet(RulePolicy(), RLPolicy(zip_path), PolicyMode.RL)
+        taken = _backtest(settings, held_back, policy, folder, f"{tag}-calib", {"min_confidence": 0.25}).taken
+    path = metadata_path(zip_path)
+    meta = ModelMetadata.read(path)
+    fitted = fit_isotonic(taken, len(held_back))
+    meta.metrics["confidence_calibration"] = calibration_note(fitted, len(taken), len(held_back))
+    meta.write(path)
+
+
 def _band(
     settings: Settings, test: list[Session], make_policy: Callable[[], PolicySet], folder: Path, tag: str
 ) -> tuple[float, float] | None:
@@ -212,10 +235,11 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
         if settings.model is not None:
             rl, note = RLPolicy(settings.model), "given model, not trained on this fold"
         else:
+            fitting, held_back = split_for_calibration(fold.train)
             cfg = TrainConfig(
                 source=settings.source,
-                start=fold.train[0].day,
-                end=fold.train[-1].day,
+                start=fitting[0].day,
+                end=fitting[-1].day,
                 days=None,
                 timesteps=settings.timesteps,
                 seed=seed,
@@ -225,7 +249,8 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
                 option_history=settings.option_history,
             )
             zip_path = train(cfg)[0]
-            rl, note = RLPolicy(zip_path), "trained on the fold's train range"
+            calibrate(settings, zip_path, held_back, folder, f"f{fold.index}-rl-{seed}")
+            rl, note = RLPolicy(zip_path), "trained on the fold's train range (its last days held back to calibrate)"
             if settings.keep_models:
                 trained = TrainedFiles(zip_path.read_bytes(), metadata_path(zip_path).read_text())
         tag = f"f{fold.index}-rl-{seed}"
