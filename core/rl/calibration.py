@@ -6,7 +6,8 @@ made at 0.6 won about as often as those it made at 0.9. The evaluation therefore
 training days back, trains on the rest, backtests the model on the held-back days with the
 entry threshold at its floor, and fits an isotonic regression (pool-adjacent-violators: the
 best non-decreasing step function, in least squares) of "the trade won" on the entry's raw
-confidence. `RLPolicy` then reports an entry's confidence as that fitted win rate, so
+confidence, each step shrunk toward the held-back base rate (PRIOR_TRADES) so that a handful of
+trades cannot claim certainty. `RLPolicy` then reports an entry's confidence as that win rate, so
 `min_confidence` 0.75 admits an entry only where such entries won three times in four on days the
 model did not train on. Too few held-back trades (MIN_TRADES) leave the model uncalibrated, and
 its metadata says so. Closing and holding keep the policy's own probability.
@@ -23,7 +24,14 @@ import numpy as np
 from core.rl.confidence import Taken
 
 MIN_TRADES = 20
-METHOD = "isotonic regression (pool-adjacent-violators) of win on raw entry confidence, held-back training days"
+# Each fitted block is shrunk toward the held-back base rate as if it held this many more trades at
+# that rate: a block of one winning trade must not claim a win rate of 1 (the shipped model's first
+# calibration did exactly that at its highest raw confidence).
+PRIOR_TRADES = 10
+METHOD = (
+    "isotonic regression (pool-adjacent-violators) of win on raw entry confidence, each step shrunk toward "
+    "the base rate by 10 trades, on held-back training days"
+)
 
 
 @dataclass(frozen=True)
@@ -60,16 +68,17 @@ def fit_isotonic(taken: Sequence[Taken], days: int, min_trades: int = MIN_TRADES
     if len(taken) < min_trades:
         return None
     order = sorted(taken, key=lambda t: t.confidence)
-    # blocks of [sum of confidence, sum of wins, count], merged while a block's win rate falls
+    # blocks of [sum of confidence, sum of wins, count], merged while the win rate does not rise
     blocks: list[list[float]] = []
     for t in order:
         blocks.append([t.confidence, 1.0 if t.pnl > 0 else 0.0, 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] > blocks[-1][1] / blocks[-1][2]:
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
             last = blocks.pop()
             blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    base = sum(b[1] for b in blocks) / len(taken)
+    shrunk = np.maximum.accumulate([(b[1] + PRIOR_TRADES * base) / (b[2] + PRIOR_TRADES) for b in blocks])
     x = tuple(round(b[0] / b[2], 6) for b in blocks)
-    y = tuple(round(b[1] / b[2], 6) for b in blocks)
-    return ConfidenceCalibration(x, y, len(taken), days)
+    return ConfidenceCalibration(x, tuple(round(float(v), 6) for v in shrunk), len(taken), days)
 
 
 def calibration_note(calibration: ConfidenceCalibration | None, trades: int, days: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from core.policy.base import Action, action_mask
 from core.policy.rl import RLPolicy
-from core.rl.calibration import ConfidenceCalibration, calibration_note, fit_isotonic
+from core.rl.calibration import PRIOR_TRADES, ConfidenceCalibration, calibration_note, fit_isotonic
 from core.rl.confidence import Taken
 from core.rl.metadata import metadata_path
 from tests.rl_helpers import random_observation, train_tiny
@@ -27,8 +27,13 @@ def test_the_isotonic_fit_is_non_decreasing_and_pools_what_disagrees() -> None:
     telling = [Taken(0.55, 1.0)] * 3 + [Taken(0.55, -1.0)] * 7 + [Taken(0.9, 1.0)] * 8 + [Taken(0.9, -1.0)] * 2
     fitted_telling = fit_isotonic(telling, days=12)
     assert fitted_telling is not None
-    assert fitted_telling.apply(0.55) == pytest.approx(0.3) and fitted_telling.apply(0.9) == pytest.approx(0.8)
-    assert fitted_telling.apply(0.99) == pytest.approx(0.8) and fitted_telling.apply(0.1) == pytest.approx(0.3)
+    base, k = 11 / 20, PRIOR_TRADES  # each step shrunk toward the base rate by k trades
+    low, high = (3 + k * base) / (10 + k), (8 + k * base) / (10 + k)
+    assert fitted_telling.apply(0.55) == pytest.approx(low) and fitted_telling.apply(0.9) == pytest.approx(high)
+    assert fitted_telling.apply(0.99) == pytest.approx(high) and fitted_telling.apply(0.1) == pytest.approx(low)
+    lucky = [Taken(0.4, -1.0)] * 12 + [Taken(0.5, 1.0)] * 8 + [Taken(0.6, 1.0)]  # one win at the top
+    top = fit_isotonic(lucky, days=12)
+    assert top is not None and top.apply(0.6) < 0.75, "one winning trade does not make the model that sure"
     assert fit_isotonic(taken[:19], days=12) is None, "fewer than 20 held-back trades: no calibration"
     note = calibration_note(None, 19, 12)
     assert note["x"] == [] and note["method"].startswith("none") and ConfidenceCalibration.from_dict(note) is None
