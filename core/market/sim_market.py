@@ -166,12 +166,14 @@ class SimMarket:
         """A contract's quote at any moment (the broker's updates between cycles), stamped with
         that moment; VIX is the value of the minute it falls in."""
         session = session_containing(moment)
-        spot = self.spot_at(contract.underlying, moment)
-        if session is None or not np.isfinite(spot):
+        if session is None:
             return None
         real = self._history_day(contract.underlying, session)
-        if real is not None:
+        if real is not None:  # its own spot lookup (None where there is no price)
             return self._from_history(contract, moment, session, real)
+        spot = self.spot_at(contract.underlying, moment)
+        if not np.isfinite(spot):
+            return None
         minute = moment.replace(second=0, microsecond=0)
         day_vol = self._day_vol_at(session, self._vix_at(session, minute))
         left = max((session.close - moment).total_seconds() / 60.0, 0.0)
@@ -219,11 +221,12 @@ class SimMarket:
     def quote(self, contract: OptionContract, now: datetime) -> Quote | None:
         minute = self._at(now)
         quotes = minute.quotes
-        real = None if minute.session is None else self._history_day(contract.underlying, minute.session)
-        if real is not None and contract not in quotes:
-            assert minute.session is not None
-            quotes[contract] = self._from_history(contract, now, minute.session, real)
-        if contract not in quotes:
+        if contract in quotes:
+            return quotes[contract]
+        session = minute.session
+        if session is not None and (real := self._history_day(contract.underlying, session)) is not None:
+            quotes[contract] = self._from_history(contract, now, session, real)
+        else:
             spot = self.spot(contract.underlying, now)
             quotes[contract] = (
                 quote_contract(

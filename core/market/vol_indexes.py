@@ -29,6 +29,7 @@ from core.market.bars import SessionBars
 VIX_ELASTICITY = -6.45
 VIX_DRIFT_PER_SESSION = -0.0098
 HOUR_S = 3600.0
+MAX_HOURLY_GAP_S = 6 * HOUR_S  # an hourly close older than this at the open: no hourly VIX that day
 
 
 class VolIndexError(ValueError):
@@ -101,7 +102,7 @@ class VolIndexes:
         """The VIX known at the open: the last ended hourly bar's close, else the daily open."""
         ends, closes = self.hour_ends, self.hour_closes
         i = int(np.searchsorted(ends, session.open.timestamp(), side="right")) - 1
-        if i >= 0 and session.open.timestamp() - ends[i] < 6 * HOUR_S:
+        if i >= 0 and session.open.timestamp() - ends[i] < MAX_HOURLY_GAP_S:
             return float(closes[i])
         return self.vix_open(session.day)
 
@@ -125,7 +126,7 @@ class VolIndexes:
     ) -> np.ndarray | None:
         ends, closes = self.hour_ends, self.hour_closes
         last = np.searchsorted(ends, minute_ends, side="right") - 1
-        if ends.size == 0 or last[0] < 0 or session.open.timestamp() - ends[last[0]] >= 6 * HOUR_S:
+        if ends.size == 0 or last[0] < 0 or session.open.timestamp() - ends[last[0]] >= MAX_HOURLY_GAP_S:
             return None  # no hourly VIX that morning: the daily path
         level = closes[last]
         if spy_closes is None or not np.isfinite(first_open):

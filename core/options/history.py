@@ -110,15 +110,9 @@ class OptionHistory:
 
     def write_trades(self, underlying: str, day: date, trades: pd.DataFrame) -> Path:
         """Replace one day's trades file, atomically (rows with a missing or non-positive price dropped)."""
-        path = self.trades_path(underlying, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
         frame = trades.loc[:, list(TRADE_COLUMNS)]
-        frame = frame[pd.to_numeric(frame["price"], errors="coerce") > 0].reset_index(drop=True)
-        part = path.with_suffix(".parquet.part")
-        frame.to_parquet(part, index=False)
-        os.replace(part, path)
-        self._loaded.pop((underlying, day), None)
-        return path
+        frame = frame[pd.to_numeric(frame["price"], errors="coerce") > 0]
+        return self._replace(underlying, day, self.trades_path(underlying, day), frame)
 
     def read_frame(self, underlying: str, day: date) -> pd.DataFrame:
         path = self.path(underlying, day)
@@ -126,11 +120,14 @@ class OptionHistory:
 
     def write_day(self, underlying: str, day: date, bars: pd.DataFrame) -> Path:
         """Replace one day's file with `bars` (already checked), atomically."""
-        path = self.path(underlying, day)
+        return self._replace(underlying, day, self.path(underlying, day), bars.loc[:, list(STORED_COLUMNS)])
+
+    def _replace(self, underlying: str, day: date, path: Path, frame: pd.DataFrame) -> Path:
+        """Write `frame` beside `path`, then rename it over `path` (a reader sees the old file or the
+        new one, never half of one), and forget the day's loaded copy."""
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_suffix(".parquet.part")
-        frame = bars.loc[:, list(STORED_COLUMNS)].reset_index(drop=True)
-        frame.to_parquet(part, index=False)
+        frame.reset_index(drop=True).to_parquet(part, index=False)
         os.replace(part, path)
         self._loaded.pop((underlying, day), None)
         return path

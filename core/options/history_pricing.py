@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.execution import intrabar_price
@@ -29,13 +30,13 @@ from core.types import OptionContract, PriceSource, Quote, Right
 BAR_S = 60.0
 
 
+@dataclass(frozen=True)
 class MarketAt:
     """What the pricer needs of the market at any epoch second: spot, day-vol index, minutes left."""
 
-    def __init__(
-        self, spot: Callable[[float], float], day_vol: Callable[[float], float], minutes_left: Callable[[float], float]
-    ) -> None:
-        self.spot, self.day_vol, self.minutes_left = spot, day_vol, minutes_left
+    spot: Callable[[float], float]
+    day_vol: Callable[[float], float]
+    minutes_left: Callable[[float], float]
 
 
 def history_quote(
@@ -56,10 +57,10 @@ def history_quote(
     bars = day.contracts.get(contract.symbol)
     if bars is not None:
         traded = day.trades.get(contract.symbol) if day.trades is not None else None
-        price, source = _real_price(bars, ts, traded)
+        price = _real_price(bars, ts, traded)
         if price is not None:
             iv = implied_vol(price, spot, contract.strike, left, is_call)
-            return _quote_around(contract, moment, spot, price, iv, left, is_call, surface, source)
+            return _quote_around(contract, moment, spot, price, iv, left, is_call, surface, PriceSource.REAL_BAR)
         anchored = _anchored_price(bars, ts, contract, market, surface, spot, day_vol, left, anchors)
         if anchored is not None:
             price, iv = anchored
@@ -68,19 +69,17 @@ def history_quote(
     return Quote(contract, bid, ask, moment, iv, delta)
 
 
-def _real_price(
-    bars: ContractBars, ts: float, trades: ContractTrades | None = None
-) -> tuple[float | None, PriceSource]:
+def _real_price(bars: ContractBars, ts: float, trades: ContractTrades | None = None) -> float | None:
+    """The contract's real price at `ts` when it has a bar in that minute (None: it has none)."""
     i = bars.index_at(ts)
     if i < 0 or ts - bars.starts[i] >= BAR_S:
-        return None, PriceSource.ANCHORED
+        return None
     if trades is not None:
         last = trades.last_at_or_before(ts, float(bars.starts[i]))
         if last is not None:
-            return last, PriceSource.REAL_BAR
+            return last
     frac = (ts - bars.starts[i]) / BAR_S
-    price = intrabar_price(float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), frac)
-    return price, PriceSource.REAL_BAR
+    return intrabar_price(float(bars.open[i]), float(bars.high[i]), float(bars.low[i]), float(bars.close[i]), frac)
 
 
 def _anchored_price(

@@ -23,6 +23,7 @@ from core.error_band import BAND_ENDS, Banded
 from core.market.sim_market import World
 from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
+from core.params import params_to_json, validate_params
 from core.policy.ensemble import PolicySet
 from db.control import bootstrap, save_param_version
 from db.engine import database_url, make_engine
@@ -183,26 +184,28 @@ def format_result(r: BacktestResult, capital: float) -> str:
 def band_runs(options: RunOptions, start: date | None, end: date | None, days: int | None) -> list[BacktestResult]:
     """The same backtest at the calibration error's low and high ends, each in a scratch database."""
     results = []
+    engine = make_engine(options.db or database_url(None))
+    try:
+        values = active_values(engine)  # the parameters the main run used
+    finally:
+        engine.dispose()
     with tempfile.TemporaryDirectory() as tmp:
         for end_name in BAND_ENDS:
             url = f"sqlite:///{Path(tmp) / f'{end_name}.db'}"
-            scratch = scratch_database(url, _active_values(options.db), "backtest", f"error band {end_name}")
-            scratch.dispose()
+            scratch_database(url, values, "backtest", f"error band {end_name}").dispose()
             banded = replace(options, db=url, error_band_end=end_name)
             results.append(run_backtest(banded, start, end, days, run_id=f"band-{end_name}"))
     return results
 
 
-def _active_values(url: str | None) -> dict[str, Any] | None:
-    """The parameter values the main run used (its database's active version)."""
-    engine = make_engine(url or database_url(None))
-    try:
-        with engine.connect() as conn:
-            version = conn.execute(select(ControlState.active_param_version)).scalar()
-            values = conn.execute(select(ParamVersion.values).where(ParamVersion.id == version)).scalar()
-    finally:
-        engine.dispose()
-    return dict(values) if values else None
+def active_values(engine: Engine) -> dict[str, Any]:
+    """The active parameter version's values, validated and complete (the defaults where unset)."""
+    with engine.connect() as conn:
+        version = conn.execute(select(ControlState.active_param_version)).scalar()
+        values = (
+            conn.execute(select(ParamVersion.values).where(ParamVersion.id == version)).scalar() if version else None
+        )
+    return params_to_json(validate_params(dict(values or {}), strict=False))
 
 
 def format_band(result: BacktestResult, low: BacktestResult, high: BacktestResult) -> str:

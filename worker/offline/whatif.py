@@ -33,8 +33,8 @@ from core.params import params_to_json, validate_params
 from core.parity import compare_decisions
 from db.engine import database_url, make_engine
 from db.migrate import upgrade
-from db.models import ControlState, Decision, ParamVersion, Run, Trade
-from worker.offline.backtest import BacktestResult, describe_sources, run_backtest, scratch_database
+from db.models import Decision, Run, Trade
+from worker.offline.backtest import BacktestResult, active_values, describe_sources, run_backtest, scratch_database
 from worker.offline.parity import DECISION_COLUMNS, rows_between
 from worker.offline.recorded import RecordedWorld
 from worker.runtime import RunOptions
@@ -81,15 +81,6 @@ def pick_source(engine: Engine, url: str) -> str:
             select(Run.source).where(Run.kind == "worker", Run.mode == "sim").order_by(Run.started_at.desc()).limit(1)  # type: ignore[attr-defined]
         ).scalar()
     return source or "synthetic"
-
-
-def active_values(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        version = conn.execute(select(ControlState.active_param_version)).scalar()
-        values = (
-            conn.execute(select(ParamVersion.values).where(ParamVersion.id == version)).scalar() if version else None
-        )
-    return params_to_json(validate_params(dict(values or {}), strict=False))
 
 
 def _figures(label: str, url: str, run_id: str, summary: Any) -> RunFigures:
@@ -148,9 +139,8 @@ def run_whatif(
     upgrade(db_url)  # an older or new database: the schema the reads below expect
     engine = make_engine(db_url, role="reader")
     world = source or pick_source(engine, db_url)
-    current = active_values(engine)
+    sides = _sides(engine, candidate, model, candidate_model)
     engine.dispose()
-    sides = (("active", current, model), ("edited", candidate, candidate_model or model))
     figures: list[RunFigures] = []
     priced: dict[str, str] = {}
     days: list[str] = []
@@ -189,6 +179,14 @@ def run_whatif(
     )  # fmt: skip
 
 
+def _sides(
+    engine: Engine, candidate: dict[str, Any], model: str | None, candidate_model: str | None
+) -> tuple[tuple[str, dict[str, Any], str | None], ...]:
+    """(label, parameter values, model) of the active side, read from the database, and of the
+    edited one (`candidate`, already validated)."""
+    return ("active", active_values(engine), model), ("edited", candidate, candidate_model or model)
+
+
 def _side(
     url: str,
     values: dict[str, Any],
@@ -217,11 +215,10 @@ def add_error_band(
     result: WhatIfResult, db_url: str, edited: dict[str, Any], model: str | None, candidate_model: str | None
 ) -> WhatIfResult:
     """Both sides again at the calibration error's low and high ends: their total P&L there."""
-    engine = make_engine(db_url, role="reader")
-    current = active_values(engine)
-    engine.dispose()
     candidate = params_to_json(validate_params(edited, strict=True))
-    sides = (("active", current, model), ("edited", candidate, candidate_model or model))
+    engine = make_engine(db_url, role="reader")
+    sides = _sides(engine, candidate, model, candidate_model)
+    engine.dispose()
     band: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, values, side_model in sides:
