@@ -729,16 +729,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, s.snapshots_json(
                     path.rsplit("/", 1)[1], float(gte) if gte else None, float(lte) if lte else None
                 )
-            if path == "/v1beta1/options/bars":
-                return 200, s.option_bars_page(
-                    q["symbols"].split(","),
-                    _parse_time(q["start"]),
-                    _parse_time(q["end"]),
-                    int(q.get("limit") or 10_000),
-                    q.get("page_token"),
-                )
-            if path == "/v1beta1/options/trades":
-                return 200, s.option_trades_page(
+            if path in ("/v1beta1/options/bars", "/v1beta1/options/trades"):  # historical, paged alike
+                page = s.option_bars_page if path.endswith("/bars") else s.option_trades_page
+                return 200, page(
                     q["symbols"].split(","),
                     _parse_time(q["start"]),
                     _parse_time(q["end"]),
