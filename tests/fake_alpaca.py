@@ -82,6 +82,7 @@ class FakeAlpacaState:
         self.option_bars: dict[str, list[dict[str, Any]]] = {}
         self.option_bar_page_size = 10_000
         self.option_trades: dict[str, list[dict[str, Any]]] = {}  # GET /v1beta1/options/trades, same paging
+        self.greekless = 0  # 1: every second snapshot without greeks or IV; 2: every snapshot
         self.option_trades_refused = False  # 403, as for an account whose data plan has no option trades
 
     # ---- the test's levers ------------------------------------------------------------------
@@ -570,12 +571,14 @@ class FakeAlpacaState:
                 strike = float(chain.strikes[i])
                 if (gte is not None and strike < gte) or (lte is not None and strike > lte):
                     continue
-                snaps[q.contract.symbol] = {
+                snap: dict[str, Any] = {
                     "latestQuote": _quote_wire(q.bid, q.ask, self.now),
                     "latestTrade": {"t": _ts(self.now), "x": "C", "p": round(q.mid, 2), "s": 1, "c": "I"},
-                    "impliedVolatility": float(q.iv),
-                    "greeks": {"delta": float(q.delta), "gamma": 0.05, "rho": 0.001, "theta": -0.5, "vega": 0.02},
                 }
+                if not (self.greekless == 2 or (self.greekless == 1 and i % 2)):  # the feed omits both keys
+                    snap["impliedVolatility"] = float(q.iv)
+                    snap["greeks"] = {"delta": float(q.delta), "gamma": 0.05, "rho": 0.001, "theta": -0.5, "vega": 0.02}
+                snaps[q.contract.symbol] = snap
         return {"snapshots": snaps, "next_page_token": None}
 
     def contracts_json(self, underlyings: list[str], expiry: date | None) -> dict[str, Any]:

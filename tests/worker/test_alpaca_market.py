@@ -14,10 +14,13 @@ import yfinance
 
 from core.calendar import NY
 from core.data_quality import check_bars
+from core.options.day_vol import same_day_vol
+from core.options.pricing import bs_price_delta_vec
 from core.params import TradingParams
 from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_market import AlpacaMarketData
+from worker.adapters.live_day_vol import feed_atm_iv
 from worker.adapters.yahoo import YahooSource, YahooUnavailableError
 
 
@@ -184,3 +187,74 @@ def test_yfinance_failures_are_errors_not_zeros(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(yfinance.Ticker, "history", lambda self, **kw: pd.DataFrame({"Close": [1.0]}))
     with pytest.raises(YahooUnavailableError, match="no rows"):
         YahooSource().vix_closes_before(SESSION_DAY)
+
+
+def _daily_opens(opens: dict[str, float], server: FakeAlpacaServer) -> Any:
+    """yfinance history where ^VIX/^VIX1D daily bars hold today's open, and ^VIX minutes the sim's VIX."""
+
+    def history(self: yfinance.Ticker, **kwargs: Any) -> pd.DataFrame:
+        now = server.state.now
+        if kwargs.get("interval") == "1d" and self.ticker in opens:
+            index = pd.DatetimeIndex([pd.Timestamp(now.date(), tz=NY)], name="Date")
+            value = opens[self.ticker]
+        elif self.ticker == "^VIX" and kwargs.get("interval") == "1m":
+            index = pd.DatetimeIndex([now.replace(second=0) - timedelta(minutes=1)], name="Datetime")
+            value = server.state.market.vix(now)
+        else:
+            return pd.DataFrame()  # nothing for this ticker
+        frame = {"Open": value, "High": value, "Low": value, "Close": value, "Volume": 0}
+        return pd.DataFrame(frame, index=index)
+
+    return history
+
+
+def _fallback_deltas(server: FakeAlpacaServer, vol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The chain's deltas from the adapter and Black-Scholes deltas at `vol`, on the same contracts."""
+    market = AlpacaMarketData(clients_for(server, ALPACA_VIX_SYMBOL=""))
+    now = server.state.now
+    chain = market.chain("SPY", now)
+    session = market.session(now)
+    assert chain is not None and session is not None
+    minutes_left = (session.close - now).total_seconds() / 60.0
+    vols = np.full(len(chain.strikes), vol)
+    _, expected = bs_price_delta_vec(chain.spot, chain.strikes, minutes_left, vols, chain.is_call)
+    return chain.delta, expected
+
+
+def test_a_chain_without_greeks_is_priced_from_vix1d_moved_by_the_vix(
+    server: FakeAlpacaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.greekless = 2  # the feed sends quotes only: no IV anywhere to read the market's vol from
+    monkeypatch.setattr(yfinance.Ticker, "history", _daily_opens({"^VIX": 18.0, "^VIX1D": 12.0}, server))
+    vix_now = server.state.market.vix(server.state.now)
+    got, expected = _fallback_deltas(server, same_day_vol(vix_now, 18.0, 12.0) / 100.0)
+    np.testing.assert_allclose(got, expected)
+    # without a VIX1D print today the VIX alone, scaled to VIX1D points: a different (and named) answer
+    monkeypatch.setattr(yfinance.Ticker, "history", _daily_opens({"^VIX": 18.0}, server))
+    got_scaled, expected_scaled = _fallback_deltas(server, same_day_vol(vix_now, 18.0) / 100.0)
+    np.testing.assert_allclose(got_scaled, expected_scaled)
+    assert not np.allclose(got, got_scaled)
+
+
+def test_contracts_without_greeks_take_the_feeds_at_the_money_iv(
+    server: FakeAlpacaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.state.greekless = 1  # every second contract comes without IV or greeks
+    monkeypatch.setattr(yfinance.Ticker, "history", _daily_opens({"^VIX": 18.0, "^VIX1D": 12.0}, server))
+    truth = server.state.market.chain("SPY", server.state.now)
+    assert truth is not None
+    with_iv = np.arange(len(truth.strikes)) % 2 == 0
+    atm = feed_atm_iv(truth.spot, truth.strikes[with_iv], truth.iv[with_iv])
+    got, expected = _fallback_deltas(server, atm)
+    np.testing.assert_allclose(got[~with_iv], expected[~with_iv])
+    np.testing.assert_allclose(got[with_iv], truth.delta[with_iv])  # the feed's own greeks where it sent them
+    # the feed's vol that minute, not the model's: the two differ on this chain
+    assert atm != pytest.approx(same_day_vol(server.state.market.vix(server.state.now), 18.0, 12.0) / 100.0)
+
+
+def test_yfinance_daily_open_is_nan_before_the_day_has_a_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    yesterday = pd.DatetimeIndex([pd.Timestamp(SESSION_DAY - timedelta(days=3), tz=NY)], name="Date")
+    frame = pd.DataFrame({"Open": 11.0, "High": 11.0, "Low": 11.0, "Close": 11.0, "Volume": 0}, index=yesterday)
+    monkeypatch.setattr(yfinance.Ticker, "history", lambda self, **kw: frame)
+    assert np.isnan(YahooSource().daily_open("^VIX1D", SESSION_DAY))
+    assert YahooSource().daily_open("^VIX1D", SESSION_DAY - timedelta(days=3)) == 11.0

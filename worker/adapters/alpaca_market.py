@@ -8,7 +8,8 @@
   the source (as it is for every Alpaca plan today). No VIX at all blocks entries (data_vix).
 - The 0DTE chain: tradable contracts from TradingClient.get_option_contracts (once a day) and
   quotes, IV and greeks from OptionHistoricalDataClient.get_option_chain (once a minute);
-  a contract without greeks gets a Black-Scholes delta from its IV.
+  a contract without greeks gets a Black-Scholes delta from its IV, or from the same-day vol of
+  worker/adapters/live_day_vol.py (the feed's at-the-money IV, else yfinance's VIX1D model).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from core.options.pricing import bs_price_delta_vec
 from core.protocols import BarView
 from core.types import OptionContract, PriceSource, Quote, Right
 from worker.adapters.alpaca_http import AlpacaClients
+from worker.adapters.live_day_vol import LiveDayVol
 from worker.adapters.yahoo import YahooSource, YahooUnavailableError
 
 MAX_CONTRACT_PAGES = 20
@@ -57,6 +59,7 @@ class AlpacaMarketData:
         self.settings = clients.settings
         self.symbols = symbols
         self.yahoo = yahoo or YahooSource()
+        self.day_vol = LiveDayVol(self.yahoo)
         self._sessions: dict[date, Session | None] = {}
         self._day: date | None = None
         self._bars: dict[str, _SymbolBars] = {}
@@ -277,8 +280,11 @@ class AlpacaMarketData:
             np.array(col) for col in zip(*rows, strict=True)
         )
         missing = ~np.isfinite(delta)
-        if missing.any():  # no greeks: a Black-Scholes delta from the contract's IV (or VIX)
-            vol = np.where(np.isfinite(iv), iv, self.vix(now) / 100.0)
+        if missing.any():  # no greeks: a Black-Scholes delta from the contract's IV, else the day's vol
+            fallback = self.day_vol.fallback(session.day, self.vix(now), spot, strikes, iv)
+            if not np.isfinite(iv[missing]).all():
+                log.info("%s: contracts without an IV priced at %.3f (%s)", underlying, fallback.vol, fallback.source)
+            vol = np.where(np.isfinite(iv), iv, fallback.vol)
             minutes_left = max((session.close - now).total_seconds() / 60.0, 1.0)
             _, bs_delta = bs_price_delta_vec(spot, strikes, minutes_left, vol, is_call.astype(bool))
             delta = np.where(missing, bs_delta, delta)

@@ -1,4 +1,4 @@
-"""yfinance as the fallback data source: 1-minute bars of today's session and VIX.
+"""yfinance as the fallback data source: 1-minute bars of today's session, VIX and VIX1D opens.
 
 yfinance answers with pandas frames indexed by a tz-aware DatetimeIndex (New York time) with
 columns Open, High, Low, Close, Volume (and Dividends, Stock Splits). An empty frame or a
@@ -82,6 +82,12 @@ class YahooSource:
         if closes.empty:
             raise YahooUnavailableError("yfinance ^VIX: no minute bar yet today")
         return float(closes.iloc[-1])
+
+    def daily_open(self, ticker: str, day: date) -> float:
+        """`ticker`'s open on `day` from its daily bars (NaN when `day` has no bar yet)."""
+        frame = self._frame(ticker, period="5d", interval="1d")
+        opens = frame["Open"][frame.index.tz_convert(NY).date == day].dropna()
+        return float(opens.iloc[-1]) if not opens.empty and float(opens.iloc[-1]) > 0.0 else float("nan")
 
     def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
         """Daily VIX closes of the sessions before `day`, oldest first."""
