@@ -125,3 +125,75 @@ def confidence_rows(rows: list[dict[str, Any]], evaluation_id: str) -> dict[str,
             )
         out[label] = (pd.DataFrame(buckets), pd.DataFrame(m.get("thresholds") or []))
     return out
+
+
+def active_selection(models: list[dict[str, Any]], active: str | None) -> dict[str, Any]:
+    """What `make model`'s selection recorded for the model the worker runs (empty: none)."""
+    for m in models:
+        if m["version"] == active:
+            meta = m.get("metadata_json") or {}
+            return dict((meta.get("metrics") or {}).get("selection") or {})
+    return {}
+
+
+def _span(lo: Any, hi: Any, fmt: str = ",.0f") -> str:
+    return "" if lo is None or hi is None else f"{format(lo, fmt)} .. {format(hi, fmt)}"
+
+
+def runs_label(
+    policy: str, seed: Any, evaluation_id: str, policy_mode: str, active: str | None, selection: dict[str, Any]
+) -> str:
+    """Whether the worker runs this row's policy: the rules under policy_mode rules, the shipped seed's
+    model under rl when the worker's model was chosen by this evaluation; both under both."""
+    rules_run = policy_mode in ("rules", "both") and policy == "rules"
+    model_run = (
+        policy_mode in ("rl", "both")
+        and policy == "rl"
+        and active is not None
+        and selection.get("evaluation_id") == evaluation_id
+        and seed == selection.get("chosen_seed")
+    )
+    if rules_run:
+        return f"yes (policy_mode {policy_mode})"
+    if model_run:
+        return f"yes: {active} (policy_mode {policy_mode})"
+    return ""
+
+
+def candidates(
+    rows: list[dict[str, Any]], evaluation_id: str, policy_mode: str, active: str | None, selection: dict[str, Any]
+) -> pd.DataFrame:
+    """Each candidate (one seed's model, pooled over the folds) beside the baselines on the same
+    out-of-sample days: trades per day, median holding time, win rate, P&L with its interval and the
+    price-model band, the selection score, and which one the worker runs."""
+    scores = {c["seed"]: c.get("score") for c in selection.get("candidates", [])}
+    if selection.get("evaluation_id") != evaluation_id:
+        scores = {}
+    out = []
+    for r in rows:
+        if r["evaluation_id"] != evaluation_id or r["fold"] >= 0:
+            continue
+        m, policy, seed = r["metrics"] or {}, r["policy"], r["seed"]
+        candidate = policy.startswith("rl")
+        win = m.get("win_rate")
+        out.append(
+            {
+                "role": "candidate" if candidate else "baseline",
+                "policy": policy,
+                "seed": "" if seed is None else str(seed),
+                "days": m.get("days"),
+                "trades": m.get("trades"),
+                "trades per day": m.get("trades_per_day"),
+                "median hold (min)": m.get("hold_median_min"),
+                "win rate %": None if win is None else round(100.0 * win, 1),
+                "P&L": m.get("pnl"),
+                "P&L 95% interval": _span(m.get("pnl_lo"), m.get("pnl_hi")),
+                "P&L at the price model's error": _span(m.get("pnl_band_lo"), m.get("pnl_band_hi")),
+                "score vs best baseline": scores.get(seed) if policy == "rl" else None,
+                "worker runs": runs_label(policy, seed, evaluation_id, policy_mode, active, selection),
+            }
+        )
+    frame = pd.DataFrame(out)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["role", "policy", "seed"], ascending=[False, True, True], kind="stable")

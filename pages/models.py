@@ -8,7 +8,8 @@ import streamlit as st
 from console import charts, models_view
 from console.data import reader
 from console.login import require_gate
-from db import model_store
+from core.params import TradingParams
+from db import model_store, reads
 
 FIGURE_LABELS = {
     "pnl": "P&L",
@@ -24,15 +25,41 @@ def registry() -> None:
     st.subheader("Registry")
     engine = reader()
     active = model_store.active_model(engine)
-    frame = models_view.registry(model_store.models(engine), active)
+    mode = policy_mode()
+    # under policy_mode rules the model may be loaded but decides nothing: it is not ticked as running
+    frame = models_view.registry(model_store.models(engine), active if mode != "rules" else None)
     if frame.empty:
         st.write(
             "No model registered yet: the worker registers the model it loads; `python -m worker.evaluate` "
             "registers the one it evaluates."
         )
         return
-    st.caption(f"The worker's newest run loaded **{active or 'no model (rules only)'}**.")
+    loaded = f"The worker's newest run loaded {active or 'no model'}"
+    decides = "the rules decide; the model is not consulted" if mode == "rules" else f"policy_mode {mode}"
+    st.caption(f"{loaded}; {decides}.")
     st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def policy_mode() -> str:
+    """Who decides under the active parameter version (rl, rules or both)."""
+    control = reads.control_state(reader()) or {}
+    version = reads.param_version(reader(), int(control.get("active_param_version") or 0))
+    return TradingParams.model_validate(version["values"] if version else {}).policy_mode.value
+
+
+def candidates(rows: list[dict[str, object]], chosen: str) -> None:
+    """Every candidate beside the baselines on the same days, and which one the worker runs."""
+    engine = reader()
+    active = model_store.active_model(engine)
+    selection = models_view.active_selection(model_store.models(engine), active)
+    mode = policy_mode()
+    st.markdown("**Candidates beside the baselines** (out of sample, all folds pooled)")
+    if selection.get("evaluation_id") == chosen:
+        st.caption(f"The selection: {selection.get('verdict', '')}")
+    frame = models_view.candidates(rows, chosen, mode, active, selection)  # type: ignore[arg-type]
+    st.dataframe(frame, hide_index=True, width="stretch")
+    if not frame["worker runs"].astype(bool).any():
+        st.caption(f"The worker runs none of these: policy_mode {mode}, model {active or 'none loaded'}.")
 
 
 def evaluation() -> None:
@@ -40,9 +67,13 @@ def evaluation() -> None:
     rows = model_store.evaluations(reader())
     ids = models_view.evaluation_ids(rows)
     if not ids:
-        st.write("No evaluation yet. Run `python -m worker.evaluate` (see the README).")
+        st.write(
+            "No evaluation in this database yet. Run `make model` or `python -m worker.evaluate` (see the README; "
+            "the figures it quotes come from those commands on ../shared/data)."
+        )
         return
     chosen = st.selectbox("Evaluation", ids, key="models_eval")
+    candidates(rows, chosen)  # type: ignore[arg-type]
     frame = models_view.results(rows, chosen)
     pooled = models_view.overall(frame)
     figure = st.selectbox("Figure", list(FIGURE_LABELS), format_func=FIGURE_LABELS.get, key="models_figure")

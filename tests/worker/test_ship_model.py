@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+import pytest
+from sqlalchemy import create_engine, insert, text
 
 from core.policy.rl import RLPolicy
+from db import model_store
+from db.control import save_param_version
+from db.models import Run
+from tests.console_helpers import open_page
 from tests.support import ROOT
 from worker.offline.ship_model import candidates, choose_seed, markdown, oos_table, verdict
 
@@ -53,7 +59,9 @@ def test_the_table_puts_the_chosen_seed_beside_the_baselines_with_intervals() ->
     assert "| rl |" in markdown(table, 100_000.0) and "20 [0, 21]" in markdown(table, 100_000.0)
 
 
-def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures(tmp_path: Path) -> None:
+def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db, out = f"sqlite:///{tmp_path / 'eval.db'}", tmp_path / "models" / "shipped.zip"
     args = ["--source", "synthetic", "--seeds", "1", "2", "--timesteps", "512", "--folds", "2"]
     args += ["--train-days", "10", "--test-days", "2", "--workers", "1", "--db", db, "--out", str(out)]
@@ -83,3 +91,31 @@ def test_make_models_command_ships_the_chosen_seed_and_its_out_of_sample_figures
     engine.dispose()
     assert stored and stored > 0, "the walk-forward's rows are in the database for the Models page"
     assert "| rl |" in done.stdout and "shipped" in done.stdout
+    _models_page_shows_the_candidates(db, meta, monkeypatch)
+
+
+def _models_page_shows_the_candidates(db: str, meta: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Models page, once a worker runs the shipped model: each candidate beside the baselines."""
+    at = open_page(db, "models", monkeypatch)  # migrates and seeds the control rows (policy_mode rl)
+    engine = create_engine(db)
+    model_store.register_model(engine, meta["model_version"], "models/shipped.zip", meta)
+    with engine.begin() as conn:
+        run = {"id": "w1", "kind": "worker", "mode": "sim", "source": "synthetic", "started_at": datetime.now(UTC)}
+        conn.execute(insert(Run).values(**run, args={"model_version": meta["model_version"]}))
+    engine.dispose()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    registry, table = at.dataframe[0].value, at.dataframe[1].value
+    assert list(registry[registry["active"]]["version"]) == [meta["model_version"]]
+    assert {"candidate", "baseline"} == set(table["role"]) and {"rules", "hold", "underlying"} <= set(table["policy"])
+    running = table[table["worker runs"].astype(bool)]
+    assert list(running["policy"]) == ["rl"] and running["seed"].iloc[0] == str(meta["seed"])
+    assert running["worker runs"].iloc[0] == f"yes: {meta['model_version']} (policy_mode rl)"
+    assert any(meta["metrics"]["selection"]["verdict"] in c.value for c in at.caption)
+    engine = create_engine(db)
+    save_param_version(engine, {"policy_mode": "rules"}, author="alice", note="the demo trades on rules")
+    engine.dispose()
+    at.run()
+    registry, table = at.dataframe[0].value, at.dataframe[1].value
+    assert not registry["active"].any(), "under policy_mode rules the model is loaded but decides nothing"
+    assert list(table[table["worker runs"].astype(bool)]["policy"]) == ["rules"]
