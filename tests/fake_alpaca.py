@@ -156,7 +156,11 @@ class FakeAlpacaState:
             if late and (opening or self.refuse_closing_after_cutoff):
                 raise ApiError(403, 40310000, "orders on expiring options are not accepted after 15:30 ET")
             held = self.positions.get(symbol, [0, 0.0])[0]
-            if side == "sell" and held < qty:
+            if side == "sell" and body.get("position_intent") == "sell_to_open":
+                # a short put secured by cash (Alpaca level 1); a naked short call is refused
+                if contract.right.value == "C" or contract.strike * MULTIPLIER * qty > self.cash:
+                    raise ApiError(403, 40310000, "insufficient options trading level or buying power")
+            elif side == "sell" and held < qty:
                 raise ApiError(
                     403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {held})"
                 )
@@ -266,8 +270,10 @@ class FakeAlpacaState:
             pos[0] += qty
         else:
             self.cash += price * MULTIPLIER * qty
+            if pos[0] <= 0:  # opening or adding to a short: the average is the short's own
+                pos[1] = (-pos[0] * pos[1] + qty * price) / (-pos[0] + qty)
             pos[0] -= qty
-            if pos[0] <= 0:
+            if pos[0] == 0:
                 del self.positions[order["symbol"]]
 
     def _on_minute(self) -> None:
@@ -289,10 +295,9 @@ class FakeAlpacaState:
         if session is not None and session.close - timedelta(minutes=15) <= self.now < session.close:
             for symbol, (qty, _) in list(self.positions.items()):
                 if OptionContract.from_symbol(symbol).expiry <= session.day:
-                    order = self._new_order(
-                        str(uuid.uuid4()), symbol, "sell", int(qty), "market", None, "sell_to_close"
-                    )
-                    self._try_fill(order, int(qty))
+                    side, intent = ("sell", "sell_to_close") if qty > 0 else ("buy", "buy_to_close")
+                    order = self._new_order(str(uuid.uuid4()), symbol, side, abs(int(qty)), "market", None, intent)
+                    self._try_fill(order, abs(int(qty)))
 
     def cancel_all(self) -> list[dict[str, Any]]:
         out = []
@@ -403,7 +408,7 @@ class FakeAlpacaState:
                     "avg_entry_price": f"{avg:.4f}",
                     "qty": str(int(qty)),
                     "qty_available": str(int(qty)),
-                    "side": "long",
+                    "side": "long" if qty > 0 else "short",
                     "market_value": f"{qty * MULTIPLIER * mid:.2f}",
                     "cost_basis": f"{qty * MULTIPLIER * avg:.2f}",
                     "unrealized_pl": f"{qty * MULTIPLIER * (mid - avg):.2f}",

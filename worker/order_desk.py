@@ -27,7 +27,17 @@ from core.exits import BROKER_LIQUIDATION
 from core.order_rules import cycles_before_cancel, exit_order_type
 from core.params import TradingParams
 from core.protocols import Broker
-from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Right, Side, TradingState
+from core.types import (
+    FillEvent,
+    OptionContract,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
+    Reason,
+    Right,
+    Side,
+    TradingState,
+)
 from db.journal import Journal
 from worker.tradebook import EntryIntent, TradeBook
 
@@ -274,6 +284,16 @@ class OrderDesk:
         with self.journal.transaction():
             self._book(upd, now)
 
+    def _foreign_fill(self, fill: FillEvent, now: datetime) -> None:
+        """A sell on a contract the worker holds no trade in (placed outside the worker): the fill is
+        recorded with its order, no trade changes, and reconciliation compares that contract."""
+        text = (
+            f"Sell fill of {fill.qty} {fill.contract.symbol} at {fill.price:.2f} (order {fill.client_order_id}) on a "
+            "contract the worker holds no trade in: booked to no trade; reconciliation compares the account."
+        )
+        log.warning("%s", text)
+        self.journal.event("warning", "foreign_fill", text, time=now)
+
     def _book(self, upd: OrderUpdate, now: datetime) -> None:
         cid = upd.client_order_id
         working = self.working.get(cid)
@@ -297,9 +317,12 @@ class OrderDesk:
                 control, _ = self.journal.read_control()
                 sent_for = working.reason_code if working else ""
                 fill_intent = imported_intent(cid, fill.contract, sent_for, control.param_version)
-            trade_id = self.trades.apply_fill(fill, fill_intent, exit_reason) or trade_id
-            closed = self.trades.position(fill.contract.underlying) is None
-            if fill.side is Side.SELL and trade_id is not None and closed:
+            booked_to = self.trades.apply_fill(fill, fill_intent, exit_reason)
+            if booked_to is None:  # a sell of a contract no trade holds: never applied to another one
+                self._foreign_fill(fill, now)
+                continue
+            trade_id = booked_to
+            if fill.side is Side.SELL and self.trades.holding(fill.contract) is None:
                 self.first_exit_cycle.pop(trade_id, None)
             log.info("fill %s %s %d %s @ %.2f", cid[:8], fill.side.value, fill.qty, fill.contract.symbol, fill.price)
         self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if broker_request else "")

@@ -3,7 +3,10 @@
 Every fill goes through `apply_fill`: an opening fill starts a trade row with its entry reason
 (further increments of the same entry order add to that trade: one order, one trade), closing
 fills accumulate the exit average and realized P&L, and the last one closes the trade with its
-exit reason. Marks update the peak bid and the max adverse/favourable excursion, both measured
+exit reason. The book is kept per contract: a fill is applied only to the trade that holds that
+very contract, so a fill on another contract of the same underlying (an order placed by hand in
+the account) never closes or resizes the worker's trade; it is left to reconciliation, which
+compares the account with the book contract by contract. Marks update the peak bid and the max adverse/favourable excursion, both measured
 on the bid: the price the position could be sold at.
 """
 
@@ -52,14 +55,23 @@ class _Open:
 class TradeBook:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
-        self._open: dict[str, _Open] = {}  # by underlying: one position per underlying
+        self._open: dict[str, _Open] = {}  # by contract symbol; the worker opens one per underlying
         self.last_exit_at: dict[str, datetime] = {}
         self.entries_today: dict[str, int] = {}
 
     # ---- queries ------------------------------------------------------------------------
     def position(self, underlying: str) -> PositionState | None:
-        found = self._open.get(underlying)
+        """The worker's open position on `underlying` (it opens at most one per underlying)."""
+        found = self._on(underlying)
         return None if found is None else found.state
+
+    def holding(self, contract: OptionContract) -> PositionState | None:
+        """The open trade on exactly this contract, if any."""
+        found = self._open.get(contract.symbol)
+        return None if found is None else found.state
+
+    def _on(self, underlying: str) -> _Open | None:
+        return next((o for o in self._open.values() if o.state.contract.underlying == underlying), None)
 
     def open_count(self) -> int:
         return len(self._open)
@@ -96,23 +108,27 @@ class TradeBook:
                 entry_trend_pct=t.entry_trend_pct,
             )
             exit_value = (t.exit_avg or 0.0) * t.exit_qty
-            self._open[state.contract.underlying] = _Open(
+            self._open[state.contract.symbol] = _Open(
                 state, t.entry_client_order_id, t.exit_qty, exit_value, t.fees, t.mae_pct, t.mfe_pct
             )
 
     # ---- fills --------------------------------------------------------------------------
     def apply_fill(self, fill: FillEvent, intent: EntryIntent | None, exit_reason: Reason | None) -> int | None:
-        """Book one fill; returns the trade id it belongs to."""
-        underlying = fill.contract.underlying
+        """Book one fill on the trade holding that contract; returns the trade id it belongs to, or
+        None for a sell of a contract no trade holds (applied to nothing)."""
+        held = self._open.get(fill.contract.symbol)
         if fill.side is Side.BUY:
             if intent is None:
                 raise ValueError(f"opening fill {fill.client_order_id} without an entry intent")
-            held = self._open.get(underlying)
             if held is not None and held.entry_cid == fill.client_order_id:
                 return self._add(held, fill)
             return self._open_or_add(fill, intent)
-        held = self._open.get(underlying)
         if held is None:
+            log.warning(
+                "sell fill %s on %s: no trade holds that contract; applied to nothing",
+                fill.client_order_id,
+                fill.contract.symbol,
+            )
             return None
         return self._reduce(
             held, fill, exit_reason or Reason("unknown_exit", "Closed by an order the worker did not send.")
@@ -157,7 +173,7 @@ class TradeBook:
             intent.vix,
             intent.trend_pct,
         )
-        self._open[fill.contract.underlying] = _Open(state, fill.client_order_id, fees=fill.fee)
+        self._open[fill.contract.symbol] = _Open(state, fill.client_order_id, fees=fill.fee)
         log.info(
             "trade %d opened: %d %s at %.2f (%s, confidence %.2f)",
             trade_id,
@@ -210,7 +226,7 @@ class TradeBook:
         )
         if st.qty_open == 0:
             fields.update(status="closed", exit_time=fill.time, exit_reason_code=reason.code, exit_reason=reason.text)
-            del self._open[st.contract.underlying]
+            del self._open[st.contract.symbol]
             self.last_exit_at[st.contract.underlying] = fill.time
             log.info(
                 "trade %d closed: %s at %.2f after %.0f min, P&L %+.2f (%s)",
@@ -227,7 +243,7 @@ class TradeBook:
     # ---- marks --------------------------------------------------------------------------
     def mark(self, underlying: str, bid: float, at: datetime) -> float:
         """Update peak and excursions from this bar's bid; returns unrealized % on the bid."""
-        held = self._open.get(underlying)
+        held = self._on(underlying)
         if held is None:
             return 0.0
         st = held.state

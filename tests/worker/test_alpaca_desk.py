@@ -158,3 +158,28 @@ def test_the_fakes_close_all_answers_207_with_a_failed_entry_while_contracts_are
     answers = rt.clients.trading.close_all_positions(cancel_orders=True)
     failed = [a for a in answers if a.status == 403]
     assert failed and "insufficient qty available" in failed[0].body.message  # type: ignore[union-attr]
+
+
+def test_a_foreign_option_fill_on_the_same_underlying_leaves_the_workers_trade_alone(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    held = _buy(rt, server).contract  # the worker's SPY call
+    chain = server.state.market.chain("SPY", server.state.now)
+    assert chain is not None
+    put = next(chain.quote(i).contract for i in range(len(chain.strikes)) if not chain.is_call[i])
+    # the operator sells a SPY put to open by hand in the same account
+    body = {"symbol": put.symbol, "qty": "1", "side": "sell", "type": "market", "time_in_force": "day",
+            "position_intent": "sell_to_open", "client_order_id": "by-hand-1"}  # fmt: skip
+    assert server.state.submit(body, None)["status"] == "filled"
+    server.state.advance()
+    rt.cycle.desk.sync(server.state.now)
+    assert _rows(rt, "SELECT contract, status, qty_open, exit_reason_code FROM trade") == [
+        (held.symbol, "open", 4, None)
+    ], "the put's fill is not the call's exit"
+    assert rt.cycle.book.holding(held) is not None and rt.cycle.book.holding(put) is None
+    assert _rows(rt, "SELECT contract, qty FROM fill WHERE client_order_id = 'by-hand-1'") == [(put.symbol, 1)]
+    foreign = _rows(rt, "SELECT message FROM event WHERE code = 'foreign_fill'")
+    assert foreign and put.symbol in str(foreign[0][0])
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.problems == [f"unknown position {put.symbol}: broker -1, database 0"], "compared contract by contract"

@@ -286,7 +286,7 @@ def test_excursions_and_equity_are_marked_at_the_bid(runtime: Runtime) -> None:
     quote = runtime.market.quote(pos.contract, now)
     assert quote is not None and quote.bid < quote.mid
     runtime.cycle.book.mark(pos.contract.underlying, quote.bid, now)
-    held = runtime.cycle.book._open[pos.contract.underlying]
+    held = runtime.cycle.book._open[pos.contract.symbol]
     assert held.mae_pct <= (quote.bid / pos.entry_price - 1.0) * 100.0 + 1e-9
     assert isinstance(runtime.broker, SimBroker)
     runtime.broker.sync(now)
