@@ -130,6 +130,15 @@ class TradingParams(BaseModel):
         ge=0,
         le=7200,
     )
+    broker_refusals_before_reducing: int = _f(
+        3,
+        "safeguards",
+        "refusals",
+        "The broker refusing the same order (same contract, same message) this many times in a row sets REDUCING "
+        "and alerts, naming the broker's message.",
+        ge=1,
+        le=50,
+    )
     max_open_positions: int = _f(
         2, "safeguards", "positions", "Most positions open at once across all underlyings.", ge=0, le=20
     )

@@ -82,6 +82,7 @@ class FakeAlpacaState:
         self.option_bars: dict[str, list[dict[str, Any]]] = {}
         self.option_bar_page_size = 10_000
         self.option_trades: dict[str, list[dict[str, Any]]] = {}  # GET /v1beta1/options/trades, same paging
+        self.refuse_opening = ""  # a 403 with this message for every opening order (e.g. options level too low)
         self.greekless = 0  # 1: every second snapshot without greeks or IV; 2: every snapshot
         self.option_trades_refused = False  # 403, as for an account whose data plan has no option trades
 
@@ -152,6 +153,8 @@ class FakeAlpacaState:
             if body.get("time_in_force") != "day":
                 raise ApiError(422, 42210000, "options orders must be day orders")
             opening = body.get("position_intent", "").endswith("to_open")
+            if opening and self.refuse_opening:
+                raise ApiError(403, 40310000, self.refuse_opening)
             late = contract.expiry == session.day and self.now >= session.close - timedelta(minutes=30)
             if late and (opening or self.refuse_closing_after_cutoff):
                 raise ApiError(403, 40310000, "orders on expiring options are not accepted after 15:30 ET")

@@ -37,6 +37,7 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
     "console_broker_stop": AlertKind.STOP_INCOMPLETE,
     "broker_error": AlertKind.BROKER_FAILURE,
     "broker_errors": None,
+    "broker_refusals": None,
     "worker_errors": None,
     "reconcile_mismatch": AlertKind.RECONCILE_MISMATCH,
     "cycle_failed": AlertKind.WORKER_ERROR,

@@ -39,6 +39,7 @@ from core.types import (
     TradingState,
 )
 from db.journal import Journal
+from worker.health import RefusalWatch
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.desk")
@@ -107,6 +108,7 @@ class OrderDesk:
         self.fills_booked = 0
         self.stop_orders: set[str] = set()  # the broker's close-all orders of the running stop
         self.frozen: Reason | None = None  # set when the worker stops on a database failure: nothing is sent
+        self.refusals = RefusalWatch(journal)  # the same 4xx refusal again and again: REDUCING
 
     # ---- queries ------------------------------------------------------------------------
     def working_for(self, underlying: str) -> bool:
@@ -174,6 +176,10 @@ class OrderDesk:
         self.working[cid] = order
         try:
             upd = self.broker.submit(request, now)
+            if upd.status is OrderStatus.REJECTED:  # the broker answered no (a 4xx): not a failure
+                self.refusals.refused(request.contract.symbol, upd.reject_reason or "rejected", now)
+            else:
+                self.refusals.accepted(request.contract.symbol)
         except Exception as exc:
             self.broker_errors += 1
             try:
@@ -215,6 +221,7 @@ class OrderDesk:
         """Cancel what has worked too long: exits after one cycle (re-priced next cycle),
         entries after `entry_cancel_after_cycles`."""
         self.cycle_no += 1
+        self.refusals.limit = params.broker_refusals_before_reducing
         for cid, w in list(self.working.items()):
             if w.cancel_requested:
                 continue

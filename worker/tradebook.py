@@ -6,8 +6,8 @@ fills accumulate the exit average and realized P&L, and the last one closes the 
 exit reason. The book is kept per contract: a fill is applied only to the trade that holds that
 very contract, so a fill on another contract of the same underlying (an order placed by hand in
 the account) never closes or resizes the worker's trade; it is left to reconciliation, which
-compares the account with the book contract by contract. Marks update the peak bid and the max adverse/favourable excursion, both measured
-on the bid: the price the position could be sold at.
+compares the account with the book contract by contract. Marks update the peak bid and the max
+adverse/favourable excursion, both measured on the bid: the price the position could be sold at.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from core.params import TradingParams
 from core.sizing import collar_price
 from core.types import OrderRequest, OrderStatus, Side, TradingState
 from db.control import set_trading_state
@@ -183,3 +184,42 @@ def test_a_foreign_option_fill_on_the_same_underlying_leaves_the_workers_trade_a
     assert foreign and put.symbol in str(foreign[0][0])
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.problems == [f"unknown position {put.symbol}: broker -1, database 0"], "compared contract by contract"
+
+
+def test_the_same_refusal_again_and_again_sets_reducing_naming_the_brokers_message(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    rt.cycle.desk.review(server.state.now, TradingParams(broker_refusals_before_reducing=3))
+    server.state.refuse_opening = "account not eligible to trade this option strategy"
+    for n in range(1, 4):
+        request = _buy_request(server, qty=n)  # a different size each time: still the same refusal
+        placed = rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
+        assert placed.update is not None and placed.update.status is OrderStatus.REJECTED
+        state = _rows(rt, "SELECT state FROM controlstate")[0][0]
+        assert state == ("REDUCING" if n == 3 else "ACTIVE"), f"after {n} refusals"
+    reason = _rows(rt, "SELECT reason_code, reason FROM controlstate")[0]
+    assert reason[0] == "broker_refusals" and "not eligible to trade this option strategy" in str(reason[1])
+    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'broker_refused'") == [(3,)]
+    denied = rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())
+    assert denied.denied is not None and denied.denied.code == "trading_state", "no fourth try is sent"
+
+
+def test_refusals_that_differ_or_are_interrupted_do_not_escalate(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    for message in ("insufficient options buying power", "account not eligible", "insufficient options buying power"):
+        server.state.refuse_opening = message
+        rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())
+    server.state.refuse_opening = ""
+    rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())  # accepted: reset
+    server.state.refuse_opening = "insufficient options buying power"
+    rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())
+    assert _rows(rt, "SELECT state FROM controlstate")[0][0] == "ACTIVE"
+
+
+def _buy_request(server: FakeAlpacaServer, qty: int = 1) -> OrderRequest:
+    contract = atm_call(server)
+    ask = server.state.quote(contract.symbol)[1]
+    return OrderRequest(str(uuid.uuid4()), contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
