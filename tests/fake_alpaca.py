@@ -185,6 +185,21 @@ class FakeAlpacaState:
                 self._try_fill(order, qty)
             return order
 
+    def replace(self, order_id: str, limit: float) -> dict[str, Any]:
+        """PATCH /v2/orders/{id} as Alpaca does it (here from outside the worker, e.g. the dashboard):
+        a new order for what is left, with its own ids; the old one becomes `replaced`."""
+        with self.lock:
+            old = self.orders[order_id]
+            left = int(old["qty"]) - int(old["filled_qty"])
+            new = self._new_order(
+                str(uuid.uuid4()), old["symbol"], old["side"], left, "limit", limit, old["position_intent"]
+            )
+            new["replaces"] = old["id"]
+            old.update(status="replaced", replaced_by=new["id"], replaced_at=_ts(self.now), updated_at=_ts(self.now))
+            self.resting.pop(old["id"], None)
+            self._try_fill(new, left)
+            return new
+
     def read_order(self, order: dict[str, Any]) -> dict[str, Any]:
         """A read of an order: a pending_new order has been accepted by the time it is read."""
         if order["status"] == "pending_new":

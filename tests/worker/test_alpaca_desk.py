@@ -223,3 +223,54 @@ def _buy_request(server: FakeAlpacaServer, qty: int = 1) -> OrderRequest:
     contract = atm_call(server)
     ask = server.state.quote(contract.symbol)[1]
     return OrderRequest(str(uuid.uuid4()), contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
+
+
+def _resting_buy(rt: Runtime, server: FakeAlpacaServer, qty: int = 2) -> tuple[OrderRequest, str]:
+    """An entry limit far below the market: it rests at the broker. Returns it and its broker id."""
+    contract = atm_call(server)
+    bid = server.state.quote(contract.symbol)[0]
+    request = OrderRequest(str(uuid.uuid4()), contract, Side.BUY, qty, True, "limit", round(bid * 0.5, 2))
+    rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
+    assert rt.cycle.desk.working_for(contract.underlying)
+    return request, server.state.by_cid[request.client_order_id]
+
+
+def test_a_replaced_order_is_followed_to_its_successor_and_its_fills_are_booked(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    request, order_id = _resting_buy(rt, server)
+    ask = server.state.quote(request.contract.symbol)[1]
+    successor = server.state.replace(order_id, limit=round(ask * 1.03, 2))  # re-priced outside the worker
+    assert successor["status"] == "filled"
+    server.state.advance()
+    rt.cycle.desk.sync(server.state.now)
+    assert _rows(rt, "SELECT status, filled_qty FROM orders") == [("filled", 2)]
+    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(2,)]
+    assert _rows(rt, "SELECT contract, qty_open FROM trade") == [(request.contract.symbol, 2)]
+    assert not rt.cycle.desk.working_for("SPY")
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.clean, report.problems
+
+
+@pytest.mark.parametrize(
+    ("status", "filled", "expected"),
+    [("done_for_day", 0, "expired"), ("calculated", 2, "filled"), ("calculated", 1, "expired")],
+)
+def test_done_for_day_and_calculated_orders_end_and_free_the_symbol(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, status: str, filled: int, expected: str
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    request, order_id = _resting_buy(rt, server)
+    price = server.state.quote(request.contract.symbol)[1]
+    order = server.state.orders[order_id]
+    with server.state.lock:  # what Alpaca reports at the end of the order's day
+        order.update(status=status, filled_qty=str(filled), filled_avg_price=f"{price:.4f}" if filled else None)
+        server.state.resting.pop(order_id, None)
+        if filled:
+            server.state.set_position(request.contract.symbol, filled, price)
+    server.state.advance()
+    rt.cycle.desk.sync(server.state.now)
+    assert _rows(rt, "SELECT status, filled_qty FROM orders") == [(expected, filled)]
+    assert not rt.cycle.desk.working_for("SPY"), f"{status} no longer blocks the symbol"
+    assert _rows(rt, "SELECT coalesce(sum(qty_open), 0) FROM trade") == [(filled,)]

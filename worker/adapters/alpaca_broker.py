@@ -27,6 +27,14 @@ from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, i
 
 log = logging.getLogger("worker.alpaca")
 
+# Alpaca's order statuses as the desk sees them (docs.alpaca.markets, "Order Lifecycle"):
+# - done_for_day: done executing for the day, no further updates until the next day; a same-day
+#   order never fills again, so it ends (what it filled is booked);
+# - calculated: completed for the day (filled or done for day), settlement pending: filled when
+#   all of it filled, else ended like done_for_day (see `_status_of`);
+# - held (a leg waiting on its parent) and suspended (not eligible for trading, rare): still open
+#   at the broker, so still working here; the desk's timeouts cancel them;
+# - replaced: followed to its successor (`AlpacaBroker._follow`), never read as an ending.
 _STATUS = {
     "new": OrderStatus.ACCEPTED,
     "accepted": OrderStatus.ACCEPTED,
@@ -35,18 +43,25 @@ _STATUS = {
     "pending_replace": OrderStatus.ACCEPTED,
     "pending_cancel": OrderStatus.PENDING_CANCEL,
     "pending_review": OrderStatus.ACCEPTED,
-    "done_for_day": OrderStatus.ACCEPTED,
-    "calculated": OrderStatus.ACCEPTED,
+    "done_for_day": OrderStatus.EXPIRED,
     "held": OrderStatus.ACCEPTED,
+    "suspended": OrderStatus.ACCEPTED,
     "partially_filled": OrderStatus.PARTIALLY_FILLED,
     "filled": OrderStatus.FILLED,
     "canceled": OrderStatus.CANCELED,
-    "replaced": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
     "rejected": OrderStatus.REJECTED,
-    "suspended": OrderStatus.REJECTED,
     "stopped": OrderStatus.ACCEPTED,
 }
+MAX_REPLACEMENTS = 10  # successors followed from one order
+
+
+def _status_of(order: Order) -> OrderStatus:
+    raw = _value(order.status)
+    if raw == "calculated":
+        done = int(float(order.filled_qty or 0)) >= int(float(order.qty or 0))
+        return OrderStatus.FILLED if done else OrderStatus.EXPIRED
+    return _STATUS.get(raw, OrderStatus.ACCEPTED)
 
 
 @dataclass
@@ -83,6 +98,7 @@ class AlpacaBroker:
         self.underlyings = underlyings
         self.known: dict[str, _Known] = {}
         self.ignored: dict[str, str] = {}  # symbol -> what: holdings and orders the trading path leaves alone
+        self.successor_of: dict[str, str] = {}  # a replacement's client order id -> the order it replaced
 
     # ---- calls --------------------------------------------------------------------------
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
@@ -118,7 +134,11 @@ class AlpacaBroker:
         orders = self._call(
             "get_orders", self.trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
         )
-        return [self._update(o, report_fills=False) for o in orders if self._is_ours_to_trade(o)]
+        return [
+            self._update(o, report_fills=False)
+            for o in orders
+            if self._is_ours_to_trade(o) and o.client_order_id not in self.successor_of
+        ]
 
     def _is_ours_to_trade(self, order: Order) -> bool:
         """An option order on a traded underlying; anything else (stock, crypto) is left alone."""
@@ -240,8 +260,8 @@ class AlpacaBroker:
         orders = self._call("get_orders", self.trading.get_orders, request)
         updates = []
         for order in orders:
-            if not self._is_ours_to_trade(order):
-                continue
+            if not self._is_ours_to_trade(order) or order.client_order_id in self.successor_of:
+                continue  # a replacement is read through the order it replaced
             cid = order.client_order_id
             known = self.known.get(cid)
             if known is None:
@@ -256,11 +276,26 @@ class AlpacaBroker:
                 updates.append(upd)
         return updates
 
+    def _follow(self, order: Order) -> tuple[Order, int, float]:
+        """A replaced order's live successor, and the quantity and average price filled across the
+        chain (each order in it counts its own fills from zero)."""
+        filled = int(float(order.filled_qty or 0))
+        value = filled * float(order.filled_avg_price or 0.0)
+        for _ in range(MAX_REPLACEMENTS):
+            if _value(order.status) != "replaced" or not order.replaced_by:
+                break
+            original = self.successor_of.get(order.client_order_id, order.client_order_id)
+            order = self._call("get_order_by_id", self.trading.get_order_by_id, str(order.replaced_by))
+            self.successor_of[order.client_order_id] = original
+            qty = int(float(order.filled_qty or 0))
+            filled, value = filled + qty, value + qty * float(order.filled_avg_price or 0.0)
+        return order, filled, value / filled if filled else 0.0
+
     def _update(self, order: Order, report_fills: bool = True) -> OrderUpdate:
         cid = order.client_order_id
-        status = _STATUS.get(_value(order.status), OrderStatus.ACCEPTED)
-        filled = int(float(order.filled_qty or 0))
-        avg = float(order.filled_avg_price or 0.0)
+        original_qty = int(float(order.qty or 0))
+        order, filled, avg = self._follow(order)
+        status = _status_of(order)
         known = self.known.get(cid)
         if known is None:
             known = self.known[cid] = _Known(
@@ -296,7 +331,7 @@ class AlpacaBroker:
             fills=fills,
             contract=known.contract,
             side=known.side,
-            qty=int(float(order.qty or 0)),
+            qty=original_qty,
         )
 
 
