@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from core.execution import BROKER_MODEL, BrokerRules, ExecutionModel, displayed_size, update_times, walk_the_book
 from core.market.sim_market import SimMarket
@@ -28,6 +28,7 @@ from core.types import (
     BrokerPosition,
     FillEvent,
     OptionContract,
+    OptionEvent,
     OrderRequest,
     OrderStatus,
     OrderUpdate,
@@ -185,6 +186,11 @@ class SimBroker:
         return self._drain() + failures
 
     # ---- time ----------------------------------------------------------------------------
+    def option_events(self, since: date) -> list[OptionEvent]:
+        """None: the simulator settles an expiring contract still held as its own sell at intrinsic
+        value (`_expire`), where Alpaca reports an expiry or exercise as an account activity."""
+        return []
+
     def sync(self, now: datetime) -> list[OrderUpdate]:
         """Process broker updates up to `now`; report every order with news since the last call."""
         self._advance(now)

@@ -15,7 +15,16 @@ import numpy as np
 from core.calendar import Session
 from core.market.bars import SessionBars
 from core.options.chain import ChainSnapshot
-from core.types import Account, BrokerPosition, OptionContract, OrderRequest, OrderUpdate, Quote, Side
+from core.types import (
+    Account,
+    BrokerPosition,
+    OptionContract,
+    OptionEvent,
+    OrderRequest,
+    OrderUpdate,
+    Quote,
+    Side,
+)
 
 
 @dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
@@ -90,3 +99,7 @@ class Broker(Protocol):
 
     def sync(self, now: datetime) -> list[OrderUpdate]:
         """Advance to `now`: fills of resting orders, expiries, liquidations since the last call."""
+
+    def option_events(self, since: date) -> list[OptionEvent]:
+        """Exercises, assignments and expiries on or after `since` (not fills: they come as
+        account activities at a real broker)."""

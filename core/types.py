@@ -185,6 +185,25 @@ class FillEvent:
     price_source: str | None = None  # the simulator's: the quote's PriceSource; None: a real broker's fill
 
 
+class OptionEventKind(StrEnum):
+    """What the broker did to a held option outside any order (Alpaca's non-trade activities)."""
+
+    EXERCISE = "OPEXC"  # a long option exercised (Alpaca auto-exercises one in the money by $0.01)
+    ASSIGNMENT = "OPASN"  # a short option assigned
+    EXPIRY = "OPEXP"  # expired worthless
+
+
+@dataclass(frozen=True)
+class OptionEvent:
+    """One exercise, assignment or expiry: the contracts it removed from the account."""
+
+    activity_id: str
+    kind: OptionEventKind
+    contract: OptionContract
+    qty: int  # as the broker reports it: contracts added (+) or removed (-)
+    day: date
+
+
 @dataclass
 class OrderUpdate:
     """The broker's answer about one order."""

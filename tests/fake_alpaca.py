@@ -82,6 +82,7 @@ class FakeAlpacaState:
         self.option_bars: dict[str, list[dict[str, Any]]] = {}
         self.option_bar_page_size = 10_000
         self.option_trades: dict[str, list[dict[str, Any]]] = {}  # GET /v1beta1/options/trades, same paging
+        self.activities: list[dict[str, Any]] = []  # non-trade activities (OPEXP, OPEXC, OPASN)
         self.refuse_opening = ""  # a 403 with this message for every opening order (e.g. options level too low)
         self.greekless = 0  # 1: every second snapshot without greeks or IV; 2: every snapshot
         self.option_trades_refused = False  # 403, as for an account whose data plan has no option trades
@@ -184,6 +185,37 @@ class FakeAlpacaState:
             else:
                 self._try_fill(order, qty)
             return order
+
+    def option_activity(self, symbol: str, kind: str) -> dict[str, Any]:
+        """The broker removes a held contract outside any order, as Alpaca does at expiry: OPEXP
+        (worthless), OPEXC (exercised: the shares arrive at the strike) or OPASN; no fill, no order."""
+        with self.lock:
+            qty, _avg = self.positions.pop(symbol)
+            contract = OptionContract.from_symbol(symbol)
+            row = {
+                "id": f"{self.now:%Y%m%d%H%M%S}000::{uuid.uuid4()}",
+                "activity_type": kind,
+                "date": self.now.date().isoformat(),
+                "net_amount": "0",
+                "description": {"OPEXP": "Option Expiry", "OPEXC": "Option Exercise", "OPASN": "Option Assignment"}[
+                    kind
+                ],
+                "symbol": symbol,
+                "qty": str(-qty),
+                "status": "executed",
+            }
+            self.activities.append(row)
+            if kind == "OPEXC":  # a long call buys the shares at the strike (a put would sell them)
+                shares = qty * MULTIPLIER * (1 if contract.right.value == "C" else -1)
+                self.stocks[contract.underlying] = [shares, contract.strike]
+                self.cash -= shares * contract.strike
+            return row
+
+    def activities_json(self, types: list[str], after: date | None) -> list[dict[str, Any]]:
+        return [
+            a for a in self.activities
+            if a["activity_type"] in types and (after is None or date.fromisoformat(a["date"]) >= after)
+        ]  # fmt: skip
 
     def replace(self, order_id: str, limit: float) -> dict[str, Any]:
         """PATCH /v2/orders/{id} as Alpaca does it (here from outside the worker, e.g. the dashboard):
@@ -718,6 +750,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, s.clock_json()
             if path == "/v2/calendar":
                 return 200, s.calendar_json(date.fromisoformat(q["start"]), date.fromisoformat(q["end"]))
+            if path == "/v2/account/activities":
+                after = date.fromisoformat(q["after"][:10]) if "after" in q else None
+                return 200, s.activities_json(q.get("activity_types", "").split(","), after)
             if path == "/v2/positions" and method == "GET":
                 return 200, s.positions_json()
             if path == "/v2/positions" and method == "DELETE":

@@ -286,10 +286,11 @@ class OrderDesk:
             )
 
     # ---- booking ------------------------------------------------------------------------
-    def book(self, upd: OrderUpdate, now: datetime) -> None:
-        """Record the broker's answer, then book its fills into trades, in one transaction."""
+    def book(self, upd: OrderUpdate, now: datetime, reason: Reason | None = None) -> None:
+        """Record the broker's answer, then book its fills into trades, in one transaction;
+        `reason`: the exit reason of a broker event (an expiry, an exercise) that no order carries."""
         with self.journal.transaction():
-            self._book(upd, now)
+            self._book(upd, now, reason)
 
     def _foreign_fill(self, fill: FillEvent, now: datetime) -> None:
         """A sell on a contract the worker holds no trade in (placed outside the worker): the fill is
@@ -301,7 +302,7 @@ class OrderDesk:
         log.warning("%s", text)
         self.journal.event("warning", "foreign_fill", text, time=now)
 
-    def _book(self, upd: OrderUpdate, now: datetime) -> None:
+    def _book(self, upd: OrderUpdate, now: datetime, reason: Reason | None = None) -> None:
         cid = upd.client_order_id
         working = self.working.get(cid)
         intent = working.intent if working else None
@@ -309,7 +310,7 @@ class OrderDesk:
         if any(f.liquidation for f in upd.fills):
             exit_reason = BROKER_LIQUIDATION  # the broker's own order: its reason comes from the fill
         elif exit_reason is None:
-            exit_reason = self.stop_reason or UNKNOWN_EXIT
+            exit_reason = reason or self.stop_reason or UNKNOWN_EXIT
         broker_request = None
         if working is None and (upd.fills or upd.contract is not None):
             contract = upd.contract or upd.fills[0].contract

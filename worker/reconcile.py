@@ -2,7 +2,8 @@
 
 At start and every few minutes: every order the database counts as open is looked up by its
 client order id (fills the database missed are imported, orders that never reached the broker
-are closed as rejected), the broker's recent order changes are applied, and then the broker's
+are closed as rejected), the broker's recent order changes are applied, its exercises,
+assignments and expiries are booked (worker/option_events.py), and then the broker's
 open orders and positions are compared with the database. Anything the database does not know
 halts trading (without flattening: the worker does not trade what it does not understand); a
 later clean pass lifts that halt and trading resumes.
@@ -17,6 +18,7 @@ from datetime import datetime
 from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
 from db.control import EventNote, set_trading_state
 from worker.cycle import TradingCycle
+from worker.option_events import OptionEventBook
 from worker.order_desk import imported_intent
 
 log = logging.getLogger("worker.reconcile")
@@ -27,6 +29,7 @@ MISMATCH = "reconcile_mismatch"
 class ReconcileReport:
     checked_orders: int = 0
     imported_fills: int = 0
+    option_events: int = 0  # exercises, assignments and expiries booked
     problems: list[str] = field(default_factory=list)
     other_holdings: list[str] = field(default_factory=list)  # not traded here: reported, never touched
 
@@ -38,6 +41,7 @@ class ReconcileReport:
 class Reconciler:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
+        self.option_events = OptionEventBook(cycle)
         self._reported_holdings: list[str] = []
 
     def run(self, now: datetime) -> ReconcileReport:
@@ -50,6 +54,7 @@ class Reconciler:
                 before = cycle.desk.fills_booked
                 cycle.desk.sync(now)
                 report.imported_fills += cycle.desk.fills_booked - before
+                report.option_events = self.option_events.poll(now)  # positions gone without a fill
                 self._compare(report)
                 report.other_holdings = cycle.broker.other_holdings()
             except Exception as exc:

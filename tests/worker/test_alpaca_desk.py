@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from core.calendar import session_for
 from core.params import TradingParams
 from core.sizing import collar_price
 from core.types import OrderRequest, OrderStatus, Side, TradingState
@@ -274,3 +275,33 @@ def test_done_for_day_and_calculated_orders_end_and_free_the_symbol(
     assert _rows(rt, "SELECT status, filled_qty FROM orders") == [(expected, filled)]
     assert not rt.cycle.desk.working_for("SPY"), f"{status} no longer blocks the symbol"
     assert _rows(rt, "SELECT coalesce(sum(qty_open), 0) FROM trade") == [(filled,)]
+
+
+@pytest.mark.parametrize("kind", ["OPEXP", "OPEXC"])
+def test_an_expiry_or_exercise_activity_closes_the_trade_once_and_never_halts_reconciliation(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    held = _buy(rt, server).contract
+    entry, fees = (float(x) for x in _rows(rt, "SELECT entry_avg, fees FROM trade")[0])  # type: ignore[arg-type]
+    server.state.option_activity(held.symbol, kind)  # gone from positions, no fill, no order
+    assert server.state.positions == {}
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.clean, report.problems
+    assert report.option_events == 1
+    status, code, exit_avg, pnl = _rows(rt, "SELECT status, exit_reason_code, exit_avg, realized_pnl FROM trade")[0]
+    session = session_for(server.state.now.date())
+    assert session is not None
+    if kind == "OPEXP":
+        assert (status, code, exit_avg) == ("closed", "option_expired", 0.0)
+    else:
+        spot = rt.cycle.market.spot("SPY", session.close)
+        assert (status, code) == ("closed", "option_exercised")
+        assert exit_avg == pytest.approx(round(max(spot - held.strike, 0.0), 2))
+        shares = _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
+        assert shares and "400 shares of SPY" in str(shares[0][0])
+        assert any(h.startswith("SPY") for h in report.other_holdings), "the shares are reported, left alone"
+    assert pnl == pytest.approx((float(exit_avg) - entry) * 400 - fees)  # type: ignore[arg-type]
+    again = Reconciler(rt.cycle).run(server.state.now)  # a second poll (or a restarted worker) books nothing
+    assert again.clean and again.option_events == 0
+    assert _rows(rt, "SELECT count(*) FROM fill WHERE client_order_id LIKE 'activity:%'") == [(1,)]

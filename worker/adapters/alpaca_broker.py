@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from alpaca.common.exceptions import APIError
@@ -22,7 +22,18 @@ from alpaca.trading.models import Order
 from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 
 from core.calendar import NY
-from core.types import Account, BrokerPosition, FillEvent, OptionContract, OrderRequest, OrderStatus, OrderUpdate, Side
+from core.types import (
+    Account,
+    BrokerPosition,
+    FillEvent,
+    OptionContract,
+    OptionEvent,
+    OptionEventKind,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+)
 from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
 
 log = logging.getLogger("worker.alpaca")
@@ -249,6 +260,27 @@ class AlpacaBroker:
         while any(q.contract.underlying in self.underlyings for q in self.positions()) and time.monotonic() < deadline:
             time.sleep(0.25)
         return updates + self.sync(now)
+
+    def option_events(self, since: date) -> list[OptionEvent]:
+        """GET /v2/account/activities for OPEXC, OPASN and OPEXP since `since` (alpaca-py has no
+        call for them: its REST client's GET). Option contracts only; the share trades that go
+        with an exercise (OPTRD) arrive as a stock position, reported by `other_holdings`."""
+        query = {"activity_types": "OPEXC,OPASN,OPEXP", "after": since.isoformat(), "direction": "asc"}
+        rows = self._call("get_account_activities", self.trading.get, "/account/activities", query) or []
+        out = []
+        for row in rows:
+            try:
+                contract = OptionContract.from_symbol(str(row["symbol"]))
+                kind = OptionEventKind(str(row["activity_type"]))
+                event = OptionEvent(
+                    str(row["id"]), kind, contract, int(float(row["qty"])), date.fromisoformat(row["date"])
+                )
+            except (KeyError, ValueError) as exc:
+                log.warning("account activity not understood (%s): %s", exc, row)
+                continue
+            if contract.underlying in self.underlyings:
+                out.append(event)
+        return out
 
     # ---- time ---------------------------------------------------------------------------
     def sync(self, now: datetime) -> list[OrderUpdate]:
