@@ -11,6 +11,14 @@ liquidation time (15:45 ET) are sold at market by the broker. Contracts held for
 are not available to another sell ("insufficient qty available", as Alpaca answers). A reused
 client order id is refused.
 
+Multi-leg orders (a structure: Alpaca's `mleg`) fill every leg together or not at all, in whole
+structures, at the legs' own quotes (core.execution.structure_executions); they need options
+level 3, and opening one holds buying power by the universal spread rule (the legs' worst value
+at expiry, premiums ignored, plus a net debit: core.structures.payoff.legs_buying_power). Short
+legs are held as negative quantities, marked at the ask, bought back by the liquidation, the stop
+and expiry as longs are sold. The liquidation closes each expiring contract on its own, as
+Alpaca's does, so it can leave one leg of a structure for a moment.
+
 Every change is reported once: in the answer to the call that made it (submit, cancel,
 close_all) or by the next `sync`.
 """
@@ -21,8 +29,19 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from core.execution import BROKER_MODEL, BrokerRules, ExecutionModel, displayed_size, update_times, walk_the_book
+from core.execution import (
+    BROKER_MODEL,
+    BrokerRules,
+    ExecutionModel,
+    LegTop,
+    displayed_size,
+    structure_executions,
+    update_times,
+    walk_the_book,
+)
 from core.market.sim_market import SimMarket
+from core.structures.payoff import legs_buying_power
+from core.structures.types import Leg
 from core.types import (
     Account,
     BrokerPosition,
@@ -68,12 +87,14 @@ class SimBroker:
         fee_per_contract: float = 0.65,
         model: ExecutionModel = BROKER_MODEL,
         rules: BrokerRules | None = None,
+        options_level: int = 3,
     ) -> None:
         self.market = market
         self.cash = cash
         self.fee_per_contract = fee_per_contract
         self.model = model
         self.rules = rules or BrokerRules()
+        self.options_level = options_level  # Alpaca's levels: 2 long options only, 3 spreads (mleg)
         self._held: dict[str, _Held] = {}
         self._orders: dict[str, _Order] = {}
         self._open_ids: list[str] = []  # in arrival order
@@ -86,7 +107,7 @@ class SimBroker:
     def restore(self, cash: float, positions: list[BrokerPosition]) -> None:
         """Rebuild the in-memory account after a worker restart (from the database's fills)."""
         self.cash = cash
-        self._held = {p.contract.symbol: _Held(p.contract, p.qty, p.avg_price) for p in positions if p.qty > 0}
+        self._held = {p.contract.symbol: _Held(p.contract, p.qty, p.avg_price) for p in positions if p.qty != 0}
 
     def account(self) -> Account:
         """Cash, and positions marked at the bid: what they would sell for (computed once per
@@ -97,13 +118,14 @@ class SimBroker:
         value = 0.0
         for h in self._held.values():
             q = self.market.quote_at(h.contract, self._clock) if self._clock else None
-            value += h.qty * MULTIPLIER * (q.bid if q else h.avg_price)
+            mark = (q.bid if h.qty > 0 else q.ask) if q else h.avg_price  # a short costs the ask to buy back
+            value += h.qty * MULTIPLIER * mark
         account = Account(cash=self.cash, equity=self.cash + value)
         self._account_memo = (key, account)
         return account
 
     def positions(self) -> list[BrokerPosition]:
-        return [BrokerPosition(h.contract, h.qty, h.avg_price) for h in self._held.values() if h.qty > 0]
+        return [BrokerPosition(h.contract, h.qty, h.avg_price) for h in self._held.values() if h.qty != 0]
 
     def other_holdings(self) -> list[str]:
         return []  # the simulated account holds only what the worker traded
@@ -165,10 +187,10 @@ class SimBroker:
             self.cancel(cid, arrival)
         failures: list[OrderUpdate] = []
         for held in list(self._held.values()):
-            held_for_orders = self._working_sell(held.contract)
-            available = held.qty - held_for_orders
+            held_for_orders = self._working_close(held.contract, _closing_side(held))
+            available = abs(held.qty) - held_for_orders
             if available > 0:
-                self._broker_sell(held, arrival, "close-all", liquidation=False, qty=available)
+                self._broker_close(held, arrival, "close-all", liquidation=False, qty=available)
             if held_for_orders > 0:
                 failures.append(
                     OrderUpdate(
@@ -179,8 +201,8 @@ class SimBroker:
                             f"{max(available, 0)}, held for orders: {held_for_orders})"
                         ),
                         contract=held.contract,
-                        side=Side.SELL,
-                        qty=held.qty,
+                        side=_closing_side(held),
+                        qty=abs(held.qty),
                     )
                 )
         return self._drain() + failures
@@ -240,9 +262,14 @@ class SimBroker:
             spot = self.market.spot_at(held.contract.underlying, at)
             strike = held.contract.strike
             value = max(spot - strike, 0.0) if held.contract.right is Right.CALL else max(strike - spot, 0.0)
-            order = self._broker_order(held, at, f"expiry-{held.contract.symbol}-{at:%Y%m%d}", True, held.qty)
+            order = self._broker_order(held, at, f"expiry-{held.contract.symbol}-{at:%Y%m%d}", True, abs(held.qty))
             self._fill(
-                order, held.qty, round(value if math.isfinite(value) else 0.0, 2), at, at, PriceSource.INTRINSIC.value
+                order,
+                abs(held.qty),
+                round(value if math.isfinite(value) else 0.0, 2),
+                at,
+                at,
+                PriceSource.INTRINSIC.value,
             )
 
     def _liquidate(self, at: datetime) -> None:
@@ -252,19 +279,23 @@ class SimBroker:
         if session is None:
             return
         for held in list(self._held.values()):
-            if held.contract.expiry > session.day or self._working_sell(held.contract, liquidation_only=True):
+            side = _closing_side(held)
+            if held.contract.expiry > session.day or self._working_close(held.contract, side, liquidation_only=True):
                 continue
-            for cid in list(self._open_ids):
+            for cid in list(self._open_ids):  # its working orders (a structure's too) are cancelled
                 order = self._orders[cid]
-                if order.request.contract == held.contract and order.request.side is Side.SELL:
+                if any(leg.contract == held.contract for leg in order.request.leg_orders()):
                     self._cancel_now(order)
-            self._broker_sell(held, at, "liquidation", liquidation=True)
+            self._broker_close(held, at, "liquidation", liquidation=True)
 
     # ---- execution -----------------------------------------------------------------------
     def _execute(self, order: _Order, at: datetime) -> None:
         """The order meets the quote at `at`: a limit takes the displayed size if it crosses,
         a market order walks the book."""
         request, update = order.request, order.update
+        if request.is_multi_leg:
+            self._execute_legs(order, at)
+            return
         quote = self._quote(request.contract, at)
         if quote is None:
             return
@@ -282,10 +313,51 @@ class SimBroker:
         for qty, price in executions:
             self._fill(order, qty, price, at, quote.time, quote.price_source.value)
 
+    def _execute_legs(self, order: _Order, at: datetime) -> None:
+        """A structure meets the legs' quotes at `at`: whole structures, every leg at once."""
+        request, update = order.request, order.update
+        quotes = [self._quote(leg.contract, at) for leg in request.legs]
+        if any(q is None for q in quotes):
+            return  # a leg without a quote: nothing fills
+        tops = [
+            LegTop(q.ask if leg.side is Side.BUY else q.bid, q.ask_size if leg.side is Side.BUY else q.bid_size,
+                   leg.ratio, leg.sign)
+            for leg, q in zip(request.legs, quotes, strict=True) if q is not None
+        ]  # fmt: skip
+        limit = request.limit_price if request.order_type == "limit" else None
+        for structures, prices in structure_executions(tops, request.qty - update.filled_qty, limit):
+            fills = []
+            for leg, q, price in zip(request.legs, quotes, prices, strict=True):
+                assert q is not None
+                qty = structures * leg.ratio
+                fee = round(self.fee_per_contract * qty, 2)
+                fills.append(
+                    FillEvent(request.client_order_id, leg.contract, leg.side, qty, price, fee, at, q.time,
+                              order.liquidation, q.price_source.value)
+                )  # fmt: skip
+            for fill in fills:
+                self._apply(fill)
+            net = sum(leg.sign * leg.ratio * p for leg, p in zip(request.legs, prices, strict=True))
+            self._count(order, structures, net)
+            order.unreported.extend(fills)
+
+    def _count(self, order: _Order, qty: int, price: float) -> None:
+        """Add `qty` filled (contracts, or structures at a net price) to the order's status."""
+        request, update = order.request, order.update
+        total = update.filled_qty + qty
+        update.avg_fill_price = ((update.avg_fill_price or 0.0) * update.filled_qty + price * qty) / total
+        update.filled_qty = total
+        if total >= request.qty:
+            update.status = OrderStatus.FILLED
+            self._close(request.client_order_id)
+        elif update.status is not OrderStatus.PENDING_CANCEL:
+            update.status = OrderStatus.PARTIALLY_FILLED
+        self._touch(request.client_order_id)
+
     def _fill(
         self, order: _Order, qty: int, price: float, at: datetime, quote_time: datetime, price_source: str = "model"
     ) -> None:
-        request, update = order.request, order.update
+        request = order.request
         fee = round(self.fee_per_contract * qty, 2)
         fill = FillEvent(
             request.client_order_id,
@@ -300,46 +372,37 @@ class SimBroker:
             price_source,
         )
         self._apply(fill)
-        total = update.filled_qty + qty
-        update.avg_fill_price = ((update.avg_fill_price or 0.0) * update.filled_qty + price * qty) / total
-        update.filled_qty = total
-        if total >= request.qty:
-            update.status = OrderStatus.FILLED
-            self._close(request.client_order_id)
-        elif update.status is not OrderStatus.PENDING_CANCEL:
-            update.status = OrderStatus.PARTIALLY_FILLED
+        self._count(order, qty, price)
         order.unreported.append(fill)
-        self._touch(request.client_order_id)
 
     def _apply(self, fill: FillEvent) -> None:
+        """Cash and the signed holding: a buy adds, a sell takes away (below zero: a short)."""
         key = fill.contract.symbol
+        sign = 1 if fill.side is Side.BUY else -1
+        self.cash -= sign * fill.price * MULTIPLIER * fill.qty + fill.fee
         held = self._held.get(key)
-        if fill.side is Side.BUY:
-            self.cash -= fill.price * MULTIPLIER * fill.qty + fill.fee
-            if held is None:
-                self._held[key] = _Held(fill.contract, fill.qty, fill.price)
-            else:
-                held.avg_price = (held.avg_price * held.qty + fill.price * fill.qty) / (held.qty + fill.qty)
-                held.qty += fill.qty
-        else:
-            self.cash += fill.price * MULTIPLIER * fill.qty - fill.fee
-            assert held is not None
-            held.qty -= fill.qty
-            if held.qty == 0:
-                del self._held[key]
+        if held is None:
+            self._held[key] = _Held(fill.contract, sign * fill.qty, fill.price)
+            return
+        if held.qty * sign > 0:  # adding to the same side: the average moves
+            held.avg_price = (held.avg_price * abs(held.qty) + fill.price * fill.qty) / (abs(held.qty) + fill.qty)
+        held.qty += sign * fill.qty
+        if held.qty == 0:
+            del self._held[key]
 
-    def _broker_sell(self, held: _Held, at: datetime, tag: str, liquidation: bool, qty: int | None = None) -> None:
-        """A market sell the broker sends itself (close-all, liquidation), working until filled."""
+    def _broker_close(self, held: _Held, at: datetime, tag: str, liquidation: bool, qty: int | None = None) -> None:
+        """A market order closing `held` the broker sends itself (close-all, liquidation): a sell
+        of a long, a buy of a short, working until filled."""
         order = self._broker_order(held, at, f"{tag}-{held.contract.symbol}-{at:%Y%m%dT%H%M%S}", liquidation, qty)
         self._open_ids.append(order.request.client_order_id)
         self._touch(order.request.client_order_id)
         self._execute(order, at)
 
     def _broker_order(self, held: _Held, at: datetime, name: str, liquidation: bool, qty: int | None) -> _Order:
-        """Register one of the broker's own sell orders of `held` (its id: `name` and a sequence)."""
+        """Register one of the broker's own orders closing `held` (its id: `name` and a sequence)."""
         self._seq += 1
         cid = f"{name}-{self._seq}"
-        request = OrderRequest(cid, held.contract, Side.SELL, qty or held.qty, opening=False)
+        request = OrderRequest(cid, held.contract, _closing_side(held), qty or abs(held.qty), opening=False)
         order = _Order(request, self._new_update(request), at, liquidation=liquidation)
         self._orders[cid] = order
         return order
@@ -356,51 +419,105 @@ class SimBroker:
 
     # ---- rules ---------------------------------------------------------------------------
     def _refusal(self, request: OrderRequest, at: datetime) -> str | None:
+        if request.qty <= 0:
+            return "qty must be positive"
+        if request.time_in_force != "day":
+            return "options orders must be DAY orders"
+        if request.is_multi_leg:
+            return self._legs_refusal(request, at)
+        return self._session_refusal(request.contract, request.opening, at) or self._single_refusal(request, at)
+
+    def _session_refusal(self, contract: OptionContract, opening: bool, at: datetime) -> str | None:
         session = self.market.session(at)
         if session is None or at >= session.close:
             return "market is closed"
-        if request.time_in_force != "day":
-            return "options orders must be DAY orders"
-        if request.qty <= 0:
-            return "qty must be positive"
-        if request.contract.expiry < session.day:
+        if contract.expiry < session.day:
             return "contract has expired"
-        expiring = request.contract.expiry == session.day
-        if expiring and request.opening and at >= self.rules.opening_cutoff(session):
+        expiring = contract.expiry == session.day
+        if expiring and opening and at >= self.rules.opening_cutoff(session):
             cutoff = self.rules.opening_cutoff(session)
             return f"opening orders on expiring contracts are refused from {cutoff:%H:%M} ET"
         if (
             expiring
-            and not request.opening
+            and not opening
             and self.rules.refuse_closing_after_cutoff
             and at >= self.rules.closing_cutoff(session)
         ):
             cutoff = self.rules.closing_cutoff(session)
             return f"orders on expiring contracts are refused from {cutoff:%H:%M} ET (the broker liquidates them)"
-        held = self._held.get(request.contract.symbol)
-        if request.side is Side.SELL:
-            available = (held.qty if held else 0) - self._working_sell(request.contract)
-            if available < request.qty:
-                return f"insufficient qty available for order (requested: {request.qty}, available: {available})"
-        if request.side is Side.BUY:
-            quote = self.market.quote_at(request.contract, at)
-            price = (
-                request.limit_price
-                if request.order_type == "limit" and request.limit_price
-                else (quote.ask if quote else 0.0)
-            )
-            if price * MULTIPLIER * request.qty + self.fee_per_contract * request.qty > self.cash:
-                return "insufficient buying power"
         return None
 
-    def _working_sell(self, contract: OptionContract, liquidation_only: bool = False) -> int:
-        """Contracts held for sells still working (not available to another sell)."""
+    def _single_refusal(self, request: OrderRequest, at: datetime) -> str | None:
+        """One contract: sells close longs, buys open longs or close shorts (a short is only ever
+        opened as a leg of a structure)."""
+        if request.side is Side.SELL and request.opening:
+            return "a short is opened only as a leg of a multi-leg order"
+        if request.side is Side.SELL or not request.opening:
+            available = self._available_to_close(request.contract, request.side)
+            if available < request.qty:
+                return f"insufficient qty available for order (requested: {request.qty}, available: {available})"
+            return None
+        quote = self.market.quote_at(request.contract, at)
+        price = (
+            request.limit_price
+            if request.order_type == "limit" and request.limit_price
+            else (quote.ask if quote else 0.0)
+        )
+        if price * MULTIPLIER * request.qty + self.fee_per_contract * request.qty > self.cash:
+            return "insufficient buying power"
+        return None
+
+    def _legs_refusal(self, request: OrderRequest, at: datetime) -> str | None:
+        """A multi-leg order as Alpaca checks one: 2 to 4 distinct contracts on one underlying,
+        options level 3, each leg's session rules, what closing legs close, and buying power."""
+        legs = request.legs
+        if not 2 <= len(legs) <= 4 or len({leg.contract.symbol for leg in legs}) != len(legs):
+            return "a multi-leg order needs 2 to 4 legs on distinct contracts"
+        if len({leg.contract.underlying for leg in legs}) != 1:
+            return "the legs of a multi-leg order must share one underlying"
+        if self.options_level < 3:
+            return f"options trading level 3 is required for multi-leg orders (this account: {self.options_level})"
+        for leg in legs:
+            refused = self._session_refusal(leg.contract, leg.opening, at)
+            if refused:
+                return refused
+            if not leg.opening and self._available_to_close(leg.contract, leg.side) < leg.ratio * request.qty:
+                return f"insufficient qty available for order ({leg.contract.symbol})"
+        if any(leg.opening for leg in legs):
+            net = request.limit_price if request.order_type == "limit" and request.limit_price is not None else None
+            if net is None:
+                quotes = [self.market.quote_at(leg.contract, at) for leg in legs]
+                if any(q is None for q in quotes):
+                    return "no quote for a leg"
+                net = sum(
+                    leg.sign * leg.ratio * (q.ask if leg.sign > 0 else q.bid)
+                    for leg, q in zip(legs, quotes, strict=True)
+                    if q
+                )
+            signed = [Leg(leg.contract, leg.sign * leg.ratio) for leg in legs]
+            fees = self.fee_per_contract * request.qty * sum(leg.ratio for leg in legs)
+            if legs_buying_power(signed, net, request.qty) + fees > self.cash:
+                return "insufficient options buying power"
+        return None
+
+    def _available_to_close(self, contract: OptionContract, side: Side) -> int:
+        """Contracts a closing order on `side` may take: the long held (to sell) or the short held
+        (to buy back), less what working closing orders already hold for it."""
+        held = self._held.get(contract.symbol)
+        qty = 0 if held is None else (held.qty if side is Side.SELL else -held.qty)
+        return max(qty, 0) - self._working_close(contract, side)
+
+    def _working_close(self, contract: OptionContract, side: Side, liquidation_only: bool = False) -> int:
+        """Contracts held for closing orders (legs too) still working on `side` of `contract`."""
         total = 0
         for cid in self._open_ids:
             order = self._orders[cid]
-            r = order.request
-            if r.contract == contract and r.side is Side.SELL and (order.liquidation or not liquidation_only):
-                total += r.qty - order.update.filled_qty
+            if liquidation_only and not order.liquidation:
+                continue
+            left = order.request.qty - order.update.filled_qty
+            for leg in order.request.leg_orders():
+                if leg.contract == contract and leg.side is side and not leg.opening:
+                    total += leg.ratio * left
         return total
 
     # ---- bookkeeping ---------------------------------------------------------------------
@@ -442,3 +559,8 @@ class SimBroker:
 
     def _drain(self) -> list[OrderUpdate]:
         return [self._report(cid) for cid in list(self._changed)]
+
+
+def _closing_side(held: _Held) -> Side:
+    """A long is closed by a sell, a short by a buy."""
+    return Side.SELL if held.qty > 0 else Side.BUY

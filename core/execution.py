@@ -131,3 +131,40 @@ def walk_the_book(top: float, size: int, qty: int, buying: bool) -> list[tuple[i
         left -= take
         level += 1
     return out
+
+
+@dataclass(frozen=True)
+class LegTop:
+    """One leg at a broker update: the price its side meets (the ask to buy, the bid to sell), the
+    size displayed there, contracts per structure, and +1 to buy or -1 to sell."""
+
+    price: float
+    size: int
+    ratio: int
+    sign: int
+
+
+def structure_executions(legs: list[LegTop], left: int, limit: float | None) -> list[tuple[int, tuple[float, ...]]]:
+    """Whole structures filled at one update, every leg together (never part of the legs): a
+    limit fills what every leg's displayed size allows at the natural net price (buys at the
+    ask, sells at the bid) when that net is at or better than the limit (debit +, credit -); a
+    market order walks every leg's book together, one cent worse a level. A leg sold where nobody
+    bids goes at 0.00 (a worthless wing closes for nothing, never for more)."""
+    out: list[tuple[int, tuple[float, ...]]] = []
+    level = 0
+    while left > 0:
+        if any(leg.price <= 0 and leg.sign > 0 for leg in legs):
+            break  # a leg nobody offers: nothing fills (never part of the legs)
+        # a leg sold where nobody bids (a worthless wing) goes at 0.00, never better
+        prices = tuple(max(round(leg.price + leg.sign * level * TICK, 2), 0.0) for leg in legs)
+        size = min(leg.size // leg.ratio for leg in legs)
+        net = sum(leg.sign * leg.ratio * p for leg, p in zip(legs, prices, strict=True))
+        if size <= 0 or (limit is not None and net > limit + 1e-9):
+            break
+        take = min(left, size)
+        out.append((take, prices))
+        left -= take
+        if limit is not None:
+            break  # a limit takes the displayed size once per update
+        level += 1
+    return out

@@ -134,7 +134,7 @@ class TradingParams(BaseModel):
         3,
         "safeguards",
         "refusals",
-        "The broker refusing the same order (same contract, same message) this many times in a row sets REDUCING "
+        "The broker refusing the same entry (same contract, same message) this many times in a row sets REDUCING "
         "and alerts, naming the broker's message.",
         ge=1,
         le=50,

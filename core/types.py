@@ -157,7 +157,11 @@ class Quote:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """What the cycle asks a broker to do; the client order id is decided before sending."""
+    """What the cycle asks a broker to do; the client order id is decided before sending.
+
+    With `legs` it is one multi-leg order (Alpaca's `mleg`: 2 to 4 legs filled together): `qty`
+    counts structures, `limit_price` is the net per share (a debit positive, a credit negative),
+    and `contract` and `side` are the first leg's (the underlying the order is on)."""
 
     client_order_id: str
     contract: OptionContract
@@ -167,6 +171,29 @@ class OrderRequest:
     order_type: str = "market"  # market | limit
     limit_price: float | None = None
     time_in_force: str = "day"
+    legs: tuple[OrderLeg, ...] = ()
+
+    @property
+    def is_multi_leg(self) -> bool:
+        return bool(self.legs)
+
+    def leg_orders(self) -> tuple[OrderLeg, ...]:
+        """The legs, or the order itself as one leg: every order seen the same way."""
+        return self.legs or (OrderLeg(self.contract, self.side, 1, self.opening),)
+
+
+@dataclass(frozen=True)
+class OrderLeg:
+    """One leg of a multi-leg order: `ratio` contracts of `contract` per structure, bought or sold."""
+
+    contract: OptionContract
+    side: Side
+    ratio: int
+    opening: bool
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side is Side.BUY else -1
 
 
 @dataclass(frozen=True)

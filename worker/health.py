@@ -4,10 +4,12 @@ A cycle counts as failed at the broker when it raised BrokerUnavailableError or 
 failed. One good cycle resets the count; the state itself is not lifted automatically: the
 operator resumes from the console once the broker is healthy again.
 
-A refusal is not a failure: the broker answered, with a 4xx (options level too low, a
-closing-only contract, buying power). Refused every cycle the policy signals, the same order would
-be sent forever; `RefusalWatch` counts refusals of the same contract with the same message and at
-`broker_refusals_before_reducing` sets REDUCING (only exits) with the broker's own words.
+A refused entry is not a failure: the broker answered, with a 4xx (options level too low, a
+closing-only contract, buying power). Refused every cycle the policy signals, the same entry would
+be sent forever; `RefusalWatch` counts refusals of entries on the same contract with the same
+message and at `broker_refusals_before_reducing` sets REDUCING (only exits) with the broker's own
+words. Refused exits are not counted: REDUCING would not help them (the stop, the end-of-day
+flatten and the broker's liquidation deal with a position that cannot be closed).
 """
 
 from __future__ import annotations

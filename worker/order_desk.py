@@ -176,9 +176,9 @@ class OrderDesk:
         self.working[cid] = order
         try:
             upd = self.broker.submit(request, now)
-            if upd.status is OrderStatus.REJECTED:  # the broker answered no (a 4xx): not a failure
+            if request.opening and upd.status is OrderStatus.REJECTED:  # a refused entry (a 4xx): not a failure
                 self.refusals.refused(request.contract.symbol, upd.reject_reason or "rejected", now)
-            else:
+            elif request.opening:
                 self.refusals.accepted(request.contract.symbol)
         except Exception as exc:
             self.broker_errors += 1

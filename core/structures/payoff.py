@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.structures.types import Structure
+from core.structures.types import Leg, Structure
 from core.types import Right
 
 MULTIPLIER = 100
@@ -61,13 +62,17 @@ def payoff(structure: Structure, open_price: float, qty: int = 1) -> Payoff:
 
 
 def buying_power(structure: Structure, open_price: float, qty: int = 1) -> float:
-    """What the broker holds to open `qty` structures (Alpaca's universal spread rule): with a
-    short leg, the worst value at expiry over every price, premiums ignored; long legs only: the
-    debit paid."""
-    if all(leg.ratio > 0 for leg in structure.legs):
-        return max(open_price, 0.0) * MULTIPLIER * qty
-    kinks = sorted({0.0, *(leg.contract.strike for leg in structure.legs)})
-    worst = min(expiry_value(structure, s) for s in kinks)
-    if _slope_above(structure) < 0:
-        return math.inf  # an uncovered short call: no finite requirement (Alpaca refuses it)
-    return max(-worst, 0.0) * MULTIPLIER * qty
+    """What the broker holds to open `qty` structures: `legs_buying_power` of its legs."""
+    return legs_buying_power(structure.legs, open_price, qty)
+
+
+def legs_buying_power(legs: Iterable[Leg], open_price: float, qty: int = 1) -> float:
+    """Alpaca's universal spread rule: the worst value of the legs at expiry over every price,
+    premiums ignored, plus a net debit paid (long legs only: just the debit). Inf for a short call
+    no long call covers (Alpaca refuses it)."""
+    legs = tuple(legs)
+    if sum(leg.ratio for leg in legs if leg.contract.right is Right.CALL) < 0:
+        return math.inf
+    kinks = sorted({0.0, *(leg.contract.strike for leg in legs)})
+    worst = min(sum(leg.ratio * leg.intrinsic(s) for leg in legs) for s in kinks)
+    return (max(-worst, 0.0) + max(open_price, 0.0)) * MULTIPLIER * qty

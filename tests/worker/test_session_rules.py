@@ -36,6 +36,7 @@ def late_run(tmp_path_factory: pytest.TempPathFactory) -> str:
         **EXITS_OFF,
         entry_cutoff_before_close_min=32,
         flatten_before_close_min=31,
+        broker_refusals_before_reducing=50,  # the broker's cutoff is under test, not the escalation
     )
     options = RunOptions(db=url, seed=2, flush_every=50, broker_rules=STRICT)
     run_backtest(options, start=date(2025, 11, 24), end=date(2025, 12, 2))
