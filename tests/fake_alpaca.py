@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 from core.calendar import NY, session_containing, session_for, sessions_between
 from core.market.sim_market import SimMarket
 from core.types import OptionContract
+from tests import fake_alpaca_mleg
 
 MULTIPLIER = 100
 KEY_ID, SECRET = "PKFAKEKEY", "fake-secret-do-not-log"
@@ -82,6 +83,8 @@ class FakeAlpacaState:
         self.option_bars: dict[str, list[dict[str, Any]]] = {}
         self.option_bar_page_size = 10_000
         self.option_trades: dict[str, list[dict[str, Any]]] = {}  # GET /v1beta1/options/trades, same paging
+        self.submitted: list[dict[str, Any]] = []  # every order body POSTed, as sent
+        self.options_level = 3  # Alpaca's options trading level: 3 allows multi-leg orders
         self.activities: list[dict[str, Any]] = []  # non-trade activities (OPEXP, OPEXC, OPASN)
         self.refuse_opening = ""  # a 403 with this message for every opening order (e.g. options level too low)
         self.greekless = 0  # 1: every second snapshot without greeks or IV; 2: every snapshot
@@ -146,13 +149,16 @@ class FakeAlpacaState:
             cid = body.get("client_order_id") or str(uuid.uuid4())
             if cid in self.by_cid:
                 raise ApiError(422, 40010001, "client_order_id must be unique")
-            symbol, side, qty = body["symbol"], body["side"], int(float(body["qty"]))
-            contract = OptionContract.from_symbol(symbol)
             session = session_containing(self.now)
             if session is None or self.now >= session.close:
                 raise ApiError(403, 40310000, "options orders are only accepted during market hours")
             if body.get("time_in_force") != "day":
                 raise ApiError(422, 42210000, "options orders must be day orders")
+            self.submitted.append(body)
+            if body.get("order_class") == "mleg":
+                return self._submit_mleg(cid, body, session)
+            symbol, side, qty = body["symbol"], body["side"], int(float(body["qty"]))
+            contract = OptionContract.from_symbol(symbol)
             opening = body.get("position_intent", "").endswith("to_open")
             if opening and self.refuse_opening:
                 raise ApiError(403, 40310000, self.refuse_opening)
@@ -231,6 +237,32 @@ class FakeAlpacaState:
             self.resting.pop(old["id"], None)
             self._try_fill(new, left)
             return new
+
+    def _submit_mleg(self, cid: str, body: dict[str, Any], session: Any) -> dict[str, Any]:
+        late = self.now >= session.close - timedelta(minutes=30)
+        if late and any(OptionContract.from_symbol(leg["symbol"]).expiry == session.day for leg in body["legs"]):
+            raise ApiError(403, 40310000, "orders on expiring options are not accepted after 15:30 ET")
+        try:
+            fake_alpaca_mleg.check(self, body)
+        except fake_alpaca_mleg.MlegRefusedError as refused:
+            raise ApiError(refused.status, 40310000 if refused.status == 403 else 42210000, refused.message) from None
+        parent = fake_alpaca_mleg.new_parent(self, cid, body)
+        fake_alpaca_mleg.try_fill(self, parent)
+        return parent
+
+    def stamp(self) -> str:
+        return _ts(self.now)
+
+    def book_fill(self, symbol: str, side: str, qty: int, price: float) -> None:
+        """A leg's fill on the account: cash and the signed position (a short below zero)."""
+        sign = 1 if side == "buy" else -1
+        self.cash -= sign * price * MULTIPLIER * qty + self.fee_per_contract * qty
+        pos = self.positions.setdefault(symbol, [0, 0.0])
+        if pos[0] * sign >= 0:  # opening or adding: the average moves
+            pos[1] = (abs(pos[0]) * pos[1] + qty * price) / (abs(pos[0]) + qty)
+        pos[0] += sign * qty
+        if pos[0] == 0:
+            del self.positions[symbol]
 
     def read_order(self, order: dict[str, Any]) -> dict[str, Any]:
         """A read of an order: a pending_new order has been accepted by the time it is read."""
@@ -338,7 +370,10 @@ class FakeAlpacaState:
                 self.resting.pop(oid, None)
                 continue
             cancelling = order["status"] == "pending_cancel"
-            self._try_fill(order, left)  # a fill can land before an asked-for cancel takes effect
+            if order.get("order_class") == "mleg":
+                fake_alpaca_mleg.try_fill(self, order)
+            else:
+                self._try_fill(order, left)  # a fill can land before an asked-for cancel takes effect
             if cancelling and order["status"] not in ("filled",):
                 order.update(status="canceled", canceled_at=_ts(self.now), updated_at=_ts(self.now))
                 self.resting.pop(oid, None)
@@ -353,7 +388,7 @@ class FakeAlpacaState:
         out = []
         with self.lock:
             for order in self.orders.values():
-                if order["status"] in OPEN_STATES and order.get("asset_class") == "us_option":
+                if order["status"] in OPEN_STATES and (order.get("asset_class") == "us_option" or order.get("legs")):
                     self.cancel_order(order)
                     out.append({"id": order["id"], "status": 200, "body": None})
         return out
@@ -376,17 +411,22 @@ class FakeAlpacaState:
                     }
                     out.append({"symbol": symbol, "status": 403, "body": body})
                     continue
-                order = self._new_order(str(uuid.uuid4()), symbol, "sell", int(qty), "market", None, "sell_to_close")
-                self._try_fill(order, int(qty))
+                side, intent = ("sell", "sell_to_close") if qty > 0 else ("buy", "buy_to_close")
+                order = self._new_order(str(uuid.uuid4()), symbol, side, abs(int(qty)), "market", None, intent)
+                self._try_fill(order, abs(int(qty)))
                 out.append({"symbol": symbol, "status": 200, "body": dict(order)})
             return out
 
     def _held_for_orders(self, symbol: str) -> int:
-        return sum(
-            int(o["qty"]) - int(o["filled_qty"])
-            for o in self.orders.values()
-            if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN_STATES
-        )
+        """Contracts held for working closing orders on `symbol` (a multi-leg order's legs too)."""
+        total = 0
+        for o in self.orders.values():
+            if o["status"] not in OPEN_STATES:
+                continue
+            for leg in o.get("legs") or [o]:
+                if leg["symbol"] == symbol and str(leg.get("position_intent") or "sell").endswith(("sell", "to_close")):
+                    total += int(leg["qty"]) - int(leg["filled_qty"])
+        return total
 
     # ---- views ------------------------------------------------------------------------------
     def close_position(self, symbol: str) -> dict[str, Any]:
@@ -401,7 +441,9 @@ class FakeAlpacaState:
                 raise ApiError(
                     403, 40310000, f"insufficient qty available for order (requested: {qty}, available: {qty - held})"
                 )
-            order = self._new_order(str(uuid.uuid4()), symbol, "sell", qty, "market", None, "sell_to_close")
+            side, intent = ("sell", "sell_to_close") if qty > 0 else ("buy", "buy_to_close")  # a short: bought back
+            qty = abs(qty)
+            order = self._new_order(str(uuid.uuid4()), symbol, side, qty, "market", None, intent)
             self._try_fill(order, qty)
             return dict(order)
 

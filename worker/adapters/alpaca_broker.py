@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from alpaca.common.exceptions import APIError
-from alpaca.trading.enums import AssetClass, OrderSide, PositionIntent, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import AssetClass, QueryOrderStatus
 from alpaca.trading.models import Order
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import GetOrdersRequest
 
 from core.calendar import NY
 from core.types import (
@@ -35,6 +35,7 @@ from core.types import (
     Side,
 )
 from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
+from worker.adapters.alpaca_orders import order_body
 
 log = logging.getLogger("worker.alpaca")
 
@@ -86,6 +87,17 @@ class _Known:
     status: OrderStatus = OrderStatus.PENDING
     broker_order_id: str | None = None
     ours: bool = True  # False: the broker's own order (close-all, expiry liquidation)
+    legs: dict[str, _LegKnown] = field(default_factory=dict)  # a multi-leg order's legs, by symbol
+
+
+@dataclass
+class _LegKnown:
+    """One leg of a multi-leg order: its fills are reported as increments over this."""
+
+    contract: OptionContract
+    side: Side
+    filled_qty: int = 0
+    avg_price: float = 0.0
 
 
 def _value(x: Any) -> str:
@@ -152,7 +164,10 @@ class AlpacaBroker:
         ]
 
     def _is_ours_to_trade(self, order: Order) -> bool:
-        """An option order on a traded underlying; anything else (stock, crypto) is left alone."""
+        """An option order on a traded underlying; anything else (stock, crypto) is left alone. A
+        multi-leg parent has no asset class of its own: its legs are options."""
+        if _value(order.order_class) == "mleg":
+            return True
         if _value(order.asset_class) != AssetClass.US_OPTION.value:
             self.ignored[order.symbol or "?"] = f"{_value(order.asset_class)} order {order.client_order_id}"
             return False
@@ -162,19 +177,9 @@ class AlpacaBroker:
     def submit(self, request: OrderRequest, now: datetime) -> OrderUpdate:
         """Send once. Any error propagates: the caller looks the order up by its id first."""
         self.remember(request.client_order_id, request.contract, request.side)
-        intent = PositionIntent.BUY_TO_OPEN if request.side is Side.BUY else PositionIntent.SELL_TO_CLOSE
-        common = dict(
-            symbol=request.contract.symbol,
-            qty=request.qty,
-            side=OrderSide.BUY if request.side is Side.BUY else OrderSide.SELL,
-            time_in_force=TimeInForce.DAY,
-            client_order_id=request.client_order_id,
-            position_intent=intent,
-        )
-        if request.order_type == "limit" and request.limit_price is not None:
-            body = LimitOrderRequest(limit_price=round(request.limit_price, 2), **common)
-        else:
-            body = MarketOrderRequest(**common)
+        for leg in request.legs:  # a multi-leg order's fills are reported per leg
+            self.known[request.client_order_id].legs[leg.contract.symbol] = _LegKnown(leg.contract, leg.side)
+        body = order_body(request)
         try:
             order = self.trading.submit_order(body)
         except APIError as exc:
@@ -240,6 +245,7 @@ class AlpacaBroker:
         for p in self.positions():
             if p.contract.underlying not in self.underlyings:
                 continue
+            closing = Side.SELL if p.qty > 0 else Side.BUY  # a short is closed by a buy
             try:
                 order = self._call("close_position", self.trading.close_position, p.contract.symbol)
             except (APIError, BrokerUnavailableError) as exc:  # one refusal must not stop the others
@@ -249,12 +255,12 @@ class AlpacaBroker:
                         OrderStatus.REJECTED,
                         reject_reason=_short(exc),
                         contract=p.contract,
-                        side=Side.SELL,
-                        qty=p.qty,
+                        side=closing,
+                        qty=abs(p.qty),
                     )
                 )
                 continue
-            self.remember(order.client_order_id, p.contract, Side.SELL)  # ours: booked as the stop's exit
+            self.remember(order.client_order_id, p.contract, closing)  # ours: booked as the stop's exit
             updates.append(self._update(order))
         deadline = time.monotonic() + self.flat_wait_s
         while any(q.contract.underlying in self.underlyings for q in self.positions()) and time.monotonic() < deadline:
@@ -308,6 +314,25 @@ class AlpacaBroker:
                 updates.append(upd)
         return updates
 
+    def _leg_fills(self, cid: str, order: Order, known: _Known) -> list[FillEvent]:
+        """A multi-leg order's fills since the last read, one per leg that filled more."""
+        fills = []
+        at = (order.filled_at or order.updated_at or order.submitted_at).astimezone(NY)
+        for leg in order.legs or []:
+            symbol = leg.symbol or ""
+            seen = known.legs.setdefault(symbol, _LegKnown(OptionContract.from_symbol(symbol), Side(_value(leg.side))))
+            filled, avg = int(float(leg.filled_qty or 0)), float(leg.filled_avg_price or 0.0)
+            if filled <= seen.filled_qty:
+                continue
+            qty = filled - seen.filled_qty
+            price = (avg * filled - seen.avg_price * seen.filled_qty) / qty
+            fee = round(self.fee_per_contract * qty, 2)
+            fills.append(
+                FillEvent(cid, seen.contract, seen.side, qty, round(price, 4), fee, at, at, liquidation=not known.ours)
+            )
+            seen.filled_qty, seen.avg_price = filled, avg
+        return fills
+
     def _follow(self, order: Order) -> tuple[Order, int, float]:
         """A replaced order's live successor, and the quantity and average price filled across the
         chain (each order in it counts its own fills from zero)."""
@@ -330,11 +355,15 @@ class AlpacaBroker:
         status = _status_of(order)
         known = self.known.get(cid)
         if known is None:
+            first = order.legs[0] if order.legs else order
             known = self.known[cid] = _Known(
-                OptionContract.from_symbol(order.symbol or ""), Side(_value(order.side)), ours=False
+                OptionContract.from_symbol(first.symbol or ""), Side(_value(first.side)), ours=False
             )
         fills = []
-        if report_fills and filled > known.filled_qty:
+        if report_fills and order.legs:
+            fills = self._leg_fills(cid, order, known)
+            known.filled_qty, known.avg_price = filled, avg
+        elif report_fills and filled > known.filled_qty:
             qty = filled - known.filled_qty
             price = (avg * filled - known.avg_price * known.filled_qty) / qty
             at = (order.filled_at or order.updated_at or order.submitted_at).astimezone(NY)
