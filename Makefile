@@ -65,6 +65,7 @@ bench: install
 	$(PY) bench/console_pages.py
 	$(PY) bench/replay_speed.py
 	$(PY) bench/evaluate_speedup.py --timesteps 30000
+	$(PY) bench/structure_legs.py
 
 # The shipped model: walk-forward over seeds on real sessions (../shared/data, else synthetic), the
 # seed the out-of-sample result chooses is written to models/rppo-shipped.zip (about 15 minutes on 2 cores).

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from console.structure_card import structure_card
 from core.calendar import NY, next_session, session_for
 from core.exits import PositionState
 from core.params import TradingParams
@@ -49,6 +50,11 @@ def position_cards(engine: Any, positions: pd.DataFrame, clock: reads.MarketCloc
     if clock.source == "wall":
         st.caption(f"Levels timed by {clock.label}.")
     for row in positions.itertuples():
+        if getattr(row, "structure", None):  # a structure of legs: its own card
+            params = _params(engine, int(row.param_version))
+            flatten_at = session.before_close(params.flatten_before_close_min)
+            structure_card(engine, row, now, session, today is not None, flatten_at)
+            continue
         pos = _position(row)
         params = _params(engine, int(row.param_version))
         bid = float(row.mark_bid)  # the entry price until the first bid is marked

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.alerts import ALL_KINDS, AlertKind
 from core.execution import BROKER_CUTOFF_BEFORE_CLOSE_MIN
-from core.types import ModelMismatch, PolicyMode, Regime
+from core.types import ModelMismatch, PolicyMode, Regime, Strategy
 
 GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime", "alerts")
 
@@ -45,6 +45,13 @@ class TradingParams(BaseModel):
         "choice",
         "At worker start, if the model does not fit the feature pipeline: run on rules, or refuse to start.",
     )
+    strategy: Strategy = _f(
+        Strategy.LONG_OPTION,
+        "policy",
+        "choice",
+        "What an entry opens: the long option in the policy's direction, a credit structure (put or call credit "
+        "spread, iron condor, iron butterfly), or auto (by regime and IV rank; the README's table).",
+    )
     # entries
     min_confidence: float = _f(
         0.75, "entries", "probability", "Minimum policy confidence (after masking) to open a position.", ge=0.25, le=1.0
@@ -56,6 +63,12 @@ class TradingParams(BaseModel):
         "Absolute delta of the contract to buy; the closest strike is chosen.",
         ge=0.05,
         le=0.95,
+    )
+    short_delta: float = _f(
+        0.20, "entries", "delta", "Absolute delta of a credit structure's short strikes.", ge=0.05, le=0.50
+    )
+    wing_width: float = _f(
+        5.0, "entries", "$ of strike", "Distance from a short strike to its long wing.", ge=1.0, le=25.0
     )
     order_collar_pct: float = _f(
         3.0,
@@ -216,6 +229,30 @@ class TradingParams(BaseModel):
         le=100.0,
     )
     max_hold_min: int = _f(120, "exits", "minutes", "Close a position held this long.", ge=1, le=390)
+    credit_take_profit_pct: float = _f(
+        50.0,
+        "exits",
+        "% of the credit",
+        "Close a credit structure once this much of its credit is made.",
+        gt=0.0,
+        le=100.0,
+    )
+    credit_stop_multiple: float = _f(
+        2.0,
+        "exits",
+        "x the credit",
+        "Close a credit structure once it has lost this multiple of its credit (0: off).",
+        ge=0.0,
+        le=20.0,
+    )
+    structure_stop_loss_usd: float = _f(
+        0.0,
+        "exits",
+        "$ a structure",
+        "Close a structure once it has lost this much per structure (0: off).",
+        ge=0.0,
+        le=10_000.0,
+    )
     min_hold_min: int = _f(
         5,
         "exits",

@@ -49,6 +49,18 @@ class PolicyMode(StrEnum):
     BOTH = "both"
 
 
+class Strategy(StrEnum):
+    """What an entry opens: the long option (a call or a put by the policy's direction), one of the
+    defined-risk credit structures, or `auto` (by regime and IV rank: core/structures/choice.py)."""
+
+    LONG_OPTION = "long_option"
+    PUT_CREDIT_SPREAD = "put_credit_spread"
+    CALL_CREDIT_SPREAD = "call_credit_spread"
+    IRON_CONDOR = "iron_condor"
+    IRON_BUTTERFLY = "iron_butterfly"
+    AUTO = "auto"
+
+
 class ModelMismatch(StrEnum):
     """What the worker does when the model does not fit the feature pipeline at start."""
 

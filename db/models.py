@@ -98,10 +98,12 @@ class Order(SQLModel, table=True):
     filled_qty: int = 0
     avg_fill_price: float | None = None
     reject_reason: str | None = None
+    # a multi-leg order's legs: [{"symbol", "side", "ratio", "opening"}]; `contract` is the first's
+    legs: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Fill(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("client_order_id", "time", "qty", "price", name="uq_fill_identity"),)
+    __table_args__ = (UniqueConstraint("client_order_id", "contract", "time", "qty", "price", name="uq_fill_identity"),)
     id: int | None = Field(default=None, primary_key=True)
     order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
     client_order_id: str = Field(index=True)
@@ -153,6 +155,13 @@ class Trade(SQLModel, table=True):
     entry_atr_pct: float = 0.0
     entry_trend_pct: float = 0.0
     price_source: str | None = Field(default=None, index=True)  # the entry fill's (Fill.price_source; broker)
+    # a structure (core/structures): its kind, legs [{"symbol", "ratio"}] (signed per structure), and
+    # its max loss and gain at expiry in dollars at entry; NULL: a single long option (`contract`).
+    # For a structure `entry_avg`/`exit_avg` are net prices per share (a debit +, a credit -).
+    structure: str | None = Field(default=None, index=True)
+    legs: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    max_loss: float | None = None
+    max_gain: float | None = None
 
 
 class ParamVersion(SQLModel, table=True):

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from core.types import FillEvent, OrderRequest, OrderStatus, OrderUpdate
+from core.types import FillEvent, OptionContract, OrderRequest, OrderStatus, OrderUpdate, Side
 from db.lease import Lease, fence
 from db.models import Fill, Order, Trade
 from db.rows import RowWriter
@@ -71,6 +71,11 @@ class OrderStorage:
             "limit_price": request.limit_price,
             "reason_code": reason_code,
             "status": status,
+            "legs": [
+                {"symbol": leg.contract.symbol, "side": leg.side.value, "ratio": leg.ratio, "opening": leg.opening}
+                for leg in request.legs
+            ]
+            or None,
         }
 
     def record_update(
@@ -126,6 +131,34 @@ class OrderStorage:
             stmt = select(Order).where(Order.status.in_(OPEN_ORDER_STATES)).order_by(Order.id)  # type: ignore[attr-defined]
             rows = conn.execute(stmt).mappings().all()
         return [Order.model_validate(dict(r)) for r in rows]
+
+    def trade_fills(self, trade_id: int) -> list[tuple[FillEvent, bool]]:
+        """Every fill of the orders of one trade, oldest first, with whether its order opened."""
+        f = Fill.__table__.c  # type: ignore[attr-defined]
+        stmt = (
+            select(
+                f.client_order_id,
+                f.contract,
+                f.side,
+                f.qty,
+                f.price,
+                f.fee,
+                f.time,
+                f.quote_time,
+                f.liquidation,
+                f.price_source,
+                Order.opening,
+            )
+            .join(Order, f.order_id == Order.id)  # type: ignore[arg-type]
+            .where(Order.trade_id == trade_id)
+            .order_by(f.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            (FillEvent(r[0], OptionContract.from_symbol(r[1]), Side(r[2]), *r[3:10]), bool(r[10]))  # type: ignore[arg-type]
+            for r in rows
+        ]
 
     def order_status(self, client_order_id: str) -> str | None:
         """The stored status of an order, None when the database has no such order."""

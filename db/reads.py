@@ -102,6 +102,10 @@ def open_positions(engine: Engine) -> pd.DataFrame:
         Trade.entry_trend_pct,
         Trade.partials_done,
         Trade.param_version,
+        Trade.structure,
+        Trade.legs,
+        Trade.max_loss,
+        Trade.max_gain,
     ]
     with engine.connect() as conn:
         rows = conn.execute(select(*cols).where(Trade.status == "open").order_by(Trade.id)).mappings().all()

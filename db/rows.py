@@ -10,6 +10,7 @@ for anything not given.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
@@ -59,6 +60,8 @@ def sqlite_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, (list, dict)):  # a JSON column (a structure's legs), as SQLAlchemy's JSON type stores it
+        return json.dumps(value)
     return value
 
 

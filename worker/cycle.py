@@ -26,6 +26,7 @@ from core.records import DecisionRow
 from core.regime import VixRange, classify_regime
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import collar_price, contracts_for, select_contract
+from core.structures.legs import Built
 from core.types import (
     Account,
     Action,
@@ -41,6 +42,7 @@ from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
 from worker.order_desk import OrderDesk
 from worker.recorder import MarketRecorder
+from worker.structure_steps import StructureSteps, choose, kind_for
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.cycle")
@@ -65,6 +67,8 @@ class EntryGate:
     context: EntryContext
     block: Reason | None
     direction: int = 1
+    built: Built | None = None  # a credit structure chosen for the entry (worker/structure_steps.py)
+    refused: Reason | None = None  # why the strategy's structure could not be chosen
 
 
 @dataclass
@@ -109,6 +113,7 @@ class TradingCycle:
         self._account: Account | None = None  # read at the start of the cycle; re-read after any fill
         self._fills_at_risk = 0
         self.desk = OrderDesk(broker, journal, self.book)
+        self.structures = StructureSteps(self)
         self.recorder: MarketRecorder | None = None  # set in paper and live mode (worker/recorder.py)
         self.session: Session | None = None
         self.last_latency_ms = 0.0
@@ -265,6 +270,15 @@ class TradingCycle:
         regime = classify_regime(snap.vix, latest.get("rv_annual_pct", 0.0), params)
         pos = self.book.position(symbol)
         direction, unrealized, held = 0, 0.0, 0.0
+        multi = self.book.multi.on(symbol)
+        if multi is not None:  # a structure: its P&L now against its maximum loss
+            direction = multi.direction
+            unrealized = self.structures.unrealized_pct(multi, now)
+            held = (now - multi.entry_time).total_seconds() / 60.0
+            window = engine.window
+            return Observation(
+                symbol, window, latest, direction, unrealized, held, now, engine.bars_seen, structure_open=True
+            ), regime
         if pos is not None:
             quote = self.market.quote(pos.contract, now)
             direction = pos.direction
@@ -296,7 +310,18 @@ class TradingCycle:
         def candidate() -> Quote | None:  # runs in step 6, after the policy set gate.direction
             if not chosen:
                 chain = self.market.chain(symbol, now)
-                chosen.append(None if chain is None else select_contract(chain, gate.direction, params.target_delta))
+                kind = kind_for(params, regime, snap.iv_rank, gate.direction)
+                if chain is None or kind is None:
+                    if kind is None:
+                        gate.refused = Reason("no_structure", f"strategy auto opens nothing ({regime.value} regime).")
+                    chosen.append(None)
+                elif kind.is_credit:  # a structure: the safeguards look at its short leg's quote
+                    gate.built = built = choose(chain, kind, params)
+                    gate.refused = built.refused
+                    shorts = [] if built.structure is None else [leg for leg in built.structure.legs if leg.ratio < 0]
+                    chosen.append(built.quotes[shorts[0].contract.symbol] if shorts else None)
+                else:
+                    chosen.append(select_contract(chain, gate.direction, params.target_delta))
             return chosen[0]
 
         context = EntryContext(
@@ -334,6 +359,10 @@ class TradingCycle:
     def manage_position(
         self, symbol: str, now: datetime, session: Session, params: TradingParams, out: PolicyOutput
     ) -> str | None:
+        multi = self.book.multi.on(symbol)
+        if multi is not None:
+            close_conf = out.confidence if out.action is Action.CLOSE else None
+            return self.structures.manage(multi, now, session, params, close_conf, self.operator_closes.get(symbol))
         pos = self.book.position(symbol)
         if pos is None:
             self.operator_closes.pop(symbol, None)  # flat: the operator's close is done
@@ -358,6 +387,11 @@ class TradingCycle:
     def close_now(self, symbol: str, reason: Reason, now: datetime, params: TradingParams) -> str:
         """The operator's close of one position: sent now when there is a quote, then re-sent by
         every cycle until flat (worker/requests.py). Returns what happened, in words."""
+        multi = self.book.multi.on(symbol)
+        if multi is not None:  # a structure closes whole, as one order
+            self.operator_closes[symbol] = reason
+            sent = self.structures.manage(multi, now, self.market.session(now), params, None, reason)  # type: ignore[arg-type]
+            return f"close of {multi.structure.label} sent" if sent else "the close follows at the next cycle"
         pos = self.book.position(symbol)
         if pos is None:
             return "no open position"
@@ -413,7 +447,9 @@ class TradingCycle:
         entry.context.confidence = out.confidence
         block = first_block(entry.context, AFTER_POLICY)
         if block is not None:
-            return block, None
+            return (entry.refused if block.code == "no_contract" and entry.refused else block), None
+        if entry.built is not None:
+            return self.structures.enter(now, params, control, snap, obs, out, regime, equity, entry)
         quote = entry.context.candidate()
         assert quote is not None
         snap.price_source = quote.price_source.value

@@ -292,6 +292,13 @@ class OrderDesk:
         with self.journal.transaction():
             self._book(upd, now, reason)
 
+    def _structure_fills(self, working: WorkingOrder | None, upd: OrderUpdate) -> bool:
+        """Fills of a multi-leg order, or every fill on a leg of an open structure (its closing
+        by the stop, the broker's liquidation, an expiry): booked to the structure's trade."""
+        if working is not None and working.request.is_multi_leg:
+            return True
+        return all(self.trades.multi.by_leg.get(f.contract.symbol) is not None for f in upd.fills)
+
     def _foreign_fill(self, fill: FillEvent, now: datetime) -> None:
         """A sell on a contract the worker holds no trade in (placed outside the worker): the fill is
         recorded with its order, no trade changes, and reconciliation compares that contract."""
@@ -319,7 +326,12 @@ class OrderDesk:
             broker_request = OrderRequest(cid, contract, side, qty, side is Side.BUY)
         trade_id = None
         self.fills_booked += len(upd.fills)
-        for fill in upd.fills:
+        if upd.fills and self._structure_fills(working, upd):
+            opening_intent = intent if working is not None and working.request.opening else None
+            trade_id = self.trades.multi.apply(list(upd.fills), cid, opening_intent, exit_reason)
+            if trade_id is not None and trade_id not in self.trades.multi.open:
+                self.first_exit_cycle.pop(trade_id, None)
+        for fill in upd.fills if trade_id is None else []:
             fill_intent = intent
             if fill.side is Side.BUY and fill_intent is None:
                 control, _ = self.journal.read_control()

@@ -12,10 +12,11 @@ later clean pass lifts that halt and trading resumes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from core.types import OptionContract, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
+from core.structures.types import structure_of
+from core.types import OptionContract, OrderLeg, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
 from db.control import EventNote, set_trading_state
 from worker.cycle import TradingCycle
 from worker.option_events import OptionEventBook
@@ -76,8 +77,21 @@ class Reconciler:
             report.checked_orders += 1
             contract, side = OptionContract.from_symbol(row.contract), Side(row.side)
             cycle.broker.remember(cid, contract, side, row.filled_qty, row.avg_fill_price or 0.0)
-            request = OrderRequest(cid, contract, side, row.qty, row.opening, row.order_type, row.limit_price)
+            legs = tuple(
+                OrderLeg(
+                    OptionContract.from_symbol(leg["symbol"]),
+                    Side(leg["side"]),
+                    int(leg["ratio"]),
+                    bool(leg["opening"]),
+                )
+                for leg in row.legs or []
+            )
+            request = OrderRequest(
+                cid, contract, side, row.qty, row.opening, row.order_type, row.limit_price, legs=legs
+            )
             intent = imported_intent(cid, contract, row.reason_code, control.param_version) if row.opening else None
+            if intent is not None and legs:  # a structure's opening order: the structure its legs make
+                intent = replace(intent, structure=structure_of(legs))
             settled = "Exit order settled by reconciliation after a restart."
             reason = None if row.opening else Reason(row.reason_code, settled)
             cycle.desk.adopt(request, row.reason_code, intent, reason, row.trade_id, row.created_at)
@@ -99,7 +113,7 @@ class Reconciler:
             if o.client_order_id not in known:
                 report.problems.append(f"unknown open order {o.client_order_id} (broker id {o.broker_order_id})")
         held = {p.contract.symbol: p.qty for p in cycle.broker.positions()}
-        booked = {p.contract.symbol: p.qty_open for p in cycle.book.positions()}
+        booked = cycle.book.held_contracts()  # single options and every structure's legs, signed
         for symbol in sorted(held.keys() | booked.keys()):
             at_broker, in_db = held.get(symbol, 0), booked.get(symbol, 0)
             if at_broker != in_db:

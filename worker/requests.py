@@ -43,15 +43,17 @@ def carry_out(cycle: TradingCycle, now: datetime, params: TradingParams, state: 
 
 def _close(cycle: TradingCycle, req: OpenRequest, now: datetime, params: TradingParams, state: TradingState) -> None:
     engine = cycle.journal.engine
-    pos = next((p for p in cycle.book.positions() if p.trade_id == req.trade_id), None)
-    if pos is None:
+    # a single option, or a structure (closed whole, as one multi-leg order)
+    singles = {p.trade_id: p.contract.underlying for p in cycle.book.positions()}
+    multis = {t: p.structure.underlying for t, p in cycle.book.multi.open.items()}
+    symbol = singles.get(req.trade_id or -1) or multis.get(req.trade_id or -1)
+    if symbol is None:
         if req.status == "working":
             requests.settle(engine, request_id=req.id, status="done", result=f"trade {req.trade_id} is closed")
             log.info("operator close of trade %s done", req.trade_id)
         else:
             requests.settle(engine, request_id=req.id, status="refused", result="no open position for that trade")
         return
-    symbol = pos.contract.underlying
     if req.status == "working":
         cycle.operator_closes.setdefault(symbol, close_reason(req))  # after a restart: re-armed
         return

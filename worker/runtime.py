@@ -161,6 +161,10 @@ def restore_simulated_account(rt: Runtime) -> None:
         BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
         for p in rt.cycle.book.positions()
     ]
+    for multi in rt.cycle.book.multi.open.values():  # a structure's legs, shorts negative
+        positions += [
+            BrokerPosition(OptionContract.from_symbol(symbol), qty, 0.0) for symbol, qty in multi.held.items() if qty
+        ]
     assert isinstance(rt.broker, SimBroker)
     rt.broker.restore(rt.journal.cash_from_fills(rt.options.cash), positions)
     rt.cycle.risk = RiskBook.from_journal(rt.journal)

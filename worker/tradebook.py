@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.exits import PositionState
+from core.structures.types import Structure
 from core.types import FillEvent, OptionContract, Reason, Side
 from db.journal import Journal
+from worker.structure_book import StructureBook
 
 MULTIPLIER = 100
 
@@ -39,6 +41,7 @@ class EntryIntent:
     atr_pct: float
     trend_pct: float
     direction: int
+    structure: Structure | None = None  # a multi-leg entry: the structure its order opens
 
 
 @dataclass
@@ -56,6 +59,7 @@ class TradeBook:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self._open: dict[str, _Open] = {}  # by contract symbol; the worker opens one per underlying
+        self.multi = StructureBook(journal, self)  # structures of legs (worker/structure_book.py)
         self.last_exit_at: dict[str, datetime] = {}
         self.entries_today: dict[str, int] = {}
 
@@ -74,10 +78,26 @@ class TradeBook:
         return next((o for o in self._open.values() if o.state.contract.underlying == underlying), None)
 
     def open_count(self) -> int:
-        return len(self._open)
+        return len(self._open) + len(self.multi.open)
+
+    def holds_anything_on(self, underlying: str) -> bool:
+        return self._on(underlying) is not None or self.multi.on(underlying) is not None
+
+    def held_contracts(self) -> dict[str, int]:
+        """Every contract the book holds, signed (shorts negative): what the account should hold."""
+        held = {symbol: o.state.qty_open for symbol, o in self._open.items()}
+        for symbol, qty in self.multi.held_contracts().items():
+            held[symbol] = held.get(symbol, 0) + qty
+        return held
 
     def positions(self) -> list[PositionState]:
         return [o.state for o in self._open.values()]
+
+    def count_entry(self, underlying: str, at: datetime) -> None:
+        self.entries_today[underlying] = self.entries_today.get(underlying, 0) + 1
+
+    def count_exit(self, underlying: str, at: datetime) -> None:
+        self.last_exit_at[underlying] = at
 
     def new_session(self, start: datetime, end: datetime) -> None:
         """At a session's first cycle: what the safeguards count for it, from the database (zero
@@ -93,6 +113,9 @@ class TradeBook:
     def restore(self) -> None:
         """Load open trades after a restart so exits keep working on them."""
         for t in self.journal.open_trades():
+            if t.structure is not None:
+                self.multi.restore(t)
+                continue
             state = PositionState(
                 trade_id=int(t.id or 0),
                 contract=OptionContract.from_symbol(t.contract),

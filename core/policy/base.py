@@ -28,6 +28,7 @@ class Observation:
     minutes_held: float
     now: datetime | None = None  # the cycle time
     bars_seen: int = -1  # completed bars behind `features` this session (-1: unknown)
+    structure_open: bool = False  # a structure is held (an iron condor has no direction)
 
     @property
     def window(self) -> np.ndarray:
@@ -35,7 +36,7 @@ class Observation:
 
     @property
     def in_position(self) -> bool:
-        return self.position_direction != 0
+        return self.position_direction != 0 or self.structure_open
 
 
 @dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from core.types import OptionContract, Quote, Right, Side
+from core.types import OptionContract, OrderLeg, Quote, Right, Side
 
 
 class StructureKind(StrEnum):
@@ -105,3 +105,20 @@ def _side_price(quote: Quote, buying: bool, at: str) -> float:
     if at != "natural":
         raise ValueError(f"price at {at!r}: natural or mid")
     return quote.ask if buying else quote.bid
+
+
+def structure_of(legs: tuple[OrderLeg, ...]) -> Structure:
+    """The structure an opening multi-leg order's legs make (after a restart, from the stored
+    order): its kind read from the rights and the signed ratios."""
+    signed = tuple(Leg(leg.contract, leg.sign * leg.ratio) for leg in legs)
+    rights = {leg.contract.right for leg in signed}
+    shorts = [leg for leg in signed if leg.ratio < 0]
+    if len(signed) == 1:
+        kind = StructureKind.LONG_CALL if signed[0].contract.right is Right.CALL else StructureKind.LONG_PUT
+    elif len(rights) == 1:
+        kind = StructureKind.PUT_CREDIT_SPREAD if Right.PUT in rights else StructureKind.CALL_CREDIT_SPREAD
+    elif len({leg.contract.strike for leg in shorts}) == 1:
+        kind = StructureKind.IRON_BUTTERFLY
+    else:
+        kind = StructureKind.IRON_CONDOR
+    return Structure(kind, signed)

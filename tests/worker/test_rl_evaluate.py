@@ -99,7 +99,7 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
 
     at = open_page(url, "models", monkeypatch)
     assert at.selectbox(key="models_conf_policy").options, "the confidence section is shown"
-    table = next(d.value for d in at.dataframe if "policy" in d.value.columns)
+    table = next(d.value for d in at.dataframe if {"policy", "fold"} <= set(d.value.columns))
     assert len(table) == len(rows)
     assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data", "hold_median_min"} <= set(table.columns)
     assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}

@@ -1,0 +1,228 @@
+"""The cycle's steps for structures (core/structures): choose the legs, size by the maximum loss,
+open and close as one multi-leg order, apply the structure's exits, and close a leg left alone.
+
+The cycle (worker/cycle.py) calls these where a long option takes its own path: an entry whose
+strategy is a credit structure, and any underlying where the book holds one. Every order goes
+through the same desk (one gate, persisted first, sent once).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.ids import client_order_id
+from core.params import TradingParams
+from core.structures.choice import auto_structure
+from core.structures.exits import check_structure_exits
+from core.structures.legs import Built, LegChoice, build
+from core.structures.payoff import MULTIPLIER, payoff
+from core.structures.position import StructurePosition
+from core.structures.types import Structure, StructureKind
+from core.types import OrderLeg, OrderRequest, OrderStatus, Quote, Reason, Regime, Strategy
+from worker.tradebook import EntryIntent
+
+if TYPE_CHECKING:
+    from core.calendar import Session
+    from core.options.chain import ChainSnapshot
+    from core.policy.base import Observation, PolicyOutput
+    from db.control import ControlSnapshot
+    from worker.cycle import EntryGate, MarketSnapshot, TradingCycle
+
+log = logging.getLogger("worker.structures")
+ORPHAN_LEG = Reason("orphan_leg", "A leg left alone after the structure's other legs closed: closed at market.")
+
+
+def kind_for(params: TradingParams, regime: Regime, iv_rank: float, direction: int) -> StructureKind | None:
+    """What an entry in `direction` opens under `params.strategy` (None: nothing, e.g. auto in a crash)."""
+    if params.strategy is Strategy.LONG_OPTION:
+        return StructureKind.LONG_CALL if direction > 0 else StructureKind.LONG_PUT
+    if params.strategy is Strategy.AUTO:
+        return auto_structure(regime, iv_rank, direction)
+    return StructureKind(params.strategy.value)
+
+
+def choose(chain: ChainSnapshot, kind: StructureKind, params: TradingParams) -> Built:
+    return build(kind, chain, LegChoice(short_delta=params.short_delta, width=params.wing_width,
+                                        long_delta=params.target_delta))  # fmt: skip
+
+
+def gross(structure: Structure, quotes: dict[str, Quote]) -> float:
+    """The legs' mids summed without sign, per share: the scale of the structure's prices."""
+    return sum(abs(leg.ratio) * quotes[leg.contract.symbol].mid for leg in structure.legs)
+
+
+def marketable_limit(natural: float, size: float, collar_pct: float) -> float:
+    """A net limit `collar_pct` of the structure's size through the natural price (paying more, or
+    taking less credit), on the cent grid: marketable at the legs' quotes, never far from them."""
+    return round(natural + max(0.01, size * collar_pct / 100.0), 2)
+
+
+def structures_for(equity: float, max_loss: float, legs: int, params: TradingParams, fee: float) -> int:
+    """Whole structures whose maximum loss at expiry (and fees both ways) fits risk_per_trade_pct."""
+    per = max_loss + 2.0 * fee * legs
+    if per <= 0 or not math.isfinite(per) or equity <= 0:
+        return 0
+    return max(0, min(int(equity * params.risk_per_trade_pct / 100.0 // per), params.max_contracts))
+
+
+def order_for(
+    cid: str, structure: Structure, qty: int, opening: bool, order_type: str, limit: float | None
+) -> OrderRequest:
+    legs = tuple(
+        OrderLeg(leg.contract, leg.opening_side if opening else leg.closing_side, abs(leg.ratio), opening)
+        for leg in structure.legs
+    )
+    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, order_type, limit, legs=legs)
+
+
+class StructureSteps:
+    def __init__(self, cycle: TradingCycle) -> None:
+        self.cycle = cycle
+
+    def quotes(self, structure: Structure, now: datetime) -> dict[str, Quote] | None:
+        found = {leg.contract.symbol: self.cycle.market.quote(leg.contract, now) for leg in structure.legs}
+        return None if any(q is None for q in found.values()) else found  # type: ignore[return-value]
+
+    def entry(
+        self, built: Built, equity: float, now: datetime, params: TradingParams
+    ) -> tuple[OrderRequest | None, Reason | None]:
+        """The opening order for a chosen structure, or why none (the risk budget buys none)."""
+        structure = built.structure
+        assert structure is not None
+        natural = structure.open_price(built.quotes)
+        shape = payoff(structure, natural, 1)
+        fee = self.cycle.broker.fee_per_contract
+        qty = structures_for(equity, shape.max_loss, len(structure.legs), params, fee)
+        if qty < 1:
+            return None, Reason(
+                "size_zero", f"Risk budget holds no {structure.label} (max loss {shape.max_loss:,.0f})."
+            )
+        cid = client_order_id(self.cycle.journal.identity, structure.underlying, now.isoformat(), "entry")
+        limit = marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct)
+        return order_for(cid, structure, qty, True, "limit", limit), None
+
+    def enter(
+        self,
+        now: datetime,
+        params: TradingParams,
+        control: ControlSnapshot,
+        snap: MarketSnapshot,
+        obs: Observation,
+        out: PolicyOutput,
+        regime: Regime,
+        equity: float,
+        entry: EntryGate,
+    ) -> tuple[Reason | None, str | None]:
+        """Step 7 for a credit structure: one multi-leg order, sized by its maximum loss."""
+        built = entry.built
+        assert built is not None and built.structure is not None
+        structure = built.structure
+        first = next(iter(built.quotes.values()))
+        snap.price_source = first.price_source.value
+        age_s = max((now - q.time).total_seconds() for q in built.quotes.values())
+        if age_s > params.max_quote_age_s:
+            snap.view.degraded = True
+            return Reason(
+                "quote_stale", f"A leg's quote is {age_s:.0f} s old (limit {params.max_quote_age_s} s)."
+            ), None
+        request, refused = self.entry(built, equity, now, params)
+        if request is None:
+            return refused, None
+        f = obs.features
+        intent = EntryIntent(
+            reason=Reason(
+                f"policy_{structure.kind.value}",
+                f"{self.cycle.policy.name} chose {out.action.label} with confidence {out.confidence:.2f}; "
+                f"strategy {params.strategy.value}: {structure.label} (trend {f['trend_pct']:+.3f}%).",
+            ),
+            confidence=out.confidence,
+            regime=regime.value,
+            vix=snap.vix,
+            model_version=self.cycle.policy.version,
+            param_version=control.param_version,
+            atr_pct=f["atr_pct"],
+            trend_pct=f["trend_pct"],
+            direction=entry.direction,
+            structure=structure,
+        )
+        placed = self.cycle.desk.place(request, intent.reason.code, now, intent, None, None)
+        if placed.denied is not None:
+            return placed.denied, None
+        assert placed.update is not None
+        if placed.update.status is OrderStatus.REJECTED:
+            cid = request.client_order_id
+            return Reason("broker_rejected", f"Broker refused the order: {placed.update.reject_reason}."), cid
+        return None, request.client_order_id
+
+    def manage(self, pos: StructurePosition, now: datetime, session: Session, params: TradingParams,
+               close_confidence: float | None, requested: Reason | None) -> str | None:  # fmt: skip
+        """Apply the structure's exits (or the operator's close); returns the exit code sent."""
+        symbol = pos.structure.underlying
+        if self.cycle.desk.working_for(symbol):
+            return None
+        if pos.orphaned:
+            return self.close_orphans(pos, now)
+        quotes = self.quotes(pos.structure, now)
+        if quotes is None:
+            return None
+        pnl = pos.mark(quotes)
+        self.write_mark(pos, quotes, now)
+        reason = requested or check_structure_exits(pos, pnl, now, session, params, close_confidence)
+        if reason is None:
+            return None
+        return reason.code if self.send_close(pos, reason, now, quotes, params) else None
+
+    def send_close(self, pos: StructurePosition, reason: Reason, now: datetime, quotes: dict[str, Quote],
+                   params: TradingParams) -> bool:  # fmt: skip
+        """Close every whole structure held as one multi-leg order: a limit through the natural
+        price, at market for an urgent exit that has waited."""
+        desk = self.cycle.desk
+        order_type = desk.exit_order_type(pos.trade_id, reason.code, params)
+        natural = pos.structure.close_price(quotes)
+        limit = marketable_limit(natural, gross(pos.structure, quotes), params.order_collar_pct)
+        cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now.isoformat(),
+                              f"exit:{reason.code}")  # fmt: skip
+        request = order_for(
+            cid, pos.structure, pos.qty_open, False, order_type, limit if order_type == "limit" else None
+        )
+        placed = desk.place(request, reason.code, now, None, reason, pos.trade_id)
+        return placed.denied is None
+
+    def close_orphans(self, pos: StructurePosition, now: datetime) -> str | None:
+        """Legs held beyond the whole structures (the broker closed one leg alone): each closed at
+        market on its own, with an event the alert relay sends."""
+        sent = False
+        whole = pos.qty_open
+        for leg in pos.structure.legs:
+            extra = pos.held.get(leg.contract.symbol, 0) - leg.ratio * whole
+            if extra == 0:
+                continue
+            side_leg = OrderLeg(leg.contract, leg.closing_side if extra * leg.ratio > 0 else leg.opening_side, 1, False)
+            cid = client_order_id(self.cycle.journal.identity, leg.contract.symbol, now.isoformat(), "orphan")
+            request = OrderRequest(cid, leg.contract, side_leg.side, abs(extra), False, "market")
+            placed = self.cycle.desk.place(request, ORPHAN_LEG.code, now, None, ORPHAN_LEG, pos.trade_id)
+            sent = sent or placed.denied is None
+            text = f"{pos.structure.label}: {abs(extra)} {leg.contract.symbol} left alone; closing it at market."
+            self.cycle.journal.event("warning", "orphan_leg", text, time=now)
+            log.warning("%s", text)
+        return ORPHAN_LEG.code if sent else None
+
+    def write_mark(self, pos: StructurePosition, quotes: dict[str, Quote], now: datetime) -> None:
+        """The trade row's mark: what the structure would sell for now per share (minus the natural
+        cost to close: negative for a credit structure), so (mark - entry) x 100 x qty is its P&L."""
+        value = -pos.structure.close_price(quotes)
+        scale = max(payoff(pos.structure, pos.entry_net, max(pos.entry_qty, 1)).max_loss, 1.0)
+        worst, best = pos.worst_pnl / scale * 100.0, pos.best_pnl / scale * 100.0
+        self.cycle.journal.mark_trade(pos.trade_id, round(value, 4), now, worst, best, 0.0)
+
+    def unrealized_pct(self, pos: StructurePosition, now: datetime) -> float:
+        """P&L now as a % of the structure's maximum loss (what the observation carries)."""
+        quotes = self.quotes(pos.structure, now)
+        if quotes is None:
+            return 0.0
+        shape = payoff(pos.structure, pos.entry_net, max(pos.qty_open, 1))
+        scale = shape.max_loss if shape.max_loss > 0 and math.isfinite(shape.max_loss) else MULTIPLIER
+        return pos.mark(quotes) / scale * 100.0
