@@ -66,6 +66,8 @@ bench: install
 	$(PY) bench/replay_speed.py
 	$(PY) bench/evaluate_speedup.py --timesteps 30000
 	$(PY) bench/structure_legs.py
+	$(PY) bench/structure_backtest.py
+	$(PY) bench/cycle_latency.py --strategy iron_condor
 
 # The shipped model: walk-forward over seeds on real sessions (../shared/data, else synthetic), the
 # seed the out-of-sample result chooses is written to models/rppo-shipped.zip (about 15 minutes on 2 cores).

@@ -2,6 +2,11 @@
 (as the worker runs it). Prints median, p99 and max per cycle (two symbols per cycle).
 
     .venv/bin/python bench/cycle_latency.py [--sessions 5]
+    .venv/bin/python bench/cycle_latency.py --strategy iron_condor   # entries open iron condors
+
+With `--strategy` the rule policy's entries open that structure (its legs chosen from the chain
+in the cycle, one multi-leg order, four legs marked every cycle while held), with the entry
+safeguards opened up so that it trades through the sessions.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.structure_backtest import OPEN_UP
 from core.calendar import cycle_times, last_sessions
+from db.control import bootstrap, save_param_version
+from db.engine import make_engine
+from db.migrate import upgrade
 from worker.runtime import RunOptions, build_runtime
 
 
@@ -24,9 +33,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--strategy", default=None, help="e.g. iron_condor (default: the product's defaults)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rt = build_runtime(RunOptions(db=f"sqlite:///{tmp}/latency.db", seed=args.seed, flush_every=1), "worker")
+        url = f"sqlite:///{tmp}/latency.db"
+        if args.strategy:
+            upgrade(url)
+            engine = make_engine(url)
+            bootstrap(engine)
+            save_param_version(engine, {**OPEN_UP, "strategy": args.strategy}, author="bench")
+            engine.dispose()
+        rt = build_runtime(RunOptions(db=url, seed=args.seed, flush_every=1), "worker")
         samples = []
         for session in last_sessions(date(2026, 3, 19), args.sessions):
             for now in cycle_times(session):
@@ -39,7 +56,7 @@ def main() -> None:
         trades = rt.journal.open_trades()
         print(
             f"cycle latency over {len(samples)} cycles ({args.sessions} sessions, SPY+QQQ, rule policy, SQLite WAL, "
-            f"commit per cycle; {len(trades)} trades still open)"
+            f"commit per cycle, strategy {args.strategy or 'default'}; {len(trades)} trades still open)"
         )
         print(
             f"  median {statistics.median(samples):.2f} ms   p99 {p99:.2f} ms   max {samples[-1]:.2f} ms   "
