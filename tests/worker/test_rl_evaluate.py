@@ -63,14 +63,19 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
             "1024",
             "--db",
             url,
+            "--strategies",
+            "iron_condor",
         ]
     )
     printed = capsys.readouterr().out
     assert "stored as evaluation eval-" in printed
     rows = model_store.evaluations(make_engine(url))
     policies = {(r["policy"], r["fold"]) for r in rows}
-    for policy in ("rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"):
+    for policy in ("rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70", "rules:iron_condor"):
         assert (policy, 0) in policies and (policy, -1) in policies, policy
+    condors = next(r for r in rows if r["policy"] == "rules:iron_condor" and r["fold"] == 0)["metrics"]
+    assert condors["note"] == "rule entries opening iron_condor" and condors["trades"] > 0
+    assert condors["pnl_band_lo"] <= condors["pnl"] <= condors["pnl_band_hi"], "the structures with the error band"
     strict = next(r for r in rows if r["policy"] == "rl@0.50" and r["fold"] == 0)["metrics"]
     assert strict["note"].endswith("run at min_confidence 0.50"), "the same model, backtested at another threshold"
     hold = next(r for r in rows if r["policy"] == "hold" and r["fold"] == 0)
@@ -102,7 +107,9 @@ def test_a_tiny_walk_forward_stores_every_policy_and_the_models_page_shows_it(
     table = next(d.value for d in at.dataframe if {"policy", "fold"} <= set(d.value.columns))
     assert len(table) == len(rows)
     assert {"pnl_at_error_lo", "pnl_at_error_hi", "decided_by_data", "hold_median_min"} <= set(table.columns)
-    assert set(table["policy"]) == {"rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70"}
+    assert set(table["policy"]) == {
+        "rl", "random", "rules", "hold", "underlying", "rl@0.50", "rl@0.60", "rl@0.70", "rules:iron_condor"
+    }  # fmt: skip
     assert len(at.get("plotly_chart")) == 2, "the results chart and the reliability curve"
 
 
@@ -110,7 +117,7 @@ def _tiny(url: str, workers: int) -> list[str]:
     return [
         "--source", "synthetic", "--start", "2025-12-01", "--end", "2025-12-12", "--folds", "2",
         "--train-days", "4", "--test-days", "2", "--seeds", "1", "2", "--timesteps", "1024",
-        "--db", url, "--workers", str(workers), "--thresholds", "0.6",
+        "--db", url, "--workers", str(workers), "--thresholds", "0.6", "--strategies", "put_credit_spread",
     ]  # fmt: skip
 
 
@@ -135,6 +142,7 @@ def test_ray_tasks_give_the_serial_runs_results(tmp_path: Path) -> None:
         )
 
     serial, fanned = rows(serial_url), rows(fanned_url)
-    # per fold: rl, rl@0.60 and random per seed, then rules, hold, underlying; then the pooled rows
-    assert len(serial) == 2 * (2 * 3 + 3) + 2 * 3 + 3
+    # per fold: rl, rl@0.60 and random per seed, then rules, rules:put_credit_spread, hold, underlying;
+    # then the pooled rows
+    assert len(serial) == 2 * (2 * 3 + 4) + 2 * 3 + 4
     assert serial == fanned

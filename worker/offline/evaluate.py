@@ -34,6 +34,7 @@ from core.options.history import option_history_folder
 from core.policy.rl import RLPolicy
 from core.rl.confidence import Taken, Wanted, at_thresholds, bucket_sums
 from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
+from core.types import Strategy
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
@@ -97,6 +98,7 @@ class Evaluation:
             keep_models=args.keep_models,
             option_history=option_history_folder(args.option_history),
             error_band=not args.no_error_band,
+            strategies=tuple(args.strategies),
         )
         self.bands: dict[tuple[str, int | None], list[tuple[float, float] | None]] = {}  # per fold
         self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
@@ -225,7 +227,7 @@ class Evaluation:
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     head = (
-        f"{'fold':>4} {'policy':<10} {'seed':>4} {'P&L':>10} {'95% CI':>21} {'at error bounds':>23} {'win%':>6} "
+        f"{'fold':>4} {'policy':<24} {'seed':>4} {'P&L':>10} {'95% CI':>21} {'at error bounds':>23} {'win%':>6} "
         f"{'PF':>5} {'Sharpe':>7} {'maxDD%':>7} {'tr/day':>6} {'hold min p10/50/90':>18} {'<=2min':>6}"
     )
     lines = [head]
@@ -241,7 +243,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         band += "" if m.get("pnl_decided", True) else "?"  # the sign flips inside the price model's error
         win = "-" if m.get("win_rate") is None else f"{m['win_rate'] * 100:.0f}"
         lines.append(
-            f"{r['fold']:>4} {r['policy']:<10} {r['seed'] if r['seed'] is not None else '-':>4} {f('pnl', ',.0f'):>10} "
+            f"{r['fold']:>4} {r['policy']:<24} {r['seed'] if r['seed'] is not None else '-':>4} {f('pnl', ',.0f'):>10} "
             f"{ci:>21} {band:>23} {win:>6} {f('profit_factor', '.2f'):>5} {f('sharpe', '.2f'):>7} "
             f"{f('max_drawdown_pct', '.1f'):>7} {f('trades_per_day', '.2f'):>6} "
             f"{f('hold_p10_min', '.0f') + '/' + f('hold_median_min', '.0f') + '/' + f('hold_p90_min', '.0f'):>18} "
@@ -271,6 +273,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[0.5, 0.6, 0.7],
         help="min_confidence values the RL policy is also backtested at (its own row each)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="*",
+        default=[],
+        choices=[x.value for x in Strategy if x is not Strategy.LONG_OPTION],
+        help="also run the rules' entries opening each of these structures (rows rules:STRATEGY)",
     )
     p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
     p.add_argument(

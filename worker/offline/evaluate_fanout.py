@@ -13,7 +13,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from worker.offline.evaluate_tasks import Fold, PolicyResult, Settings, random_task, rl_task, rules_task
+from worker.offline.evaluate_tasks import (
+    Fold,
+    PolicyResult,
+    Settings,
+    random_task,
+    rl_task,
+    rules_task,
+    strategy_task,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a cluster's workers need of this checkout (the code and the models), not its environment or data.
@@ -22,7 +30,8 @@ UPLOAD_EXCLUDES = [".venv", "data", "artifacts", ".git", "**/__pycache__", ".pyt
 
 def serial_results(settings: Settings, folds: list[Fold], seeds: list[int]) -> list[PolicyResult]:
     out: list[PolicyResult] = []
-    with tqdm(total=len(folds) * (2 * len(seeds) + 1), desc="evaluation tasks", unit="task") as bar:
+    per_fold = 2 * len(seeds) + 1 + len(settings.strategies)
+    with tqdm(total=len(folds) * per_fold, desc="evaluation tasks", unit="task") as bar:
         for fold in folds:
             for seed in seeds:
                 rl = rl_task(settings, fold, seed)
@@ -30,6 +39,9 @@ def serial_results(settings: Settings, folds: list[Fold], seeds: list[int]) -> l
                 bar.update(2)
             out.append(rules_task(settings, fold))
             bar.update(1)
+            for strategy in settings.strategies:
+                out.append(strategy_task(settings, fold, strategy))
+                bar.update(1)
     return out
 
 
@@ -65,12 +77,14 @@ def ray_results(
         rl_remote = ray.remote(num_cpus=1)(rl_task)
         random_remote = ray.remote(num_cpus=1)(random_task)
         rules_remote = ray.remote(num_cpus=1)(rules_task)
+        strategy_remote = ray.remote(num_cpus=1)(strategy_task)
         refs: list[Any] = []
         for fold in folds:
             for seed in seeds:
                 rl = rl_remote.remote(settings, fold, seed)
                 refs += [rl, random_remote.remote(settings, fold, seed, rl)]  # Ray hands it rl's result
             refs.append(rules_remote.remote(settings, fold))
+            refs += [strategy_remote.remote(settings, fold, strategy) for strategy in settings.strategies]
         pending = list(refs)
         with tqdm(total=len(refs), desc="evaluation tasks", unit="task") as bar:
             while pending:

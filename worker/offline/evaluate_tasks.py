@@ -63,6 +63,7 @@ class Settings:
     keep_models: bool = False  # return each trained model's files with its result (make model ships one)
     option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
     error_band: bool = True  # also backtest at the calibration error's two ends (core/error_band.py)
+    strategies: tuple[str, ...] = ()  # the rules also trading these structures (core/structures), one row each
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _backtest(
     policy: PolicySet,
     folder: Path,
     tag: str,
-    values: dict[str, float] | None = None,
+    values: dict[str, object] | None = None,
     band_end: str | None = None,
 ) -> BacktestReadout:
     """One backtest of the test range in a throwaway database; `values` overrides parameters."""
@@ -211,13 +212,18 @@ def calibrate(settings: Settings, zip_path: Path, held_back: list[Session], fold
 
 
 def _band(
-    settings: Settings, test: list[Session], make_policy: Callable[[], PolicySet], folder: Path, tag: str
+    settings: Settings,
+    test: list[Session],
+    make_policy: Callable[[], PolicySet],
+    folder: Path,
+    tag: str,
+    values: dict[str, object] | None = None,
 ) -> tuple[float, float] | None:
     """Total P&L of the same policy on the same days at the calibration error's low and high ends."""
     if not settings.error_band:
         return None
     totals = [
-        sum(d.pnl for d in _backtest(settings, test, make_policy(), folder, f"{tag}-{end}", band_end=end).days)
+        sum(d.pnl for d in _backtest(settings, test, make_policy(), folder, f"{tag}-{end}", values, band_end=end).days)
         for end in BAND_ENDS
     ]
     return totals[0], totals[1]
@@ -336,6 +342,23 @@ def rules_task(settings: Settings, fold: Fold) -> PolicyResult:
             out.wanted,
             band=band,
         )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def strategy_task(settings: Settings, fold: Fold, strategy: str) -> PolicyResult:
+    """The rule policy's entries opening `strategy` (a credit structure, or auto) on the fold's
+    test range: the structures side by side with the baselines on the same days."""
+    folder = _folder()
+    try:
+        tag = f"f{fold.index}-rules-{strategy}"
+        values: dict[str, object] = {"strategy": strategy}
+        out = _backtest(settings, fold.test, PolicySet(RulePolicy(), None), folder, tag, values)
+        band = _band(settings, fold.test, lambda: PolicySet(RulePolicy(), None), folder, tag, values)
+        return PolicyResult(
+            fold.index, f"rules:{strategy}", f"{RulePolicy.version}:{strategy}", None, out.days,
+            f"rule entries opening {strategy}", out.blocked, out.entries, out.taken, out.wanted, band=band,
+        )  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
