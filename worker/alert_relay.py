@@ -38,6 +38,9 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
     "broker_error": AlertKind.BROKER_FAILURE,
     "broker_errors": None,
     "broker_refusals": None,
+    "orphan_leg": AlertKind.RECONCILE_MISMATCH,  # a structure's leg left alone by the broker: being closed
+    "foreign_fill": AlertKind.RECONCILE_MISMATCH,  # a fill on a contract the worker holds no trade in
+    "option_shares": AlertKind.RECONCILE_MISMATCH,  # shares from an exercise or assignment: flatten them
     "worker_errors": None,
     "reconcile_mismatch": AlertKind.RECONCILE_MISMATCH,
     "cycle_failed": AlertKind.WORKER_ERROR,

@@ -10,7 +10,8 @@ one the database has not seen closes the trade holding that contract, once, with
 - `option_exercised` / `option_assigned`: at the intrinsic value from the underlying's last price
   the market gives for the close (the contracts became shares; their value is in the account), with
   a warning that the shares arrived and must be flattened in the account (the worker trades
-  options only; `other_holdings` lists them from then on).
+  options only; `other_holdings` lists them from then on). A long removed is booked as its sale, a
+  structure's short leg assigned as its purchase back, each on that contract only.
 
 Each event is recorded as an order with the client order id `activity:<broker activity id>`, so a
 second poll (or a restarted worker) finds it booked and skips it.
@@ -76,16 +77,18 @@ class OptionEventBook:
         qty = abs(event.qty)
         reason = REASONS[event.kind]
         journal = self.cycle.journal
-        if event.qty > 0:  # a short removed (assignment of a short): the worker holds no shorts to close
+        short = event.qty > 0  # a short removed (assigned): bought back at its intrinsic value
+        if short and not self.cycle.book.multi.holds(event.contract.symbol):
             text = (
                 f"{event.kind.value} on {event.contract.symbol} x{qty}: a short the worker does not hold; not booked."
             )
             journal.event("warning", "option_event", text, time=now)
             return
-        fill = FillEvent(cid, event.contract, Side.SELL, qty, price, 0.0, at, at, price_source=PriceSource.INTRINSIC)
+        side = Side.BUY if short else Side.SELL
+        fill = FillEvent(cid, event.contract, side, qty, price, 0.0, at, at, price_source=PriceSource.INTRINSIC)
         update = OrderUpdate(
             cid, OrderStatus.FILLED, filled_qty=qty, avg_fill_price=price, fills=[fill],
-            contract=event.contract, side=Side.SELL, qty=qty,
+            contract=event.contract, side=side, qty=qty,
         )  # fmt: skip
         self.cycle.desk.book(update, now, reason=reason)
         text = f"{reason.text} {qty} {event.contract.symbol} closed at {price:.2f} ({priced})."

@@ -38,6 +38,9 @@ class StructureBook:
     def on(self, underlying: str) -> StructurePosition | None:
         return next((p for p in self.open.values() if p.structure.underlying == underlying), None)
 
+    def holds(self, symbol: str) -> bool:
+        return symbol in self.by_leg
+
     def held_contracts(self) -> dict[str, int]:
         held: dict[str, int] = {}
         for pos in self.open.values():

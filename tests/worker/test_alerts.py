@@ -17,12 +17,13 @@ from sqlalchemy import create_engine, text
 from core.alerts import Alert, AlertKind
 from core.calendar import session_for
 from core.types import FillEvent, OptionContract, Reason, Right, Side, TradingState
+from db.alert_reads import EventRow
 from db.control import set_trading_state, utcnow
 from db.engine import make_engine
 from db.journal import Journal
 from tests.alert_endpoint import Endpoint, alert_endpoint
 from tests.conftest import with_params
-from worker.alert_relay import AlertRelay
+from worker.alert_relay import AlertRelay, event_alert
 from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
 from worker.alerts import failure_recorder
 from worker.tradebook import EntryIntent, TradeBook
@@ -205,3 +206,10 @@ def test_a_first_start_begins_at_the_present_not_with_the_history(endpoint: Endp
     assert relay.poll(utcnow()) == [], "old entries and exits are history, not alerts"
     assert relay.cursors["trades_closed"].endswith("|1")
     sender.close()
+
+
+@pytest.mark.parametrize("code", ["orphan_leg", "foreign_fill", "option_shares"])
+def test_what_the_book_cannot_explain_alone_reaches_the_phone(code: str) -> None:
+    alert = event_alert(EventRow(1, utcnow(), "warning", code, f"{code}: details"))
+    assert alert is not None and alert.kind is AlertKind.RECONCILE_MISMATCH and alert.level == "warning"
+    assert alert.body == f"{code}: details"

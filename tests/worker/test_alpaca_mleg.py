@@ -4,15 +4,20 @@ condor, every leg fills together or none does, and Alpaca's level and buying-pow
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from sqlalchemy import text
 
+from core.params import TradingParams
 from core.structures.legs import LegChoice, build
 from core.structures.types import Structure, StructureKind
-from core.types import OrderLeg, OrderRequest, OrderStatus, OrderUpdate
-from tests.alpaca_helpers import clients_for, fake_alpaca
+from core.types import OrderLeg, OrderRequest, OrderStatus, OrderUpdate, Reason
+from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
+from worker.reconcile import Reconciler
+from worker.runtime import Runtime
 
 
 @pytest.fixture
@@ -102,3 +107,72 @@ def test_alpaca_refuses_a_condor_below_level_3_or_beyond_buying_power(server: Fa
     poor = broker.submit(_order(condor, 3, "ic-bp", limit=None), server.state.now)
     assert poor.status is OrderStatus.REJECTED and "buying power" in str(poor.reject_reason)
     assert server.state.positions == {}
+
+
+def _open_condor_through_the_desk(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Runtime, Structure]:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    condor = _condor(server)
+    entry = replace(intent(), structure=condor)
+    placed = rt.cycle.desk.place(_order(condor, 2, "ic-desk-open", limit=_natural(server, condor)), "test_entry",
+                                 server.state.now, intent=entry)  # fmt: skip
+    assert placed.update is not None and placed.update.status is OrderStatus.FILLED
+    return rt, condor
+
+
+def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
+    with rt.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def test_a_condor_opens_is_repriced_and_closes_as_one_mleg_order_through_the_desk(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, condor = _open_condor_through_the_desk(server, db_url, monkeypatch)
+    assert _rows(rt, "SELECT structure, entry_qty, qty_open FROM trade") == [("iron_condor", 2, 2)]
+    pos = rt.cycle.book.multi.on("SPY")
+    assert pos is not None and pos.held == {leg.contract.symbol: 2 * leg.ratio for leg in condor.legs}
+    server.state.advance(5)
+    reason = Reason("credit_target", "test")
+    stingy = _order(condor, 2, "ic-desk-close-1", limit=0.01, opening=False)  # too little to close
+    rt.cycle.desk.place(stingy, reason.code, server.state.now, None, reason, pos.trade_id)
+    assert rt.cycle.desk.working_for("SPY") and server.state.positions, "it rests, no leg filled"
+    rt.cycle.desk.review(server.state.now, TradingParams())  # still working after a cycle: cancelled
+    server.state.advance(1)
+    rt.cycle.desk.sync(server.state.now)
+    assert not rt.cycle.desk.working_for("SPY")
+    closing = _natural(server, Structure(condor.kind, tuple(replace(leg, ratio=-leg.ratio) for leg in condor.legs)))
+    again = _order(condor, 2, "ic-desk-close-2", limit=round(closing + 0.05, 2), opening=False)  # re-priced
+    rt.cycle.desk.place(again, reason.code, server.state.now, None, reason, pos.trade_id)
+    assert server.state.positions == {} and rt.cycle.book.open_count() == 0
+    status, code, pnl, trade_id = _rows(rt, "SELECT status, exit_reason_code, realized_pnl, id FROM trade")[0]
+    assert (status, code) == ("closed", "credit_target")
+    fills = _rows(
+        rt,
+        "SELECT f.side, f.qty, f.price, f.fee FROM fill f JOIN orders o ON o.id = f.order_id "
+        f"WHERE o.trade_id = {trade_id}",
+    )
+    cash = sum((-1 if s == "buy" else 1) * float(p) * 100 * int(q) - float(fee) for s, q, p, fee in fills)  # type: ignore[arg-type]
+    assert pnl == pytest.approx(cash, abs=0.01) and len(fills) == 8, "four legs in, four out"
+
+
+def test_an_assigned_short_leg_and_expired_wings_close_the_condor_without_a_halt(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, condor = _open_condor_through_the_desk(server, db_url, monkeypatch)
+    for leg in condor.legs:  # at the close: the short put assigned, everything else expired
+        kind = "OPASN" if leg.ratio < 0 and leg.contract.right.value == "P" else "OPEXP"
+        server.state.option_activity(leg.contract.symbol, kind)
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.clean, report.problems
+    assert report.option_events == 4 and rt.cycle.book.open_count() == 0
+    status, code = _rows(rt, "SELECT status, exit_reason_code FROM trade")[0]
+    assert status == "closed" and code in ("option_assigned", "option_expired")
+    booked = {
+        c: (side, qty)
+        for c, side, qty in _rows(rt, "SELECT contract, side, qty FROM fill WHERE client_order_id LIKE 'activity:%'")
+    }
+    assert booked == {leg.contract.symbol: (leg.closing_side.value, 2) for leg in condor.legs}, (
+        "each leg closed on its own contract: shorts bought back, longs sold"
+    )
