@@ -45,6 +45,9 @@ def with_derived(trades: pd.DataFrame) -> pd.DataFrame:
     out["hold_min"] = (out["exit_time"] - out["entry_time"]).dt.total_seconds() / 60.0
     out["confidence_bucket"] = pd.cut(out["confidence"], CONFIDENCE_BINS, right=False)
     out["outcome"] = np.where(out["realized_pnl"] > 0, "win", "loss")
+    if "structure" in out.columns:  # trades from before structures were recorded: their one leg's kind
+        single = np.where(out["direction"] > 0, "long_call", "long_put")
+        out["structure"] = out["structure"].fillna(pd.Series(single, index=out.index))
     return out
 
 

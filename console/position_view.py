@@ -50,7 +50,7 @@ def position_cards(engine: Any, positions: pd.DataFrame, clock: reads.MarketCloc
     if clock.source == "wall":
         st.caption(f"Levels timed by {clock.label}.")
     for row in positions.itertuples():
-        if getattr(row, "structure", None):  # a structure of legs: its own card
+        if getattr(row, "legs", None):  # a structure of legs: its own card
             params = _params(engine, int(row.param_version))
             flatten_at = session.before_close(params.flatten_before_close_min)
             structure_card(engine, row, now, session, today is not None, flatten_at)

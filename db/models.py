@@ -155,9 +155,10 @@ class Trade(SQLModel, table=True):
     entry_atr_pct: float = 0.0
     entry_trend_pct: float = 0.0
     price_source: str | None = Field(default=None, index=True)  # the entry fill's (Fill.price_source; broker)
-    # a structure (core/structures): its kind, legs [{"symbol", "ratio"}] (signed per structure), and
-    # its max loss and gain at expiry in dollars at entry; NULL: a single long option (`contract`).
-    # For a structure `entry_avg`/`exit_avg` are net prices per share (a debit +, a credit -).
+    # what the trade is (core/structures StructureKind: long_call, long_put, iron_condor, ...); for a
+    # structure of legs also its legs [{"symbol", "ratio"}] (signed per structure) and its max loss and
+    # gain at expiry in dollars at entry, and `entry_avg`/`exit_avg` are net prices per share (a debit
+    # +, a credit -); a single option has no legs (its `contract`). NULL: a trade from before 0013.
     structure: str | None = Field(default=None, index=True)
     legs: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     max_loss: float | None = None

@@ -40,6 +40,7 @@ TRADE_COLUMNS: tuple[str, ...] = (
     "mae_pct",
     "mfe_pct",
     "price_source",
+    "structure",
 )
 # What the analysis needs (fewer columns read = a faster cold page on 100,000 trades).
 ANALYSIS_COLUMNS: tuple[str, ...] = (
@@ -55,6 +56,7 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     "regime",
     "mae_pct",
     "mfe_pct",
+    "structure",
 )
 TIME_COLUMNS = (
     "entry_time",
@@ -77,6 +79,7 @@ FILTER_FIELDS = (
     "model_version",
     "param_version",
     "price_source",
+    "structure",
 )
 
 
@@ -93,6 +96,7 @@ class TradeFilter:
     model_version: tuple[str, ...] = ()
     param_version: tuple[int, ...] = ()
     price_source: tuple[str, ...] = ()  # how the entry was priced (real_bar, anchored, model, broker, ...)
+    structure: tuple[str, ...] = ()  # what was traded: long_call, long_put, iron_condor, ...
 
 
 def ny_day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:

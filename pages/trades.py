@@ -25,6 +25,7 @@ BREAKDOWNS = (
     ("hour", "P&L by hour of entry (ET)"),
     ("confidence_bucket", "P&L by confidence"),
     ("underlying", "P&L by symbol"),
+    ("structure", "P&L by structure"),
 )
 FILTER_LABELS = {
     "underlying": "Symbol",
@@ -34,6 +35,7 @@ FILTER_LABELS = {
     "model_version": "Model version",
     "param_version": "Parameter version",
     "price_source": "Entry priced from",
+    "structure": "Structure",
 }
 
 

@@ -113,7 +113,7 @@ class TradeBook:
     def restore(self) -> None:
         """Load open trades after a restart so exits keep working on them."""
         for t in self.journal.open_trades():
-            if t.structure is not None:
+            if t.legs:  # a structure of legs (a single option's trade has none)
                 self.multi.restore(t)
                 continue
             state = PositionState(
@@ -180,6 +180,7 @@ class TradeBook:
             entry_atr_pct=intent.atr_pct,
             entry_trend_pct=intent.trend_pct,
             price_source=fill.price_source or "broker",
+            structure="long_call" if intent.direction > 0 else "long_put",  # one leg: `contract` (legs NULL)
         )
         trade_id = self.journal.open_trade(fields)
         state = PositionState(
