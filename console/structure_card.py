@@ -1,6 +1,7 @@
 """An open structure as a card: its legs, the net credit or debit, the mark and P&L, the maximum
-loss and gain at expiry, the breakevens, how far the underlying is from each short strike, and the
-payoff at expiry drawn over the underlying's range (core/structures/payoff.py)."""
+loss and gain at expiry, the breakevens, how far the underlying is from each short strike, the
+greeks summed over the legs, and the payoff at expiry and now (by the model) drawn over the
+underlying's range (core/structures/payoff.py, greeks.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.calendar import Session
+from core.structures.greeks import structure_greeks, value_now
 from core.structures.payoff import payoff, pnl_at_expiry
 from core.structures.types import Leg, Structure, StructureKind
 from core.types import OptionContract
@@ -23,17 +25,23 @@ def structure_of(row: Any) -> Structure:
     return Structure(StructureKind(str(row.structure)), legs)
 
 
-def payoff_chart(structure: Structure, entry: float, qty: int, spot: float | None) -> go.Figure:
+def payoff_chart(
+    structure: Structure, entry: float, qty: int, spot: float | None, now_at: tuple[float, float] | None = None
+) -> go.Figure:
+    """P&L at expiry over the underlying's range and, with (VIX, minutes left), now by the model."""
     strikes = [leg.contract.strike for leg in structure.legs]
     pad = max(max(strikes) - min(strikes), 5.0)
     xs = np.linspace(min(strikes) - pad, max(strikes) + pad, 121)
     ys = [pnl_at_expiry(structure, entry, float(x), qty) for x in xs]
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", name="at expiry"))
+    if now_at is not None:
+        values = value_now(structure, [float(x) for x in xs], *now_at)
+        fig.add_trace(go.Scatter(x=xs, y=[(v - entry) * 100 * qty for v in values], mode="lines", name="now (model)"))
     fig.add_hline(y=0.0, line_width=1, line_color="grey")
     if spot is not None:
         fig.add_vline(x=spot, line_dash="dot", annotation_text=f"{structure.underlying} {spot:.2f}")
-    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="underlying at expiry",
-                      yaxis_title="P&L $", showlegend=False)  # fmt: skip
+    fig.update_layout(height=240, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="underlying",
+                      yaxis_title="P&L $", legend=dict(orientation="h", y=1.1))  # fmt: skip
     return fig
 
 
@@ -43,6 +51,8 @@ def structure_card(engine: Any, row: Any, now: datetime, session: Session, today
     shape = payoff(structure, entry, max(qty, 1))
     market = reads.latest_market(engine, structure.underlying)
     spot = float(market["underlying_price"]) if market and market.get("underlying_price") else None
+    vix = float(market["vix"]) if market and market.get("vix") else None
+    left = max((session.close - now).total_seconds() / 60.0, 0.0) if today else 390.0
     credit = "credit" if entry < 0 else "debit"
     with st.container(border=True):
         st.markdown(
@@ -56,6 +66,14 @@ def structure_card(engine: Any, row: Any, now: datetime, session: Session, today
         if spot is not None and structure.short_strikes:
             away = " · ".join(f"{k:g}: {(spot - k) / spot * 100:+.2f}%" for k in sorted(set(structure.short_strikes)))
             st.caption(f"{structure.underlying} {spot:.2f} from the short strikes: {away}")
+        now_at = (vix, left) if vix is not None else None
+        if spot is not None and now_at is not None:
+            g = structure_greeks(structure, max(qty, 1), spot, vix, left)  # type: ignore[arg-type]
+            st.caption(
+                f"delta {g.delta:+,.0f} $/$1 · gamma {g.gamma:+,.1f} · theta {g.theta_10min:+,.2f} $ per 10 min · "
+                f"vega {g.vega:+,.2f} $/vol pt (model, summed over the legs)"
+            )
         when = f"in {max((flatten_at - now).total_seconds() / 60.0, 0.0):.0f} min" if today else "at the next open"
         st.caption(f"flatten at {flatten_at:%H:%M} ET, {when}")
-        st.plotly_chart(payoff_chart(structure, entry, max(qty, 1), spot), width="stretch", key=f"payoff_{row.id}")
+        chart = payoff_chart(structure, entry, max(qty, 1), spot, now_at if spot is not None else None)
+        st.plotly_chart(chart, width="stretch", key=f"payoff_{row.id}")
