@@ -208,6 +208,9 @@ class SimBroker:
         return self._drain() + failures
 
     # ---- time ----------------------------------------------------------------------------
+    def close_shares(self, underlying: str) -> str:
+        return "no shares: the simulator settles an expiring option in cash"
+
     def option_events(self, since: date) -> list[OptionEvent]:
         """None: the simulator settles an expiring contract still held as its own sell at intrinsic
         value (`_expire`), where Alpaca reports an expiry or exercise as an account activity."""

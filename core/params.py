@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.alerts import ALL_KINDS, AlertKind
 from core.execution import BROKER_CUTOFF_BEFORE_CLOSE_MIN
-from core.types import ModelMismatch, PolicyMode, Regime, Strategy
+from core.types import ExercisedShares, ModelMismatch, PolicyMode, Regime, Strategy
 
 GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime", "alerts")
 
@@ -229,6 +229,12 @@ class TradingParams(BaseModel):
         le=100.0,
     )
     max_hold_min: int = _f(120, "exits", "minutes", "Close a position held this long.", ge=1, le=390)
+    exercised_shares: ExercisedShares = _f(
+        ExercisedShares.FLATTEN,
+        "exits",
+        "choice",
+        "Shares an exercise or assignment leaves in the account: flatten them at market at once, or report them only.",
+    )
     credit_take_profit_pct: float = _f(
         50.0,
         "exits",

@@ -100,6 +100,9 @@ class Broker(Protocol):
     def sync(self, now: datetime) -> list[OrderUpdate]:
         """Advance to `now`: fills of resting orders, expiries, liquidations since the last call."""
 
+    def close_shares(self, underlying: str) -> str:
+        """Close at market the shares of `underlying` an exercise or assignment left; what was done."""
+
     def option_events(self, since: date) -> list[OptionEvent]:
         """Exercises, assignments and expiries on or after `since` (not fills: they come as
         account activities at a real broker)."""

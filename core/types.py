@@ -61,6 +61,13 @@ class Strategy(StrEnum):
     AUTO = "auto"
 
 
+class ExercisedShares(StrEnum):
+    """What the worker does with shares an option exercise or assignment puts in the account."""
+
+    FLATTEN = "flatten"  # closed at market as soon as they are booked (a 0DTE book holds no stock)
+    REPORT = "report"  # reported and left for the operator
+
+
 class ModelMismatch(StrEnum):
     """What the worker does when the model does not fit the feature pipeline at start."""
 

@@ -433,6 +433,14 @@ class FakeAlpacaState:
         """DELETE /v2/positions/{symbol}: a market sell of the whole position; 403 when some of it
         is held for a working sell (as Alpaca answers), 404 when there is none."""
         with self.lock:
+            if symbol in self.stocks:  # shares: a market order for all of them, filled at the price held
+                shares, price = self.stocks.pop(symbol)
+                self.cash += shares * price
+                order = self._new_order(str(uuid.uuid4()), symbol, "sell" if shares > 0 else "buy", abs(shares),
+                                        "market", None, None)  # fmt: skip
+                order.update(asset_class="us_equity", status="filled", filled_qty=str(abs(shares)),
+                             filled_avg_price=f"{price:.2f}", filled_at=_ts(self.now))  # fmt: skip
+                return dict(order)
             if symbol not in self.positions:
                 raise ApiError(404, 40410000, "position does not exist")
             qty = int(self.positions[symbol][0])

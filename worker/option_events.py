@@ -9,9 +9,10 @@ one the database has not seen closes the trade holding that contract, once, with
 - `option_expired`: at 0.00;
 - `option_exercised` / `option_assigned`: at the intrinsic value from the underlying's last price
   the market gives for the close (the contracts became shares; their value is in the account), with
-  a warning that the shares arrived and must be flattened in the account (the worker trades
-  options only; `other_holdings` lists them from then on). A long removed is booked as its sale, a
-  structure's short leg assigned as its purchase back, each on that contract only.
+  a warning that the shares arrived (the worker trades options only): with `exercised_shares`
+  flatten (the default) they are closed at market at once, with report they are left and listed
+  in the other holdings. A long removed is booked as its sale, a structure's short leg assigned as
+  its purchase back, each on that contract only.
 
 Each event is recorded as an order with the client order id `activity:<broker activity id>`, so a
 second poll (or a restarted worker) finds it booked and skips it.
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 
 from core.calendar import session_for
 from core.types import (
+    ExercisedShares,
     FillEvent,
     OptionEvent,
     OptionEventKind,
@@ -100,6 +102,13 @@ class OptionEventBook:
                 f"{shares} shares of {event.contract.underlying} arrived from the {reason.code.split('_')[1]} of "
                 f"{event.contract.symbol}: the worker trades options only; flatten them in the account."
             )
+            _, params = journal.read_control()
+            if params.exercised_shares is ExercisedShares.FLATTEN:
+                try:
+                    done = self.cycle.broker.close_shares(event.contract.underlying)
+                except Exception as exc:  # the operator must know they are still there
+                    done = f"closing them failed: {exc}; flatten them in the account"
+                warning = warning.replace("flatten them in the account.", f"exercised_shares flatten: {done}.")
             journal.event("warning", "option_shares", warning, time=now)
 
     def _exit_price(self, event: OptionEvent, at: datetime) -> tuple[float, str]:

@@ -15,7 +15,7 @@ from core.calendar import session_for
 from core.params import TradingParams
 from core.sizing import collar_price
 from core.types import OrderRequest, OrderStatus, Side, TradingState
-from db.control import set_trading_state
+from db.control import save_param_version, set_trading_state
 from tests.alpaca_helpers import atm_call, fake_alpaca, intent, paper_runtime, session_time
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.reconcile import Reconciler
@@ -300,8 +300,23 @@ def test_an_expiry_or_exercise_activity_closes_the_trade_once_and_never_halts_re
         assert exit_avg == pytest.approx(round(max(spot - held.strike, 0.0), 2))
         shares = _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
         assert shares and "400 shares of SPY" in str(shares[0][0])
-        assert any(h.startswith("SPY") for h in report.other_holdings), "the shares are reported, left alone"
+        assert "exercised_shares flatten: 400 SPY shares closed at market" in str(shares[0][0])
+        assert "SPY" not in server.state.stocks, "the shares were flattened (the default)"
     assert pnl == pytest.approx((float(exit_avg) - entry) * 400 - fees)  # type: ignore[arg-type]
     again = Reconciler(rt.cycle).run(server.state.now)  # a second poll (or a restarted worker) books nothing
     assert again.clean and again.option_events == 0
     assert _rows(rt, "SELECT count(*) FROM fill WHERE client_order_id LIKE 'activity:%'") == [(1,)]
+
+
+def test_exercised_shares_are_left_and_reported_when_the_parameter_says_report(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = paper_runtime(server, db_url, monkeypatch)
+    save_param_version(rt.engine, {"exercised_shares": "report"}, author="test")
+    held = _buy(rt, server).contract
+    server.state.option_activity(held.symbol, "OPEXC")
+    report = Reconciler(rt.cycle).run(server.state.now)
+    assert report.clean and server.state.stocks["SPY"][0] == 400, "left in the account"
+    assert any(h.startswith("SPY") for h in report.other_holdings), "and listed as another holding"
+    shares = _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
+    assert "flatten them in the account" in str(shares[0][0])

@@ -267,6 +267,19 @@ class AlpacaBroker:
             time.sleep(0.25)
         return updates + self.sync(now)
 
+    def close_shares(self, underlying: str) -> str:
+        """DELETE /v2/positions/{underlying}: the shares an exercise or assignment left, at market."""
+        held = [
+            p for p in self._call("get_all_positions", self.trading.get_all_positions)
+            if p.symbol == underlying and _value(p.asset_class) == AssetClass.US_EQUITY.value
+        ]  # fmt: skip
+        if not held:
+            return f"no {underlying} shares in the account"
+        order = self._call("close_position", self.trading.close_position, underlying)
+        self.ignored.pop(underlying, None)
+        status = _value(order.status)
+        return f"{held[0].qty} {underlying} shares closed at market (order {order.client_order_id}, {status})"
+
     def option_events(self, since: date) -> list[OptionEvent]:
         """GET /v2/account/activities for OPEXC, OPASN and OPEXP since `since` (alpaca-py has no
         call for them: its REST client's GET). Option contracts only; the share trades that go
