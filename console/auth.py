@@ -26,6 +26,24 @@ SECRETS_FILE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.tom
 FAILED_LOGIN_DELAY_S = 1.0
 
 
+def lockout_rule() -> tuple[int, float]:
+    """(wrong passwords, minutes): that many failures for one user within the window lock the
+    account until they age out of it (CONSOLE_LOCKOUT_FAILURES, default 5; CONSOLE_LOCKOUT_MINUTES,
+    default 15). Refused attempts while locked do not extend the lock."""
+    failures_raw = os.environ.get("CONSOLE_LOCKOUT_FAILURES", "5")
+    minutes_raw = os.environ.get("CONSOLE_LOCKOUT_MINUTES", "15")
+    try:
+        failures, minutes = int(failures_raw), float(minutes_raw)
+    except ValueError:
+        failures, minutes = 0, 0.0
+    if not (1 <= failures <= 100 and 0 < minutes <= 24 * 60):
+        raise ValueError(
+            "CONSOLE_LOCKOUT_FAILURES must be 1..100 and CONSOLE_LOCKOUT_MINUTES in (0, 1440], "
+            f"got {failures_raw!r} and {minutes_raw!r}"
+        )
+    return failures, minutes
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """'scrypt$n$r$p$salt$hash' (hex), the format CONSOLE_PASSWORD_HASH holds."""
     salt = salt or secrets.token_bytes(16)

@@ -28,9 +28,10 @@ def trading_mode(status: dict[str, Any] | None) -> str:
 
 def flatten_at_broker(db_url: str, mode: str, operator: str) -> tuple[bool, str]:
     """Run the direct stop; (flat, summary) for the page."""
-    command = [sys.executable, "-m", "worker.flatten", "--mode", mode, "--db", db_url, "--operator", operator]
+    command = [sys.executable, "-m", "worker.flatten", "--mode", mode, "--operator", operator]
+    env = {**os.environ, "DATABASE_URL": db_url}  # the environment, never the command line: `ps` shows that
     try:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=FLATTEN_TIMEOUT_S)
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=FLATTEN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return False, f"Direct broker stop did not finish within {FLATTEN_TIMEOUT_S} s."
     lines = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()

@@ -16,6 +16,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from console.broker_stop import REAL_MODES, flatten_at_broker, trading_mode
 from console.data import reader, writer
+from console.formatting import plain
 from core.calendar import NY
 from core.types import TradingState
 from db import reads
@@ -105,7 +106,7 @@ def live_bar() -> None:
         notices.warning("Stop recorded: HALTED with flatten." if event else "Already halted with flatten.")
         if mode in REAL_MODES:  # also straight to the broker: works while the worker is down
             flat, summary = flatten_at_broker(database_url(), mode, operator_name())
-            (notices.success if flat else notices.error)(summary)
+            (notices.success if flat else notices.error)(plain(summary))
         state = TradingState.HALTED.value
         control = reads.control_state(reader()) or {}
     if right.button(
@@ -153,9 +154,9 @@ def _halt_confirmation(area: DeltaGenerator, control: dict[str, object], status:
     applied = control.get("halt_applied_at")
     age = heartbeat_age_s(status)
     if applied:
-        area.success(f"Worker confirmed: {control.get('halt_summary')}")
+        area.success(f"Worker confirmed: {plain(control.get('halt_summary'))}")
     elif control.get("halt_summary"):  # the worker tried and the broker is not flat yet
-        area.error(f"STOP INCOMPLETE: {control.get('halt_summary')}")
+        area.error(f"STOP INCOMPLETE: {plain(control.get('halt_summary'))}")
     elif age is None or age > STALE_HEARTBEAT_S:
         area.error("Worker heartbeat is stale: the halt is recorded but not yet carried out.")
     else:

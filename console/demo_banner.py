@@ -7,6 +7,7 @@ import streamlit as st
 
 from console.controls import operator_name
 from console.data import reader, writer
+from console.formatting import plain
 from core.params import TradingParams, params_to_json
 from core.types import PolicyMode
 from db import reads
@@ -19,7 +20,7 @@ def demo_banner() -> None:
     version = reads.param_version(reader(), int(control.get("active_param_version") or 0))
     if not version or version.get("author") != DEMO_AUTHOR:
         return
-    st.info(f"**Demo preset (version {version['id']}).** {version.get('note', '')}", icon=":material/science:")
+    st.info(f"**Demo preset (version {version['id']}).** {plain(version.get('note', ''))}", icon=":material/science:")
     if st.button("Use the RL model instead", key="leave_demo"):
         values = {**params_to_json(TradingParams.model_validate(version["values"])), "policy_mode": PolicyMode.RL.value}
         saved = save_param_version(

@@ -19,3 +19,24 @@ def in_new_york(frame: pd.DataFrame) -> pd.DataFrame:
     if "direction" in out.columns:
         out["direction"] = out["direction"].map({1: "call", -1: "put", 0: "flat"}).fillna(out["direction"])
     return out.rename(columns=renamed)
+
+
+# Everything Streamlit's markdown gives a meaning to: CommonMark (links, images, emphasis, code,
+# headings, lists, tables, raw HTML), plus its own extensions (`:color[...]`, `:material/icon:`,
+# `$latex$`). Escaped with a backslash, each shows as itself.
+_MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()#+-.!|<>~:$&")
+
+
+def plain(text: object) -> str:
+    """`text` from outside the product (an operator's note, a broker's message, a client order id)
+    made safe to put inside markdown: every character markdown would act on is escaped, so a
+    link, an image or an HTML tag in it shows as its own characters and loads nothing."""
+    out = []
+    for ch in str(text):
+        if ch in _MARKDOWN_SPECIALS:
+            out.append("\\" + ch)
+        elif ch in "\r\n":
+            out.append(" ")  # a line break could start a heading or a list
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from console.controls import operator_name
 from console.data import reader, writer
-from console.formatting import in_new_york
+from console.formatting import in_new_york, plain
 from db import control_requests, reads
 from db.control_requests import RequestRefusedError
 
@@ -21,7 +21,7 @@ def close_button(trade_id: int, label: str, key: str) -> None:
         try:
             request_id = control_requests.request_close(writer(), trade_id=trade_id, who=operator_name(), reason=reason)
         except RequestRefusedError as exc:
-            st.error(f"Refused: {exc}.")
+            st.error(f"Refused: {plain(exc)}.")
         else:
             st.success(f"Close requested (request {request_id}): the worker sends the exit on its next tick.")
 
@@ -34,7 +34,7 @@ def cancel_button(client_order_id: str, key: str) -> None:
                 writer(), client_order_id=client_order_id, who=operator_name(), reason=reason
             )
         except RequestRefusedError as exc:
-            st.error(f"Refused: {exc}.")
+            st.error(f"Refused: {plain(exc)}.")
         else:
             st.success(f"Cancel requested (request {request_id}).")
 

@@ -4,6 +4,7 @@ process on the edited, unsaved values, follow its progress file, and show both s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from console import charts
+from console.formatting import plain
 from core.error_band import Banded
 from core.params import ParamsError, validate_params
 from db.engine import database_url
@@ -36,10 +38,11 @@ def start(edited: dict[str, Any], sessions: int) -> dict[str, str]:
     job = uuid.uuid4().hex[:12]
     files = {name: str(JOBS / f"{job}.{name}.json") for name in ("params", "progress", "out")}
     Path(files["params"]).write_text(json.dumps(edited))
-    cmd = [sys.executable, "-m", "worker.whatif", "--db", database_url(), "--params", files["params"],
+    cmd = [sys.executable, "-m", "worker.whatif", "--params", files["params"],
            "--sessions", str(sessions), "--progress", files["progress"], "--out", files["out"]]  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": database_url()}  # the environment, never the command line: `ps` shows that
     log = open(JOBS / f"{job}.log", "w")  # noqa: SIM115 (the child owns it)
-    subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return files
 
 
@@ -104,7 +107,7 @@ def follow() -> None:
         st.progress(share, text=f"Running {progress['phase']} side: {progress['done']}/{progress['total']} sessions")
         return
     if "error" in result:
-        st.error(f"The trial failed: {result['error']}")
+        st.error(f"The trial failed: {plain(result['error'])}")
         return
     comparison(result)
 
@@ -132,5 +135,5 @@ def section(edited: dict[str, Any]) -> None:
     if cols[1].button("Try on past sessions", key="whatif_start", disabled=bool(errors)):
         st.session_state["whatif_job"] = start(edited, sessions)
     for error in errors:
-        st.error(error)
+        st.error(plain(error))
     follow()

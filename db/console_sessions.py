@@ -1,6 +1,7 @@
 """Console sessions (keyword-only, as the template's crud): open one at login, find the user of
-a token on a reload, revoke it at logout. Only the token's sha256 is stored: a copy of the
-database cannot log anybody in."""
+a token on a reload (and on every run of every tab), revoke it at logout. Only the token's
+sha256 is stored: a copy of the database cannot log anybody in. Every login attempt is a row
+(who, from where, how it ended): the audit, and the failures that lock the account."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from db.control import utcnow
-from db.models import ConsoleSession
+from db.models import ConsoleSession, LoginAttempt
 
 
 def _digest(value: str) -> str:
@@ -65,3 +66,20 @@ def revoke(engine: Engine, *, token: str) -> None:
             .values(revoked_at=utcnow())
         )
         s.commit()
+
+
+def record_attempt(engine: Engine, *, user: str, source: str, outcome: str, at: datetime | None = None) -> None:
+    """One login attempt: `ok`, `wrong_password` or `locked` (refused while the account is locked)."""
+    with Session(engine) as s:
+        s.add(LoginAttempt(at=at or utcnow(), user=user, source=source, outcome=outcome))
+        s.commit()
+
+
+def failures_since(engine: Engine, *, user: str, since: datetime) -> tuple[int, datetime | None]:
+    """Wrong passwords for `user` since `since`, and the oldest of them (when the lock lifts)."""
+    stmt = select(func.count(), func.min(LoginAttempt.at)).where(
+        LoginAttempt.user == user, LoginAttempt.outcome == "wrong_password", LoginAttempt.at >= since
+    )
+    with Session(engine) as s:
+        count, oldest = s.execute(stmt).one()
+    return int(count), oldest

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import make_url
 
 from db.engine import database_url
 
@@ -31,7 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", help="SQLAlchemy URL (default: DATABASE_URL or sqlite:///data/trading.db)")
     args = parser.parse_args()
-    print(f"migrated {upgrade(args.db)}")
+    print(f"migrated {shown(upgrade(args.db))}")
+
+
+def shown(url: str) -> str:
+    """A database URL as it may be printed or logged: the password replaced by ***."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -388,6 +388,18 @@ class ConsoleSession(SQLModel, table=True):
     revoked_at: datetime | None = _time(nullable=True)
 
 
+class LoginAttempt(SQLModel, table=True):
+    """Every console login attempt (the audit of who tried from where); the failures in a window
+    lock the account (console/auth.py)."""
+
+    __tablename__ = "login_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    user: str = Field(index=True)
+    source: str  # the browser's address as the console saw it
+    outcome: str  # ok | wrong_password | locked
+
+
 class ControlRequest(SQLModel, table=True):
     """An operator's request about one position or order (close this position, cancel this
     order), carried out by the worker through its order path. The row is its audit: who, when,

@@ -16,6 +16,7 @@ from db.models import (
     Decision,
     Equity,
     Event,
+    LoginAttempt,
     Order,
     ParamVersion,
     Trade,
@@ -188,6 +189,13 @@ def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
     """The operator's per-position requests, newest first: who, what, why, what the worker did."""
     cols = ("id", "at", "who", "kind", "trade_id", "client_order_id", "reason", "status", "result", "updated_at")
     stmt = select(*columns(ControlRequest, cols)).order_by(ControlRequest.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return frame(engine, stmt, cols)
+
+
+def login_attempts(engine: Engine, limit: int = 200) -> pd.DataFrame:
+    """Console login attempts, newest first: when, who, from where, how it ended."""
+    cols = ("at", "user", "source", "outcome")
+    stmt = select(*columns(LoginAttempt, cols)).order_by(LoginAttempt.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, cols)
 
 

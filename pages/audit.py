@@ -1,6 +1,7 @@
 """Audit: every trading-state change (who, when, why, when the worker carried it out), every
 close-this-position and cancel-this-order request (who, why, what the worker did), every
-parameter version, and the worker's events."""
+parameter version, every console login attempt (who, from where, how it ended), and the
+worker's events."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def parameter_versions() -> None:
     st.dataframe(in_new_york(reads.param_versions(reader())), hide_index=True, width="stretch")
 
 
+def login_attempts() -> None:
+    st.subheader("Console logins")
+    frame = reads.login_attempts(reader())
+    if frame.empty:
+        st.write("None yet (without a password hash the console serves loopback only, with no login).")
+    else:
+        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
 def worker_events() -> None:
     st.subheader("Worker events")
     frame = reads.events(reader())
@@ -51,4 +61,5 @@ st.title("Audit")
 state_changes()
 position_requests()
 parameter_versions()
+login_attempts()
 worker_events()

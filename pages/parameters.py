@@ -8,7 +8,7 @@ import streamlit as st
 from console.controls import operator_name
 from console.data import reader, writer
 from console.demo_banner import demo_banner
-from console.formatting import in_new_york
+from console.formatting import in_new_york, plain
 from console.login import require_gate
 from console.param_form import diff, editor
 from console.whatif_view import section as whatif_section
@@ -21,7 +21,7 @@ from db.control import revert_to, save_param_version
 def flash() -> None:
     message = st.session_state.pop("params_flash", None)
     if message:
-        st.success(message)
+        st.success(plain(message))
 
 
 def active_version() -> tuple[int, dict[str, object]]:
@@ -30,8 +30,9 @@ def active_version() -> tuple[int, dict[str, object]]:
     row = reads.param_version(reader(), version_id) or {}
     used = row.get("first_used_at")
     st.markdown(
-        f"**Active: version {version_id}** by {row.get('author', '-')} at "
-        f"{row['created_at'].astimezone(NY):%Y-%m-%d %H:%M} ET" + (f" ({row['note']})" if row.get("note") else "")
+        f"**Active: version {version_id}** by {plain(row.get('author', '-'))} at "
+        f"{row['created_at'].astimezone(NY):%Y-%m-%d %H:%M} ET"
+        + (f" ({plain(row['note'])})" if row.get("note") else "")
         if row
         else "No parameter version yet."
     )

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from console import analysis, charts, data, trade_views
-from console.formatting import in_new_york
+from console.formatting import in_new_york, plain
 from console.login import require_gate
 from console.position_controls import cancel_button, close_button
 from db import trade_reads
@@ -106,18 +106,18 @@ def trail(selected: int | None, default: int) -> None:
         return
     t = found.trade
     st.markdown(
-        f"**{t['contract']}** x{t['entry_qty']}: entry `{t['entry_reason_code']}` at {t['entry_avg']:.2f}, "
-        f"exit `{t['exit_reason_code'] or 'open'}` at {t['exit_avg'] or 0:.2f}; realized P&L "
-        f"{t['realized_pnl']:,.2f} (fees {t['fees']:.2f}); confidence {t['confidence']:.2f}, regime {t['regime']}, "
-        f"model {t['model_version']}, parameters v{t['param_version']}."
+        f"**{plain(t['contract'])}** x{t['entry_qty']}: entry {plain(t['entry_reason_code'])} at "
+        f"{t['entry_avg']:.2f}, exit {plain(t['exit_reason_code'] or 'open')} at {t['exit_avg'] or 0:.2f}; realized "
+        f"P&L {t['realized_pnl']:,.2f} (fees {t['fees']:.2f}); confidence {t['confidence']:.2f}, regime "
+        f"{plain(t['regime'])}, model {plain(t['model_version'])}, parameters v{t['param_version']}."
     )
     if t["exit_reason"]:
-        st.caption(f"Exit: {t['exit_reason']}")
+        st.caption(f"Exit: {plain(t['exit_reason'])}")
     if t.get("status") == "open":
         close_button(int(trade_id), "Close this position", key="trail_close")
     working = found.orders[found.orders["status"].isin(OPEN_ORDER_STATES)] if not found.orders.empty else found.orders
     for order in working.itertuples():
-        st.caption(f"Working: {order.side} {int(order.qty)} {order.contract} ({order.status})")
+        st.caption(f"Working: {order.side} {int(order.qty)} {plain(order.contract)} ({order.status})")
         cancel_button(str(order.client_order_id), key=f"trail_cancel_{int(order.id)}")
     st.markdown("Orders")
     st.dataframe(in_new_york(found.orders), hide_index=True, width="stretch")

@@ -74,11 +74,23 @@ def chromium() -> Iterator[Browser]:
             b.close()
 
 
-def open_logged_in(browser: Browser, base: str, path: str, viewport: dict[str, int], phone: bool) -> Page:
+def open_logged_in(
+    browser: Browser, base: str, path: str, viewport: dict[str, int], phone: bool, user: str = "carol"
+) -> Page:
     context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, accept_downloads=True)  # type: ignore[arg-type]
     page = context.new_page()
     page.goto(f"{base}/{path}")
+    log_in(page, user)
+    return logged_in(page)
+
+
+def log_in(page: Page, user: str = "carol") -> None:
+    """Type the user and the password into the login form (the user is never filled in for you)."""
+    page.get_by_role("textbox", name="User").fill(user)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
+
+
+def logged_in(page: Page) -> Page:
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name="EMERGENCY STOP").wait_for(timeout=30_000)
     page.locator("h1").last.wait_for(timeout=30_000)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -77,10 +78,87 @@ def test_the_gate_shows_nothing_but_the_login_until_the_password_is_right(gated:
 def test_actions_after_login_are_audited_under_the_users_name(gated: AppTest, migrated: str) -> None:
     from tests.console_helpers import scalar
 
-    gated.text_input[1].input(PASSWORD)
-    gated.button[0].click().run()
+    _log_in(gated)
     gated.button(key="stop").click().run()
     assert scalar(migrated, "SELECT who FROM controlevent") == "bob"
+
+
+def _log_in(at: AppTest, password: str = PASSWORD, user: str = "bob") -> AppTest:
+    at.text_input[0].input(user)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def _tab(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """Another tab of the same browser: its session state restored from the same cookie."""
+    tab = AppTest.from_file(APP, default_timeout=30)
+    tab.run()
+    return tab
+
+
+def test_a_tab_left_open_after_a_logout_elsewhere_can_do_nothing(
+    gated: AppTest, migrated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.console_helpers import scalar
+
+    _log_in(gated)
+    token = gated.session_state["session_token"]
+    other = _tab(monkeypatch)
+    other.session_state["user"], other.session_state["session_token"] = "bob", token  # as the cookie gives it
+    other.run()
+    assert other.button(key="stop"), "the second tab is in"
+    gated.sidebar.button(key="logout").click().run()  # logout in the first tab revokes the session
+    other.button(key="stop").click().run()  # the stale tab taps the stop
+    assert scalar(migrated, "SELECT count(*) FROM controlevent") == 0, "nothing was done"
+    assert [b.label for b in other.button] == ["Log in"] and "user" not in other.session_state
+    assert any("session ended" in w.value for w in other.warning)
+
+
+def test_a_session_expired_or_under_another_password_sends_the_tab_to_the_login(
+    gated: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _log_in(gated)
+    assert gated.button(key="stop")
+    monkeypatch.setenv("CONSOLE_PASSWORD_HASH", auth.hash_password("a brand new password"))
+    gated.run()
+    assert [b.label for b in gated.button] == ["Log in"], "opened under the old password: over"
+
+
+def test_failed_logins_are_audited_and_lock_the_account_until_the_window_passes(
+    gated: AppTest, migrated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db import console_sessions
+    from db.control import utcnow
+    from db.engine import make_engine
+    from tests.console_helpers import scalar
+
+    monkeypatch.setenv("CONSOLE_LOCKOUT_FAILURES", "3")
+    monkeypatch.setenv("CONSOLE_LOCKOUT_MINUTES", "15")
+    for _ in range(3):
+        _log_in(gated, "guess")
+    _log_in(gated)  # the right password, while locked
+    assert "user" not in gated.session_state and any("locked until" in e.value for e in gated.error)
+    rows = scalar(migrated, "SELECT group_concat(outcome || '@' || source, ',') FROM login_attempt")
+    assert rows == "wrong_password@unknown,wrong_password@unknown,wrong_password@unknown,locked@unknown"
+    # the same failures 16 minutes old: outside the window, the account is open again
+    engine = make_engine(migrated)
+    with engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("DELETE FROM login_attempt"))
+    old = utcnow() - timedelta(minutes=16)
+    for _ in range(3):
+        console_sessions.record_attempt(engine, user="bob", source="203.0.113.9", outcome="wrong_password", at=old)
+    engine.dispose()
+    _log_in(gated)
+    assert gated.session_state["user"] == "bob"
+    gated.switch_page("../../pages/audit.py").run()
+    logins = next(d.value for d in gated.dataframe if "outcome" in d.value.columns)
+    assert list(logins["outcome"])[:2] == ["ok", "wrong_password"] and "203.0.113.9" in set(logins["source"])
+
+
+def test_the_login_form_does_not_offer_the_user_name(gated: AppTest) -> None:
+    assert gated.text_input[0].value == ""
 
 
 def test_the_app_refuses_to_serve_a_non_loopback_address_without_a_hash(

@@ -21,7 +21,7 @@ from console.controls import LIVE_REFRESH_S
 from core.types import TradingState
 from db.control import set_trading_state
 from db.engine import make_engine
-from tests.browser_helpers import DESKTOP, PASSWORD, PHONE, SHOTS, chromium, in_view, running_console, settled
+from tests.browser_helpers import DESKTOP, PHONE, SHOTS, chromium, in_view, log_in, running_console, settled
 from tests.browser_helpers import open_logged_in as _open
 from tests.console_helpers import scalar, seed_database
 
@@ -68,7 +68,7 @@ def test_a_fresh_server_asks_for_the_login_even_for_a_deep_link(browser: Browser
     page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     heading = page.get_by_role("heading", name="Trades", exact=True)
     assert page.get_by_text("Filters").count() == 0 and heading.count() == 0
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    log_in(page)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Trades", exact=True).wait_for(timeout=30_000)  # the deep link survives the login
     page.get_by_text("Filters").first.wait_for(timeout=30_000)  # the heading renders before the filters do
