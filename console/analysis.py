@@ -115,12 +115,15 @@ def _win_rate(pnl: pd.Series) -> float:
 
 
 def cumulative(trades: pd.DataFrame, max_points: int = 5_000) -> pd.DataFrame:
-    """Cumulative P&L and its drawdown, per trade, or per day's last trade when there are more
-    than `max_points` trades (so the chart stays light)."""
+    """Cumulative P&L and its drawdown at each trade's exit, in exit order (P&L is realized when
+    a trade closes: summed in entry order and drawn at the exits, the line ran back in time where
+    trades overlapped), or per day's last exit when there are more than `max_points` trades."""
     if trades.empty:
         return pd.DataFrame({"time": [], "cum_pnl": [], "drawdown": []})
-    out = pd.DataFrame({"time": trades["exit_time"], "day": trades["day"]})
-    out["cum_pnl"] = trades["realized_pnl"].cumsum().to_numpy()
+    ordered = trades.sort_values(["exit_time", "id"] if "id" in trades.columns else ["exit_time"], kind="stable")
+    exit_day = ordered["exit_time"].dt.tz_convert(MARKET_TZ).dt.tz_localize(None).dt.floor("D")
+    out = pd.DataFrame({"time": ordered["exit_time"].to_numpy(), "day": exit_day.to_numpy()})
+    out["cum_pnl"] = ordered["realized_pnl"].cumsum().to_numpy()
     out["drawdown"] = out["cum_pnl"] - np.maximum(out["cum_pnl"].cummax(), 0.0)
     if len(out) > max_points:
         out = out.groupby("day").agg(time=("time", "last"), cum_pnl=("cum_pnl", "last"), drawdown=("drawdown", "min"))

@@ -27,8 +27,8 @@ def headline(trades: pd.DataFrame) -> None:
         ("Max drawdown", analysis.format_figure(f.max_drawdown, "money")),
         ("Avg win", analysis.format_figure(f.avg_win, "money")),
         ("Avg loss", analysis.format_figure(f.avg_loss, "money")),
-        (f"Sharpe (daily, {ratio_note})", analysis.format_figure(f.sharpe, "ratio")),
-        (f"Sortino (daily, {ratio_note})", analysis.format_figure(f.sortino, "ratio")),
+        (f"Sharpe (daily, {ratio_note})", _ratio(f.sharpe, f.days)),
+        (f"Sortino (daily, {ratio_note})", _ratio(f.sortino, f.days)),
         ("Avg hold (min)", analysis.format_figure(f.avg_hold_min, "num")),
         ("Trades per day", analysis.format_figure(f.trades_per_day, "num")),
     ]
@@ -43,6 +43,11 @@ def headline(trades: pd.DataFrame) -> None:
         warnings.append(f"{f.days} trading days: Sharpe and Sortino need {MIN_DAYS_FOR_RATIOS}+ days")
     if warnings:
         st.warning("Small sample. " + "; ".join(warnings) + ".", icon=":material/info:")
+
+
+def _ratio(value: float, days: int) -> str:
+    """A daily ratio needs a spread of days: from fewer than two it is not a number ("n/a")."""
+    return "n/a" if days < 2 else analysis.format_figure(value, "ratio")
 
 
 def period_chart(trades: pd.DataFrame) -> None:

@@ -68,3 +68,37 @@ def test_the_trades_page_warns_about_a_small_sample(seeded: str, monkeypatch: py
     assert any("Small sample" in w.value and "trading days" in w.value for w in at.warning)
     assert any(m.label.startswith("Sharpe (daily, from ") for m in at.metric)
     assert at.selectbox(key="price_day").value is not None
+
+
+def test_cumulative_pnl_runs_forward_in_time_when_trades_overlap() -> None:
+    t = pd.Timestamp
+    trades = pd.DataFrame(  # entry order: a long trade opened first and closed last
+        {
+            "id": [1, 2, 3],
+            "entry_time": [t("2026-03-02 15:00Z"), t("2026-03-02 15:10Z"), t("2026-03-02 15:20Z")],
+            "exit_time": [t("2026-03-02 19:00Z"), t("2026-03-02 15:30Z"), t("2026-03-02 16:00Z")],
+            "realized_pnl": [-300.0, 100.0, 50.0],
+            "confidence": [0.6, 0.6, 0.6],
+            "direction": [1, 1, -1],
+        }
+    )
+    curve = analysis.cumulative(analysis.with_derived(trades))
+    assert curve["time"].is_monotonic_increasing, "never back in time"
+    assert list(curve["cum_pnl"]) == [100.0, 150.0, -150.0], "P&L added when each trade closed"
+    assert list(curve["drawdown"]) == [0.0, 0.0, -300.0]
+
+
+def test_sharpe_and_sortino_from_one_day_are_not_a_number(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+    from pathlib import Path
+
+    from tests.conftest import ACTIVE_PARAMS, with_params
+    from worker.offline.backtest import run_backtest
+    from worker.runtime import RunOptions
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'one.db'}"
+    with_params(url, **ACTIVE_PARAMS, policy_mode="rules")
+    run_backtest(RunOptions(db=url, seed=3, flush_every=50), start=date(2025, 11, 24), end=date(2025, 11, 24))
+    at = open_page(url, "trades", monkeypatch)
+    ratios = [m.value for m in at.metric if m.label.startswith(("Sharpe", "Sortino"))]
+    assert ratios == ["n/a", "n/a"]
