@@ -180,9 +180,10 @@ def param_version(engine: Engine, version_id: int) -> dict[str, Any] | None:
 
 def open_orders(engine: Engine) -> pd.DataFrame:
     """Orders still working at the broker (pending, accepted, partially filled), oldest first."""
-    cols = ("client_order_id", "created_at", "contract", "side", "qty", "filled_qty", "order_type", "limit_price")
-    stmt = select(*columns(Order, (*cols, "status"))).where(Order.status.in_(OPEN_ORDER_STATES)).order_by(Order.id)  # type: ignore[attr-defined,arg-type]
-    return frame(engine, stmt, (*cols, "status"))
+    # side, size, price and status first (a phone shows three or four columns); the id last
+    cols = ("side", "qty", "limit_price", "status", "filled_qty", "order_type", "contract", "created_at", "client_order_id")
+    stmt = select(*columns(Order, cols)).where(Order.status.in_(OPEN_ORDER_STATES)).order_by(Order.id)  # type: ignore[attr-defined,arg-type]
+    return frame(engine, stmt, cols)
 
 
 def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:

@@ -213,22 +213,24 @@ TRAIL_DECISION_COLUMNS = (
     "underlying_price",
     "order_client_id",
 )
+# What matters first (a phone shows three or four columns): side, size, price, status; the
+# client order id, a 36-character key, last.
 ORDER_COLUMNS = (
-    "id",
-    "client_order_id",
-    "created_at",
-    "updated_at",
-    "contract",
     "side",
     "qty",
-    "opening",
-    "reason_code",
+    "avg_fill_price",
     "status",
     "filled_qty",
-    "avg_fill_price",
+    "reason_code",
+    "contract",
+    "opening",
+    "created_at",
+    "updated_at",
     "reject_reason",
+    "id",
+    "client_order_id",
 )
-FILL_COLUMNS = ("id", "client_order_id", "time", "quote_time", "side", "qty", "price", "fee", "liquidation")
+FILL_COLUMNS = ("side", "qty", "price", "time", "fee", "liquidation", "quote_time", "id", "client_order_id")
 
 
 def trade_trail(engine: Engine, trade_id: int, lead_minutes: int = 15) -> TradeTrail | None:

@@ -61,7 +61,7 @@ def probabilities(url: str, f: DecisionFilter) -> None:
 
 
 # At a glance (and within 390 px): when, which symbol, what it finally did, and why not.
-NARROW_COLUMNS = ("time (ET)", "symbol", "final_action", "blocked_by", "confidence", "id")
+NARROW_COLUMNS = ("time (ET)", "final_action", "confidence", "symbol", "blocked_by", "id")
 
 
 def one_decision(f: DecisionFilter) -> None:

@@ -17,7 +17,7 @@ from db.trade_reads import TradeFilter
 
 TABLE_ROWS = 1_000
 # What matters at a glance (and fits 390 px): when, what, P&L and why; the rest on demand.
-NARROW_COLUMNS = ("exit_time (ET)", "underlying", "direction", "realized_pnl", "exit_reason_code", "id")
+NARROW_COLUMNS = ("realized_pnl", "exit_time (ET)", "underlying", "exit_reason_code", "structure", "id")
 BREAKDOWNS = (
     ("entry_reason_code", "P&L by entry reason"),
     ("exit_reason_code", "P&L by exit reason"),

@@ -102,3 +102,24 @@ def test_sharpe_and_sortino_from_one_day_are_not_a_number(tmp_path: object, monk
     at = open_page(url, "trades", monkeypatch)
     ratios = [m.value for m in at.metric if m.label.startswith(("Sharpe", "Sortino"))]
     assert ratios == ["n/a", "n/a"]
+
+
+def test_phone_tables_lead_with_what_matters(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 390 px a table shows three or four columns: P&L and confidence must be among them, and
+    a 36-character client order id must not push side, size, price and status off the screen."""
+    from db import reads, trade_reads
+    from db.engine import make_engine
+
+    at = open_page(seeded, "trades", monkeypatch)
+    newest = next(d for d in at.dataframe if "realized_pnl" in d.value.columns and len(d.proto.column_order))
+    assert list(newest.proto.column_order)[:2] == ["realized_pnl", "exit_time (ET)"]
+    at = open_page(seeded, "decisions", monkeypatch)
+    latest = next(d for d in at.dataframe if "confidence" in d.value.columns and len(d.proto.column_order))
+    assert list(latest.proto.column_order)[:3] == ["time (ET)", "final_action", "confidence"]
+    engine = make_engine(seeded)
+    assert list(reads.open_orders(engine).columns)[:4] == ["side", "qty", "limit_price", "status"]
+    trail = trade_reads.trade_trail(engine, 1)
+    assert trail is not None
+    assert list(trail.orders.columns)[:4] == ["side", "qty", "avg_fill_price", "status"]
+    assert list(trail.fills.columns)[:3] == ["side", "qty", "price"] and trail.fills.columns[-1] == "client_order_id"
+    engine.dispose()
