@@ -23,6 +23,7 @@ def demo_banner() -> None:
     st.info(f"**Demo preset (version {version['id']}).** {plain(version.get('note', ''))}", icon=":material/science:")
     if st.button("Use the RL model instead", key="leave_demo"):
         values = {**params_to_json(TradingParams.model_validate(version["values"])), "policy_mode": PolicyMode.RL.value}
+        values["max_trades_per_symbol_day"] = TradingParams().max_trades_per_symbol_day  # the default again
         saved = save_param_version(
             writer(), values, author=operator_name(), note="Left the demo preset: the RL model decides."
         )

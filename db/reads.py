@@ -181,7 +181,17 @@ def param_version(engine: Engine, version_id: int) -> dict[str, Any] | None:
 def open_orders(engine: Engine) -> pd.DataFrame:
     """Orders still working at the broker (pending, accepted, partially filled), oldest first."""
     # side, size, price and status first (a phone shows three or four columns); the id last
-    cols = ("side", "qty", "limit_price", "status", "filled_qty", "order_type", "contract", "created_at", "client_order_id")
+    cols = (
+        "side",
+        "qty",
+        "limit_price",
+        "status",
+        "filled_qty",
+        "order_type",
+        "contract",
+        "created_at",
+        "client_order_id",
+    )
     stmt = select(*columns(Order, cols)).where(Order.status.in_(OPEN_ORDER_STATES)).order_by(Order.id)  # type: ignore[attr-defined,arg-type]
     return frame(engine, stmt, cols)
 

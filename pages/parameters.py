@@ -49,7 +49,11 @@ def active_version() -> tuple[int, dict[str, object]]:
 def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
     changes = diff(active, edited)
     st.subheader("Changes against the active version")
-    if changes.empty:
+    saved = st.session_state.pop("params_saved", None)
+    if saved:  # said where the operator pressed Save (and as a toast): the page top is off screen on a phone
+        st.success(saved, icon=":material/check_circle:")
+        st.toast(saved)
+    elif changes.empty:
         st.write("No change.")
     else:
         st.dataframe(changes, hide_index=True, width="stretch")
@@ -63,7 +67,7 @@ def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
             for error in refused.errors:
                 st.error(f"Refused, nothing was stored: `{error.field}` {error.rule}.")
             return
-        st.session_state["params_flash"] = f"Saved version {version.id}; the worker applies it on its next cycle."
+        st.session_state["params_saved"] = f"Saved version {version.id}; the worker applies it on its next cycle."
         st.session_state["params_clear_note"] = True
         st.rerun()
 

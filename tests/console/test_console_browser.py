@@ -182,3 +182,29 @@ def test_a_reason_typed_through_the_bars_refreshes_goes_with_the_stop(
         f"Emergency stop from the console: {words}"
     )
     page.context.close()
+
+
+def test_a_saved_edit_says_so_where_the_phone_is_looking(browser: Browser, console: tuple[str, str]) -> None:
+    """On a phone the top of the page is far above the Save button: the confirmation must be on
+    screen after saving, not at the top."""
+    base, url = console
+    page = _open(browser, base, "parameters", PHONE, True)
+    page.get_by_role("tab", name="Entries").click()
+    field = page.get_by_role("spinbutton", name="min_confidence (probability)", exact=True)
+    field.fill("0.61")
+    field.press("Enter")
+    settled(page)
+    page.get_by_label("Note (why this change)").fill("browser test")
+    page.get_by_label("Note (why this change)").press("Enter")
+    settled(page)
+    save = page.get_by_role("button", name="Save as new version")
+    save.scroll_into_view_if_needed()
+    save.click()
+    message = page.get_by_text("Saved version", exact=False).first
+    message.wait_for(timeout=30_000)
+    settled(page)
+    assert in_view(page, message.bounding_box()), "the save's confirmation is off screen"
+    assert scalar(url, "SELECT note FROM paramversion ORDER BY id DESC LIMIT 1") == "browser test"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone-parameters-saved.png"))
+    page.context.close()

@@ -11,7 +11,7 @@ import pytest
 
 from core.params import TradingParams
 from db.migrate import upgrade
-from db.presets import DEMO_AUTHOR
+from db.presets import DEMO_AUTHOR, DEMO_TRADES_PER_DAY
 from tests.console_helpers import open_page, scalar
 from tests.support import poll, start_worker
 
@@ -30,10 +30,12 @@ def test_a_fresh_database_trades_on_the_labelled_demo_preset(tmp_path: Path, mon
         json.loads(str(scalar(url, 'SELECT "values" FROM paramversion WHERE id = 2'))),
     )
     assert author == DEMO_AUTHOR and values["policy_mode"] == "rules"
+    assert values["max_trades_per_symbol_day"] == DEMO_TRADES_PER_DAY
     defaults = TradingParams().model_dump(mode="json")
-    assert {k: v for k, v in values.items() if k != "policy_mode"} == {
-        k: v for k, v in defaults.items() if k != "policy_mode"
-    }, "no threshold is lowered"
+    changed = {"policy_mode", "max_trades_per_symbol_day"}
+    assert {k: v for k, v in values.items() if k not in changed} == {
+        k: v for k, v in defaults.items() if k not in changed
+    }, "no other threshold is lowered"
 
     restarted = start_worker(url, "--demo-preset", speed="3000")
     try:
@@ -44,7 +46,42 @@ def test_a_fresh_database_trades_on_the_labelled_demo_preset(tmp_path: Path, mon
     assert scalar(url, "SELECT count(*) FROM paramversion") == 2, "a used database keeps its versions"
 
     at = open_page(url, "overview", monkeypatch)
-    assert any("Demo preset (version 2)" in i.value and "policy_mode rules" in i.value for i in at.info)
+    shown = [i.value.replace("\\", "") for i in at.info]  # the note is shown as text: markdown escaped
+    assert any("Demo preset (version 2)" in v and "policy_mode rules" in v for v in shown)
+    assert any(f"max_trades_per_symbol_day is {DEMO_TRADES_PER_DAY}" in v for v in shown)
     at.button(key="leave_demo").click().run()
     assert scalar(url, "SELECT json_extract(\"values\", '$.policy_mode') FROM paramversion WHERE id = 3") == "rl"
     assert not any("Demo preset" in i.value for i in at.info)
+
+
+def test_the_demo_keeps_trading_through_each_session(tmp_path: Path) -> None:
+    """At 60x a session lasts 6.5 real minutes: on the demo preset entries keep coming into the
+    last third of each session, so `make run` shows life for as long as it runs (on the default
+    cap of 5 a symbol, the first ninety seconds used it up)."""
+    from datetime import UTC, date
+
+    from core.calendar import session_for
+    from db.control import bootstrap
+    from db.engine import make_engine
+    from db.presets import apply_demo_preset
+    from worker.offline.backtest import run_backtest
+    from worker.runtime import RunOptions
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    bootstrap(engine)
+    assert apply_demo_preset(engine) is not None
+    engine.dispose()
+    days = [date(2025, 11, 24), date(2025, 11, 25), date(2025, 11, 26)]
+    run_backtest(RunOptions(db=url, seed=7, flush_every=50), start=days[0], end=days[-1])
+    for day in days:
+        session = session_for(day)
+        assert session is not None
+        late = session.open + (session.close - session.open) * 2 / 3
+        utc = (
+            late.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            session.close.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        count = scalar(url, "SELECT count(*) FROM trade WHERE entry_time >= :a AND entry_time < :b", a=utc[0], b=utc[1])
+        assert count, f"{day}: no entry in the last third of the session"
