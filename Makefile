@@ -28,13 +28,17 @@ migrate: install
 	$(PY) -m db.migrate $(if $(DB),--db $(DB))
 
 # The worker and the alert relay run in the background (sim mode, clock x$(SPEED)); the console
-# in the foreground on 127.0.0.1:$(PORT). Ctrl-C stops all three: SIGTERM, clean shutdowns.
+# in the foreground on 127.0.0.1:$(PORT); with TELEGRAM_BOT_TOKEN set, chat control too (worker.chat).
+# Ctrl-C stops them all: SIGTERM, clean shutdowns.
 run: migrate
 	@mkdir -p data
 	@$(PY) -m worker --demo-preset --speed $(SPEED) $(if $(DB),--db $(DB)) > data/worker.log 2>&1 & \
 	  worker=$$!; \
 	  $(PY) -m worker.alerts $(if $(DB),--db $(DB)) > data/alerts.log 2>&1 & \
-	  alerts=$$!; trap 'kill -TERM $$worker $$alerts 2>/dev/null; wait $$worker $$alerts' EXIT INT TERM; \
+	  alerts=$$!; chat=; \
+	  if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then $(PY) -m worker.chat $(if $(DB),--db $(DB)) > data/chat.log 2>&1 & chat=$$!; \
+	    echo "chat control pid $$chat (log: data/chat.log)"; fi; \
+	  trap 'kill -TERM $$worker $$alerts $$chat 2>/dev/null; wait $$worker $$alerts $$chat' EXIT INT TERM; \
 	  echo "worker pid $$worker (log: data/worker.log), alerts pid $$alerts (log: data/alerts.log)"; \
 	  echo "console on http://127.0.0.1:$(PORT)"; \
 	  $(PY) -m console --address 127.0.0.1 --port $(PORT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -398,6 +398,21 @@ class LoginAttempt(SQLModel, table=True):
     user: str = Field(index=True)
     source: str  # the browser's address as the console saw it
     outcome: str  # ok | wrong_password | locked
+
+
+class ChatCommand(SQLModel, table=True):
+    """Every command a chat user sent (allowed or not), with what the bot did: the audit of the
+    phone's control (worker/chat.py)."""
+
+    __tablename__ = "chat_command"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(index=True)
+    user_id: int = Field(index=True, sa_type=BigInteger)
+    username: str = ""
+    command: str
+    args: str = ""
+    outcome: str  # done | asked_to_confirm | confirmed | expired | refused | not_allowed | too_many
+    reply: str = ""
 
 
 class ControlRequest(SQLModel, table=True):

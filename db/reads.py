@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from db.models import (
+    ChatCommand,
     ControlEvent,
     ControlRequest,
     ControlState,
@@ -200,6 +201,13 @@ def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
     """The operator's per-position requests, newest first: who, what, why, what the worker did."""
     cols = ("id", "at", "who", "kind", "trade_id", "client_order_id", "reason", "status", "result", "updated_at")
     stmt = select(*columns(ControlRequest, cols)).order_by(ControlRequest.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return frame(engine, stmt, cols)
+
+
+def chat_commands(engine: Engine, limit: int = 200) -> pd.DataFrame:
+    """Chat commands, newest first: when, who (Telegram id and name), what, how it ended, the reply."""
+    cols = ("at", "user_id", "username", "command", "args", "outcome", "reply")
+    stmt = select(*columns(ChatCommand, cols)).order_by(ChatCommand.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, cols)
 
 

@@ -47,6 +47,15 @@ def login_attempts() -> None:
         st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
 
 
+def chat_commands() -> None:
+    st.subheader("Chat commands")
+    frame = reads.chat_commands(reader())
+    if frame.empty:
+        st.write("None yet (python -m worker.chat, when TELEGRAM_BOT_TOKEN is set).")
+    else:
+        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
+
+
 def worker_events() -> None:
     st.subheader("Worker events")
     frame = reads.events(reader())
@@ -62,4 +71,5 @@ state_changes()
 position_requests()
 parameter_versions()
 login_attempts()
+chat_commands()
 worker_events()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import db.types
 import sqlmodel
-from db.types import UTCDateTime
 
 revision = "0014"
 down_revision = "0013"
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "login_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("at", db.types.UTCDateTime(), nullable=False),
         sa.Column("user", text(), nullable=False),
         sa.Column("source", text(), nullable=False),
         sa.Column("outcome", text(), nullable=False),

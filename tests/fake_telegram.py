@@ -1,0 +1,161 @@
+"""A local fake of the Telegram Bot API, enough for python-telegram-bot's polling bot: getMe,
+deleteWebhook, getUpdates (long polling), sendMessage, answerCallbackQuery, editMessageText.
+
+Tests put updates in (a user's command, a press on a button) and read what the bot sent. Bodies
+arrive as JSON or as form fields, as python-telegram-bot sends them (structured values as JSON
+strings). Nothing leaves the machine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TOKEN = "123456:TEST-token"
+BOT = {"id": 999, "is_bot": True, "first_name": "odte", "username": "odte_bot", "can_join_groups": False,
+       "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
+
+
+class FakeTelegram:
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.updates: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # sendMessage and editMessageText calls, in order
+        self.calls: list[str] = []
+        self._next_update = 1
+        self._next_message = 1
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}", "username": f"user{user_id}"}
+
+    def send_command(self, user_id: int, text: str) -> None:
+        command = text.split(" ", 1)[0]
+        message = {"message_id": self._message_id(), "date": int(time.time()), "text": text,
+                   "chat": {"id": user_id, "type": "private"}, "from": self._user(user_id),
+                   "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}]}  # fmt: skip
+        self._push({"message": message})
+
+    def press(self, user_id: int, sent: dict[str, Any], button: str) -> None:
+        """Press the button labelled `button` on a message the bot sent."""
+        rows = json.loads(sent["reply_markup"])["inline_keyboard"] if isinstance(sent["reply_markup"], str) else \
+            sent["reply_markup"]["inline_keyboard"]  # fmt: skip
+        data = next(b["callback_data"] for row in rows for b in row if b["text"] == button)
+        message = {"message_id": sent["message_id"], "date": int(time.time()), "text": sent["text"],
+                   "chat": {"id": user_id, "type": "private"}, "from": BOT}  # fmt: skip
+        self._push({"callback_query": {"id": str(self._message_id()), "from": self._user(user_id), "message": message,
+                                       "chat_instance": "1", "data": data}})  # fmt: skip
+
+    def wait_for(self, chat_id: int, count: int, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+        """The first `count` messages the bot sent (or edited) in `chat_id`, waiting for them."""
+        deadline = time.monotonic() + timeout_s
+        with self.lock:
+            while True:
+                mine = [m for m in self.sent if int(m["chat_id"]) == chat_id]
+                if len(mine) >= count:
+                    return mine
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the bot sent {len(mine)} of {count} messages to {chat_id}: {mine}")
+                self.lock.wait(left)
+
+    # ---- server side --------------------------------------------------------------------------
+    def _message_id(self) -> int:
+        with self.lock:
+            self._next_message += 1
+            return self._next_message
+
+    def _push(self, update: dict[str, Any]) -> None:
+        with self.lock:
+            update["update_id"] = self._next_update
+            self._next_update += 1
+            self.updates.append(update)
+            self.lock.notify_all()
+
+    def handle(self, method: str, params: dict[str, Any]) -> Any:
+        self.calls.append(method)
+        if method == "getMe":
+            return BOT
+        if method in ("deleteWebhook", "answerCallbackQuery", "setMyCommands", "close", "logOut"):
+            return True
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            wait = min(float(params.get("timeout") or 0), 1.0)
+            with self.lock:
+                self.lock.wait_for(lambda: any(u["update_id"] >= offset for u in self.updates), timeout=wait)
+                return [u for u in self.updates if u["update_id"] >= offset]
+        if method in ("sendMessage", "editMessageText"):
+            chat_id = int(params["chat_id"]) if "chat_id" in params else self._chat_of(params)
+            message_id = int(params.get("message_id") or self._message_id())
+            record = {"method": method, "chat_id": chat_id, "text": params["text"], "message_id": message_id,
+                      "reply_markup": params.get("reply_markup"), "parse_mode": params.get("parse_mode")}  # fmt: skip
+            with self.lock:
+                self.sent.append(record)
+                self.lock.notify_all()
+            return {"message_id": message_id, "date": int(time.time()), "text": params["text"],
+                    "chat": {"id": chat_id, "type": "private"}, "from": BOT}  # fmt: skip
+        raise KeyError(method)
+
+    def _chat_of(self, params: dict[str, Any]) -> int:
+        message_id = int(params["message_id"])
+        return next(int(m["chat_id"]) for m in self.sent if m["message_id"] == message_id)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        kind = self.headers.get("Content-Type", "")
+        params: dict[str, Any] = {}
+        if "json" in kind and raw:
+            params = json.loads(raw)
+        elif raw:
+            params = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+        _, _, rest = self.path.partition("/bot")
+        token, _, method = rest.partition("/")
+        if token != TOKEN:
+            return self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        try:
+            result = self.server.fake.handle(method, params)
+        except KeyError:
+            return self._send(404, {"ok": False, "error_code": 404, "description": f"Not Found: {method}"})
+        self._send(200, {"ok": True, "result": result})
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+@contextmanager
+def fake_telegram() -> Iterator[tuple[FakeTelegram, str]]:
+    """A running fake; yields it and its base URL (TELEGRAM_API_URL)."""
+    fake = FakeTelegram()
+    server = _Server(fake)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

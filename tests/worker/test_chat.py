@@ -1,0 +1,167 @@
+"""Chat control: the rules on their own (allow-list, confirmations that expire, the flood limit,
+an audit row per command), then python-telegram-bot's bot as a process of its own against a
+local fake of the Telegram Bot API, with a simulated worker carrying out a stop sent from the
+phone. No test touches the network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from core.types import TradingState
+from db.control import utcnow
+from db.engine import make_engine
+from tests.conftest import with_params
+from tests.fake_telegram import TOKEN, fake_telegram
+from tests.support import ROOT, poll, start_worker
+from worker.chat.__main__ import allowed_users
+from worker.chat.control import ChatControl, ChatUser
+
+ANN, BOB, EVE = 1001, 1002, 6666  # Ann and Bob are allow-listed; Eve is not
+ARTIFACTS = ROOT / "artifacts" / "chat"
+
+
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).all()]
+    finally:
+        engine.dispose()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def control(migrated: str) -> Iterator[tuple[ChatControl, _Clock, str]]:
+    clock = _Clock()
+    engine = make_engine(migrated)
+    yield ChatControl(engine, frozenset({ANN, BOB}), confirm_seconds=60, per_minute=5, clock=clock), clock, migrated
+    engine.dispose()
+
+
+def test_only_the_allow_list_commands_and_every_command_is_audited(
+    control: tuple[ChatControl, _Clock, str],
+) -> None:
+    chat, _, url = control
+    refused = chat.command(ChatUser(EVE, "eve"), "stop", "now")
+    assert refused.text.startswith("Not allowed") and _rows(url, "SELECT state FROM controlstate") == [("ACTIVE",)]
+    done = chat.command(ChatUser(ANN, "ann"), "stop", "spread blew out")
+    assert done.text.startswith("Stop recorded") and done.confirm is None, "one tap: no confirmation"
+    assert _rows(url, "SELECT state, flatten, set_by, reason FROM controlstate") == [
+        ("HALTED", 1, "telegram:ann", "Emergency stop from chat: spread blew out")
+    ]
+    assert _rows(url, "SELECT user_id, command, args, outcome FROM chat_command ORDER BY id") == [
+        (EVE, "stop", "now", "not_allowed"), (ANN, "stop", "spread blew out", "done")
+    ]  # fmt: skip
+    assert _rows(url, "SELECT who FROM controlevent ORDER BY id DESC LIMIT 1") == [("telegram:ann",)]
+
+
+def test_resume_needs_a_confirmation_that_expires_and_only_its_asker_can_give(
+    control: tuple[ChatControl, _Clock, str],
+) -> None:
+    chat, clock, url = control
+    chat.command(ChatUser(ANN, "ann"), "stop", "")
+    asked = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
+    assert asked.confirm is not None and _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+    assert chat.confirm(ChatUser(BOB, "bob"), asked.confirm, True).startswith("Nothing to confirm"), "not Bob's"
+    again = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
+    clock.now += timedelta(seconds=61)
+    assert chat.confirm(ChatUser(ANN, "ann"), str(again.confirm), True).startswith("Expired")
+    assert _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+    last = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
+    assert chat.confirm(ChatUser(ANN, "ann"), str(last.confirm), True) == "Resumed: ACTIVE."
+    assert _rows(url, "SELECT state, set_by FROM controlstate") == [("ACTIVE", "telegram:ann")]
+
+
+def test_a_flood_of_commands_is_cut_at_the_limit_and_recorded(control: tuple[ChatControl, _Clock, str]) -> None:
+    chat, clock, url = control
+    answers = [chat.command(ChatUser(ANN, "ann"), "status") for _ in range(8)]
+    assert [a.text.startswith("Too many") for a in answers] == [False] * 5 + [True] * 3
+    clock.now += timedelta(minutes=1, seconds=1)
+    assert chat.command(ChatUser(ANN, "ann"), "status").text.startswith("Trading state")
+    assert _rows(url, "SELECT count(*) FROM chat_command WHERE outcome = 'too_many'") == [(3,)]
+
+
+def test_close_names_an_open_trade_and_stopentry_reduces(control: tuple[ChatControl, _Clock, str]) -> None:
+    chat, _, url = control
+    assert chat.command(ChatUser(ANN, "ann"), "close", "42").text.startswith("Usage"), "no such open trade"
+    assert chat.command(ChatUser(ANN, "ann"), "stopentry", "").text == "Recorded: REDUCING, no new entries."
+    assert _rows(url, "SELECT state FROM controlstate") == [(TradingState.REDUCING.value,)]
+    with pytest.raises(ValueError, match="numeric Telegram user ids"):
+        allowed_users("1001, @bob")
+
+
+def _bot(url: str, api: str, **env: str) -> subprocess.Popen[str]:
+    variables = {**os.environ, "DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api,
+                 "TELEGRAM_ALLOWED_USERS": f"{ANN},{BOB}", "PYTHONUNBUFFERED": "1", **env}  # fmt: skip
+    return subprocess.Popen([sys.executable, "-m", "worker.chat"], cwd=ROOT, env=variables,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def test_the_bot_answers_refuses_and_its_stop_is_carried_out_by_the_worker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    with_params(url)
+    worker = start_worker(url, speed="600")
+    transcript: list[str] = []
+    with fake_telegram() as (fake, api):
+        bot = _bot(url, api, CHAT_CONFIRM_SECONDS="0.5", CHAT_MAX_COMMANDS_PER_MINUTE="30")
+        try:
+            poll(url, "SELECT count(*) FROM workerstatus WHERE stopped = 0", lambda n: n == 1, proc=worker)
+
+            def ask(user: int, command: str, count: int) -> dict[str, object]:
+                fake.send_command(user, command)
+                reply = fake.wait_for(user, count)[-1]
+                transcript.append(f"user {user}> {command}\nbot> {reply['text']}\n")
+                return reply
+
+            status = ask(ANN, "/status", 1)
+            assert str(status["text"]).startswith("Trading state: ACTIVE") and status["parse_mode"] is None
+            assert str(ask(EVE, "/stop", 1)["text"]).startswith("Not allowed")
+            assert str(ask(ANN, "/stop phone test", 2)["text"]).startswith("Stop recorded")
+            poll(url, "SELECT halt_applied_at IS NOT NULL FROM controlstate", lambda v: v == 1, proc=worker)
+            question = ask(ANN, "/resume", 3)
+            time.sleep(1.0)  # the confirmation (0.5 s) has expired by the press
+            fake.press(ANN, question, "Confirm")
+            expired = fake.wait_for(ANN, 4)[-1]
+            transcript.append(f"user {ANN}> [Confirm, late]\nbot> {expired['text']}\n")
+            assert str(expired["text"]).startswith("Expired") and expired["method"] == "editMessageText"
+            assert _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+            for _ in range(25):  # a flood: every command answered, none lost, the bot still up
+                fake.send_command(BOB, "/pnl")
+            replies = fake.wait_for(BOB, 25)
+            assert all(str(r["text"]).startswith(("today:", "Too many")) for r in replies)
+            transcript.append(f"user {BOB}> /pnl x25\nbot> {replies[-1]['text']}\n")
+            for command in ("/positions", "/trades", "/risk", "/stopentry", "/help"):
+                ask(ANN, command, len(fake.wait_for(ANN, 4)) + 1)
+            assert bot.poll() is None, "the bot is still running"
+        finally:
+            bot.terminate()
+            worker.terminate()
+            bot.wait(timeout=30)
+            worker.wait(timeout=60)
+    audited = _rows(url, "SELECT outcome, count(*) FROM chat_command GROUP BY outcome ORDER BY outcome")
+    assert ("not_allowed", 1) in audited and ("expired", 1) in audited
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "replies.txt").write_text("\n".join(transcript))
+
+
+def test_without_a_token_the_command_says_it_is_not_configured() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    done = subprocess.run([sys.executable, "-m", "worker.chat"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "not configured" in done.stdout
