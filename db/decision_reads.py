@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
-from db.models import Decision
+from db.models import Decision, Run
 from db.trade_reads import columns, frame, ny_day_bounds, raw
 
 SERIES_COLUMNS = (
@@ -117,10 +117,13 @@ def latest(engine: Engine, f: DecisionFilter, limit: int = 200) -> pd.DataFrame:
 
 
 def decision(engine: Engine, decision_id: int) -> dict[str, Any] | None:
-    """One decision's full record."""
+    """One decision's full record, with the mode of the run that made it (sim: a simulated clock)."""
     with engine.connect() as conn:
         row = conn.execute(select(Decision).where(Decision.id == decision_id)).mappings().first()
-    return dict(row) if row else None
+        if row is None:
+            return None
+        mode = conn.execute(select(Run.mode).where(Run.id == row["run_id"])).scalar()
+    return {**dict(row), "run_mode": mode}
 
 
 def block_codes(engine: Engine) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console import charts, data
+from console.decision_record import readable
 from console.formatting import in_new_york
 from console.login import require_gate
 from core.calendar import last_sessions
@@ -77,7 +78,8 @@ def one_decision(f: DecisionFilter) -> None:
     if record is None:
         st.warning(f"No decision {decision_id}.")
     else:
-        st.json({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in record.items()}, expanded=True)
+        simulated = record.get("run_mode") == "sim"  # a simulator's run: its clock is simulated
+        st.dataframe(readable(record, simulated), hide_index=True, width="stretch")
 
 
 require_gate()

@@ -3,7 +3,6 @@ real backtest: the figures match SQL over the same rows, and the filters change 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -110,9 +109,14 @@ def test_one_decision_shows_its_full_record(seeded: str, monkeypatch: pytest.Mon
     at = open_page(seeded, "decisions", monkeypatch)
     decision_id = scalar(seeded, "SELECT min(id) FROM decision WHERE blocked_by IS NOT NULL")
     at.number_input(key="decision_id").set_value(decision_id).run()
-    record = json.loads(at.json[0].value)
-    assert record["id"] == decision_id and record["blocked_by"] and record["blocked_reason"]
-    assert {"p_hold", "p_buy_call", "p_buy_put", "p_close", "confidence", "param_version"} <= set(record)
+    table = next(d.value for d in at.dataframe if list(d.value.columns) == ["field", "value"])
+    record = dict(zip(table["field"], table["value"], strict=True))
+    assert record["decision id"] == str(decision_id) and record["blocked by"] != "-" and record["why"] != "-"
+    assert {"P(hold)", "P(buy call)", "P(buy put)", "P(close)", "confidence", "parameter version"} <= set(record)
+    assert record["cycle time"].endswith("ET (simulated)"), "market time, labelled, marked simulated"
+    for label in ("P(hold)", "confidence"):  # three places, not sixteen digits
+        assert len(record[label].split(".")[1]) == 3, record[label]
+    assert len(record["underlying"].split(".")[1]) == 2
 
 
 def test_the_empty_trades_page_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
