@@ -142,7 +142,9 @@ def worker_line(status: dict[str, Any] | None) -> str:
     if status.get("stopped"):
         return f"Worker: stopped {age:.0f} s ago"
     beat = "stale" if age > STALE_HEARTBEAT_S else "alive"
-    clock = status.get("sim_time")
+    # the newest of the heartbeat's clock and the last committed cycle's: at 60x the heartbeat
+    # (every few real seconds) lags the cycles, written with every commit, by minutes
+    clock = max((t for t in (status.get("sim_time"), status.get("cycle_time")) if t is not None), default=None)
     when = ""
     if clock is not None:
         simulated = " simulated" if status.get("mode") == "sim" else ""

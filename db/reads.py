@@ -59,10 +59,11 @@ def market_clock(engine: Engine, status: dict[str, Any] | None = None) -> Market
     """The worker's market clock from the database (its heartbeat, else its last committed cycle,
     else the newest decision); the wall clock only when the database has none of them."""
     status = status if status is not None else worker_status(engine)
-    if status is not None and status.get("sim_time") is not None:
-        return MarketClock(status["sim_time"], "worker")
-    if status is not None and status.get("cycle_time") is not None:
-        return MarketClock(status["cycle_time"], "last_cycle")
+    beat, cycle = (status or {}).get("sim_time"), (status or {}).get("cycle_time")
+    if cycle is not None and (beat is None or cycle > beat):  # the heartbeat lags the cycles at 60x
+        return MarketClock(cycle, "last_cycle")
+    if beat is not None:
+        return MarketClock(beat, "worker")
     with engine.connect() as conn:
         newest = conn.execute(select(Decision.time).order_by(Decision.id.desc()).limit(1)).scalar()  # type: ignore[union-attr]
     if newest is not None:

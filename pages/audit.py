@@ -5,6 +5,7 @@ worker's events."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from console.data import reader
@@ -21,7 +22,18 @@ def state_changes() -> None:
         return
     who = st.multiselect("Who", sorted(frame["who"].unique()), key="audit_who")
     shown = frame[frame["who"].isin(who)] if who else frame
-    st.dataframe(in_new_york(shown), hide_index=True, width="stretch")
+    st.dataframe(clocks_named(in_new_york(shown)), hide_index=True, width="stretch")
+    st.caption(
+        "at: when it was asked, on the wall clock; applied_at: when the worker carried it out, on the worker's "
+        "clock (simulated in sim mode, so the two need not agree)."
+    )
+
+
+def clocks_named(frame: pd.DataFrame) -> pd.DataFrame:
+    """Say which clock each time column is on: the operator's wall clock, or the worker's."""
+    status = reads.worker_status(reader()) or {}
+    worker = "worker clock, simulated" if status.get("mode") == "sim" else "worker clock"
+    return frame.rename(columns={"at (ET)": "at (ET, wall clock)", "applied_at (ET)": f"applied_at (ET, {worker})"})
 
 
 def position_requests() -> None:
