@@ -52,31 +52,36 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
 _LEVELS = {"error": "failure", "warning": "warning", "info": "info"}
 
 
-def et(moment: datetime) -> str:
-    return f"{moment.astimezone(NY):%H:%M} ET"
+def et(moment: datetime, clock: str = "") -> str:
+    """A time as the alerts say it: New York time, and which clock when it matters."""
+    return f"{moment.astimezone(NY):%H:%M} ET" + (f" {clock}" if clock else "")
+
+
+WALL = "wall clock"
+SIMULATED = "simulated"
 
 
 def right(direction: int) -> str:
     return "call" if direction > 0 else "put"
 
 
-def entry_alert(t: TradeRow) -> Alert:
+def entry_alert(t: TradeRow, clock: str = "") -> Alert:
     return Alert(
         AlertKind.ENTRY,
         f"Entry {t.underlying} {right(t.direction)}",
-        f"Bought {t.entry_qty} {t.contract} at {t.entry_avg:.2f} ({et(t.entry_time)}, confidence {t.confidence:.2f}): "
-        f"{t.entry_reason}",
+        f"Bought {t.entry_qty} {t.contract} at {t.entry_avg:.2f} ({et(t.entry_time, clock)}, "
+        f"confidence {t.confidence:.2f}): {t.entry_reason}",
         t.entry_time,
     )
 
 
-def exit_alert(t: TradeRow) -> Alert:
+def exit_alert(t: TradeRow, clock: str = "") -> Alert:
     exit_time = t.exit_time or t.entry_time
     held = (exit_time - t.entry_time).total_seconds() / 60.0
     return Alert(
         AlertKind.EXIT,
         f"Exit {t.underlying} {right(t.direction)} {money(t.realized_pnl)}",
-        f"Sold {t.contract} at {t.exit_avg or 0.0:.2f} ({et(exit_time)}, held {held:.0f} min, "
+        f"Sold {t.contract} at {t.exit_avg or 0.0:.2f} ({et(exit_time, clock)}, held {held:.0f} min, "
         f"entry {t.entry_avg:.2f}): {t.exit_reason or ''} [{t.exit_reason_code}]; P&L {money(t.realized_pnl)}",
         exit_time,
         "success" if t.realized_pnl >= 0 else "warning",
@@ -88,7 +93,7 @@ def state_alert(c: StateChange) -> Alert:
     return Alert(
         AlertKind.RESUME if resumed else AlertKind.HALT,
         f"{c.to_state} (was {c.from_state}) by {c.who}",
-        f"{c.reason} [{c.reason_code}] at {et(c.at)}",
+        f"{c.reason} [{c.reason_code}] at {et(c.at, WALL)}",
         c.at,
         "info" if resumed else ("failure" if c.to_state == "HALTED" else "warning"),
     )
@@ -158,13 +163,14 @@ class AlertRelay:
             if alert is not None:
                 found.append(alert)
             self.cursors["events"] = str(e.id)
+        beat = reads.heartbeat(self.engine)
+        trade_clock = SIMULATED if beat is not None and beat.mode == "sim" else ""  # trades: the worker's clock
         for t in reads.trades_opened_after(self.engine, int(self.cursors.get("trades_opened", "0"))):
-            found.append(entry_alert(t))
+            found.append(entry_alert(t, trade_clock))
             self.cursors["trades_opened"] = str(t.id)
         for t in reads.trades_closed_after(self.engine, _parse_closed(self.cursors.get("trades_closed", ""))):
-            found.append(exit_alert(t))
+            found.append(exit_alert(t, trade_clock))
             self.cursors["trades_closed"] = _closed_key(t)
-        beat = reads.heartbeat(self.engine)
         found += self._heartbeat(now, beat)
         found += self._summary(beat)
         found.sort(key=lambda a: a.at)
@@ -183,11 +189,11 @@ class AlertRelay:
         was_stale = self.cursors.get("stale", "") != ""
         if age > self.stale_after_s and not was_stale:
             self.cursors["stale"] = beat.heartbeat_at.isoformat()
-            text = f"No heartbeat for {age:.0f} s (last {et(beat.heartbeat_at)}); the worker may be down."
+            text = f"No heartbeat for {age:.0f} s (last {et(beat.heartbeat_at, WALL)}); the worker may be down."
             return [Alert(AlertKind.WORKER_STALE, f"Worker silent ({beat.mode})", text, now, "failure")]
         if age <= self.stale_after_s and was_stale:
             self.cursors["stale"] = ""
-            text = f"The worker's heartbeat is back ({et(beat.heartbeat_at)})."
+            text = f"The worker's heartbeat is back ({et(beat.heartbeat_at, WALL)})."
             return [Alert(AlertKind.WORKER_STALE, f"Worker back ({beat.mode})", text, now, "success")]
         return []
 

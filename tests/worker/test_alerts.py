@@ -90,6 +90,7 @@ def test_entries_exits_and_a_halt_reach_the_endpoint_with_reason_and_pnl(endpoin
     assert "- 10:30 ET Entry SPY call:" in body["message"], "one clock in a message: market time"
     assert "+$47.40" in body["message"]  # (1.50 - 1.25) x 2 x 100 - 2.60 fees
     assert "take_profit" in body["message"] and "Phone: news at 10:30." in body["message"]
+    assert "ET wall clock" in sent[2].body, "the halt was asked on the wall clock, and says so"
     assert relay.poll(utcnow()) == [], "nothing is sent twice"
     restarted = AlertRelay(journal.engine, sender.submit)  # the cursors live in the database
     assert restarted.poll(utcnow()) == []
