@@ -41,10 +41,10 @@ def headline(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
         "never started" if status is None else ("stopped" if status["stopped"] else status["mode"]),
         help="Mode of the last worker that wrote a heartbeat",
     )
-    if status and status.get("sim_time"):
-        sim_ny = status["sim_time"].astimezone(NY)
+    if status and (status.get("sim_time") or status.get("cycle_time")):
+        clock = reads.market_clock(reader(), status).now.astimezone(NY)  # the newest cycle, not a lagging beat
         st.caption(
-            f"Worker clock {sim_ny:%Y-%m-%d %H:%M} ET ({'simulated' if status['mode'] == 'sim' else 'market'}); "
+            f"Worker clock {clock:%Y-%m-%d %H:%M} ET ({'simulated' if status['mode'] == 'sim' else 'market'}); "
             f"last cycle {status['last_cycle_ms']:.1f} ms"
         )
 
