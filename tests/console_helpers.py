@@ -43,6 +43,16 @@ def metric(at: AppTest, label: str) -> str:
     return next(str(m.value) for m in at.metric if m.label == label)
 
 
+def rows(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
+    """Every row of `sql` on `url`, as tuples."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params).all()]
+    finally:
+        engine.dispose()
+
+
 def scalar(url: str, sql: str, **params: object) -> object:
     engine = create_engine(url)
     try:

@@ -13,7 +13,8 @@ from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.structures.legs import LegChoice, build
 from core.structures.types import Structure, StructureKind
-from core.types import OrderLeg, OrderRequest, OrderStatus, OrderUpdate
+from core.types import OrderRequest, OrderStatus, OrderUpdate
+from worker.structure_steps import order_for
 
 DAY = date(2026, 3, 3)
 
@@ -34,12 +35,7 @@ def _condor(market: SimMarket, now: datetime) -> Structure:
 
 
 def _order(structure: Structure, qty: int, cid: str, limit: float | None, opening: bool = True) -> OrderRequest:
-    legs = tuple(
-        OrderLeg(leg.contract, leg.opening_side if opening else leg.closing_side, abs(leg.ratio), opening)
-        for leg in structure.legs
-    )
-    kind = "market" if limit is None else "limit"
-    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, kind, limit, legs=legs)
+    return order_for(cid, structure, qty, opening, "market" if limit is None else "limit", limit)
 
 
 def _legs_balanced(updates: list[OrderUpdate], structure: Structure) -> int:

@@ -12,12 +12,13 @@ from sqlalchemy import text
 from core.params import TradingParams
 from core.structures.legs import LegChoice, build
 from core.structures.types import Structure, StructureKind
-from core.types import OrderLeg, OrderRequest, OrderStatus, OrderUpdate, Reason
+from core.types import OrderRequest, OrderStatus, OrderUpdate, Reason
 from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
+from worker.structure_steps import order_for
 
 
 @pytest.fixture
@@ -35,12 +36,7 @@ def _condor(server: FakeAlpacaServer) -> Structure:
 
 
 def _order(structure: Structure, qty: int, cid: str, limit: float | None, opening: bool = True) -> OrderRequest:
-    legs = tuple(
-        OrderLeg(leg.contract, leg.opening_side if opening else leg.closing_side, abs(leg.ratio), opening)
-        for leg in structure.legs
-    )
-    kind = "market" if limit is None else "limit"
-    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, kind, limit, legs=legs)
+    return order_for(cid, structure, qty, opening, "market" if limit is None else "limit", limit)
 
 
 def _natural(server: FakeAlpacaServer, structure: Structure) -> float:

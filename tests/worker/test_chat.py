@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from core.types import TradingState
 from db.control import utcnow
 from db.engine import make_engine
 from tests.conftest import with_params
+from tests.console_helpers import rows
 from tests.fake_telegram import TOKEN, fake_telegram
 from tests.support import ROOT, poll, start_worker
 from worker.chat.__main__ import allowed_users
@@ -27,15 +27,6 @@ from worker.chat.control import ChatControl, ChatUser
 
 ANN, BOB, EVE = 1001, 1002, 6666  # Ann and Bob are allow-listed; Eve is not
 ARTIFACTS = ROOT / "artifacts" / "chat"
-
-
-def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).all()]
-    finally:
-        engine.dispose()
 
 
 class _Clock:
@@ -59,16 +50,16 @@ def test_only_the_allow_list_commands_and_every_command_is_audited(
 ) -> None:
     chat, _, url = control
     refused = chat.command(ChatUser(EVE, "eve"), "stop", "now")
-    assert refused.text.startswith("Not allowed") and _rows(url, "SELECT state FROM controlstate") == [("ACTIVE",)]
+    assert refused.text.startswith("Not allowed") and rows(url, "SELECT state FROM controlstate") == [("ACTIVE",)]
     done = chat.command(ChatUser(ANN, "ann"), "stop", "spread blew out")
     assert done.text.startswith("Stop recorded") and done.confirm is None, "one tap: no confirmation"
-    assert _rows(url, "SELECT state, flatten, set_by, reason FROM controlstate") == [
+    assert rows(url, "SELECT state, flatten, set_by, reason FROM controlstate") == [
         ("HALTED", 1, "telegram:ann", "Emergency stop from chat: spread blew out")
     ]
-    assert _rows(url, "SELECT user_id, command, args, outcome FROM chat_command ORDER BY id") == [
+    assert rows(url, "SELECT user_id, command, args, outcome FROM chat_command ORDER BY id") == [
         (EVE, "stop", "now", "not_allowed"), (ANN, "stop", "spread blew out", "done")
     ]  # fmt: skip
-    assert _rows(url, "SELECT who FROM controlevent ORDER BY id DESC LIMIT 1") == [("telegram:ann",)]
+    assert rows(url, "SELECT who FROM controlevent ORDER BY id DESC LIMIT 1") == [("telegram:ann",)]
 
 
 def test_resume_needs_a_confirmation_that_expires_and_only_its_asker_can_give(
@@ -77,15 +68,15 @@ def test_resume_needs_a_confirmation_that_expires_and_only_its_asker_can_give(
     chat, clock, url = control
     chat.command(ChatUser(ANN, "ann"), "stop", "")
     asked = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
-    assert asked.confirm is not None and _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+    assert asked.confirm is not None and rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
     assert chat.confirm(ChatUser(BOB, "bob"), asked.confirm, True).startswith("Nothing to confirm"), "not Bob's"
     again = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
     clock.now += timedelta(seconds=61)
     assert chat.confirm(ChatUser(ANN, "ann"), str(again.confirm), True).startswith("Expired")
-    assert _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+    assert rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
     last = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
     assert chat.confirm(ChatUser(ANN, "ann"), str(last.confirm), True) == "Resumed: ACTIVE."
-    assert _rows(url, "SELECT state, set_by FROM controlstate") == [("ACTIVE", "telegram:ann")]
+    assert rows(url, "SELECT state, set_by FROM controlstate") == [("ACTIVE", "telegram:ann")]
 
 
 def test_a_flood_of_commands_is_cut_at_the_limit_and_recorded(control: tuple[ChatControl, _Clock, str]) -> None:
@@ -94,14 +85,14 @@ def test_a_flood_of_commands_is_cut_at_the_limit_and_recorded(control: tuple[Cha
     assert [a.text.startswith("Too many") for a in answers] == [False] * 5 + [True] * 3
     clock.now += timedelta(minutes=1, seconds=1)
     assert chat.command(ChatUser(ANN, "ann"), "status").text.startswith("Trading state")
-    assert _rows(url, "SELECT count(*) FROM chat_command WHERE outcome = 'too_many'") == [(3,)]
+    assert rows(url, "SELECT count(*) FROM chat_command WHERE outcome = 'too_many'") == [(3,)]
 
 
 def test_close_names_an_open_trade_and_stopentry_reduces(control: tuple[ChatControl, _Clock, str]) -> None:
     chat, _, url = control
     assert chat.command(ChatUser(ANN, "ann"), "close", "42").text.startswith("Usage"), "no such open trade"
     assert chat.command(ChatUser(ANN, "ann"), "stopentry", "").text == "Recorded: REDUCING, no new entries."
-    assert _rows(url, "SELECT state FROM controlstate") == [(TradingState.REDUCING.value,)]
+    assert rows(url, "SELECT state FROM controlstate") == [(TradingState.REDUCING.value,)]
     with pytest.raises(ValueError, match="numeric Telegram user ids"):
         allowed_users("1001, @bob")
 
@@ -140,7 +131,7 @@ def test_the_bot_answers_refuses_and_its_stop_is_carried_out_by_the_worker(tmp_p
             expired = fake.wait_for(ANN, 4)[-1]
             transcript.append(f"user {ANN}> [Confirm, late]\nbot> {expired['text']}\n")
             assert str(expired["text"]).startswith("Expired") and expired["method"] == "editMessageText"
-            assert _rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+            assert rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
             for _ in range(25):  # a flood: every command answered, none lost, the bot still up
                 fake.send_command(BOB, "/pnl")
             replies = fake.wait_for(BOB, 25)
@@ -154,7 +145,7 @@ def test_the_bot_answers_refuses_and_its_stop_is_carried_out_by_the_worker(tmp_p
             worker.terminate()
             bot.wait(timeout=30)
             worker.wait(timeout=60)
-    audited = _rows(url, "SELECT outcome, count(*) FROM chat_command GROUP BY outcome ORDER BY outcome")
+    audited = rows(url, "SELECT outcome, count(*) FROM chat_command GROUP BY outcome ORDER BY outcome")
     assert ("not_allowed", 1) in audited and ("expired", 1) in audited
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "replies.txt").write_text("\n".join(transcript))

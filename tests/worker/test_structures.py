@@ -10,30 +10,21 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from core.types import OrderRequest, Side
 from tests.conftest import ACTIVE_PARAMS, run_until_open_position, with_params
+from tests.console_helpers import rows
 from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions, build_runtime, restore_simulated_account
 
 STRUCTURE_EXITS = {"credit_target", "credit_stop", "structure_stop", "max_hold", "eod_flatten", "policy_exit"}
 
 
-def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).all()]
-    finally:
-        engine.dispose()
-
-
 def _cash_by_trade(url: str) -> dict[int, float]:
     """Each trade's P&L recomputed from its orders' fills: received minus paid, minus fees."""
     cash: dict[int, float] = defaultdict(float)
     sql = "SELECT o.trade_id, f.side, f.qty, f.price, f.fee FROM fill f JOIN orders o ON o.id = f.order_id"
-    for trade_id, side, qty, price, fee in _rows(url, sql):
+    for trade_id, side, qty, price, fee in rows(url, sql):
         cash[int(trade_id)] += (-1 if side == "buy" else 1) * float(price) * 100 * int(qty) - float(fee)  # type: ignore[arg-type]
     return cash
 
@@ -47,16 +38,16 @@ def condor_run(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_every_condor_is_one_order_in_and_one_out_with_every_leg_filled_together(condor_run: str) -> None:
-    trades = _rows(condor_run, "SELECT id, structure, legs, entry_qty, status, exit_reason_code FROM trade")
+    trades = rows(condor_run, "SELECT id, structure, legs, entry_qty, status, exit_reason_code FROM trade")
     assert len(trades) >= 3
     for trade_id, structure, legs, entry_qty, status, exit_code in trades:
         assert structure == "iron_condor" and status == "closed" and exit_code in STRUCTURE_EXITS
         assert len(json.loads(str(legs))) == 4
-        orders = _rows(condor_run, f"SELECT client_order_id, legs, opening FROM orders WHERE trade_id = {trade_id}")
+        orders = rows(condor_run, f"SELECT client_order_id, legs, opening FROM orders WHERE trade_id = {trade_id}")
         assert sorted(o[2] for o in orders) == [0, 1], f"trade {trade_id}: one order in, one out"
         for cid, order_legs, _ in orders:
             assert order_legs is not None and len(str(order_legs)) > 10
-            fills = _rows(condor_run, f"SELECT contract, qty FROM fill WHERE client_order_id = '{cid}'")
+            fills = rows(condor_run, f"SELECT contract, qty FROM fill WHERE client_order_id = '{cid}'")
             per_leg: dict[str, int] = defaultdict(int)
             for contract, qty in fills:
                 per_leg[str(contract)] += int(qty)  # type: ignore[call-overload]
@@ -65,7 +56,7 @@ def test_every_condor_is_one_order_in_and_one_out_with_every_leg_filled_together
 
 def test_a_structures_pnl_is_the_cash_its_fills_moved(condor_run: str) -> None:
     cash = _cash_by_trade(condor_run)
-    for trade_id, pnl, entry_avg, max_loss, entry_qty in _rows(
+    for trade_id, pnl, entry_avg, max_loss, entry_qty in rows(
         condor_run, "SELECT id, realized_pnl, entry_avg, max_loss, entry_qty FROM trade"
     ):
         assert pnl == pytest.approx(cash[int(trade_id)], abs=0.01)  # type: ignore[arg-type]
@@ -92,7 +83,7 @@ def test_a_restart_restores_an_open_condor_and_closes_it(tmp_path: Path) -> None
         second.cycle.run(minute)
         minute += timedelta(minutes=1)
     second.journal.flush()
-    status, code, pnl, trade_id = _rows(url, "SELECT status, exit_reason_code, realized_pnl, id FROM trade")[0]
+    status, code, pnl, trade_id = rows(url, "SELECT status, exit_reason_code, realized_pnl, id FROM trade")[0]
     assert status == "closed" and code in STRUCTURE_EXITS
     assert pnl == pytest.approx(_cash_by_trade(url)[int(trade_id)], abs=0.01)  # type: ignore[arg-type]
     second.engine.dispose()
@@ -115,8 +106,8 @@ def test_a_leg_the_broker_closes_alone_is_caught_and_the_rest_closed(tmp_path: P
     rt.cycle.run(now + timedelta(minutes=2))
     rt.journal.flush()
     assert rt.cycle.book.open_count() == 0 and rt.broker.positions() == []
-    status, code = _rows(url, "SELECT status, exit_reason_code FROM trade")[0]
+    status, code = rows(url, "SELECT status, exit_reason_code FROM trade")[0]
     assert (status, code) == ("closed", "orphan_leg")
-    events = _rows(url, "SELECT message FROM event WHERE code = 'orphan_leg'")
+    events = rows(url, "SELECT message FROM event WHERE code = 'orphan_leg'")
     assert events and pos.structure.label in str(events[0][0])
     rt.engine.dispose()
