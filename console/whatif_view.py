@@ -135,5 +135,5 @@ def section(edited: dict[str, Any]) -> None:
     if cols[1].button("Try on past sessions", key="whatif_start", disabled=bool(errors)):
         st.session_state["whatif_job"] = start(edited, sessions)
     for error in errors:
-        st.error(plain(error))
+        st.error(error)  # our own sentence: the field and the rule (core.params)
     follow()
