@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from console.controls import LIVE_REFRESH_S
@@ -110,8 +109,17 @@ def test_every_page_at_phone_and_desktop_size(browser: Browser, console: tuple[s
 def test_csv_export_downloads_every_filtered_trade(browser: Browser, console: tuple[str, str]) -> None:
     base, url = console
     page = _open(browser, base, "trades", DESKTOP, False)
-    with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download CSV").click()
+    button = page.get_by_role("button", name="Download CSV")
+    button.wait_for(state="visible", timeout=30_000)
+    for attempt in range(3):  # a click that lands while the page reruns is dropped by the browser page:
+        settled(page)  # wait for the run to finish and click again, as a person would (the CSV is the test)
+        try:
+            with page.expect_download(timeout=30_000) as download:
+                button.click()
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert len(rows) == scalar(url, "SELECT count(*) FROM trade WHERE status = 'closed'")
     assert {"entry_reason_code", "exit_reason_code", "realized_pnl", "model_version"} <= set(rows[0])
