@@ -10,11 +10,9 @@ from datetime import datetime
 
 from core.calendar import Session
 from core.exits import PositionState, dynamic_take_profit_pct
+from core.options.chain import model_value
 from core.options.day_vol import same_day_vol
-from core.options.pricing import bs_price_delta
-from core.options.surface import quote_scalar, surface_for
 from core.params import TradingParams
-from core.types import Right
 
 MULTIPLIER = 100
 
@@ -60,12 +58,6 @@ def model_greeks(pos: PositionState, spot: float, vix: float, minutes_left: floa
     """Delta and 10-minute theta from the simulator's surface (the same prices the backtest uses);
     the same-day vol index is VIX scaled to VIX1D points (the console has no session open to anchor on)."""
     day_vol = same_day_vol(vix, float("nan"))
-    contract = pos.contract
-    is_call = contract.right is Right.CALL
-    surface = surface_for(contract.underlying)
-    later = max(minutes_left - 10.0, 0.0)
-    iv_now = quote_scalar(spot, contract.strike, is_call, day_vol, minutes_left, surface)[2]
-    iv_later = quote_scalar(spot, contract.strike, is_call, day_vol, later, surface)[2]
-    now_value, delta = bs_price_delta(spot, contract.strike, max(minutes_left, 0.0), iv_now, is_call)
-    later_value, _ = bs_price_delta(spot, contract.strike, later, iv_later, is_call)
+    now_value, delta = model_value(pos.contract, spot, day_vol, minutes_left)
+    later_value, _ = model_value(pos.contract, spot, day_vol, max(minutes_left - 10.0, 0.0))
     return Greeks(delta, (later_value - now_value) * MULTIPLIER)

@@ -10,13 +10,14 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from core.options.pricing import bs_price_delta_vec
+from core.options.pricing import bs_price_delta, bs_price_delta_vec
 from core.options.surface import (
     DEFAULT_SURFACE,
     SurfaceParams,
     quote_scalar,
     smile_iv,
     spread_ticks,
+    surface_for,
     to_bid_ask,
 )
 from core.types import OptionContract, PriceSource, Quote, Right
@@ -140,3 +141,14 @@ def quote_contract(
     """One contract's quote, priced as the chain prices it (tests hold the two paths equal)."""
     bid, ask, iv, delta = quote_scalar(spot, contract.strike, contract.right is Right.CALL, day_vol, minutes_left, p)
     return Quote(contract, bid, ask, time, iv, delta)
+
+
+def model_value(
+    contract: OptionContract, spot: float, day_vol: float, minutes_left: float, iv_bump: float = 0.0
+) -> tuple[float, float]:
+    """(mid, delta) per share of one contract by its underlying's surface: the IV at its strike
+    (skew and smile included), moved by `iv_bump` (0.01: one vol point), then Black-Scholes. The
+    console's greeks and the shock grid reprice with it."""
+    call = contract.right is Right.CALL
+    iv = quote_scalar(spot, contract.strike, call, day_vol, minutes_left, surface_for(contract.underlying))[2]
+    return bs_price_delta(spot, contract.strike, max(minutes_left, 0.0), iv + iv_bump, call)

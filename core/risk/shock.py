@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.market.vol_indexes import VIX_ELASTICITY
+from core.options.chain import model_value
 from core.options.day_vol import same_day_vol
-from core.options.pricing import bs_price_delta
-from core.options.surface import quote_scalar, surface_for
-from core.types import OptionContract, Right
+from core.types import OptionContract
 
 MULTIPLIER = 100
 MOVES_PCT: tuple[float, ...] = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
@@ -41,16 +40,10 @@ class Shock:
     pnl: float  # dollars, the book's change in mid value
 
 
-def leg_value(contract: OptionContract, spot: float, day_vol: float, minutes_left: float) -> float:
-    """One contract's model mid per share at `spot`, the day's vol and the minutes left."""
-    call = contract.right is Right.CALL
-    iv = quote_scalar(spot, contract.strike, call, day_vol, minutes_left, surface_for(contract.underlying))[2]
-    return bs_price_delta(spot, contract.strike, max(minutes_left, 0.0), iv, call)[0]
-
-
 def book_value(legs: Iterable[HeldLeg], spots: dict[str, float], day_vol: float, minutes_left: float) -> float:
+    """The legs' model mid value in dollars (core.options.chain.model_value per contract)."""
     return sum(
-        leg.qty * MULTIPLIER * leg_value(leg.contract, spots[leg.contract.underlying], day_vol, minutes_left)
+        leg.qty * MULTIPLIER * model_value(leg.contract, spots[leg.contract.underlying], day_vol, minutes_left)[0]
         for leg in legs
     )
 

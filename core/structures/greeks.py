@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.options.chain import model_value
 from core.options.day_vol import same_day_vol
-from core.options.pricing import bs_price_delta
-from core.options.surface import quote_scalar, surface_for
 from core.structures.types import Structure
-from core.types import Right
 
 MULTIPLIER = 100
 
@@ -31,12 +29,9 @@ class StructureGreeks:
 
 def _value(structure: Structure, spot: float, day_vol: float, minutes: float, bump: float = 0.0) -> tuple[float, float]:
     """(value per share, delta per share) at `spot`, every leg's IV moved by `bump` (0.01: a point)."""
-    surface = surface_for(structure.underlying)
     value = delta = 0.0
     for leg in structure.legs:
-        call = leg.contract.right is Right.CALL
-        iv = quote_scalar(spot, leg.contract.strike, call, day_vol, minutes, surface)[2] + bump
-        price, d = bs_price_delta(spot, leg.contract.strike, max(minutes, 0.0), iv, call)
+        price, d = model_value(leg.contract, spot, day_vol, minutes, bump)
         value += leg.ratio * price
         delta += leg.ratio * d
     return value, delta
