@@ -15,14 +15,8 @@ import streamlit as st
 from core.calendar import Session
 from core.structures.greeks import structure_greeks, value_now
 from core.structures.payoff import payoff, pnl_at_expiry
-from core.structures.types import Leg, Structure, StructureKind
-from core.types import OptionContract
+from core.structures.types import Structure
 from db import reads
-
-
-def structure_of(row: Any) -> Structure:
-    legs = tuple(Leg(OptionContract.from_symbol(leg["symbol"]), int(leg["ratio"])) for leg in row.legs or [])
-    return Structure(StructureKind(str(row.structure)), legs)
 
 
 def payoff_chart(
@@ -46,7 +40,7 @@ def payoff_chart(
 
 
 def structure_card(engine: Any, row: Any, now: datetime, session: Session, today: bool, flatten_at: datetime) -> None:
-    structure = structure_of(row)
+    structure = Structure.from_rows(str(row.structure), row.legs or [])
     entry, qty = float(row.entry_avg), int(row.qty_open)
     shape = payoff(structure, entry, max(qty, 1))
     market = reads.latest_market(engine, structure.underlying)

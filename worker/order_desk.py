@@ -297,7 +297,7 @@ class OrderDesk:
         by the stop, the broker's liquidation, an expiry): booked to the structure's trade."""
         if working is not None and working.request.is_multi_leg:
             return True
-        return all(self.trades.multi.by_leg.get(f.contract.symbol) is not None for f in upd.fills)
+        return all(self.trades.multi.holds(f.contract.symbol) for f in upd.fills)
 
     def _foreign_fill(self, fill: FillEvent, now: datetime) -> None:
         """A sell on a contract the worker holds no trade in (placed outside the worker): the fill is

@@ -5,7 +5,8 @@ Opening fills of a multi-leg order start the trade (its kind, legs, max loss and
 from the net price the fills made) or add to it; any later fill on one of its contracts (its
 closing order, the stop's close of one contract, the broker's liquidation, an expiry) moves that
 contract's holding, and the trade closes, with the reason on record, when every leg is flat. A
-leg left over after the others closed is reported by `orphans` for the cycle to close.
+leg left over after the others closed shows in the position's `orphaned` legs, which the cycle
+closes (worker/structure_steps.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.structures.payoff import payoff
 from core.structures.position import MULTIPLIER, StructurePosition
-from core.structures.types import Leg, Structure, StructureKind
-from core.types import FillEvent, OptionContract, Reason
+from core.structures.types import Structure
+from core.types import FillEvent, Reason
 from db.journal import Journal
 
 if TYPE_CHECKING:
@@ -48,10 +49,6 @@ class StructureBook:
                 if qty:
                     held[symbol] = held.get(symbol, 0) + qty
         return held
-
-    def orphans(self) -> list[tuple[StructurePosition, list[str]]]:
-        """Open structures whose legs no longer make whole structures, with the odd legs."""
-        return [(p, p.orphaned) for p in self.open.values() if p.orphaned]
 
     # ---- fills ----------------------------------------------------------------------------
     def apply(self, fills: list[FillEvent], cid: str, intent: EntryIntent | None, exit_reason: Reason) -> int | None:
@@ -94,7 +91,7 @@ class StructureBook:
             param_version=intent.param_version, entry_client_order_id=cid, peak_bid=0.0,
             entry_atr_pct=intent.atr_pct, entry_trend_pct=intent.trend_pct,
             price_source=fills[0].price_source or "broker", structure=structure.kind.value,
-            legs=[{"symbol": leg.contract.symbol, "ratio": leg.ratio} for leg in structure.legs],
+            legs=structure.leg_rows(),
         )  # fmt: skip
         pos.trade_id = self.journal.open_trade(fields)
         self.open[pos.trade_id] = pos
@@ -132,8 +129,7 @@ class StructureBook:
     # ---- restart --------------------------------------------------------------------------
     def restore(self, trade: Trade) -> None:
         """An open structure after a restart: its legs and cash rebuilt from its orders' fills."""
-        legs = tuple(Leg(OptionContract.from_symbol(leg["symbol"]), int(leg["ratio"])) for leg in trade.legs or [])
-        structure = Structure(StructureKind(trade.structure), legs)
+        structure = Structure.from_rows(str(trade.structure), trade.legs or [])
         trade_id = int(trade.id or 0)
         pos = StructurePosition(trade_id, structure, trade.entry_time)
         for fill, opening in self.journal.trade_fills(trade_id):
@@ -142,7 +138,7 @@ class StructureBook:
         pos.entry_qty = trade.entry_qty
         self.open[trade_id] = pos
         self.opened_by[trade_id] = trade.entry_client_order_id
-        for leg in legs:
+        for leg in structure.legs:
             self.by_leg[leg.contract.symbol] = trade_id
 
 

@@ -80,9 +80,6 @@ class TradeBook:
     def open_count(self) -> int:
         return len(self._open) + len(self.multi.open)
 
-    def holds_anything_on(self, underlying: str) -> bool:
-        return self._on(underlying) is not None or self.multi.on(underlying) is not None
-
     def held_contracts(self) -> dict[str, int]:
         """Every contract the book holds, signed (shorts negative): what the account should hold."""
         held = {symbol: o.state.qty_open for symbol, o in self._open.items()}

@@ -94,9 +94,15 @@ class Structure:
         """Net price to close per share (debit +, credit -): longs sold at the bid, shorts bought at the ask."""
         return sum(-leg.ratio * _side_price(quotes[leg.contract.symbol], leg.ratio < 0, at) for leg in self.legs)
 
-    def value(self, quotes: dict[str, Quote]) -> float:
-        """The structure's mark per share at the legs' mids (a credit structure is worth less than 0)."""
-        return sum(leg.ratio * quotes[leg.contract.symbol].mid for leg in self.legs)
+    def leg_rows(self) -> list[dict[str, object]]:
+        """The legs as stored on a trade row: [{"symbol", "ratio"}] (`from_rows` reads them back)."""
+        return [{"symbol": leg.contract.symbol, "ratio": leg.ratio} for leg in self.legs]
+
+    @staticmethod
+    def from_rows(kind: str, rows: list[dict[str, object]]) -> Structure:
+        """The structure a trade row stores: its kind and `leg_rows`."""
+        legs = tuple(Leg(OptionContract.from_symbol(str(r["symbol"])), int(r["ratio"])) for r in rows)  # type: ignore[call-overload]
+        return Structure(StructureKind(kind), legs)
 
 
 def _side_price(quote: Quote, buying: bool, at: str) -> float:
