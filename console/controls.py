@@ -142,13 +142,11 @@ def worker_line(status: dict[str, Any] | None) -> str:
     if status.get("stopped"):
         return f"Worker: stopped {age:.0f} s ago"
     beat = "stale" if age > STALE_HEARTBEAT_S else "alive"
-    # the newest of the heartbeat's clock and the last committed cycle's: at 60x the heartbeat
-    # (every few real seconds) lags the cycles, written with every commit, by minutes
-    clock = max((t for t in (status.get("sim_time"), status.get("cycle_time")) if t is not None), default=None)
+    clock = reads.worker_clock(status)  # the newest cycle, not a lagging heartbeat
     when = ""
     if clock is not None:
         simulated = " simulated" if status.get("mode") == "sim" else ""
-        when = f" · clock {clock.astimezone(NY):%a %H:%M} ET{simulated}"
+        when = f" · clock {clock.now.astimezone(NY):%a %H:%M} ET{simulated}"
     return f"Worker: {beat}, beat {age:.0f} s ago{when}"
 
 

@@ -55,15 +55,21 @@ class MarketClock:
         }[self.source]
 
 
-def market_clock(engine: Engine, status: dict[str, Any] | None = None) -> MarketClock:
-    """The worker's market clock from the database (its heartbeat, else its last committed cycle,
-    else the newest decision); the wall clock only when the database has none of them."""
-    status = status if status is not None else worker_status(engine)
+def worker_clock(status: dict[str, Any] | None) -> MarketClock | None:
+    """The worker's clock from its status row: the newer of its last committed cycle and its
+    heartbeat's clock (at 60x the heartbeat, every few real seconds, lags the cycles by minutes)."""
     beat, cycle = (status or {}).get("sim_time"), (status or {}).get("cycle_time")
-    if cycle is not None and (beat is None or cycle > beat):  # the heartbeat lags the cycles at 60x
+    if cycle is not None and (beat is None or cycle > beat):
         return MarketClock(cycle, "last_cycle")
-    if beat is not None:
-        return MarketClock(beat, "worker")
+    return None if beat is None else MarketClock(beat, "worker")
+
+
+def market_clock(engine: Engine, status: dict[str, Any] | None = None) -> MarketClock:
+    """The worker's market clock from the database (`worker_clock`, else the newest decision);
+    the wall clock only when the database has none of them."""
+    found = worker_clock(status if status is not None else worker_status(engine))
+    if found is not None:
+        return found
     with engine.connect() as conn:
         newest = conn.execute(select(Decision.time).order_by(Decision.id.desc()).limit(1)).scalar()  # type: ignore[union-attr]
     if newest is not None:

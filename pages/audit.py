@@ -36,11 +36,11 @@ def clocks_named(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns={"at (ET)": "at (ET, wall clock)", "applied_at (ET)": f"applied_at (ET, {worker})"})
 
 
-def position_requests() -> None:
-    st.subheader("Position and order requests")
-    frame = reads.control_requests(reader(), limit=500)
+def table(title: str, frame: pd.DataFrame, empty: str = "None yet.") -> None:
+    """One section of the Audit: its rows in market time, or what it means that there are none."""
+    st.subheader(title)
     if frame.empty:
-        st.write("None yet.")
+        st.write(empty)
     else:
         st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
 
@@ -50,38 +50,17 @@ def parameter_versions() -> None:
     st.dataframe(in_new_york(reads.param_versions(reader())), hide_index=True, width="stretch")
 
 
-def login_attempts() -> None:
-    st.subheader("Console logins")
-    frame = reads.login_attempts(reader())
-    if frame.empty:
-        st.write("None yet (without a password hash the console serves loopback only, with no login).")
-    else:
-        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
-
-
-def chat_commands() -> None:
-    st.subheader("Chat commands")
-    frame = reads.chat_commands(reader())
-    if frame.empty:
-        st.write("None yet (python -m worker.chat, when TELEGRAM_BOT_TOKEN is set).")
-    else:
-        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
-
-
-def worker_events() -> None:
-    st.subheader("Worker events")
-    frame = reads.events(reader())
-    if frame.empty:
-        st.write("None yet.")
-    else:
-        st.dataframe(in_new_york(frame), hide_index=True, width="stretch")
-
-
 require_gate()
 st.title("Audit")
 state_changes()
-position_requests()
+table("Position and order requests", reads.control_requests(reader(), limit=500))
 parameter_versions()
-login_attempts()
-chat_commands()
-worker_events()
+table(
+    "Console logins",
+    reads.login_attempts(reader()),
+    "None yet (without a password hash the console serves loopback only, with no login).",
+)
+table(
+    "Chat commands", reads.chat_commands(reader()), "None yet (python -m worker.chat, when TELEGRAM_BOT_TOKEN is set)."
+)
+table("Worker events", reads.events(reader()))
