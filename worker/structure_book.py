@@ -106,7 +106,7 @@ class StructureBook:
     def _after_close_fills(self, pos: StructurePosition, reason: Reason, at: datetime) -> None:
         closed = pos.entry_qty - pos.qty_open
         fields: dict[str, Any] = dict(
-            qty_open=pos.qty_open, exit_qty=closed, fees=pos.fees, mae_pct=0.0, mfe_pct=0.0,
+            qty_open=pos.qty_open, exit_qty=closed, fees=pos.fees,  # the excursions: the marks' (write_mark)
             exit_avg=round(pos.closed_cash / (MULTIPLIER * max(closed, 1)), 4) if closed else None,
         )  # fmt: skip
         if not pos.flat:
