@@ -43,3 +43,4 @@ class DecisionRow(NamedTuple):
     latency_ms: float
     order_client_id: str | None
     price_source: str | None = None  # the option price's source (core.types.PriceSource); None: none priced
+    p_neutral: float | None = None  # a neutral entry's probability (the credit set's iron condor); None: none

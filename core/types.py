@@ -9,19 +9,67 @@ from functools import cached_property
 
 
 class Action(IntEnum):
-    """The policy's action space; the integer is the index into the probability vector."""
+    """Everything a policy can choose; which of these a policy chooses among is its `ActionSet`.
+
+    The integer is the action's identity; a policy's probability vector is indexed by its action
+    set's order (`ActionSet.actions`), not by this integer."""
 
     HOLD = 0
     BUY_CALL = 1
     BUY_PUT = 2
     CLOSE = 3
+    SELL_PUT_SPREAD = 4
+    SELL_CALL_SPREAD = 5
+    IRON_CONDOR = 6
 
     @property
     def label(self) -> str:
         return ACTION_NAMES[self]
 
+    @property
+    def is_entry(self) -> bool:
+        return self not in (Action.HOLD, Action.CLOSE)
 
-ACTION_NAMES: tuple[str, ...] = ("hold", "buy_call", "buy_put", "close")
+    @property
+    def direction(self) -> int:
+        """The view an entry takes: +1 bullish (a call, a put credit spread), -1 bearish, 0 neutral."""
+        return _DIRECTIONS[self]
+
+
+ACTION_NAMES: tuple[str, ...] = (
+    "hold", "buy_call", "buy_put", "close", "sell_put_spread", "sell_call_spread", "iron_condor"
+)  # fmt: skip
+_DIRECTIONS = (0, 1, -1, 0, 1, -1, 0)
+
+
+class ActionSet(StrEnum):
+    """The actions a policy chooses among, in the order of its probability vector.
+
+    `long`: hold / buy_call / buy_put / close (the rules and the first models).
+    `credit`: hold / sell_put_spread / sell_call_spread / iron_condor / close (the first owners'
+    premium-selling agent: the action names the structure, whatever `strategy` says)."""
+
+    LONG = "long"
+    CREDIT = "credit"
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return _ACTION_SETS[self]
+
+    @property
+    def names(self) -> list[str]:
+        return [a.label for a in self.actions]
+
+    @staticmethod
+    def of_names(names: list[str]) -> ActionSet | None:
+        """The set whose action names these are, in this order (None: no set of this code)."""
+        return next((s for s in ActionSet if s.names == list(names)), None)
+
+
+_ACTION_SETS: dict[ActionSet, tuple[Action, ...]] = {
+    ActionSet.LONG: (Action.HOLD, Action.BUY_CALL, Action.BUY_PUT, Action.CLOSE),
+    ActionSet.CREDIT: (Action.HOLD, Action.SELL_PUT_SPREAD, Action.SELL_CALL_SPREAD, Action.IRON_CONDOR, Action.CLOSE),
+}
 
 
 class TradingState(StrEnum):

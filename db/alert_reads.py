@@ -54,6 +54,7 @@ class TradeRow:
     exit_reason_code: str | None
     exit_reason: str | None
     realized_pnl: float
+    structure: str = "long_call"  # core.structures.types.StructureKind's value
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def _trade(t: Trade) -> TradeRow:
         t.exit_reason_code,
         t.exit_reason,
         t.realized_pnl,
+        t.structure or ("long_call" if t.direction > 0 else "long_put"),
     )
 
 

@@ -49,6 +49,7 @@ class Decision(SQLModel, table=True):
     p_buy_call: float
     p_buy_put: float
     p_close: float
+    p_neutral: float | None = None  # a neutral entry (iron condor); p_buy_call/p_buy_put: the bullish/bearish one
     action: str
     confidence: float
     final_action: str

@@ -65,12 +65,21 @@ def right(direction: int) -> str:
     return "call" if direction > 0 else "put"
 
 
+def what(t: TradeRow) -> str:
+    """A single option's right, or the structure's kind (an iron condor, a credit spread)."""
+    return right(t.direction) if single(t) else t.structure.replace("_", " ")
+
+
+def single(t: TradeRow) -> bool:
+    return t.structure in ("long_call", "long_put")
+
+
 def entry_alert(t: TradeRow, clock: str = "") -> Alert:
+    opened = f"Bought {t.entry_qty} {t.contract}" if single(t) else f"Opened {t.entry_qty} {what(t)} ({t.contract} ...)"
     return Alert(
         AlertKind.ENTRY,
-        f"Entry {t.underlying} {right(t.direction)}",
-        f"Bought {t.entry_qty} {t.contract} at {t.entry_avg:.2f} ({et(t.entry_time, clock)}, "
-        f"confidence {t.confidence:.2f}): {t.entry_reason}",
+        f"Entry {t.underlying} {what(t)}",
+        f"{opened} at {t.entry_avg:.2f} ({et(t.entry_time, clock)}, confidence {t.confidence:.2f}): {t.entry_reason}",
         t.entry_time,
     )
 
@@ -78,10 +87,11 @@ def entry_alert(t: TradeRow, clock: str = "") -> Alert:
 def exit_alert(t: TradeRow, clock: str = "") -> Alert:
     exit_time = t.exit_time or t.entry_time
     held = (exit_time - t.entry_time).total_seconds() / 60.0
+    closed = f"Sold {t.contract}" if single(t) else f"Closed {what(t)}"
     return Alert(
         AlertKind.EXIT,
-        f"Exit {t.underlying} {right(t.direction)} {money(t.realized_pnl)}",
-        f"Sold {t.contract} at {t.exit_avg or 0.0:.2f} ({et(exit_time, clock)}, held {held:.0f} min, "
+        f"Exit {t.underlying} {what(t)} {money(t.realized_pnl)}",
+        f"{closed} at {t.exit_avg or 0.0:.2f} ({et(exit_time, clock)}, held {held:.0f} min, "
         f"entry {t.entry_avg:.2f}): {t.exit_reason or ''} [{t.exit_reason_code}]; P&L {money(t.realized_pnl)}",
         exit_time,
         "success" if t.realized_pnl >= 0 else "warning",

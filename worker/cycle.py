@@ -27,6 +27,7 @@ from core.regime import VixRange, classify_regime
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import collar_price, contracts_for, select_contract
 from core.structures.legs import Built
+from core.structures.orders import choose, kind_for
 from core.types import (
     Account,
     Action,
@@ -42,7 +43,7 @@ from db.control import ControlSnapshot, set_trading_state
 from db.journal import Journal
 from worker.order_desk import OrderDesk
 from worker.recorder import MarketRecorder
-from worker.structure_steps import StructureSteps, choose, kind_for
+from worker.structure_steps import StructureSteps
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.cycle")
@@ -67,6 +68,7 @@ class EntryGate:
     context: EntryContext
     block: Reason | None
     direction: int = 1
+    action: Action = Action.BUY_CALL  # the policy's entry (a credit action names its structure)
     built: Built | None = None  # a credit structure chosen for the entry (worker/structure_steps.py)
     refused: Reason | None = None  # why the strategy's structure could not be chosen
 
@@ -307,10 +309,10 @@ class TradingCycle:
             return None
         chosen: list[Quote | None] = []
 
-        def candidate() -> Quote | None:  # runs in step 6, after the policy set gate.direction
+        def candidate() -> Quote | None:  # runs in step 6, after the policy set gate.action
             if not chosen:
                 chain = self.market.chain(symbol, now)
-                kind = kind_for(params, regime, snap.iv_rank, gate.direction)
+                kind = kind_for(params, regime, snap.iv_rank, gate.action)
                 if chain is None or kind is None:
                     if kind is None:
                         gate.refused = Reason("no_structure", f"strategy auto opens nothing ({regime.value} regime).")
@@ -348,7 +350,8 @@ class TradingCycle:
         return gate
 
     def ask_policy(self, obs: Observation, entry: EntryGate | None, now: datetime) -> PolicyOutput:
-        out = self.policy.decide(obs, action_mask(obs.in_position, may_enter=entry is not None and entry.block is None))
+        may_enter = entry is not None and entry.block is None
+        out = self.policy.decide(obs, action_mask(obs.in_position, may_enter, self.policy.actions))
         rl = self.policy.rl
         memory = None if rl is None else rl.memory(obs.symbol)
         if rl is not None and memory is not None:  # written with the next flush
@@ -439,11 +442,10 @@ class TradingCycle:
             return None, None
         if entry.block is not None:  # the buys were masked: record the block if the policy wanted one
             wanted = out.wanted(in_position=False)
-            return (entry.block if wanted in (Action.BUY_CALL, Action.BUY_PUT) else None), None
-        if out.action not in (Action.BUY_CALL, Action.BUY_PUT):
+            return (entry.block if wanted.is_entry else None), None
+        if not out.action.is_entry:
             return None, None
-        direction = 1 if out.action is Action.BUY_CALL else -1
-        entry.direction = direction
+        entry.action, entry.direction = out.action, out.action.direction
         entry.context.confidence = out.confidence
         block = first_block(entry.context, AFTER_POLICY)
         if block is not None:
@@ -476,7 +478,7 @@ class TradingCycle:
             param_version=control.param_version,
             atr_pct=f["atr_pct"],
             trend_pct=f["trend_pct"],
-            direction=direction,
+            direction=entry.direction,
         )
         cid = client_order_id(self.journal.identity, symbol, now.isoformat(), "entry")
         limit = collar_price(quote.ask, True, params.order_collar_pct)
@@ -513,16 +515,16 @@ class TradingCycle:
             final = Action.CLOSE
         view = snap.view
         latest = features
-        probs = out.probabilities
+        p_hold, p_bullish, p_bearish, p_close, p_neutral = out.by_view()
         self.journal.add_decision(
             DecisionRow(
                 now,
                 float(view.bars.start[view.count - 1]) if view.count else None,
                 symbol,
-                probs[0],
-                probs[1],
-                probs[2],
-                probs[3],
+                p_hold,
+                p_bullish,
+                p_bearish,
+                p_close,
                 out.action.label,
                 out.confidence,
                 final.label,
@@ -546,6 +548,7 @@ class TradingCycle:
                 (time.perf_counter() - started) * 1000.0,
                 cid,
                 snap.price_source,
+                p_neutral,
             )
         )
 

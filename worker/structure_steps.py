@@ -15,67 +15,23 @@ from typing import TYPE_CHECKING
 
 from core.ids import client_order_id
 from core.params import TradingParams
-from core.structures.choice import auto_structure
 from core.structures.exits import check_structure_exits
-from core.structures.legs import Built, LegChoice, build
+from core.structures.legs import Built
+from core.structures.orders import gross, marketable_limit, order_for, structures_for
 from core.structures.payoff import MULTIPLIER, payoff
 from core.structures.position import StructurePosition
-from core.structures.types import Structure, StructureKind
-from core.types import OrderLeg, OrderRequest, OrderStatus, Quote, Reason, Regime, Strategy
+from core.structures.types import Structure
+from core.types import OrderLeg, OrderRequest, OrderStatus, Quote, Reason, Regime
 from worker.tradebook import EntryIntent
 
 if TYPE_CHECKING:
     from core.calendar import Session
-    from core.options.chain import ChainSnapshot
     from core.policy.base import Observation, PolicyOutput
     from db.control import ControlSnapshot
     from worker.cycle import EntryGate, MarketSnapshot, TradingCycle
 
 log = logging.getLogger("worker.structures")
 ORPHAN_LEG = Reason("orphan_leg", "A leg left alone after the structure's other legs closed: closed at market.")
-
-
-def kind_for(params: TradingParams, regime: Regime, iv_rank: float, direction: int) -> StructureKind | None:
-    """What an entry in `direction` opens under `params.strategy` (None: nothing, e.g. auto in a crash)."""
-    if params.strategy is Strategy.LONG_OPTION:
-        return StructureKind.LONG_CALL if direction > 0 else StructureKind.LONG_PUT
-    if params.strategy is Strategy.AUTO:
-        return auto_structure(regime, iv_rank, direction)
-    return StructureKind(params.strategy.value)
-
-
-def choose(chain: ChainSnapshot, kind: StructureKind, params: TradingParams) -> Built:
-    return build(kind, chain, LegChoice(short_delta=params.short_delta, width=params.wing_width,
-                                        long_delta=params.target_delta))  # fmt: skip
-
-
-def gross(structure: Structure, quotes: dict[str, Quote]) -> float:
-    """The legs' mids summed without sign, per share: the scale of the structure's prices."""
-    return sum(abs(leg.ratio) * quotes[leg.contract.symbol].mid for leg in structure.legs)
-
-
-def marketable_limit(natural: float, size: float, collar_pct: float) -> float:
-    """A net limit `collar_pct` of the structure's size through the natural price (paying more, or
-    taking less credit), on the cent grid: marketable at the legs' quotes, never far from them."""
-    return round(natural + max(0.01, size * collar_pct / 100.0), 2)
-
-
-def structures_for(equity: float, max_loss: float, legs: int, params: TradingParams, fee: float) -> int:
-    """Whole structures whose maximum loss at expiry (and fees both ways) fits risk_per_trade_pct."""
-    per = max_loss + 2.0 * fee * legs
-    if per <= 0 or not math.isfinite(per) or equity <= 0:
-        return 0
-    return max(0, min(int(equity * params.risk_per_trade_pct / 100.0 // per), params.max_contracts))
-
-
-def order_for(
-    cid: str, structure: Structure, qty: int, opening: bool, order_type: str, limit: float | None
-) -> OrderRequest:
-    legs = tuple(
-        OrderLeg(leg.contract, leg.opening_side if opening else leg.closing_side, abs(leg.ratio), opening)
-        for leg in structure.legs
-    )
-    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, order_type, limit, legs=legs)
 
 
 class StructureSteps:

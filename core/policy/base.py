@@ -1,7 +1,10 @@
-"""The policy interface: probabilities over hold / buy_call / buy_put / close, masked.
+"""The policy interface: probabilities over the policy's action set, masked.
 
-Confidence is the probability of the chosen action after invalid actions are masked and the
-rest renormalised, so a policy can never be 'confident' about something it may not do.
+An action set (core.types.ActionSet) lists hold first, then the entries, then close: `long` is
+hold / buy_call / buy_put / close, `credit` is hold / sell_put_spread / sell_call_spread /
+iron_condor / close. Confidence is the probability of the chosen action after invalid actions
+are masked and the rest renormalised, so a policy can never be 'confident' about something it
+may not do.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Protocol
 
 import numpy as np
 
-from core.types import Action
+from core.types import Action, ActionSet
+
+LONG_ACTIONS: tuple[Action, ...] = ActionSet.LONG.actions
 
 
 @dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
@@ -41,10 +46,11 @@ class Observation:
 
 @dataclass(slots=True)  # not frozen: built per symbol per bar, and frozen init costs 3x
 class PolicyOutput:
-    probabilities: tuple[float, float, float, float]  # indexed by Action, after masking
+    probabilities: tuple[float, ...]  # indexed like `actions`, after masking
     action: Action
     confidence: float
     raw: tuple[float, ...] = ()  # the policy's own probabilities before masking
+    actions: tuple[Action, ...] = LONG_ACTIONS  # the action set both vectors are indexed by
 
     def wanted(self, in_position: bool) -> Action:
         """The action the policy preferred when only the position masked it (not the safeguards):
@@ -53,10 +59,20 @@ class PolicyOutput:
         if not raw:
             return self.action
         best, best_p = 0, max(raw[0], 0.0)  # masked_output's argmax over the position's actions
-        for i in (3,) if in_position else (1, 2):
+        last = len(self.actions) - 1
+        for i in (last,) if in_position else range(1, last):
             if raw[i] > best_p:
                 best, best_p = i, raw[i]
-        return _ACTIONS[best]
+        return self.actions[best]
+
+    def by_view(self) -> tuple[float, float, float, float, float | None]:
+        """Hold, the bullish entry, the bearish entry, close, and the neutral entry (None when the
+        set has none): how a decision row stores the probabilities of any action set."""
+        views: dict[int, float] = {}
+        for action, p in zip(self.actions, self.probabilities, strict=True):
+            if action.is_entry:
+                views[action.direction] = p
+        return self.probabilities[0], views.get(1, 0.0), views.get(-1, 0.0), self.probabilities[-1], views.get(0)
 
 
 class Policy(Protocol):
@@ -64,26 +80,37 @@ class Policy(Protocol):
     version: str
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
-        """Choose an action among those `mask` allows (bool per Action)."""
+        """Choose an action among those `mask` allows (a bool per action of its set, in order)."""
 
     def reset(self, symbol: str, day: date | None = None) -> None:
         """Forget per-symbol memory at the open of session `day` (kept if it already belongs to it)."""
 
 
-def action_mask(in_position: bool, may_enter: bool = True) -> tuple[bool, bool, bool, bool]:
-    """Valid actions, indexed by Action: hold always; buys only when flat and entries are possible;
-    close only in a position."""
-    buy = (not in_position) and may_enter
-    return (True, buy, buy, in_position)
+def action_mask(
+    in_position: bool, may_enter: bool = True, actions: tuple[Action, ...] = LONG_ACTIONS
+) -> tuple[bool, ...]:
+    """Valid actions, indexed like `actions`: hold always; entries only when flat and entries are
+    possible; close only in a position."""
+    entry = (not in_position) and may_enter
+    return (True, *([entry] * (len(actions) - 2)), in_position)
 
 
-_ACTIONS: tuple[Action, ...] = tuple(Action)
+def remask(mask: Sequence[bool], actions: tuple[Action, ...]) -> tuple[bool, ...]:
+    """The same mask for another action set (every set is hold, its entries, close)."""
+    if len(mask) == len(actions):
+        return tuple(mask)
+    return action_mask(bool(mask[-1]), any(mask[1:-1]), actions)
 
 
-def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
+def masked_output(
+    raw: Sequence[float], mask: Sequence[bool], actions: tuple[Action, ...] = LONG_ACTIONS
+) -> PolicyOutput:
     """Zero the masked actions, renormalise, take the argmax (ties go to the lower index: hold first).
 
-    Written out per action: it runs for every symbol on every bar (see bench/backtest_throughput.py)."""
+    The long set is written out per action: it runs for every symbol on every bar (see
+    bench/backtest_throughput.py)."""
+    if actions is not LONG_ACTIONS:
+        return _masked_any(raw, mask, actions)
     r0, r1, r2, r3 = float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3])
     m0, m1, m2, m3 = mask
     k0 = r0 if m0 and r0 > 0 else 0.0
@@ -100,4 +127,23 @@ def masked_output(raw: Sequence[float], mask: Sequence[bool]) -> PolicyOutput:
     for i in (1, 2, 3):
         if probs[i] > probs[best]:
             best = i
-    return PolicyOutput(probs, _ACTIONS[best], probs[best], (r0, r1, r2, r3))
+    return PolicyOutput(probs, LONG_ACTIONS[best], probs[best], (r0, r1, r2, r3))
+
+
+def _masked_any(raw: Sequence[float], mask: Sequence[bool], actions: tuple[Action, ...]) -> PolicyOutput:
+    """masked_output for any action set."""
+    if not len(raw) == len(mask) == len(actions):
+        raise ValueError(f"{len(actions)} actions, {len(raw)} probabilities and {len(mask)} mask entries")
+    values = tuple(float(r) for r in raw)
+    kept = [r if m and r > 0 else 0.0 for r, m in zip(values, mask, strict=True)]
+    total = sum(kept)
+    if total > 0:
+        probs = tuple(k / total for k in kept)
+    else:
+        share = 1.0 / sum(bool(m) for m in mask)
+        probs = tuple(share if m else 0.0 for m in mask)
+    best = 0
+    for i in range(1, len(probs)):
+        if probs[i] > probs[best]:
+            best = i
+    return PolicyOutput(probs, actions[best], probs[best], values, actions)

@@ -5,7 +5,10 @@
 mid-session.
 In `both` mode the two must agree: the probabilities are their average, the action is the one
 they both chose (hold when they differ), and the confidence is that action's averaged
-probability, so min_confidence applies to the pair.
+probability, so min_confidence applies to the pair. A model on the `credit` action set agrees
+with the rules by view: its put credit spread with their call (both bullish), its call credit
+spread with their put, its iron condor (no direction) with their hold; the pair then speaks the
+model's action set.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from core.policy.base import Observation, Policy, PolicyOutput
+from core.policy.base import LONG_ACTIONS, Observation, Policy, PolicyOutput, remask
 from core.policy.rl import LstmMemory, RLPolicy
 from core.types import Action, PolicyMode
 
@@ -41,6 +44,13 @@ class PolicySet:
             return self.rules.version
         return self.rl.version if mode is PolicyMode.RL else f"{self.rl.version}+{self.rules.version}"
 
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The action set the cycle masks and reads: the model's unless the rules alone decide."""
+        if self.rl is None or self.effective_mode is PolicyMode.RULES:
+            return LONG_ACTIONS
+        return self.rl.actions
+
     def set_mode(self, mode: PolicyMode) -> None:
         self.mode = mode
 
@@ -54,19 +64,41 @@ class PolicySet:
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
         if self.rl is None:
-            return self.rules.decide(obs, mask)
-        by_rl = self.rl.decide(obs, mask)  # stepped every cycle: its memory must not skip bars
+            return self.rules.decide(obs, remask(mask, LONG_ACTIONS))
+        by_rl = self.rl.decide(obs, remask(mask, self.rl.actions))  # stepped every cycle: no skipped bars
         mode = self.mode
         if mode is PolicyMode.RL:
             return by_rl  # the rule policy is stateless: nothing is lost by not asking it
-        by_rules = self.rules.decide(obs, mask)
+        by_rules = self.rules.decide(obs, remask(mask, LONG_ACTIONS))
         return by_rules if mode is PolicyMode.RULES else agreement(by_rl, by_rules)
 
 
 def agreement(a: PolicyOutput, b: PolicyOutput) -> PolicyOutput:
-    """Both must choose the same action; otherwise hold."""
+    """Both must choose the same action (or, across action sets, the same view); otherwise hold.
+    `a` is the model's answer, `b` the rules'; the result speaks `a`'s action set."""
+    if a.actions != b.actions:
+        return _agreement_by_view(a, b)
     probs = tuple((x + y) / 2.0 for x, y in zip(a.probabilities, b.probabilities, strict=True))
     raw = tuple((x + y) / 2.0 for x, y in zip(a.raw, b.raw, strict=True)) if a.raw and b.raw else ()
     action = a.action if a.action is b.action else Action.HOLD
-    p = (probs[0], probs[1], probs[2], probs[3])
-    return PolicyOutput(p, action, p[action], raw)
+    i = a.actions.index(action)
+    return PolicyOutput(probs, action, probs[i], raw, a.actions)
+
+
+def _view(action: Action) -> int:
+    """0 hold or a neutral entry, 1 a bullish entry, 2 a bearish entry, 3 close."""
+    if action is Action.CLOSE:
+        return 3
+    if action.is_entry and action.direction:
+        return 1 if action.direction > 0 else 2
+    return 0
+
+
+def _agreement_by_view(a: PolicyOutput, b: PolicyOutput) -> PolicyOutput:
+    """The model's action when the rules take the same view: an entry in the same direction, a
+    close with a close, a neutral entry (or a hold) with the rules' hold."""
+    action = a.action if _view(a.action) == _view(b.action) else Action.HOLD
+    hold, up, down, close, neutral = b.by_view()
+    theirs = (hold + (neutral or 0.0), up, down, close)[_view(action)]
+    confidence = (a.probabilities[a.actions.index(action)] + theirs) / 2.0
+    return PolicyOutput(a.probabilities, action, confidence, a.raw, a.actions)

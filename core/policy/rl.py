@@ -6,6 +6,8 @@
 - Memory: one LSTM state (h, c) per symbol, advanced exactly once per cycle, zeroed at the
   session open (`reset`), exported for the database after every step and restored after a
   restart (`memory` / `restore`), so a worker restarted mid-session carries on from it.
+- Actions: the model's action set from its metadata (long: hold / buy_call / buy_put / close;
+  credit: hold / sell_put_spread / sell_call_spread / iron_condor / close).
 - Decisions are deterministic: the action distribution's probabilities, masked and renormalised
   (core.policy.base.masked_output), argmax; confidence is the chosen action's probability.
 """
@@ -22,9 +24,8 @@ import numpy as np
 from core.policy.base import Observation, PolicyOutput, masked_output
 from core.policy.rl_forward import NumpyActor, UnsupportedNetworkError
 from core.rl.calibration import ConfidenceCalibration
-from core.rl.metadata import ModelMetadata, ModelMismatchError, check_compatible, metadata_path
+from core.rl.metadata import ModelMetadata, ModelMismatchError, action_set_of, check_compatible, metadata_path
 from core.rl.observation import OBS_SHAPE, scale_features, scale_row, with_position
-from core.types import Action
 
 
 @dataclass
@@ -60,6 +61,8 @@ class RLPolicy:
         path = Path(model_path)
         self.metadata = ModelMetadata.read(metadata_path(path))
         check_compatible(self.metadata)
+        self.action_set = action_set_of(self.metadata)
+        self.actions = self.action_set.actions
         if not path.exists():
             raise ModelMismatchError(f"model file {path} is missing")
         try:
@@ -155,7 +158,7 @@ class RLPolicy:
             return dist.distribution.probs[0].numpy().astype(float), h.numpy(), c.numpy()
 
     def decide(self, obs: Observation, mask: Sequence[bool]) -> PolicyOutput:
-        out = masked_output(self.probabilities(obs), mask)
-        if self.calibration is not None and out.action in (Action.BUY_CALL, Action.BUY_PUT):
+        out = masked_output(self.probabilities(obs), mask, self.actions)
+        if self.calibration is not None and out.action.is_entry:
             return replace(out, confidence=self.calibration.apply(out.confidence))  # core/rl/calibration.py
         return out

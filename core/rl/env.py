@@ -10,15 +10,20 @@ cutoff and the broker's liquidation, on each underlying's calibrated quotes and 
 `execution=INSTANT_MODEL` gives the old fills at the cycle's quote, for comparison only.
 
 Observation: `core.rl.observation.encode` of the last 20 feature rows and the position.
-Actions: hold / buy_call / buy_put / close (an action the cycle would mask is a hold here).
+Actions: the action set's (core.types.ActionSet): `long` is hold / buy_call / buy_put / close;
+`credit` is hold / sell_put_spread / sell_call_spread / iron_condor / close, each structure with
+its legs chosen by the delta and width parameters, sized by its maximum loss, opened and closed
+as one multi-leg order and closed by the structure's exits (core.structures), as the worker's
+cycle does. An action the cycle would mask is a hold here.
 Reward: the change in mark-to-market equity (cash + contracts at mid) after fees and spread,
 in percent of the starting capital, so one episode's rewards sum to its P&L in percent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -29,7 +34,7 @@ from core.calendar import Session
 from core.execution import BROKER_MODEL, ExecutionModel
 from core.exits import check_exits
 from core.market.sim_market import SimMarket, World
-from core.options.chain import build_chain
+from core.options.chain import ChainSnapshot, build_chain
 from core.options.history import OptionHistory
 from core.options.surface import surface_for
 from core.params import TradingParams
@@ -39,7 +44,11 @@ from core.rl.observation import CLIP, OBS_SHAPE, with_position
 from core.rl.sessions import SessionCache, SessionData
 from core.safeguards import EntryContext, first_block
 from core.sizing import CONTRACT_MULTIPLIER, contracts_for, select_contract
-from core.types import Action, Quote, TradingState
+from core.structures.exits import check_structure_exits
+from core.structures.orders import choose, gross, kind_for, marketable_limit, structures_for
+from core.structures.payoff import payoff
+from core.structures.types import StructureKind
+from core.types import Action, ActionSet, Quote, Regime, TradingState
 
 
 class ZeroDteEnv(gym.Env[np.ndarray, int]):
@@ -58,6 +67,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         cache: SessionCache | None = None,
         execution: ExecutionModel = BROKER_MODEL,
         option_history: OptionHistory | None = None,
+        action_set: ActionSet = ActionSet.LONG,
     ) -> None:
         if not sessions:
             raise ValueError("the environment needs at least one session")
@@ -71,13 +81,16 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         self.market = SimMarket(world, source="sim", option_history=option_history)
         self.episodes = [(s, sym) for s in sessions for sym in (symbols or world.symbols)]
         self.observation_space = spaces.Box(-CLIP, CLIP, OBS_SHAPE, np.float32)
-        self.action_space = spaces.Discrete(len(Action))
+        self.action_set = action_set
+        self.actions = action_set.actions
+        self.action_space = spaces.Discrete(len(self.actions))
         self.data: SessionData | None = None
         self.desk = EpisodeDesk(self.market, capital, fee_per_contract, self.params, execution)
         self._k = 0
         self._equity = capital
         self._peak = capital
         self._bid = 0.0
+        self._structure_pnl = 0.0
 
     @property
     def closed_pnls(self) -> list[float]:
@@ -103,10 +116,13 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         d = self.data
         assert d is not None, "call reset() first"
         k, before = self._k, self._equity
-        if self.desk.position is not None:
-            self._manage(d, k, int(action) == Action.CLOSE)
-        elif int(action) in (Action.BUY_CALL, Action.BUY_PUT) and not self.desk.has_working():
-            self._enter(d, k, 1 if int(action) == Action.BUY_CALL else -1)
+        chosen = self.actions[int(action)]
+        if self.desk.structure is not None:
+            self._manage_structure(d, k, chosen is Action.CLOSE)
+        elif self.desk.position is not None:
+            self._manage(d, k, chosen is Action.CLOSE)
+        elif chosen.is_entry and not self.desk.has_working():
+            self._enter(d, k, chosen)
         self._k = k + 1
         terminated = self._k >= d.steps
         if terminated:  # the broker liquidates at 15:45 and expires what is left at the close
@@ -127,6 +143,9 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         assert d is not None
         now = d.times[k]
         self.desk.begin_cycle(now)
+        if self.desk.structure is not None:
+            self._mark_structure(now)
+            return
         pos = self.desk.position
         if pos is None:
             self._equity = self.desk.cash()
@@ -147,59 +166,119 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         if signal is not None:
             self.desk.send_exit(signal, self._bid, d.times[k])
 
-    def _enter(self, d: SessionData, k: int, direction: int) -> None:
+    def _mark_structure(self, now: datetime) -> None:
+        """Cash plus every leg held at mid (a short leg counts against it); P&L for the exits."""
+        pos = self.desk.structure
+        assert pos is not None
+        quotes = self.desk.structure_quotes(now)
+        if quotes is None:
+            return  # no quote for a leg this minute: the last mark stands
+        self._structure_pnl = pos.mark(quotes)
+        held = sum(qty * quotes[symbol].mid for symbol, qty in pos.held.items())
+        self._equity = self.desk.cash() + held * CONTRACT_MULTIPLIER
+
+    def _manage_structure(self, d: SessionData, k: int, policy_close: bool) -> None:
+        pos = self.desk.structure
+        assert pos is not None
+        now = d.times[k]
+        quotes = self.desk.structure_quotes(now)
+        if self.desk.has_working() or quotes is None:
+            return
+        close = 1.0 if policy_close else None
+        reason = check_structure_exits(pos, pos.mark(quotes), now, d.session, self.params, close)
+        if reason is not None:
+            self.desk.send_structure_exit(reason.code, quotes, now)
+
+    def _chain(self, d: SessionData, k: int) -> ChainSnapshot:
         now, session = d.times[k], d.session
-        chosen: list[Quote | None] = []
+        real = self.market.chain(d.symbol, now) if self.market.option_history is not None else None
+        return real or build_chain(
+            d.symbol,
+            session.day,
+            now,
+            float(d.spot[k]),
+            float(d.day_vol[k]),
+            float(d.minutes_left[k]),
+            p=surface_for(d.symbol),
+        )
 
-        def candidate() -> Quote | None:
-            if not chosen:
-                real = self.market.chain(d.symbol, now) if self.market.option_history is not None else None
-                chain = real or build_chain(
-                    d.symbol,
-                    session.day,
-                    now,
-                    float(d.spot[k]),
-                    float(d.day_vol[k]),
-                    float(d.minutes_left[k]),
-                    p=surface_for(d.symbol),
-                )
-                chosen.append(select_contract(chain, direction, self.params.target_delta))
-            return chosen[0]
-
+    def _context(self, d: SessionData, k: int, regime: Regime, candidate: Callable[[], Quote | None]) -> EntryContext:
+        """The cycle's safeguards for an entry now (the worker's EntryContext, flat and ACTIVE)."""
         equity = self.desk.equity_on_bid()
-        context = EntryContext(
+        return EntryContext(
             params=self.params,
             state=TradingState.ACTIVE,
-            now=now,
-            session=session,
+            now=d.times[k],
+            session=d.session,
             data_problem=None,
             equity=equity,
             start_of_day_equity=self.capital,
             peak_equity=max(self._peak, equity),
             vix=float(d.vix[k]),
             iv_rank=float(d.iv_rank[k]),
-            regime=classify_regime(float(d.vix[k]), d.latest(k, "rv_annual_pct", 0.0), self.params),
+            regime=regime,
             confidence=1.0,
             trades_today=self.desk.trades,
             last_exit_at=self.desk.last_exit,
             open_positions=0,
             candidate=candidate,
         )
+
+    def _enter(self, d: SessionData, k: int, action: Action) -> None:
+        regime = classify_regime(float(d.vix[k]), d.latest(k, "rv_annual_pct", 0.0), self.params)
+        kind = kind_for(self.params, regime, float(d.iv_rank[k]), action)
+        if kind is None:
+            return
+        if kind.is_credit:
+            self._enter_structure(d, k, regime, kind)
+            return
+        chosen: list[Quote | None] = []
+
+        def candidate() -> Quote | None:
+            if not chosen:
+                chosen.append(select_contract(self._chain(d, k), action.direction, self.params.target_delta))
+            return chosen[0]
+
+        context = self._context(d, k, regime, candidate)
         if first_block(context) is not None:
             return
         quote = candidate()
         assert quote is not None
-        qty = contracts_for(equity, quote.ask, self.params, self.fee)
+        qty = contracts_for(context.equity, quote.ask, self.params, self.fee)
         if qty < 1:
             return
-        plan = EntryPlan(direction, d.latest(k, "atr_pct", 0.05), float(d.vix[k]), d.latest(k, "trend_pct", 0.0))
-        self.desk.send_entry(quote, qty, plan, now)
+        plan = EntryPlan(action.direction, d.latest(k, "atr_pct", 0.05), float(d.vix[k]), d.latest(k, "trend_pct", 0.0))
+        self.desk.send_entry(quote, qty, plan, d.times[k])
+
+    def _enter_structure(self, d: SessionData, k: int, regime: Regime, kind: StructureKind) -> None:
+        """The legs by delta and width, the safeguards on the short leg's quote (as the cycle),
+        sized by the maximum loss, one multi-leg order at a net limit through the natural price."""
+        built = choose(self._chain(d, k), kind, self.params)
+        structure = built.structure
+        shorts = [] if structure is None else [leg for leg in structure.legs if leg.ratio < 0]
+        short_quote = built.quotes[shorts[0].contract.symbol] if shorts else None
+        context = self._context(d, k, regime, lambda: short_quote)
+        if structure is None or first_block(context) is not None:
+            return
+        natural = structure.open_price(built.quotes)
+        shape = payoff(structure, natural, 1)
+        qty = structures_for(context.equity, shape.max_loss, len(structure.legs), self.params, self.fee)
+        if qty < 1:
+            return
+        limit = marketable_limit(natural, gross(structure, built.quotes), self.params.order_collar_pct)
+        self.desk.send_structure_entry(structure, qty, limit, d.times[k])
 
     # ---- observation -----------------------------------------------------------------------
     def _observe(self) -> np.ndarray:
         d = self.data
         assert d is not None
         k = self._k
+        held = self.desk.structure
+        if held is not None:  # its P&L against its maximum loss, as the worker's observation
+            scale = payoff(held.structure, held.entry_net, max(held.qty_open, 1)).max_loss
+            unrealized = self._structure_pnl / scale * 100.0 if scale > 0 and math.isfinite(scale) else 0.0
+            minutes = (d.times[k] - held.entry_time) / timedelta(minutes=1)
+            return with_position(d.scaled[k], held.direction, unrealized, minutes)
         st = self.desk.position
         if st is None:
             return with_position(d.scaled[k], 0, 0.0, 0.0)

@@ -8,6 +8,8 @@ inside the bar, displayed sizes and partial fills, resting limits, asynchronous 
 `entry_cancel_after_cycles`, exits re-priced every cycle and sent at market once an urgent one
 has waited. Positions, average prices and realized P&L are booked from the broker's fills, as
 the worker's trade book books them, so a trade in training costs what it costs the worker.
+A structure (the credit action set) opens and closes as one multi-leg order, each leg's fill on
+its own contract (core.structures.position), as the worker's structure book keeps it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from core.market.sim_market import SimMarket
 from core.order_rules import cycles_before_cancel, exit_order_type
 from core.params import TradingParams
 from core.sizing import collar_price
+from core.structures.orders import gross, marketable_limit, order_for
+from core.structures.position import StructurePosition
+from core.structures.types import Structure
 from core.types import FillEvent, OrderRequest, OrderUpdate, Quote, Side
 
 
@@ -39,6 +44,7 @@ class EntryPlan:
 class _Working:
     request: OrderRequest
     plan: EntryPlan | None  # entries only
+    structure: Structure | None = None  # a multi-leg order's structure
     cycles: int = 0
     cancel_requested: bool = False
 
@@ -58,6 +64,7 @@ class EpisodeDesk:
         self.params = params
         self.broker = SimBroker(market, cash=capital, fee_per_contract=fee_per_contract, model=model)
         self.position: PositionState | None = None
+        self.structure: StructurePosition | None = None
         self.working: dict[str, _Working] = {}
         self.closed_pnls: list[float] = []  # realized P&L of each closed trade, fees included
         self.fills: list[FillEvent] = []  # every fill booked, the broker's own sells included
@@ -86,6 +93,9 @@ class EpisodeDesk:
     def has_working(self) -> bool:
         return bool(self.working)
 
+    def holds(self) -> bool:
+        return self.position is not None or self.structure is not None
+
     def send_entry(self, quote: Quote, qty: int, plan: EntryPlan, now: datetime) -> None:
         limit = collar_price(quote.ask, True, self.params.order_collar_pct)
         request = OrderRequest(self._cid(now, "entry"), quote.contract, Side.BUY, qty, True, "limit", limit)
@@ -105,6 +115,32 @@ class EpisodeDesk:
         if code.startswith("partial_tp"):
             pos.partials_done = int(code[-1])
         self._send(_Working(request, None), now)
+
+    def send_structure_entry(self, structure: Structure, qty: int, limit: float, now: datetime) -> None:
+        """One multi-leg order opening `qty` structures at a net limit (a credit is negative)."""
+        request = order_for(self._cid(now, "entry"), structure, qty, True, "limit", limit)
+        self._send(_Working(request, None, structure), now)
+
+    def send_structure_exit(self, code: str, quotes: dict[str, Quote], now: datetime) -> None:
+        """Close every whole structure held as one multi-leg order: a limit through the natural
+        price, at market for an urgent exit that has waited."""
+        pos = self.structure
+        assert pos is not None
+        if self._first_exit_cycle is None:
+            self._first_exit_cycle = self._cycle_no
+        order_type = exit_order_type(code, self._cycle_no - self._first_exit_cycle, self.params)
+        natural = pos.structure.close_price(quotes)
+        limit = marketable_limit(natural, gross(pos.structure, quotes), self.params.order_collar_pct)
+        request = order_for(self._cid(now, f"exit:{code}"), pos.structure, pos.qty_open, False, order_type,
+                            limit if order_type == "limit" else None)  # fmt: skip
+        self._send(_Working(request, None, pos.structure), now)
+
+    def structure_quotes(self, now: datetime) -> dict[str, Quote] | None:
+        pos = self.structure
+        if pos is None:
+            return None
+        found = {leg.contract.symbol: self.market.quote(leg.contract, now) for leg in pos.structure.legs}
+        return None if any(q is None for q in found.values()) else found  # type: ignore[return-value]
 
     # ---- marks ------------------------------------------------------------------------------
     def cash(self) -> float:
@@ -132,7 +168,12 @@ class EpisodeDesk:
     def _book(self, update: OrderUpdate, sent: _Working | None = None) -> None:
         working = sent or self.working.get(update.client_order_id)
         for fill in update.fills:
-            self._apply(fill, working)
+            if self._is_structure_fill(fill, working):
+                self._apply_leg(fill, working)
+            else:
+                self._apply(fill, working)
+        if self.structure is not None:
+            self._settle_structure()
         if not update.status.is_open:
             self.working.pop(update.client_order_id, None)
 
@@ -153,6 +194,32 @@ class EpisodeDesk:
         if pos.qty_open <= 0:
             self.closed_pnls.append(self._realized)
             self.position, self.last_exit, self._first_exit_cycle = None, fill.time, None
+
+    def _is_structure_fill(self, fill: FillEvent, working: _Working | None) -> bool:
+        if working is not None and working.structure is not None:
+            return True
+        return self.structure is not None and fill.contract.symbol in self.structure.held
+
+    def _apply_leg(self, fill: FillEvent, working: _Working | None) -> None:
+        """One leg's fill on its own contract; the opening order's first fill opens the trade."""
+        opening = working is not None and working.request.opening
+        if self.structure is None:
+            if not opening or working is None or working.structure is None:
+                return  # a closing fill with nothing held: nothing to book
+            self.structure = StructurePosition(self.trades, working.structure, fill.time)
+            self.trades += 1
+        self.fills.append(fill)
+        self.structure.apply(fill, opening)
+
+    def _settle_structure(self) -> None:
+        """Count whole structures opened; a structure whose legs are all flat closes its trade."""
+        pos = self.structure
+        assert pos is not None
+        pos.count_opened()
+        if pos.flat and pos.entry_qty > 0:
+            self.closed_pnls.append(pos.realized())
+            self.last_exit = self.fills[-1].time if self.fills else self.last_exit
+            self.structure, self._first_exit_cycle = None, None
 
     def _open_or_add(self, fill: FillEvent, plan: EntryPlan) -> None:
         pos = self.position

@@ -1,7 +1,8 @@
 """A trained model's metadata file, and the check that it fits the live feature pipeline.
 
 The metadata sits beside the model zip (`name.zip` + `name.json`). It records what the model was
-trained to look at (feature names and order, window, scaling, action names) and how it was
+trained to look at (feature names and order, window, scaling, its action set and action names)
+and how it was
 trained (data range, seed, code version, metrics). `check_compatible` compares the layout with
 this code's pipeline and raises `ModelMismatchError` saying what was expected and what was
 found, so a model never silently reads a shifted observation.
@@ -18,7 +19,7 @@ from typing import Any
 
 from core.features import WINDOW
 from core.rl.observation import OBS_NAMES, OBS_SHAPE, scaling_table
-from core.types import ACTION_NAMES
+from core.types import ActionSet
 
 FORMAT = 1
 _PIPELINE_FILES = ("core/features.py", "core/rl/observation.py", "core/rl/env.py", "core/exits.py")
@@ -36,6 +37,7 @@ class ModelMetadata:
     obs_shape: list[int]
     scaling: dict[str, list[float]]
     action_names: list[str]
+    action_set: str = ActionSet.LONG.value  # core.types.ActionSet: what the action names mean
     algorithm: str = "RecurrentPPO"
     policy_class: str = "MlpLstmPolicy"
     lstm_hidden_size: int = 32
@@ -75,20 +77,32 @@ class ModelMetadata:
         return ModelMetadata(**{k: v for k, v in raw.items() if k in ModelMetadata.__dataclass_fields__})
 
 
-def pipeline_layout() -> dict[str, Any]:
-    """What this code feeds a model: the fields `check_compatible` compares."""
+def pipeline_layout(action_set: ActionSet = ActionSet.LONG) -> dict[str, Any]:
+    """What this code feeds a model and reads from it: the fields `check_compatible` compares."""
     return {
         "obs_names": list(OBS_NAMES),
         "window": WINDOW,
         "obs_shape": list(OBS_SHAPE),
         "scaling": scaling_table(),
-        "action_names": list(ACTION_NAMES),
+        "action_set": action_set.value,
+        "action_names": action_set.names,
     }
+
+
+def action_set_of(meta: ModelMetadata) -> ActionSet:
+    """The model's action set (ModelMismatchError when this code has no such set)."""
+    try:
+        return ActionSet(meta.action_set)
+    except ValueError:
+        known = ", ".join(s.value for s in ActionSet)
+        raise ModelMismatchError(
+            f"model {meta.model_version}: action_set: expected one of {known}, found {meta.action_set}"
+        ) from None
 
 
 def check_compatible(meta: ModelMetadata, model_obs_shape: tuple[int, ...] | None = None) -> None:
     """Raise ModelMismatchError listing every field where the model differs from the pipeline."""
-    expected = pipeline_layout()
+    expected = pipeline_layout(action_set_of(meta))
     found = {k: getattr(meta, k) for k in expected}
     problems = [f"{k}: expected {expected[k]}, found {found[k]}" for k in expected if expected[k] != found[k]]
     if model_obs_shape is not None and list(model_obs_shape) != expected["obs_shape"]:

@@ -2,6 +2,8 @@
 
 python -m core.rl.train --source synthetic --end 2025-12-31 --days 120 --timesteps 200000 --seed 7
 python -m core.rl.train --source csv:../shared/data --start 2025-09-15 --end 2025-12-31
+python -m core.rl.train --action-set credit ...   (hold / sell_put_spread / sell_call_spread /
+                                                  iron_condor / close: the premium seller)
 
 Writes `<out>/<name>.zip` (sb3's own format) and `<out>/<name>.json` (core.rl.metadata): the
 feature layout the model expects, the data range, the seed, the code version and the training
@@ -28,6 +30,7 @@ from core.params import TradingParams
 from core.rl.env import ZeroDteEnv
 from core.rl.metadata import ModelMetadata, code_version, metadata_path, pipeline_hash, pipeline_layout
 from core.rl.sessions import SessionCache
+from core.types import ActionSet
 
 DEFAULT_SYNTHETIC_END = date(2025, 12, 31)  # fixed, so the same command trains the same model
 
@@ -47,6 +50,7 @@ class TrainConfig:
     progress: bool = False
     params: TradingParams | None = None
     option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
+    action_set: ActionSet = ActionSet.LONG
 
 
 def training_sessions(cfg: TrainConfig) -> tuple[Any, list[Session]]:
@@ -101,7 +105,11 @@ def train(cfg: TrainConfig) -> tuple[Path, ModelMetadata]:
 
     def make(rank: int) -> Any:
         def _init() -> Any:
-            env = Monitor(ZeroDteEnv(world, sessions, params=params, cache=cache, option_history=history))
+            env = Monitor(
+                ZeroDteEnv(
+                    world, sessions, params=params, cache=cache, option_history=history, action_set=cfg.action_set
+                )
+            )
             env.reset(seed=cfg.seed + rank)
             return env
 
@@ -120,7 +128,7 @@ def train(cfg: TrainConfig) -> tuple[Path, ModelMetadata]:
     model.save(zip_path)
     meta = ModelMetadata(
         model_version=name,
-        **pipeline_layout(),
+        **pipeline_layout(cfg.action_set),
         lstm_hidden_size=cfg.lstm_hidden,
         source=cfg.source,
         train_start=sessions[0].day.isoformat(),
@@ -161,10 +169,17 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default="auto",
         help="real option bars to price from ('auto': data/option_history when it holds a day; 'none')",
     )
+    parser.add_argument(
+        "--action-set",
+        type=ActionSet,
+        choices=list(ActionSet),
+        default=ActionSet.LONG,
+        help="long: hold/buy_call/buy_put/close; credit: hold/sell_put_spread/sell_call_spread/iron_condor/close",
+    )
     a = parser.parse_args(argv)
     return TrainConfig(
         a.source, a.start, a.end, a.days, a.timesteps, a.seed, a.out, a.name, a.n_envs, 32, not a.no_progress,
-        option_history=option_history_folder(a.option_history),
+        option_history=option_history_folder(a.option_history), action_set=a.action_set,
     )  # fmt: skip
 
 

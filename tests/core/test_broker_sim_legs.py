@@ -12,9 +12,9 @@ from core.calendar import session_for
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
 from core.structures.legs import LegChoice, build
+from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OrderRequest, OrderStatus, OrderUpdate
-from worker.structure_steps import order_for
 
 DAY = date(2026, 3, 3)
 

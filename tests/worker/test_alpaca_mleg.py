@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from core.params import TradingParams
 from core.structures.legs import LegChoice, build
+from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OrderRequest, OrderStatus, OrderUpdate, Reason
 from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime
@@ -18,7 +19,6 @@ from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
-from worker.structure_steps import order_for
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from core.options.history import option_history_folder
 from core.policy.rl import RLPolicy
 from core.rl.confidence import Taken, Wanted, at_thresholds, bucket_sums
 from core.rl.report import DayResult, bootstrap_report, pooled_drawdown
-from core.types import Strategy
+from core.types import ActionSet, Strategy
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.model_store import register_model, save_evaluation
@@ -99,6 +99,7 @@ class Evaluation:
             option_history=option_history_folder(args.option_history),
             error_band=not args.no_error_band,
             strategies=tuple(args.strategies),
+            action_set=args.action_set,
         )
         self.bands: dict[tuple[str, int | None], list[tuple[float, float] | None]] = {}  # per fold
         self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
@@ -280,6 +281,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         choices=[x.value for x in Strategy if x is not Strategy.LONG_OPTION],
         help="also run the rules' entries opening each of these structures (rows rules:STRATEGY)",
+    )
+    p.add_argument(
+        "--action-set",
+        default="long",
+        choices=[x.value for x in ActionSet],
+        help="the RL model's actions: long (hold/buy_call/buy_put/close) or credit "
+        "(hold/sell_put_spread/sell_call_spread/iron_condor/close); the rl rows' model versions end -credit",
     )
     p.add_argument("--workers", type=int, default=0, help="Ray workers on this machine (default: its cores; 1: serial)")
     p.add_argument(

@@ -33,7 +33,7 @@ from core.rl.confidence import Taken, Wanted
 from core.rl.metadata import ModelMetadata, metadata_path
 from core.rl.report import DayResult
 from core.rl.train import TrainConfig, train
-from core.types import PolicyMode
+from core.types import ActionSet, PolicyMode
 from db.engine import make_engine
 from db.models import Decision, Equity, Trade
 from worker.offline.backtest import run_backtest, scratch_database
@@ -64,6 +64,7 @@ class Settings:
     option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
     error_band: bool = True  # also backtest at the calibration error's two ends (core/error_band.py)
     strategies: tuple[str, ...] = ()  # the rules also trading these structures (core/structures), one row each
+    action_set: str = "long"  # the RL model's actions (core.types.ActionSet): credit trains the premium seller
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,11 @@ def _folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="evaluate-task-"))
 
 
+def _set_suffix(settings: Settings) -> str:
+    """A model of another action set says so in its version ('-credit')."""
+    return "" if settings.action_set == ActionSet.LONG.value else f"-{settings.action_set}"
+
+
 def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
     """Train on the fold's train range (or take the given model), then backtest its test range."""
     folder = _folder()
@@ -250,9 +256,11 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
                 timesteps=settings.timesteps,
                 seed=seed,
                 out=folder,
-                name=f"{settings.evaluation_id}-f{fold.index}-s{seed}",
+                name=f"{settings.evaluation_id}-f{fold.index}-s{seed}"
+                + ("" if settings.action_set == "long" else "-credit"),
                 progress=False,
                 option_history=settings.option_history,
+                action_set=ActionSet(settings.action_set),
             )
             zip_path = train(cfg)[0]
             calibrate(settings, zip_path, held_back, folder, f"f{fold.index}-rl-{seed}")

@@ -218,12 +218,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", default=None, help="where the evaluation's rows go (default: the product database)")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--ray-address", default=None)
+    p.add_argument(
+        "--action-set", default="long", choices=["long", "credit"], help="the model's actions (core.types.ActionSet)"
+    )
     a = p.parse_args(argv)
     source = a.source or default_source()
     forwarded = [
         "--source", source, "--folds", str(a.folds), "--train-days", str(a.train_days),
         "--test-days", str(a.test_days), "--seeds", *map(str, a.seeds), "--timesteps", str(a.timesteps),
-        "--workers", str(a.workers), "--keep-models",
+        "--workers", str(a.workers), "--keep-models", "--action-set", a.action_set,
     ]  # fmt: skip
     if a.db:
         forwarded += ["--db", a.db]

@@ -1,0 +1,73 @@
+"""A structure as orders: which structure an entry opens, its legs, how many fit the risk budget,
+the net limit, and the one multi-leg order that opens or closes it.
+
+The worker's cycle (worker/structure_steps.py) and the training environment (core/rl/env.py)
+both trade structures through these, so a structure costs in training what it costs the worker.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.options.chain import ChainSnapshot
+from core.params import TradingParams
+from core.structures.choice import auto_structure
+from core.structures.legs import Built, LegChoice, build
+from core.structures.types import Structure, StructureKind
+from core.types import Action, OrderLeg, OrderRequest, Quote, Regime, Strategy
+
+ACTION_STRUCTURES: dict[Action, StructureKind] = {
+    Action.SELL_PUT_SPREAD: StructureKind.PUT_CREDIT_SPREAD,
+    Action.SELL_CALL_SPREAD: StructureKind.CALL_CREDIT_SPREAD,
+    Action.IRON_CONDOR: StructureKind.IRON_CONDOR,
+}
+
+
+def kind_for(params: TradingParams, regime: Regime, iv_rank: float, action: Action) -> StructureKind | None:
+    """What the entry `action` opens: the structure a credit action names, else the one
+    `params.strategy` picks for the action's direction (None: nothing, e.g. auto in a crash)."""
+    named = ACTION_STRUCTURES.get(action)
+    if named is not None:
+        return named
+    direction = action.direction
+    if params.strategy is Strategy.LONG_OPTION:
+        return StructureKind.LONG_CALL if direction > 0 else StructureKind.LONG_PUT
+    if params.strategy is Strategy.AUTO:
+        return auto_structure(regime, iv_rank, direction)
+    return StructureKind(params.strategy.value)
+
+
+def choose(chain: ChainSnapshot, kind: StructureKind, params: TradingParams) -> Built:
+    """The legs of `kind` from the chain by the delta and width parameters."""
+    return build(kind, chain, LegChoice(short_delta=params.short_delta, width=params.wing_width,
+                                        long_delta=params.target_delta))  # fmt: skip
+
+
+def gross(structure: Structure, quotes: dict[str, Quote]) -> float:
+    """The legs' mids summed without sign, per share: the scale of the structure's prices."""
+    return sum(abs(leg.ratio) * quotes[leg.contract.symbol].mid for leg in structure.legs)
+
+
+def marketable_limit(natural: float, size: float, collar_pct: float) -> float:
+    """A net limit `collar_pct` of the structure's size through the natural price (paying more, or
+    taking less credit), on the cent grid: marketable at the legs' quotes, never far from them."""
+    return round(natural + max(0.01, size * collar_pct / 100.0), 2)
+
+
+def structures_for(equity: float, max_loss: float, legs: int, params: TradingParams, fee: float) -> int:
+    """Whole structures whose maximum loss at expiry (and fees both ways) fits risk_per_trade_pct."""
+    per = max_loss + 2.0 * fee * legs
+    if per <= 0 or not math.isfinite(per) or equity <= 0:
+        return 0
+    return max(0, min(int(equity * params.risk_per_trade_pct / 100.0 // per), params.max_contracts))
+
+
+def order_for(
+    cid: str, structure: Structure, qty: int, opening: bool, order_type: str, limit: float | None
+) -> OrderRequest:
+    """One multi-leg order for `qty` structures (each leg's ratio from the structure)."""
+    legs = tuple(
+        OrderLeg(leg.contract, leg.opening_side if opening else leg.closing_side, abs(leg.ratio), opening)
+        for leg in structure.legs
+    )
+    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, order_type, limit, legs=legs)
