@@ -34,7 +34,7 @@ def editor(active: dict[str, Any], version_id: int) -> dict[str, Any]:
     Widget keys carry the active version, so a save or revert starts the form afresh."""
     catalog = field_catalog()
     edited: dict[str, Any] = {}
-    for group, tab in zip(GROUPS, st.tabs([g.capitalize() for g in GROUPS]), strict=True):
+    for group, tab in zip(GROUPS, st.tabs([g.replace("_", "-").capitalize() for g in GROUPS]), strict=True):
         with tab:
             for field in (f for f in catalog if f["group"] == group):
                 name = field["name"]

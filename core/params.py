@@ -19,7 +19,9 @@ from core.alerts import ALL_KINDS, AlertKind
 from core.execution import BROKER_CUTOFF_BEFORE_CLOSE_MIN
 from core.types import ExercisedShares, ModelMismatch, PolicyMode, Regime, Strategy
 
-GROUPS: tuple[str, ...] = ("policy", "entries", "safeguards", "sizing", "exits", "schedule", "regime", "alerts")
+GROUPS: tuple[str, ...] = (
+    "policy", "entries", "safeguards", "risk", "sizing", "exits", "schedule", "regime", "alerts", "go_live"
+)  # fmt: skip
 
 
 def _f(default: Any, group: str, unit: str, help_text: str, **rules: Any) -> Any:
@@ -275,6 +277,73 @@ class TradingParams(BaseModel):
         "Stop-loss, end-of-day and stop exits still unfilled this many cycles after the first try go at market.",
         ge=1,
         le=30,
+    )
+    # risk: the book's greeks and the shock grid with the entry included (core/risk/limits.py)
+    max_book_delta_pct: float = _f(
+        25.0,
+        "risk",
+        "% of equity per 1% move",
+        "Block an entry that would take the book's net delta past this: what a 1% move of the underlying "
+        "makes or loses, in % of equity (0: off).",
+        ge=0.0,
+        le=500.0,
+    )
+    max_book_gamma_pct: float = _f(
+        60.0,
+        "risk",
+        "% of equity per 1% move",
+        "Block an entry that would take the book's net gamma past this: how much a 1% move changes the book's "
+        "delta, in % of equity per 1% (0: off).",
+        ge=0.0,
+        le=500.0,
+    )
+    max_shock_loss_pct: float = _f(
+        12.0,
+        "risk",
+        "% of equity",
+        "Block an entry that would make the worst loss of the shock grid (the underlying -2% to +2% over 5 to "
+        "30 minutes) larger than this (0: off).",
+        ge=0.0,
+        le=100.0,
+    )
+    # go-live gate: what the paper record must show before --mode live starts (core/gate.py)
+    gate_min_paper_sessions: int = _f(
+        20, "go_live", "sessions", "Paper sessions traded with this strategy, parameters and model.", ge=1, le=1000
+    )
+    gate_min_paper_trades: int = _f(50, "go_live", "trades", "Closed paper trades in that record.", ge=1, le=100_000)
+    gate_min_parity_pct: float = _f(
+        95.0,
+        "go_live",
+        "% of decisions",
+        "Share of the recorded days' decisions the simulator reproduces when it replays them (the parity report).",
+        ge=0.0,
+        le=100.0,
+    )
+    gate_min_parity_days: int = _f(
+        5, "go_live", "days", "Recorded paper days replayed by the parity report, at least.", ge=1, le=1000
+    )
+    gate_max_parity_cost: float = _f(
+        3.0,
+        "go_live",
+        "$ per contract",
+        "Median fill cost of paper against the simulator on the same orders (positive: paper filled worse).",
+        ge=0.0,
+        le=100.0,
+    )
+    gate_max_drawdown_pct: float = _f(
+        20.0, "go_live", "%", "Largest fall of paper equity from a running peak.", ge=0.1, le=100.0
+    )
+    gate_min_profit_factor: float = _f(
+        1.5, "go_live", "ratio", "Gross paper gains over gross paper losses.", ge=0.0, le=100.0
+    )
+    gate_clean_sessions: int = _f(
+        5,
+        "go_live",
+        "sessions",
+        "No open incident (an unconfirmed stop, a reconciliation mismatch, repeated broker refusals) in the "
+        "last sessions of the record.",
+        ge=1,
+        le=100,
     )
     # schedule
     entry_delay_min: int = _f(

@@ -431,3 +431,22 @@ class ControlRequest(SQLModel, table=True):
     status: str = Field(default="pending", index=True)  # pending | working | done | refused
     result: str | None = None  # what the worker did, in words
     updated_at: datetime | None = _time(nullable=True)
+
+
+class LiveOverride(SQLModel, table=True):
+    """An operator's decision to trade live without meeting the go-live gate: who, why, at what
+    size and for how many sessions; the audit of it and of how it ended."""
+
+    __tablename__ = "live_override"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _time(index=True)
+    who: str
+    reason: str
+    size_cap: float  # fraction of the risk per trade and of max_contracts live trading may use (0 to 1]
+    sessions: int  # live sessions it allows
+    param_version: int
+    model_version: str
+    gate_summary: str  # the gate's verdict when it was given
+    used_days: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # live sessions traded on it
+    ended_at: datetime | None = _time(nullable=True)
+    ended_reason: str | None = None  # expired | gate_met | revoked

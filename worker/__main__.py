@@ -48,6 +48,7 @@ from core.types import Reason, TradingState  # noqa: E402
 from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
 from db.engine import database_url  # noqa: E402
 from db.failures import DatabaseFailure, database_failure, sqlite_file_problem  # noqa: E402
+from db.go_live import active_params  # noqa: E402
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
 from db.presets import apply_demo_preset  # noqa: E402
 from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
@@ -65,6 +66,7 @@ from worker.failures import (  # noqa: E402
     failed_minute_rows,
     say_on_stderr,
 )
+from worker.go_live import LiveGuard, open_live, return_to_paper  # noqa: E402
 from worker.health import BrokerHealth  # noqa: E402
 from worker.reconcile import Reconciler  # noqa: E402
 from worker.runtime import (  # noqa: E402
@@ -113,6 +115,9 @@ class Worker:
         self.cycle_job_id = "cycle"
         self.stopping = stopping or threading.Event()
         self.lease_lost = False
+        self.live_guard: LiveGuard | None = None  # live: the go-live gate's override and its sessions
+        self.live_day: date | None = None
+        self.return_to_paper = False
         lease = rt.journal.lease
         # renewed three times per lease period at least, so a live worker never looks dead
         self.heartbeat_s = min(5.0, lease.period_s / 3.0) if lease is not None else 5.0
@@ -138,6 +143,8 @@ class Worker:
                 log.info("replay data exhausted; stopping")
                 self.stopping.set()
             return
+        if self.live_guard is not None and not self.live_session(now):
+            return
         errors_before = self.rt.cycle.broker_errors
         try:
             self.rt.cycle.run(now)
@@ -159,6 +166,21 @@ class Worker:
             self.broker_failure("an order submit failed", now)
         else:
             self.health.success()
+
+    def live_session(self, now: datetime) -> bool:
+        """Live: a new session counts against a go-live override; False (and the worker stops, to
+        restart on paper) when the override ran out without the gate being met."""
+        guard = self.live_guard
+        assert guard is not None
+        day = now.astimezone(NY).date()
+        if day != self.live_day:
+            self.live_day = day
+            if not guard.on_session(day):
+                self.return_to_paper = True
+                self.stopping.set()
+                return False
+            self.rt.cycle.size_cap = guard.size_cap
+        return True
 
     def broker_failure(self, what: str, now: datetime) -> None:
         try:
@@ -479,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
     options = options_from_args(args, mode=args.mode, record=args.record, record_band_pct=args.record_band_pct)
     try:
         worker = start_worker(options, args, stopping)
-    except (ValueError, LeaseHeldError, SettingsError) as exc:
+    except (ValueError, LeaseHeldError, SettingsError) as exc:  # GateRefusedError is a ValueError
         raise SystemExit(f"worker refused to start: {exc}") from None
     except Exception as exc:
         failure = database_failure(exc)
@@ -495,6 +517,8 @@ def main(argv: list[str] | None = None) -> None:
         worker.start()
         stopping.wait()
     worker.stop()
+    if worker.return_to_paper:
+        return_to_paper(list(sys.argv[1:] if argv is None else argv))
     if worker.lease_lost:
         sys.exit(EXIT_LEASE_LOST)
     if worker.exit_status:
@@ -504,6 +528,7 @@ def main(argv: list[str] | None = None) -> None:
 def start_worker(options: RunOptions, args: argparse.Namespace, stopping: threading.Event) -> Worker:
     """Everything before the first cycle: the runtime, the lease, the preset, the restore."""
     rt = build_runtime(options, "worker")
+    guard = live_gate(rt) if options.mode == "live" else None  # before the lease: a refusal leaves nothing
     rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)
     log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
     if args.demo_preset and (demo := apply_demo_preset(rt.engine)) is not None:
@@ -512,7 +537,17 @@ def start_worker(options: RunOptions, args: argparse.Namespace, stopping: thread
         restore_simulated_account(rt)
         clock = resume_clock(rt, args.start)
         return Worker(rt, clock, 60.0 / args.speed, stopping=stopping, max_failed_cycles=args.max_failed_cycles)
-    return real_broker_worker(rt, args, stopping)
+    worker = real_broker_worker(rt, args, stopping)
+    worker.live_guard = guard
+    return worker
+
+
+def live_gate(rt: Runtime) -> LiveGuard:
+    """The go-live gate for the policy and parameters this worker would trade live (worker/go_live.py)."""
+    rt.cycle.policy.set_mode(active_params(rt.engine)[1].policy_mode)
+    guard = open_live(rt.engine, rt.cycle.policy.version)
+    rt.cycle.size_cap = guard.size_cap
+    return guard
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from core.policy.rl import LstmMemory
 from core.protocols import BarView, Broker, MarketData
 from core.records import DecisionRow
 from core.regime import VixRange, classify_regime
+from core.risk.book import limit_breach
+from core.risk.shock import HeldLeg
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import collar_price, contracts_for, select_contract
 from core.structures.legs import Built
@@ -71,6 +73,16 @@ class EntryGate:
     action: Action = Action.BUY_CALL  # the policy's entry (a credit action names its structure)
     built: Built | None = None  # a credit structure chosen for the entry (worker/structure_steps.py)
     refused: Reason | None = None  # why the strategy's structure could not be chosen
+
+
+def capped(params: TradingParams, cap: float) -> TradingParams:
+    """The parameters with the risk per trade and the contract limit scaled by a go-live override's cap."""
+    return params.model_copy(
+        update={
+            "risk_per_trade_pct": params.risk_per_trade_pct * cap,
+            "max_contracts": max(1, int(params.max_contracts * cap)),
+        }
+    )
 
 
 @dataclass
@@ -122,6 +134,7 @@ class TradingCycle:
         self.last_state = TradingState.ACTIVE
         self._vix_range: tuple[object, VixRange] = (None, VixRange.of(np.empty(0)))
         self.operator_closes: dict[str, Reason] = {}  # underlying -> the console's close, until flat
+        self.size_cap = 1.0  # below 1: live on a go-live override, the risk per trade and contracts scaled
         self._memory_before: dict[str, LstmMemory] | None = None  # the RL memory before this cycle
 
     # ---- the cycle ------------------------------------------------------------------------
@@ -172,6 +185,8 @@ class TradingCycle:
         if previous is not None and previous.state is not control.state:
             log.info("trading state %s -> %s (%s)", previous.state.value, control.state.value, control.reason_code)
         self.journal.note_param_used(control.param_version, now)
+        if self.size_cap < 1.0:  # live trading on a go-live override (worker/go_live.py)
+            params = capped(params, self.size_cap)
         self.policy.set_mode(params.policy_mode)
         self.last_state = control.state
         self.last_control, self.state_written = control, False
@@ -463,6 +478,9 @@ class TradingCycle:
         qty = contracts_for(equity, quote.ask, params, self.broker.fee_per_contract)
         if qty < 1:
             return Reason("size_zero", f"Risk budget buys no whole contract at {quote.ask:.2f}."), None
+        breach = self.risk_block([HeldLeg(quote.contract, qty)], now, snap.vix, equity, params)
+        if breach is not None:
+            return breach, None
         f = obs.features
         intent = EntryIntent(
             reason=Reason(
@@ -490,6 +508,21 @@ class TradingCycle:
         if placed.update.status is OrderStatus.REJECTED:
             return Reason("broker_rejected", f"Broker refused the order: {placed.update.reject_reason}."), cid
         return None, cid
+
+    def risk_block(
+        self, entry: list[HeldLeg], now: datetime, vix: float, equity: float, params: TradingParams
+    ) -> Reason | None:
+        """The book's limits with the entry added (net delta, gamma, the shock grid's worst loss;
+        core/risk/book.py): the block with its own code, or None."""
+        if not (params.max_book_delta_pct or params.max_book_gamma_pct or params.max_shock_loss_pct):
+            return None
+        session = self.session
+        if session is None or not math.isfinite(vix):
+            return None
+        held = self.book.held_legs()
+        spots = {u: self.market.spot(u, now) for u in {leg.contract.underlying for leg in held + entry}}
+        minutes_left = max((session.close - now).total_seconds() / 60.0, 0.0)  # as SimMarket.minutes_left
+        return limit_breach(held, entry, spots, vix, minutes_left, equity, params)
 
     # step 8
     def record_decision(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from core.ids import client_order_id
 from core.params import TradingParams
+from core.risk.shock import HeldLeg
 from core.structures.exits import check_structure_exits
 from core.structures.legs import Built
 from core.structures.orders import gross, marketable_limit, order_for, structures_for
@@ -87,6 +88,10 @@ class StructureSteps:
         request, refused = self.entry(built, equity, now, params)
         if request is None:
             return refused, None
+        entry_legs = [HeldLeg(leg.contract, leg.ratio * request.qty) for leg in structure.legs]
+        breach = self.cycle.risk_block(entry_legs, now, snap.vix, equity, params)
+        if breach is not None:
+            return breach, None
         f = obs.features
         intent = EntryIntent(
             reason=Reason(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.exits import PositionState
+from core.risk.shock import HeldLeg
 from core.structures.types import Structure
 from core.types import FillEvent, OptionContract, Reason, Side
 from db.journal import Journal
@@ -86,6 +87,16 @@ class TradeBook:
         for symbol, qty in self.multi.held_contracts().items():
             held[symbol] = held.get(symbol, 0) + qty
         return held
+
+    def held_legs(self) -> list[HeldLeg]:
+        """Every contract held with its signed quantity, singles and structures' legs (the risk view)."""
+        legs = [HeldLeg(o.state.contract, o.state.qty_open) for o in self._open.values()]
+        for pos in self.multi.open.values():
+            for leg in pos.structure.legs:
+                qty = pos.held.get(leg.contract.symbol, 0)
+                if qty:
+                    legs.append(HeldLeg(leg.contract, qty))
+        return legs
 
     def positions(self) -> list[PositionState]:
         return [o.state for o in self._open.values()]

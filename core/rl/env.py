@@ -39,6 +39,8 @@ from core.options.history import OptionHistory
 from core.options.surface import surface_for
 from core.params import TradingParams
 from core.regime import classify_regime
+from core.risk.book import limit_breach
+from core.risk.shock import HeldLeg
 from core.rl.episode_desk import EntryPlan, EpisodeDesk
 from core.rl.observation import CLIP, OBS_SHAPE, with_position
 from core.rl.sessions import SessionCache, SessionData
@@ -245,10 +247,15 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         quote = candidate()
         assert quote is not None
         qty = contracts_for(context.equity, quote.ask, self.params, self.fee)
-        if qty < 1:
+        if qty < 1 or self._breach(d, k, [HeldLeg(quote.contract, qty)], context.equity):
             return
         plan = EntryPlan(action.direction, d.latest(k, "atr_pct", 0.05), float(d.vix[k]), d.latest(k, "trend_pct", 0.0))
         self.desk.send_entry(quote, qty, plan, d.times[k])
+
+    def _breach(self, d: SessionData, k: int, entry: list[HeldLeg], equity: float) -> bool:
+        """The cycle's book limits (core/risk/book.py) on the episode's one position."""
+        spots, minutes = {d.symbol: float(d.spot[k])}, float(d.minutes_left[k])
+        return limit_breach([], entry, spots, float(d.vix[k]), minutes, equity, self.params) is not None
 
     def _enter_structure(self, d: SessionData, k: int, regime: Regime, kind: StructureKind) -> None:
         """The legs by delta and width, the safeguards on the short leg's quote (as the cycle),
@@ -263,7 +270,8 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         natural = structure.open_price(built.quotes)
         shape = payoff(structure, natural, 1)
         qty = structures_for(context.equity, shape.max_loss, len(structure.legs), self.params, self.fee)
-        if qty < 1:
+        entry = [HeldLeg(leg.contract, leg.ratio * qty) for leg in structure.legs]
+        if qty < 1 or self._breach(d, k, entry, context.equity):
             return
         limit = marketable_limit(natural, gross(structure, built.quotes), self.params.order_collar_pct)
         self.desk.send_structure_entry(structure, qty, limit, d.times[k])
