@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, distinct, func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from core.gate import GateReport, PaperRecord, ParityDayFigure, evaluate_gate
@@ -47,7 +47,8 @@ def paper_record(engine: Engine, param_version: int, model_version: str, params:
         days = [
             str(d)
             for d in s.exec(
-                select(distinct(day))
+                select(day)
+                .distinct()
                 .where(Decision.run_id.in_(runs), Decision.param_version == param_version)  # type: ignore[attr-defined]
                 .where(Decision.model_version == model_version)
                 .order_by(day)

@@ -1,0 +1,175 @@
+"""`python -m worker --mode live` behind the go-live gate, against the fake Alpaca, as an operator
+runs it: refused on an empty paper record (the failing criteria printed with their values),
+started on a record that meets the gate, started on an override at its size cap, and back on
+paper when the override runs out with the gate still not met."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
+
+from core.params import TradingParams
+from db.go_live import OverrideError, active_override, grant_override, paper_record
+from db.models import Decision, Equity, Event, LiveOverride, ParityDay, Run, Trade
+from tests.alpaca_helpers import SESSION_DAY, fake_alpaca, session_time
+from tests.conftest import with_params
+from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
+from tests.support import ROOT
+from tests.worker.test_paper_worker import rows, stop_worker, wait_for
+from worker.adapters.alpaca_http import LIVE_CONFIRMATION
+
+SMALL_GATE = {
+    "policy_mode": "rules",
+    "gate_min_paper_sessions": 3,
+    "gate_min_paper_trades": 12,
+    "gate_min_parity_days": 2,
+}
+PAPER_DAYS = ("2025-11-17", "2025-11-18", "2025-11-19")
+
+
+def live_env(server: FakeAlpacaServer) -> dict[str, str]:
+    return {**os.environ, **alpaca_env(server.url, ALPACA_MAX_REQUESTS_PER_MINUTE="100000"),
+            "LIVE_TRADING_CONFIRM": LIVE_CONFIRMATION, "PYTHONUNBUFFERED": "1"}  # fmt: skip
+
+
+def start_live(url: str, server: FakeAlpacaServer) -> subprocess.Popen[str]:
+    args = ["--mode", "live", "--db", url, "--model", "none", "--poll-seconds", "0.2", "--settle-seconds", "0"]
+    return subprocess.Popen([sys.executable, "-m", "worker", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=live_env(server))  # fmt: skip
+
+
+def seed_paper_record(engine: Engine, param_version: int, win: float = 120.0) -> None:
+    """Three paper sessions of the rules at `param_version`: decisions, 14 closed trades, equity,
+    and two parity days that reproduce nearly every decision."""
+    with Session(engine) as s:
+        s.add(Run(id="worker-paper", kind="worker", mode="paper", source="alpaca", started_at=datetime.now(UTC)))
+        equity = 100_000.0
+        n = 0
+        for day in PAPER_DAYS:
+            base = datetime.fromisoformat(f"{day}T15:00:00+00:00")
+            for minute in range(3):
+                s.add(Decision(run_id="worker-paper", time=base + timedelta(minutes=minute), symbol="SPY",
+                               p_hold=0.9, p_buy_call=0.05, p_buy_put=0.05, p_close=0.0, action="hold",
+                               confidence=0.9, final_action="hold", regime="normal", param_version=param_version,
+                               model_version="rules-1"))  # fmt: skip
+            for i in range(5):
+                pnl = win if (n % 4) else -40.0
+                n += 1
+                equity += pnl
+                at = base + timedelta(minutes=10 + i)
+                s.add(Trade(run_id="worker-paper", status="closed", underlying="SPY", contract="SPY251117C00600000",
+                            direction=1, entry_time=at, exit_time=at + timedelta(minutes=20), entry_qty=1, qty_open=0,
+                            entry_avg=1.0, exit_qty=1, realized_pnl=pnl, entry_reason_code="policy_buy_call",
+                            entry_reason="test", exit_reason_code="take_profit", confidence=0.8, regime="normal",
+                            vix=15.0, model_version="rules-1", param_version=param_version,
+                            entry_client_order_id=f"paper-{n}", structure="long_call"))  # fmt: skip
+                s.add(Equity(run_id="worker-paper", time=at, cash=equity, equity=equity, peak=equity,
+                             start_of_day=100_000.0))  # fmt: skip
+        for day in PAPER_DAYS[1:]:
+            s.add(ParityDay(day=day, computed_at=datetime.now(UTC), execution="broker", model_version="rules-1",
+                            decisions=400, agreeing=396, agreement_pct=99.0, fills_both=8, live_only=0, sim_only=0,
+                            cost_median=0.4))  # fmt: skip
+        s.commit()
+
+
+def test_a_live_start_on_an_empty_record_is_refused_with_every_failing_criterion(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with_params(url, policy_mode="rules")
+    with fake_alpaca(start=session_time(10, 0)) as server:
+        proc = start_live(url, server)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "worker refused to start: go-live gate not met" in out
+    assert "[FAIL] paper sessions: 0 (needs >= 20; n=0) -- missing: 20 more paper sessions" in out
+    assert "[FAIL] profit factor" in out and "python -m worker.go_live override" in out
+    assert not server.state.orders, "nothing reached the broker"
+    assert rows(create_engine(url), "SELECT count(*) FROM decision") == [(0,)]
+
+
+def test_a_record_that_meets_the_gate_starts_live_at_full_size(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    version = with_params(url, **SMALL_GATE)
+    engine = create_engine(url)
+    seed_paper_record(engine, version)
+    with fake_alpaca(start=session_time(10, 0)) as server:
+        proc = start_live(url, server)
+        try:
+            wait_for(engine, "SELECT count(*) FROM decision d JOIN run r ON r.id = d.run_id WHERE r.mode = 'live'",
+                     lambda r: r[0] >= 2, proc, timeout_s=60)  # fmt: skip
+        finally:
+            out = stop_worker(proc)
+    assert "go-live gate met: live trading at full size" in out
+
+
+def test_a_failing_criterion_of_a_seeded_record_refuses_the_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    version = with_params(url, **SMALL_GATE, gate_min_profit_factor=9.0)
+    engine = create_engine(url)
+    seed_paper_record(engine, version)
+    record = paper_record(engine, version, "rules-1", TradingParams(**SMALL_GATE))
+    assert record.sessions == list(PAPER_DAYS) and len(record.trade_pnls) == 15 and len(record.parity) == 2
+    with fake_alpaca(start=session_time(10, 0)) as server:
+        proc = start_live(url, server)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "[FAIL] profit factor" in out and "[pass] paper sessions: 3" in out
+
+
+def test_an_override_is_refused_field_by_field_and_stores_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with_params(url, policy_mode="rules")
+    engine = create_engine(url)
+    bad = [
+        ({"reason": "short"}, "reason: a typed reason of at least 10 characters"),
+        ({"size_cap": 1.0}, "size_cap: must be above 0 and at most 0.5"),
+        ({"sessions": 0}, "sessions: must be 1 to 20"),
+    ]
+    for edit, message in bad:
+        kwargs = {"who": "ops", "reason": "a test of the gate's override", "size_cap": 0.1, "sessions": 5,
+                  "model_version": "rules-1", **edit}  # fmt: skip
+        with pytest.raises(OverrideError, match=message):
+            grant_override(engine, **kwargs)  # type: ignore[arg-type]
+    assert rows(engine, "SELECT count(*) FROM live_override") == [(0,)]
+    assert rows(engine, "SELECT count(*) FROM event WHERE code = 'live_override'") == [(0,)]
+
+
+def test_an_override_trades_live_at_its_cap_and_its_expiry_returns_the_worker_to_paper(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with_params(url, policy_mode="rules")
+    engine = create_engine(url)
+    granted = subprocess.run(
+        [sys.executable, "-m", "worker.go_live", "override", "--db", url, "--model", "none", "--by", "ops",
+         "--reason", "five sessions at a tenth to test the fills", "--size-cap", "0.1", "--sessions", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert "override 1 granted: 1 live sessions at 10% of the size, model rules-1" in granted
+    alert = rows(engine, "SELECT level, message FROM event WHERE code = 'live_override'")
+    assert alert and alert[0][0] == "warning" and "Reason: five sessions at a tenth" in alert[0][1]
+    with fake_alpaca(start=session_time(10, 0)) as server:
+        proc = start_live(url, server)
+        try:
+            wait_for(engine, "SELECT count(*) FROM decision d JOIN run r ON r.id = d.run_id WHERE r.mode = 'live'",
+                     lambda r: r[0] >= 2, proc, timeout_s=60)  # fmt: skip
+            assert rows(engine, "SELECT used_days FROM live_override") == [(f'["{SESSION_DAY.isoformat()}"]',)]
+            with server.state.lock:  # the next session: the override has no session left
+                server.state.now = (session_time(10, 0) + timedelta(days=1)).astimezone(UTC)
+            wait_for(engine, "SELECT count(*) FROM decision d JOIN run r ON r.id = d.run_id WHERE r.mode = 'paper'",
+                     lambda r: r[0] >= 2, proc, timeout_s=90)  # fmt: skip
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+    assert "returning to paper" in out
+    ended = rows(engine, "SELECT ended_reason FROM live_override")
+    assert ended == [("expired",)]
+    assert active_override(engine) is None
+    expired = rows(engine, "SELECT level, message FROM event WHERE code = 'live_override' ORDER BY id")
+    assert expired[-1][0] == "error" and "returns to paper" in expired[-1][1]
+    with Session(engine) as s:
+        assert s.get(LiveOverride, 1) is not None and s.get(Event, 1) is not None
