@@ -28,7 +28,8 @@ class AlertKind(StrEnum):
     RECONCILE_MISMATCH = "reconcile_mismatch"  # the database and the broker disagree
     WORKER_ERROR = "worker_error"  # failed cycles, a stalled cycle job, a lost lease, a refused model
     WORKER_STALE = "worker_stale"  # the heartbeat went stale (and when it comes back)
-    DAILY_SUMMARY = "daily_summary"  # after each close: trades, win rate, P&L
+    DAILY_SUMMARY = "daily_summary"  # after each close: trades, win rate, P&L, the go-live gate
+    GO_LIVE = "go_live"  # a go-live override granted, expired, revoked or ended by the gate met
 
 
 ALL_KINDS: tuple[AlertKind, ...] = tuple(AlertKind)

@@ -24,6 +24,7 @@ from core.params import TradingParams
 from db import alert_reads as reads
 from db.alert_reads import BlockCount, EventRow, Heartbeat, StateChange, TradeRow
 from db.control import read_control
+from db.go_live import current_model_version, gate_report
 from db.models import ControlState, ParamVersion
 
 log = logging.getLogger("worker.alerts")
@@ -48,6 +49,7 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
     "lease_lost": AlertKind.WORKER_ERROR,
     "model_refused": AlertKind.WORKER_ERROR,
     "parity_failed": AlertKind.WORKER_ERROR,
+    "live_override": AlertKind.GO_LIVE,
 }
 _LEVELS = {"error": "failure", "warning": "warning", "info": "info"}
 
@@ -117,18 +119,22 @@ def event_alert(e: EventRow) -> Alert | None:
     return Alert(kind, title, e.message, e.time, "success" if kind is AlertKind.STOP_DONE else _LEVELS[e.level])
 
 
-def summary_alert(day: str, trades: list[TradeRow], blocks: list[BlockCount], state: str, at: datetime) -> Alert:
+def summary_alert(
+    day: str, trades: list[TradeRow], blocks: list[BlockCount], state: str, at: datetime, gate: str = ""
+) -> Alert:
     pnl = sum(t.realized_pnl for t in trades)
     blocked = ("Entries blocked most by " + ", ".join(f"{b.code} ({b.count})" for b in blocks) + ". ") if blocks else ""
+    gate_text = f" Go-live: {gate}." if gate else ""
     if not trades:
-        return Alert(AlertKind.DAILY_SUMMARY, f"Day {day}: no trades", f"{blocked}Trading state {state}.", at)
+        text = f"{blocked}Trading state {state}.{gate_text}"
+        return Alert(AlertKind.DAILY_SUMMARY, f"Day {day}: no trades", text, at)
     wins = sum(1 for t in trades if t.realized_pnl > 0)
     best, worst = max(t.realized_pnl for t in trades), min(t.realized_pnl for t in trades)
     return Alert(
         AlertKind.DAILY_SUMMARY,
         f"Day {day}: {len(trades)} trades, {money(pnl)}",
         f"Won {wins} of {len(trades)} ({wins / len(trades) * 100:.0f}%), P&L {money(pnl)}, best {money(best)}, "
-        f"worst {money(worst)}. {blocked}Trading state {state}.",
+        f"worst {money(worst)}. {blocked}Trading state {state}.{gate_text}",
         at,
         "success" if pnl >= 0 else "warning",
     )
@@ -224,7 +230,17 @@ class AlertRelay:
             state = read_control(s).state.value
         trades = reads.closed_between(self.engine, session.open, session.close + SUMMARY_GRACE)
         blocks = reads.blocks_between(self.engine, session.open, session.close)
-        return [summary_alert(str(day), trades, blocks, state, clock)]
+        return [summary_alert(str(day), trades, blocks, state, clock, gate_status(self.engine))]
+
+
+def gate_status(engine: Engine) -> str:
+    """The go-live gate for the versions the worker runs now, in a sentence (db/go_live.py)."""
+    model = current_model_version(engine)
+    if model is None:
+        return ""
+    report, _ = gate_report(engine, model)
+    failing = len(report.failing)
+    return report.summary() if report.passed else f"gate not met, {failing} of {len(report.criteria)} criteria fail"
 
 
 def _closed_key(t: TradeRow) -> str:

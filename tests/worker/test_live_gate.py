@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
 
+from core.alerts import AlertKind
 from core.params import TradingParams
+from db.alert_reads import EventRow
 from db.go_live import OverrideError, active_override, grant_override, paper_record
 from db.models import Decision, Equity, Event, LiveOverride, ParityDay, Run, Trade
 from tests.alpaca_helpers import SESSION_DAY, fake_alpaca, session_time
@@ -25,6 +27,7 @@ from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 from tests.support import ROOT
 from tests.worker.test_paper_worker import rows, stop_worker, wait_for
 from worker.adapters.alpaca_http import LIVE_CONFIRMATION
+from worker.alert_relay import event_alert, gate_status
 
 SMALL_GATE = {
     "policy_mode": "rules",
@@ -99,6 +102,7 @@ def test_a_record_that_meets_the_gate_starts_live_at_full_size(tmp_path: Path) -
     version = with_params(url, **SMALL_GATE)
     engine = create_engine(url)
     seed_paper_record(engine, version)
+    assert gate_status(engine) == "go-live gate met: every criterion passes", "the daily summary's line"
     with fake_alpaca(start=session_time(10, 0)) as server:
         proc = start_live(url, server)
         try:
@@ -150,8 +154,10 @@ def test_an_override_trades_live_at_its_cap_and_its_expiry_returns_the_worker_to
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
     assert "override 1 granted: 1 live sessions at 10% of the size, model rules-1" in granted
-    alert = rows(engine, "SELECT level, message FROM event WHERE code = 'live_override'")
-    assert alert and alert[0][0] == "warning" and "Reason: five sessions at a tenth" in alert[0][1]
+    alert = rows(engine, "SELECT id, time, level, code, message FROM event WHERE code = 'live_override'")
+    assert alert and alert[0][2] == "warning" and "Reason: five sessions at a tenth" in alert[0][4]
+    sent = event_alert(EventRow(*alert[0]))  # type: ignore[arg-type]
+    assert sent is not None and sent.kind is AlertKind.GO_LIVE
     with fake_alpaca(start=session_time(10, 0)) as server:
         proc = start_live(url, server)
         try:
