@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from console.controls import control_panel
+from console.live_banner import live_gate_banner
 from console.login import login_gate, logout_button
 
 PAGES = Path(__file__).resolve().parent / "pages"  # absolute: the app may be started from any folder
@@ -20,6 +21,8 @@ page = st.navigation(
         st.Page(PAGES / "trades.py", title="Trades", icon=":material/query_stats:"),
         st.Page(PAGES / "decisions.py", title="Decisions", icon=":material/rule:"),
         st.Page(PAGES / "parity.py", title="Parity", icon=":material/compare_arrows:"),
+        st.Page(PAGES / "risk.py", title="Risk", icon=":material/warning:"),
+        st.Page(PAGES / "readiness.py", title="Readiness", icon=":material/verified:"),
         st.Page(PAGES / "parameters.py", title="Parameters", icon=":material/tune:"),
         st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:"),
         st.Page(PAGES / "audit.py", title="Audit", icon=":material/history:"),
@@ -29,5 +32,6 @@ page = st.navigation(
 if not allowed:
     st.stop()
 control_panel()
+live_gate_banner()
 logout_button()
 page.run()

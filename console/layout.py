@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -22,3 +24,8 @@ def compact_grid(name: str) -> DeltaGenerator:
     """A container whose st.columns rows wrap two metrics a row on a phone."""
     st.html(COMPACT_CSS)
     return st.container(key=f"compact_{name}")
+
+
+def page_path(name: str) -> str:
+    """A page's file as app.py hands it to st.navigation (absolute), for st.page_link."""
+    return str(Path(__file__).resolve().parents[1] / "pages" / f"{name}.py")

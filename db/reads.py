@@ -17,6 +17,7 @@ from db.models import (
     Decision,
     Equity,
     Event,
+    LiveOverride,
     LoginAttempt,
     Order,
     ParamVersion,
@@ -222,6 +223,14 @@ def login_attempts(engine: Engine, limit: int = 200) -> pd.DataFrame:
     """Console login attempts, newest first: when, who, from where, how it ended."""
     cols = ("at", "user", "source", "outcome")
     stmt = select(*columns(LoginAttempt, cols)).order_by(LoginAttempt.id.desc()).limit(limit)  # type: ignore[union-attr]
+    return frame(engine, stmt, cols)
+
+
+def live_overrides(engine: Engine, limit: int = 200) -> pd.DataFrame:
+    """Every go-live override, newest first: who, why, the cap, the sessions used, how it ended."""
+    cols = ("id", "created_at", "who", "reason", "size_cap", "sessions", "used_days", "model_version",
+            "param_version", "gate_summary", "ended_at", "ended_reason")  # fmt: skip
+    stmt = select(*columns(LiveOverride, cols)).order_by(LiveOverride.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, cols)
 
 

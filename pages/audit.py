@@ -63,4 +63,9 @@ table(
 table(
     "Chat commands", reads.chat_commands(reader()), "None yet (python -m worker.chat, when TELEGRAM_BOT_TOKEN is set)."
 )
+table(
+    "Go-live overrides",
+    reads.live_overrides(reader()),
+    "None (the Readiness page, or python -m worker.go_live override).",
+)
 table("Worker events", reads.events(reader()))

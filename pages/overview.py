@@ -13,10 +13,11 @@ from console import charts
 from console.data import reader
 from console.demo_banner import demo_banner
 from console.formatting import in_new_york
-from console.layout import compact_grid
+from console.layout import compact_grid, page_path
 from console.login import require_gate
 from console.position_controls import position_and_order_controls
 from console.position_view import log_tail, position_cards
+from console.risk_view import greeks_row, risk_now
 from core.calendar import NY
 from db import decision_reads, reads
 from db.decision_reads import DecisionFilter
@@ -71,6 +72,15 @@ def positions(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
         table(working, "")
 
 
+def risk_summary(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
+    """The book's greeks and worst shock, with the Risk page for the grid."""
+    if held.empty:
+        return
+    equity = reads.latest_equity(reader())
+    greeks_row(risk_now(reader(), held, status), None if equity is None else float(equity["equity"]))
+    st.page_link(page_path("risk"), label="Risk: the shock grid, maximum losses, VaR and the limits")
+
+
 def table(frame: pd.DataFrame, empty: str) -> None:
     if frame.empty:
         st.write(empty)
@@ -104,6 +114,7 @@ def live() -> None:
     headline(status, held)
     equity_chart()
     positions(status, held)
+    risk_summary(status, held)
     latest_decisions_and_alerts()
     worker_events_and_log()
 

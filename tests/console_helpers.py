@@ -16,7 +16,7 @@ from worker.runtime import RunOptions
 APP = str(
     Path(__file__).resolve().parent / "apps" / "console_app.py"
 )  # its own folder: tests/console would shadow console
-PAGES = ("overview", "trades", "decisions", "parity", "parameters", "models", "audit")
+PAGES = ("overview", "trades", "decisions", "parity", "risk", "readiness", "parameters", "models", "audit")
 # Loss limits relaxed so that a short backtest keeps trading instead of halting on day one.
 SEED_PARAMS = {**ACTIVE_PARAMS, "daily_loss_limit_pct": -90.0, "max_drawdown_pct": -95.0}
 

@@ -30,6 +30,8 @@ PAGES = {
     "trades": "trades",
     "decisions": "decisions",
     "parity": "parity",
+    "risk": "risk",
+    "readiness": "readiness",
     "parameters": "parameters",
     "models": "models",
     "audit": "audit",
