@@ -86,89 +86,89 @@ def expectancy_interval(pnls: list[float], level: float = 0.95) -> tuple[float, 
     return float(lo), float(hi)
 
 
+def _criterion(
+    name: str,
+    threshold: str,
+    value: str,
+    sample: int,
+    passed: bool,
+    missing: str,
+    link: str,
+    interval: tuple[float, float] | None = None,
+) -> Criterion:
+    """A criterion; `missing` is said only when it fails."""
+    return Criterion(name, threshold, value, sample, passed, "" if passed else missing, interval, link)
+
+
 def _counts(record: PaperRecord, p: TradingParams) -> list[Criterion]:
     sessions, trades = len(record.sessions), len(record.trade_pnls)
+    need_s, need_t = p.gate_min_paper_sessions, p.gate_min_paper_trades
     return [
-        Criterion("paper sessions", f">= {p.gate_min_paper_sessions}", str(sessions), sessions,
-                  sessions >= p.gate_min_paper_sessions,
-                  f"{p.gate_min_paper_sessions - sessions} more paper sessions" if sessions < p.gate_min_paper_sessions
-                  else "", link="Trades"),
-        Criterion("paper trades", f">= {p.gate_min_paper_trades}", str(trades), trades,
-                  trades >= p.gate_min_paper_trades,
-                  f"{p.gate_min_paper_trades - trades} more closed paper trades" if trades < p.gate_min_paper_trades
-                  else "", link="Trades"),
+        _criterion("paper sessions", f">= {need_s}", str(sessions), sessions, sessions >= need_s,
+                   f"{need_s - sessions} more paper sessions", "Trades"),
+        _criterion("paper trades", f">= {need_t}", str(trades), trades, trades >= need_t,
+                   f"{need_t - trades} more closed paper trades", "Trades"),
     ]  # fmt: skip
 
 
 def _parity(record: PaperRecord, p: TradingParams) -> list[Criterion]:
     days = record.parity
     decisions = sum(d.decisions for d in days)
-    agreeing = sum(d.agreeing for d in days)
-    share = agreeing / decisions * 100.0 if decisions else math.nan
+    share = sum(d.agreeing for d in days) / decisions * 100.0 if decisions else math.nan
     low = [d.day for d in days if d.decisions and d.agreeing / d.decisions * 100.0 < p.gate_min_parity_pct]
     enough = len(days) >= p.gate_min_parity_days
-    ok = enough and decisions > 0 and share >= p.gate_min_parity_pct
     if not enough:
         missing = f"{p.gate_min_parity_days - len(days)} more recorded days with a parity report"
-    elif not ok:
-        missing = f"parity below {p.gate_min_parity_pct:g}% on {len(low)} days: open them ({', '.join(low[:5])})"
     else:
-        missing = ""
+        missing = f"parity below {p.gate_min_parity_pct:g}% on {len(low)} days: open them ({', '.join(low[:5])})"
     costs = [d.cost_median for d in days if d.cost_median is not None]
     cost = float(np.median(costs)) if costs else math.nan
-    cost_ok = bool(costs) and cost <= p.gate_max_parity_cost
+    cost_missing = "paper fills cost more than the simulator's: open the parity days" if costs else (
+        "fills on recorded days to compare")  # fmt: skip
     return [
-        Criterion("parity: decisions reproduced", f">= {p.gate_min_parity_pct:g}% on >= {p.gate_min_parity_days} days",
-                  "n/a" if not decisions else f"{share:.1f}% of {decisions} on {len(days)} days", len(days), ok,
-                  missing, link="Parity"),
-        Criterion("parity: median fill cost vs the simulator", f"<= {p.gate_max_parity_cost:.2f} $/contract",
-                  "n/a" if not costs else f"{cost:+.2f} $/contract", len(costs), cost_ok,
-                  "" if cost_ok else ("fills on recorded days to compare" if not costs
-                                      else "paper fills cost more than the simulator's: open the parity days"),
-                  link="Parity"),
+        _criterion("parity: decisions reproduced", f">= {p.gate_min_parity_pct:g}% on >= {p.gate_min_parity_days} days",
+                   f"{share:.1f}% of {decisions} on {len(days)} days" if decisions else "n/a", len(days),
+                   enough and decisions > 0 and share >= p.gate_min_parity_pct, missing, "Parity"),
+        _criterion("parity: median fill cost vs the simulator", f"<= {p.gate_max_parity_cost:.2f} $/contract",
+                   f"{cost:+.2f} $/contract" if costs else "n/a", len(costs),
+                   bool(costs) and cost <= p.gate_max_parity_cost, cost_missing, "Parity"),
     ]  # fmt: skip
 
 
 def _performance(record: PaperRecord, p: TradingParams) -> list[Criterion]:
     pnls = record.trade_pnls
     interval = expectancy_interval(pnls)
-    lower = interval[0] if interval else math.nan
     mean = float(np.mean(pnls)) if pnls else math.nan
     drawdown = -max_drawdown_pct(record.equity) if record.equity else math.nan
     pf = profit_factor(pnls) if pnls else math.nan
+    shown_pf = "n/a" if math.isnan(pf) else ("inf" if math.isinf(pf) else f"{pf:.2f}")
     return [
-        Criterion("expectancy per trade (95% interval, lower end)", "> 0 $",
-                  "n/a" if interval is None else f"{mean:+,.2f} $ [{interval[0]:+,.2f}, {interval[1]:+,.2f}]",
-                  len(pnls), interval is not None and lower > 0,
-                  "" if interval is not None and lower > 0 else "an interval of expectancy above zero: more trades "
-                  "or a better edge", interval, link="Trades"),
-        Criterion("max drawdown", f"<= {p.gate_max_drawdown_pct:g}%",
-                  "n/a" if math.isnan(drawdown) else f"{drawdown:.1f}%", len(record.equity),
-                  not math.isnan(drawdown) and drawdown <= p.gate_max_drawdown_pct,
-                  "" if not math.isnan(drawdown) and drawdown <= p.gate_max_drawdown_pct else "a paper record within "
-                  "the drawdown bound", link="Trades"),
-        Criterion("profit factor", f">= {p.gate_min_profit_factor:g}",
-                  "n/a" if math.isnan(pf) else ("inf" if math.isinf(pf) else f"{pf:.2f}"), len(pnls),
-                  not math.isnan(pf) and pf >= p.gate_min_profit_factor,
-                  "" if not math.isnan(pf) and pf >= p.gate_min_profit_factor else "gains larger against losses",
-                  link="Trades"),
+        _criterion("expectancy per trade (95% interval, lower end)", "> 0 $",
+                   "n/a" if interval is None else f"{mean:+,.2f} $ [{interval[0]:+,.2f}, {interval[1]:+,.2f}]",
+                   len(pnls), interval is not None and interval[0] > 0,
+                   "an interval of expectancy above zero: more trades or a better edge", "Trades", interval),
+        _criterion("max drawdown", f"<= {p.gate_max_drawdown_pct:g}%",
+                   "n/a" if math.isnan(drawdown) else f"{drawdown:.1f}%", len(record.equity),
+                   not math.isnan(drawdown) and drawdown <= p.gate_max_drawdown_pct,
+                   "a paper record within the drawdown bound", "Trades"),
+        _criterion("profit factor", f">= {p.gate_min_profit_factor:g}", shown_pf, len(pnls),
+                   not math.isnan(pf) and pf >= p.gate_min_profit_factor, "gains larger against losses", "Trades"),
     ]  # fmt: skip
 
 
 def _hygiene(record: PaperRecord, p: TradingParams) -> list[Criterion]:
     incidents = record.incidents
     listed = ", ".join(f"{code} on {day}" for day, code, _ in incidents[:4])
-    versions_ok = bool(record.sessions)
     earned = f"strategy {record.strategy}, parameter version {record.param_version}, model {record.model_version}"
+    earlier = f"; earlier records: {'; '.join(record.other_versions[:3])}" if record.other_versions else ""
     return [
-        Criterion(f"no open incident in the last {p.gate_clean_sessions} sessions", "none",
-                  "none" if not incidents else f"{len(incidents)}: {listed}", len(incidents), not incidents,
-                  "" if not incidents else "resolve them and trade clean sessions", link="Audit"),
-        Criterion("versions that earned the record", earned, earned if versions_ok else "no paper record with them",
-                  len(record.sessions), versions_ok,
-                  "" if versions_ok else "trade these versions on paper (a change starts a new record)"
-                  + (f"; earlier records: {'; '.join(record.other_versions[:3])}" if record.other_versions else ""),
-                  link="Audit"),
+        _criterion(f"no open incident in the last {p.gate_clean_sessions} sessions", "none",
+                   f"{len(incidents)}: {listed}" if incidents else "none", len(incidents), not incidents,
+                   "resolve them and trade clean sessions", "Audit"),
+        _criterion("versions that earned the record", earned,
+                   earned if record.sessions else "no paper record with them", len(record.sessions),
+                   bool(record.sessions), "trade these versions on paper (a change starts a new record)" + earlier,
+                   "Audit"),
     ]  # fmt: skip
 
 
