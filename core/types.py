@@ -60,11 +60,6 @@ class ActionSet(StrEnum):
     def names(self) -> list[str]:
         return [a.label for a in self.actions]
 
-    @staticmethod
-    def of_names(names: list[str]) -> ActionSet | None:
-        """The set whose action names these are, in this order (None: no set of this code)."""
-        return next((s for s in ActionSet if s.names == list(names)), None)
-
 
 _ACTION_SETS: dict[ActionSet, tuple[Action, ...]] = {
     ActionSet.LONG: (Action.HOLD, Action.BUY_CALL, Action.BUY_PUT, Action.CLOSE),

@@ -29,7 +29,7 @@ from core.risk.shock import HeldLeg
 from core.safeguards import AFTER_POLICY, BEFORE_POLICY, EntryContext, first_block
 from core.sizing import collar_price, contracts_for, select_contract
 from core.structures.legs import Built
-from core.structures.orders import choose, kind_for
+from core.structures.orders import choose, kind_for, short_quote
 from core.types import (
     Account,
     Action,
@@ -69,10 +69,13 @@ class EntryGate:
 
     context: EntryContext
     block: Reason | None
-    direction: int = 1
     action: Action = Action.BUY_CALL  # the policy's entry (a credit action names its structure)
     built: Built | None = None  # a credit structure chosen for the entry (worker/structure_steps.py)
     refused: Reason | None = None  # why the strategy's structure could not be chosen
+
+    @property
+    def direction(self) -> int:
+        return self.action.direction
 
 
 def capped(params: TradingParams, cap: float) -> TradingParams:
@@ -335,8 +338,7 @@ class TradingCycle:
                 elif kind.is_credit:  # a structure: the safeguards look at its short leg's quote
                     gate.built = built = choose(chain, kind, params)
                     gate.refused = built.refused
-                    shorts = [] if built.structure is None else [leg for leg in built.structure.legs if leg.ratio < 0]
-                    chosen.append(built.quotes[shorts[0].contract.symbol] if shorts else None)
+                    chosen.append(short_quote(built))
                 else:
                     chosen.append(select_contract(chain, gate.direction, params.target_delta))
             return chosen[0]
@@ -460,7 +462,7 @@ class TradingCycle:
             return (entry.block if wanted.is_entry else None), None
         if not out.action.is_entry:
             return None, None
-        entry.action, entry.direction = out.action, out.action.direction
+        entry.action = out.action
         entry.context.confidence = out.confidence
         block = first_block(entry.context, AFTER_POLICY)
         if block is not None:

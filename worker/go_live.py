@@ -156,18 +156,20 @@ def return_to_paper(argv: list[str]) -> None:
 
 # ---- the command ----------------------------------------------------------------------------
 def _model_version(engine: Engine, model: str | None) -> str:
-    """The version live trading would run: the model given, else the rules' when the parameters say rules."""
+    """The policy version live trading would run (core.policy.ensemble.policy_version): the model
+    given, with the rules in `both` mode, or the rules' when they decide or no model is given."""
+    from pathlib import Path
+
+    from core.policy.ensemble import policy_version
     from core.policy.rules import RulePolicy
     from core.rl.metadata import ModelMetadata, metadata_path
+    from core.types import PolicyMode
 
     _, params = active_params(engine)
-    if model and model != "none" and params.policy_mode.value != "rules":
-        from pathlib import Path
-
-        meta = ModelMetadata.read(metadata_path(Path(model)))
-        rules = RulePolicy.version
-        return meta.model_version if params.policy_mode.value == "rl" else f"{meta.model_version}+{rules}"
-    return RulePolicy.version
+    if model is None or model == "none" or params.policy_mode is PolicyMode.RULES:
+        return RulePolicy.version  # no model read: the rules decide
+    found = ModelMetadata.read(metadata_path(Path(model))).model_version
+    return policy_version(params.policy_mode, found, RulePolicy.version)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,17 +9,15 @@ through the same desk (one gate, persisted first, sent once).
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.ids import client_order_id
 from core.params import TradingParams
-from core.risk.shock import HeldLeg
 from core.structures.exits import check_structure_exits
 from core.structures.legs import Built
-from core.structures.orders import gross, marketable_limit, order_for, structures_for
-from core.structures.payoff import MULTIPLIER, payoff
+from core.structures.orders import gross, held_legs, marketable_limit, opening, order_for
+from core.structures.payoff import payoff
 from core.structures.position import StructurePosition
 from core.structures.types import Structure
 from core.types import OrderLeg, OrderRequest, OrderStatus, Quote, Reason, Regime
@@ -49,17 +47,11 @@ class StructureSteps:
         """The opening order for a chosen structure, or why none (the risk budget buys none)."""
         structure = built.structure
         assert structure is not None
-        natural = structure.open_price(built.quotes)
-        shape = payoff(structure, natural, 1)
-        fee = self.cycle.broker.fee_per_contract
-        qty = structures_for(equity, shape.max_loss, len(structure.legs), params, fee)
-        if qty < 1:
-            return None, Reason(
-                "size_zero", f"Risk budget holds no {structure.label} (max loss {shape.max_loss:,.0f})."
-            )
+        plan = opening(built, equity, params, self.cycle.broker.fee_per_contract)
+        if plan.qty < 1:
+            return None, Reason("size_zero", f"Risk budget holds no {structure.label} (max loss {plan.max_loss:,.0f}).")
         cid = client_order_id(self.cycle.journal.identity, structure.underlying, now.isoformat(), "entry")
-        limit = marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct)
-        return order_for(cid, structure, qty, True, "limit", limit), None
+        return order_for(cid, structure, plan.qty, True, "limit", plan.limit), None
 
     def enter(
         self,
@@ -88,8 +80,7 @@ class StructureSteps:
         request, refused = self.entry(built, equity, now, params)
         if request is None:
             return refused, None
-        entry_legs = [HeldLeg(leg.contract, leg.ratio * request.qty) for leg in structure.legs]
-        breach = self.cycle.risk_block(entry_legs, now, snap.vix, equity, params)
+        breach = self.cycle.risk_block(held_legs(structure, request.qty), now, snap.vix, equity, params)
         if breach is not None:
             return breach, None
         f = obs.features
@@ -182,8 +173,4 @@ class StructureSteps:
     def unrealized_pct(self, pos: StructurePosition, now: datetime) -> float:
         """P&L now as a % of the structure's maximum loss (what the observation carries)."""
         quotes = self.quotes(pos.structure, now)
-        if quotes is None:
-            return 0.0
-        shape = payoff(pos.structure, pos.entry_net, max(pos.qty_open, 1))
-        scale = shape.max_loss if shape.max_loss > 0 and math.isfinite(shape.max_loss) else MULTIPLIER
-        return pos.mark(quotes) / scale * 100.0
+        return 0.0 if quotes is None else pos.pnl_pct(pos.mark(quotes))

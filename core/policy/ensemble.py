@@ -21,6 +21,13 @@ from core.policy.rl import LstmMemory, RLPolicy
 from core.types import Action, PolicyMode
 
 
+def policy_version(mode: PolicyMode, model_version: str | None, rules_version: str) -> str:
+    """The version decisions and trades carry: the model's, the rules', or both joined in `both` mode."""
+    if mode is PolicyMode.RULES or model_version is None:
+        return rules_version
+    return model_version if mode is PolicyMode.RL else f"{model_version}+{rules_version}"
+
+
 class PolicySet:
     """Rules (or a baseline in its place) plus an optional RL policy behind the Policy interface."""
 
@@ -39,10 +46,7 @@ class PolicySet:
 
     @property
     def version(self) -> str:
-        mode = self.effective_mode
-        if mode is PolicyMode.RULES or self.rl is None:
-            return self.rules.version
-        return self.rl.version if mode is PolicyMode.RL else f"{self.rl.version}+{self.rules.version}"
+        return policy_version(self.effective_mode, None if self.rl is None else self.rl.version, self.rules.version)
 
     @property
     def actions(self) -> tuple[Action, ...]:

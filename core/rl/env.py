@@ -21,7 +21,6 @@ in percent of the starting capital, so one episode's rewards sum to its P&L in p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -47,8 +46,7 @@ from core.rl.sessions import SessionCache, SessionData
 from core.safeguards import EntryContext, first_block
 from core.sizing import CONTRACT_MULTIPLIER, contracts_for, select_contract
 from core.structures.exits import check_structure_exits
-from core.structures.orders import choose, gross, kind_for, marketable_limit, structures_for
-from core.structures.payoff import payoff
+from core.structures.orders import choose, held_legs, kind_for, opening, short_quote
 from core.structures.types import StructureKind
 from core.types import Action, ActionSet, Quote, Regime, TradingState
 
@@ -261,20 +259,14 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         """The legs by delta and width, the safeguards on the short leg's quote (as the cycle),
         sized by the maximum loss, one multi-leg order at a net limit through the natural price."""
         built = choose(self._chain(d, k), kind, self.params)
-        structure = built.structure
-        shorts = [] if structure is None else [leg for leg in structure.legs if leg.ratio < 0]
-        short_quote = built.quotes[shorts[0].contract.symbol] if shorts else None
-        context = self._context(d, k, regime, lambda: short_quote)
-        if structure is None or first_block(context) is not None:
+        quote = short_quote(built)
+        context = self._context(d, k, regime, lambda: quote)
+        if built.structure is None or first_block(context) is not None:
             return
-        natural = structure.open_price(built.quotes)
-        shape = payoff(structure, natural, 1)
-        qty = structures_for(context.equity, shape.max_loss, len(structure.legs), self.params, self.fee)
-        entry = [HeldLeg(leg.contract, leg.ratio * qty) for leg in structure.legs]
-        if qty < 1 or self._breach(d, k, entry, context.equity):
+        plan = opening(built, context.equity, self.params, self.fee)
+        if plan.qty < 1 or self._breach(d, k, held_legs(built.structure, plan.qty), context.equity):
             return
-        limit = marketable_limit(natural, gross(structure, built.quotes), self.params.order_collar_pct)
-        self.desk.send_structure_entry(structure, qty, limit, d.times[k])
+        self.desk.send_structure_entry(built.structure, plan.qty, plan.limit, d.times[k])
 
     # ---- observation -----------------------------------------------------------------------
     def _observe(self) -> np.ndarray:
@@ -283,10 +275,8 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
         k = self._k
         held = self.desk.structure
         if held is not None:  # its P&L against its maximum loss, as the worker's observation
-            scale = payoff(held.structure, held.entry_net, max(held.qty_open, 1)).max_loss
-            unrealized = self._structure_pnl / scale * 100.0 if scale > 0 and math.isfinite(scale) else 0.0
             minutes = (d.times[k] - held.entry_time) / timedelta(minutes=1)
-            return with_position(d.scaled[k], held.direction, unrealized, minutes)
+            return with_position(d.scaled[k], held.direction, held.pnl_pct(self._structure_pnl), minutes)
         st = self.desk.position
         if st is None:
             return with_position(d.scaled[k], 0, 0.0, 0.0)

@@ -8,11 +8,14 @@ both trade structures through these, so a structure costs in training what it co
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from core.options.chain import ChainSnapshot
 from core.params import TradingParams
+from core.risk.shock import HeldLeg
 from core.structures.choice import auto_structure
 from core.structures.legs import Built, LegChoice, build
+from core.structures.payoff import payoff
 from core.structures.types import Structure, StructureKind
 from core.types import Action, OrderLeg, OrderRequest, Quote, Regime, Strategy
 
@@ -41,6 +44,38 @@ def choose(chain: ChainSnapshot, kind: StructureKind, params: TradingParams) -> 
     """The legs of `kind` from the chain by the delta and width parameters."""
     return build(kind, chain, LegChoice(short_delta=params.short_delta, width=params.wing_width,
                                         long_delta=params.target_delta))  # fmt: skip
+
+
+def short_quote(built: Built) -> Quote | None:
+    """The first short leg's quote: what the entry safeguards (spread, quote age) look at."""
+    if built.structure is None:
+        return None
+    shorts = [leg for leg in built.structure.legs if leg.ratio < 0]
+    return built.quotes[shorts[0].contract.symbol] if shorts else None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """How many structures an entry opens and at what net limit (qty 0: the budget holds none)."""
+
+    qty: int
+    limit: float
+    max_loss: float  # dollars at expiry for one structure at the natural price
+
+
+def opening(built: Built, equity: float, params: TradingParams, fee: float) -> Opening:
+    """Sized by the maximum loss at the natural price, the limit through it by the collar."""
+    structure = built.structure
+    assert structure is not None
+    natural = structure.open_price(built.quotes)
+    max_loss = payoff(structure, natural, 1).max_loss
+    qty = structures_for(equity, max_loss, len(structure.legs), params, fee)
+    return Opening(qty, marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct), max_loss)
+
+
+def held_legs(structure: Structure, qty: int) -> list[HeldLeg]:
+    """The contracts `qty` structures hold, signed (what the book limits add to the book)."""
+    return [HeldLeg(leg.contract, leg.ratio * qty) for leg in structure.legs]
 
 
 def gross(structure: Structure, quotes: dict[str, Quote]) -> float:

@@ -8,9 +8,11 @@ contract: each fill moves its own contract's holding.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.structures.payoff import payoff
 from core.structures.types import Structure
 from core.types import FillEvent, Quote, Right, Side
 
@@ -94,6 +96,13 @@ class StructurePosition:
             q = quotes[symbol]
             total += -qty * (q.bid if qty > 0 else q.ask) * MULTIPLIER
         return total
+
+    def pnl_pct(self, pnl: float) -> float:
+        """`pnl` as a % of the maximum loss of the structures held (of one contract's $100 when
+        the loss is unbounded): what the policy's observation carries, in the worker and training."""
+        max_loss = payoff(self.structure, self.entry_net, max(self.qty_open, 1)).max_loss
+        scale = max_loss if max_loss > 0 and math.isfinite(max_loss) else MULTIPLIER
+        return pnl / scale * 100.0
 
     def mark(self, quotes: dict[str, Quote]) -> float:
         """Dollars made if closed now at the natural prices, fees paid so far included."""
