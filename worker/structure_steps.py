@@ -16,7 +16,7 @@ from core.ids import client_order_id
 from core.params import TradingParams
 from core.structures.exits import check_structure_exits
 from core.structures.legs import Built
-from core.structures.orders import gross, held_legs, marketable_limit, opening, order_for
+from core.structures.orders import closing_limit, held_legs, leg_quotes, opening, order_for
 from core.structures.payoff import payoff
 from core.structures.position import StructurePosition
 from core.structures.types import Structure
@@ -38,8 +38,7 @@ class StructureSteps:
         self.cycle = cycle
 
     def quotes(self, structure: Structure, now: datetime) -> dict[str, Quote] | None:
-        found = {leg.contract.symbol: self.cycle.market.quote(leg.contract, now) for leg in structure.legs}
-        return None if any(q is None for q in found.values()) else found  # type: ignore[return-value]
+        return leg_quotes(self.cycle.market, structure, now)
 
     def entry(
         self, built: Built, equity: float, now: datetime, params: TradingParams
@@ -133,8 +132,7 @@ class StructureSteps:
         price, at market for an urgent exit that has waited."""
         desk = self.cycle.desk
         order_type = desk.exit_order_type(pos.trade_id, reason.code, params)
-        natural = pos.structure.close_price(quotes)
-        limit = marketable_limit(natural, gross(pos.structure, quotes), params.order_collar_pct)
+        limit = closing_limit(pos.structure, quotes, params)
         cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now.isoformat(),
                               f"exit:{reason.code}")  # fmt: skip
         request = order_for(

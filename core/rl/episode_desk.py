@@ -24,7 +24,7 @@ from core.market.sim_market import SimMarket
 from core.order_rules import cycles_before_cancel, exit_order_type
 from core.params import TradingParams
 from core.sizing import collar_price
-from core.structures.orders import gross, marketable_limit, order_for
+from core.structures.orders import closing_limit, leg_quotes, order_for
 from core.structures.position import StructurePosition
 from core.structures.types import Structure
 from core.types import FillEvent, OrderRequest, OrderUpdate, Quote, Side
@@ -93,9 +93,6 @@ class EpisodeDesk:
     def has_working(self) -> bool:
         return bool(self.working)
 
-    def holds(self) -> bool:
-        return self.position is not None or self.structure is not None
-
     def send_entry(self, quote: Quote, qty: int, plan: EntryPlan, now: datetime) -> None:
         limit = collar_price(quote.ask, True, self.params.order_collar_pct)
         request = OrderRequest(self._cid(now, "entry"), quote.contract, Side.BUY, qty, True, "limit", limit)
@@ -129,18 +126,14 @@ class EpisodeDesk:
         if self._first_exit_cycle is None:
             self._first_exit_cycle = self._cycle_no
         order_type = exit_order_type(code, self._cycle_no - self._first_exit_cycle, self.params)
-        natural = pos.structure.close_price(quotes)
-        limit = marketable_limit(natural, gross(pos.structure, quotes), self.params.order_collar_pct)
+        limit = closing_limit(pos.structure, quotes, self.params)
         request = order_for(self._cid(now, f"exit:{code}"), pos.structure, pos.qty_open, False, order_type,
                             limit if order_type == "limit" else None)  # fmt: skip
         self._send(_Working(request, None, pos.structure), now)
 
     def structure_quotes(self, now: datetime) -> dict[str, Quote] | None:
         pos = self.structure
-        if pos is None:
-            return None
-        found = {leg.contract.symbol: self.market.quote(leg.contract, now) for leg in pos.structure.legs}
-        return None if any(q is None for q in found.values()) else found  # type: ignore[return-value]
+        return None if pos is None else leg_quotes(self.market, pos.structure, now)
 
     # ---- marks ------------------------------------------------------------------------------
     def cash(self) -> float:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.options.chain import ChainSnapshot
 from core.params import TradingParams
+from core.protocols import MarketData
 from core.risk.shock import HeldLeg
 from core.structures.choice import auto_structure
 from core.structures.legs import Built, LegChoice, build
@@ -71,6 +73,17 @@ def opening(built: Built, equity: float, params: TradingParams, fee: float) -> O
     max_loss = payoff(structure, natural, 1).max_loss
     qty = structures_for(equity, max_loss, len(structure.legs), params, fee)
     return Opening(qty, marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct), max_loss)
+
+
+def closing_limit(structure: Structure, quotes: dict[str, Quote], params: TradingParams) -> float:
+    """The net limit that closes the structure: the collar through the natural closing price."""
+    return marketable_limit(structure.close_price(quotes), gross(structure, quotes), params.order_collar_pct)
+
+
+def leg_quotes(market: MarketData, structure: Structure, now: datetime) -> dict[str, Quote] | None:
+    """Every leg's quote now, by contract symbol (None: a leg has none this minute)."""
+    found = {leg.contract.symbol: market.quote(leg.contract, now) for leg in structure.legs}
+    return None if any(q is None for q in found.values()) else found  # type: ignore[return-value]
 
 
 def held_legs(structure: Structure, qty: int) -> list[HeldLeg]:
