@@ -178,8 +178,8 @@ def grant_override(
         raise OverrideError(f"sessions: must be 1 to 20 live sessions, got {sessions}")
     if not who.strip():
         raise OverrideError("who: the operator's name is required")
-    report, _ = gate_report(engine, model_version)
-    version, _ = active_params(engine)
+    report, record = gate_report(engine, model_version)
+    version = record.param_version
     now = utcnow()
     with Session(engine) as s, s.begin():
         for old in s.exec(select(LiveOverride).where(LiveOverride.ended_at.is_(None))).all():  # type: ignore[union-attr]

@@ -26,10 +26,9 @@ REFRESH_S = 5
 WORKER_LOG = "data/worker.log"  # where `make run` writes it; compose: set WORKER_LOG
 
 
-def headline(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
+def headline(status: dict[str, Any] | None, held: pd.DataFrame, equity: dict[str, Any] | None) -> None:
     """Equity, today's P&L, open positions and the worker's mode in a compact grid (the state and
     the heartbeat are in the bar above every page)."""
-    equity = reads.latest_equity(reader())
     today = None if equity is None else equity["equity"] - equity["start_of_day"]
     with compact_grid("overview_headline"):
         cells = st.columns(4)
@@ -72,11 +71,10 @@ def positions(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
         table(working, "")
 
 
-def risk_summary(status: dict[str, Any] | None, held: pd.DataFrame) -> None:
+def risk_summary(status: dict[str, Any] | None, held: pd.DataFrame, equity: dict[str, Any] | None) -> None:
     """The book's greeks and worst shock, with the Risk page for the grid."""
     if held.empty:
         return
-    equity = reads.latest_equity(reader())
     greeks_row(risk_now(reader(), held, status), None if equity is None else float(equity["equity"]))
     st.page_link(page_path("risk"), label="Risk: the shock grid, maximum losses, VaR and the limits")
 
@@ -111,10 +109,11 @@ def latest_decisions_and_alerts() -> None:
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     status, held = reads.worker_status(reader()), reads.open_positions(reader())  # read once a refresh
-    headline(status, held)
+    equity = reads.latest_equity(reader())
+    headline(status, held, equity)
     equity_chart()
     positions(status, held)
-    risk_summary(status, held)
+    risk_summary(status, held, equity)
     latest_decisions_and_alerts()
     worker_events_and_log()
 

@@ -100,14 +100,14 @@ class LiveGuard:
 def open_live(engine: Engine, model_version: str) -> LiveGuard:
     """Before the first live cycle: the gate, else an override for these versions, else refused.
     The first cycle's `on_session` counts the session (or finds the override run out: paper)."""
-    report, _ = gate_report(engine, model_version)
+    report, record = gate_report(engine, model_version)
     if report.passed:
         log.info("go-live gate met: live trading at full size")
         return LiveGuard(engine, model_version, None)
     ov = active_override(engine)
     if ov is None:
         raise GateRefusedError(f"{report.summary()}\n{describe(report)}\n{HOW_TO}")
-    version, _ = active_params(engine)
+    version = record.param_version
     if (ov.model_version, ov.param_version) != (model_version, version):
         raise GateRefusedError(
             f"the go-live override {ov.id} was granted for model {ov.model_version} and parameter version "
