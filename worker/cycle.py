@@ -432,7 +432,7 @@ class TradingCycle:
         assert pos is not None
         order_type = self.desk.exit_order_type(pos.trade_id, signal.reason.code, params)
         limit = collar_price(bid, False, params.order_collar_pct) if order_type == "limit" else None
-        cid = client_order_id(self.journal.identity, symbol, now.isoformat(), f"exit:{signal.reason.code}")
+        cid = client_order_id(self.journal.identity, symbol, now, f"exit:{signal.reason.code}")
         request = OrderRequest(
             cid, pos.contract, Side.SELL, signal.qty, opening=False, order_type=order_type, limit_price=limit
         )
@@ -500,7 +500,7 @@ class TradingCycle:
             trend_pct=f["trend_pct"],
             direction=entry.direction,
         )
-        cid = client_order_id(self.journal.identity, symbol, now.isoformat(), "entry")
+        cid = client_order_id(self.journal.identity, symbol, now, "entry")
         limit = collar_price(quote.ask, True, params.order_collar_pct)
         request = OrderRequest(cid, quote.contract, Side.BUY, qty, opening=True, order_type="limit", limit_price=limit)
         placed = self.desk.place(request, intent.reason.code, now, intent, None, None)

@@ -49,7 +49,7 @@ class StructureSteps:
         plan = opening(built, equity, params, self.cycle.broker.fee_per_contract)
         if plan.qty < 1:
             return None, Reason("size_zero", f"Risk budget holds no {structure.label} (max loss {plan.max_loss:,.0f}).")
-        cid = client_order_id(self.cycle.journal.identity, structure.underlying, now.isoformat(), "entry")
+        cid = client_order_id(self.cycle.journal.identity, structure.underlying, now, "entry")
         return order_for(cid, structure, plan.qty, True, "limit", plan.limit), None
 
     def enter(
@@ -133,7 +133,7 @@ class StructureSteps:
         desk = self.cycle.desk
         order_type = desk.exit_order_type(pos.trade_id, reason.code, params)
         limit = closing_limit(pos.structure, quotes, params)
-        cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now.isoformat(),
+        cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now,
                               f"exit:{reason.code}")  # fmt: skip
         request = order_for(
             cid, pos.structure, pos.qty_open, False, order_type, limit if order_type == "limit" else None
@@ -151,7 +151,7 @@ class StructureSteps:
             if extra == 0:
                 continue
             side_leg = OrderLeg(leg.contract, leg.closing_side if extra * leg.ratio > 0 else leg.opening_side, 1, False)
-            cid = client_order_id(self.cycle.journal.identity, leg.contract.symbol, now.isoformat(), "orphan")
+            cid = client_order_id(self.cycle.journal.identity, leg.contract.symbol, now, "orphan")
             request = OrderRequest(cid, leg.contract, side_leg.side, abs(extra), False, "market")
             placed = self.cycle.desk.place(request, ORPHAN_LEG.code, now, None, ORPHAN_LEG, pos.trade_id)
             sent = sent or placed.denied is None

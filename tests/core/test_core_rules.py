@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import math
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.calendar import NY
 from core.ids import client_order_id
 from core.metrics import max_drawdown_pct, profit_factor, sharpe, summarize
 from tests.support import ROOT
@@ -30,10 +32,23 @@ def test_core_never_imports_the_outside() -> None:
 
 
 def test_client_order_ids_are_deterministic_uuids() -> None:
-    a = client_order_id("run", "SPY", "2026-03-10T10:31:00-04:00", "entry")
-    assert a == client_order_id("run", "SPY", "2026-03-10T10:31:00-04:00", "entry")
-    assert a != client_order_id("run", "SPY", "2026-03-10T10:31:00-04:00", "exit:stop_loss")
+    at = datetime(2026, 3, 10, 10, 31, tzinfo=NY)
+    a = client_order_id("run", "SPY", at, "entry")
+    assert a == client_order_id("run", "SPY", at, "entry")
+    assert a != client_order_id("run", "SPY", at, "exit:stop_loss")
     assert uuid.UUID(a).version == 5
+
+
+def test_the_same_intent_has_the_same_id_whatever_timezone_the_clock_carries() -> None:
+    """A fresh worker's clock reads New York time, a resumed one's UTC: one intent, one id."""
+    in_new_york = datetime(2026, 3, 10, 10, 31, tzinfo=NY)
+    in_utc = in_new_york.astimezone(UTC)
+    assert client_order_id("db", "SPY", in_new_york, "entry") == client_order_id("db", "SPY", in_utc, "entry")
+    assert client_order_id("db", "SPY", in_new_york, "entry") != client_order_id(
+        "db", "SPY", in_new_york + timedelta(minutes=1), "entry"
+    )
+    with pytest.raises(ValueError, match="timezone-aware"):
+        client_order_id("db", "SPY", in_new_york.replace(tzinfo=None), "entry")
 
 
 def test_metrics() -> None:
