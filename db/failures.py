@@ -28,6 +28,7 @@ READ_ONLY = "read_only"
 UNREACHABLE = "unreachable"
 CANNOT_OPEN = "cannot_open"
 DATABASE_ERROR = "database_error"
+FILE_GONE = "file_gone"  # the SQLite file deleted or moved under the worker (db/file_watch.py)
 
 _MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (DISK_FULL, ("database or disk is full", "no space left on device", "disk full", "could not extend file")),
@@ -68,6 +69,7 @@ class DatabaseFailure:
             UNREACHABLE: "the database cannot be reached",
             CANNOT_OPEN: "the database file cannot be opened",
             DATABASE_ERROR: "the database refused the write",
+            FILE_GONE: "the database file is gone: rows would be written into a file nobody reads",
         }[self.kind]
         return f"{words} ({self.text})"
 

@@ -48,6 +48,7 @@ from core.types import Reason, TradingState  # noqa: E402
 from db.control import EventNote, set_trading_state, utcnow  # noqa: E402
 from db.engine import database_url  # noqa: E402
 from db.failures import DatabaseFailure, database_failure, sqlite_file_problem  # noqa: E402
+from db.file_watch import SqliteFileWatch  # noqa: E402
 from db.go_live import active_params  # noqa: E402
 from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  # noqa: E402
 from db.presets import apply_demo_preset  # noqa: E402
@@ -107,6 +108,11 @@ class Worker:
         self.failure_log = FailureLog(log)
         self.exit_status = 0
         self.database_down: DatabaseFailure | None = None
+        # SQLite: the file deleted or moved under the worker is noticed each cycle and control tick
+        # (and by the desk before each order), never written into unseen
+        self.file_watch = SqliteFileWatch.of(rt.engine)
+        if self.file_watch is not None:
+            rt.cycle.desk.storage_gone = self.file_watch.problem
         # paper and live: the last committed cycle, so minutes the broker's clock ran on without
         # a cycle are recorded (`worker_gap`); sim never skips a minute (it retries it)
         self.gap_watch = isinstance(clock, BrokerClock)
@@ -131,7 +137,7 @@ class Worker:
     # ---- jobs -----------------------------------------------------------------------------
     def cycle_job(self) -> None:
         self.cycle_seen = time.monotonic()
-        if self.stopping.is_set():
+        if self.stopping.is_set() or self.database_file_gone():
             return
         try:
             now = self.clock.advance()
@@ -274,8 +280,18 @@ class Worker:
             log.warning("%s", text)
             self.rt.journal.event("warning", "worker_gap", text, time=now)
 
-    def control_job(self) -> None:
+    def database_file_gone(self) -> bool:
+        """The SQLite file deleted or moved: stop as on a full disk (exit 4); True once stopping."""
         if self.database_down is not None:
+            return True
+        failure = self.file_watch.problem() if self.file_watch is not None else None
+        if failure is None:
+            return False
+        self.stop_for_database(failure)
+        return True
+
+    def control_job(self) -> None:
+        if self.database_file_gone():
             return
         try:
             summary = self.rt.control.tick(self.clock.now)
@@ -474,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
         help="record bars, VIX and near-the-money option quotes for replay (default: in paper and live mode)",
     )
     parser.add_argument(
-        "--record-band-pct", type=float, default=2.0, help="recorded quotes: strikes within this % of spot"
+        "--record-band-pct", type=float, default=2.0, help="recorded quotes: strikes within this %% of spot"
     )
     parser.add_argument(
         "--demo-preset",

@@ -96,11 +96,12 @@ def database_stop_text(failure: DatabaseFailure, failed: int, mode: str) -> str:
         if mode == "sim"
         else "Positions at the broker are left as they are: `python -m worker.flatten` closes them."
     )
+    written = f"{failed} cycles in a row could not be written" if failed else "it was noticed before the next cycle"
     return (
         f"The worker stopped trading and exited (status {EXIT_DATABASE}): {failure.describe()}; "
-        f"{failed} cycles in a row could not be written. No order is sent without its row, so none was sent "
-        f"since. {held} Free the database (space, permissions, the server), then restart the worker: it "
-        f"continues after the last committed minute."
+        f"{written}. No order is sent without its row, so none was sent "
+        f"since. {held} Free the database (space, permissions, the server; put a moved file back), then restart "
+        f"the worker: it continues after the last committed minute."
     )
 
 

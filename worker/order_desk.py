@@ -20,6 +20,7 @@ Orders are single-leg; `OrderRequest` leaves room for legs later.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +39,7 @@ from core.types import (
     Side,
     TradingState,
 )
+from db.failures import DatabaseFailure
 from db.journal import Journal
 from worker.health import RefusalWatch
 from worker.tradebook import EntryIntent, TradeBook
@@ -108,6 +110,9 @@ class OrderDesk:
         self.fills_booked = 0
         self.stop_orders: set[str] = set()  # the broker's close-all orders of the running stop
         self.frozen: Reason | None = None  # set when the worker stops on a database failure: nothing is sent
+        # the worker's check that its rows still reach the database file (db/file_watch.py), read
+        # before each order: an order is never persisted into a file deleted or moved away
+        self.storage_gone: Callable[[], DatabaseFailure | None] | None = None
         self.refusals = RefusalWatch(journal)  # the same 4xx refusal again and again: REDUCING
 
     # ---- queries ------------------------------------------------------------------------
@@ -130,6 +135,8 @@ class OrderDesk:
         trade_id: int | None = None,
     ) -> Placement:
         """Gate on the trading state read now, persist, submit once, book the answer."""
+        if self.frozen is None and self.storage_gone is not None and (gone := self.storage_gone()) is not None:
+            self.frozen = Reason("database_unavailable", f"Nothing is sent: {gone.describe()}.")
         if self.frozen is not None:
             return Placement(None, self.frozen)
         control, _ = self.journal.read_control()

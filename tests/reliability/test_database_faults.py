@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -84,6 +85,29 @@ def test_a_full_disk_stops_the_worker_and_a_restart_continues_without_a_hole() -
         assert "disk holding the database is full" in endpoint.bodies[0]["message"]
         disk.free()
         _restart_after_the_fault(url)
+
+
+def test_a_database_file_moved_away_mid_run_stops_the_worker_and_a_restart_continues(tmp_path: Path) -> None:
+    """SQLite keeps writing into a file renamed under it: no write fails, so the worker must look.
+    Moved away, it stops at the next cycle (exit 4, said on stderr and to the phone); put back,
+    a restart continues after the last committed minute with every invariant holding."""
+    path = tmp_path / "trading.db"
+    url = f"sqlite:///{path}"
+    with_params(url, **ACTIVE_PARAMS)
+    with alert_endpoint() as endpoint:
+        proc = _worker(url, "--start", "2026-03-09", alert_url=endpoint.url)
+        poll(url, DECISIONS, lambda n: n >= 60, proc=proc)
+        moved = tmp_path / "moved-away.db"
+        path.rename(moved)
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == EXIT_DATABASE, out[-3000:]
+        assert "the database file is gone" in out and "was deleted or moved away" in out, out[-3000:]
+        assert "worker: The worker stopped trading and exited (status 4)" in out, out[-3000:]
+        assert endpoint.arrived.wait(30), "the alert reached the phone's channel"
+        assert "database file is gone" in endpoint.bodies[0]["message"], endpoint.bodies
+    assert not path.exists(), "nothing recreated the file: the worker wrote nothing after it noticed"
+    moved.rename(path)
+    _restart_after_the_fault(url)
 
 
 def test_a_read_only_database_at_start_is_refused_in_one_line() -> None:
