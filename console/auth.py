@@ -9,6 +9,7 @@ serves loopback only, and refuses to serve anything on another address.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import hashlib
 import hmac
@@ -157,9 +158,13 @@ def check_login(user: str, password: str, password_hash: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] != ["hash"]:
-        print(__doc__)
-        return 2
+    """`python -m console.auth hash`: read a password (prompted, or one line of stdin), print its hash."""
+    parser = argparse.ArgumentParser(
+        prog="python -m console.auth",
+        description="Make the password hash that turns the console's login on (CONSOLE_PASSWORD_HASH).",
+    )
+    parser.add_argument("command", choices=["hash"], help="hash: prompt for a password and print its hash")
+    parser.parse_args(argv)
     password = getpass.getpass("Console password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     if len(password) < 12:
         print("refused: use at least 12 characters", file=sys.stderr)
