@@ -43,10 +43,13 @@ class StructureSteps:
     def entry(
         self, built: Built, equity: float, now: datetime, params: TradingParams
     ) -> tuple[OrderRequest | None, Reason | None]:
-        """The opening order for a chosen structure, or why none (the risk budget buys none)."""
+        """The opening order for a chosen structure, or why none (a leg too wide to cross, a limit
+        that would not keep the structure's sign, a risk budget that buys none)."""
         structure = built.structure
         assert structure is not None
         plan = opening(built, equity, params, self.cycle.broker.fee_per_contract)
+        if plan.refused is not None:
+            return None, plan.refused
         if plan.qty < 1:
             return None, Reason("size_zero", f"Risk budget holds no {structure.label} (max loss {plan.max_loss:,.0f}).")
         cid = client_order_id(self.cycle.journal.identity, structure.underlying, now, "entry")
@@ -129,14 +132,19 @@ class StructureSteps:
     def send_close(self, pos: StructurePosition, reason: Reason, now: datetime, quotes: dict[str, Quote],
                    params: TradingParams) -> bool:  # fmt: skip
         """Close every whole structure held as one multi-leg order: a limit through the natural
-        price, at market for an urgent exit that has waited."""
+        price, at market for an urgent exit that has waited. A limit that would not keep the closing
+        sign is not sent (an event says why); the next cycle prices it again."""
         desk = self.cycle.desk
         order_type = desk.exit_order_type(pos.trade_id, reason.code, params)
         limit = closing_limit(pos.structure, quotes, params)
+        if order_type == "limit" and limit.refused is not None:
+            self.cycle.journal.event("warning", limit.refused.code, f"{reason.code}: {limit.refused.text}", time=now)
+            log.warning("%s: %s", reason.code, limit.refused.text)
+            return False
         cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now,
                               f"exit:{reason.code}")  # fmt: skip
         request = order_for(
-            cid, pos.structure, pos.qty_open, False, order_type, limit if order_type == "limit" else None
+            cid, pos.structure, pos.qty_open, False, order_type, limit.price if order_type == "limit" else None
         )
         placed = desk.place(request, reason.code, now, None, reason, pos.trade_id)
         return placed.denied is None

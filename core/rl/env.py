@@ -257,14 +257,17 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
 
     def _enter_structure(self, d: SessionData, k: int, regime: Regime, kind: StructureKind) -> None:
         """The legs by delta and width, the safeguards on the short leg's quote (as the cycle),
-        sized by the maximum loss, one multi-leg order at a net limit through the natural price."""
+        sized by the maximum loss, one multi-leg order at a net limit through the natural price; none
+        where the opening is refused (a wide leg, a limit that would not keep the credit's sign)."""
         built = choose(self._chain(d, k), kind, self.params)
         quote = short_quote(built)
         context = self._context(d, k, regime, lambda: quote)
         if built.structure is None or first_block(context) is not None:
             return
         plan = opening(built, context.equity, self.params, self.fee)
-        if plan.qty < 1 or self._breach(d, k, held_legs(built.structure, plan.qty), context.equity):
+        if plan.refused is not None or plan.qty < 1:
+            return
+        if self._breach(d, k, held_legs(built.structure, plan.qty), context.equity):
             return
         self.desk.send_structure_entry(built.structure, plan.qty, plan.limit, d.times[k])
 

@@ -127,8 +127,10 @@ class EpisodeDesk:
             self._first_exit_cycle = self._cycle_no
         order_type = exit_order_type(code, self._cycle_no - self._first_exit_cycle, self.params)
         limit = closing_limit(pos.structure, quotes, self.params)
+        if order_type == "limit" and limit.refused is not None:
+            return  # as the worker: a limit that would not keep the closing sign is not sent
         request = order_for(self._cid(now, f"exit:{code}"), pos.structure, pos.qty_open, False, order_type,
-                            limit if order_type == "limit" else None)  # fmt: skip
+                            limit.price if order_type == "limit" else None)  # fmt: skip
         self._send(_Working(request, None, pos.structure), now)
 
     def structure_quotes(self, now: datetime) -> dict[str, Quote] | None:

@@ -1,6 +1,11 @@
 """A structure as orders: which structure an entry opens, its legs, how many fit the risk budget,
 the net limit, and the one multi-leg order that opens or closes it.
 
+A limit order is refused (a named Reason, nothing sent) when a leg's quote is too wide to cross
+(`wide_leg`: the entry safeguards' max spread on every leg) or when the collar would carry the net
+limit across zero (`limit_sign`: a credit taken at a debit, a sale paid for). A market order has
+no limit to check: the urgent exits always go.
+
 The worker's cycle (worker/structure_steps.py) and the training environment (core/rl/env.py)
 both trade structures through these, so a structure costs in training what it costs the worker.
 """
@@ -19,7 +24,9 @@ from core.structures.choice import auto_structure
 from core.structures.legs import Built, LegChoice, build
 from core.structures.payoff import payoff
 from core.structures.types import Structure, StructureKind
-from core.types import Action, OrderLeg, OrderRequest, Quote, Regime, Strategy
+from core.types import Action, OrderLeg, OrderRequest, Quote, Reason, Regime, Strategy
+
+TICK = 0.01  # the cent grid of option prices: a quote one tick wide is as narrow as a quote can be
 
 ACTION_STRUCTURES: dict[Action, StructureKind] = {
     Action.SELL_PUT_SPREAD: StructureKind.PUT_CREDIT_SPREAD,
@@ -58,26 +65,78 @@ def short_quote(built: Built) -> Quote | None:
 
 @dataclass(frozen=True)
 class Opening:
-    """How many structures an entry opens and at what net limit (qty 0: the budget holds none)."""
+    """How many structures an entry opens and at what net limit (qty 0: the budget holds none, or
+    `refused` says why no order may open it)."""
 
     qty: int
     limit: float
     max_loss: float  # dollars at expiry for one structure at the natural price
+    refused: Reason | None = None
+
+
+@dataclass(frozen=True)
+class NetLimit:
+    """A net limit per share (debit +, credit -), or why no limit order may be sent at it."""
+
+    price: float
+    refused: Reason | None = None
 
 
 def opening(built: Built, equity: float, params: TradingParams, fee: float) -> Opening:
-    """Sized by the maximum loss at the natural price, the limit through it by the collar."""
+    """Sized by the maximum loss at the natural price, the limit through it by the collar; refused
+    when a leg's quote is too wide or the limit would not keep the structure's sign."""
     structure = built.structure
     assert structure is not None
     natural = structure.open_price(built.quotes)
     max_loss = payoff(structure, natural, 1).max_loss
+    limit = marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct)
+    refused = wide_leg(structure, built.quotes, params.max_spread_pct) or limit_sign(structure, natural, limit, True)
+    if refused is not None:
+        return Opening(0, limit, max_loss, refused)
     qty = structures_for(equity, max_loss, len(structure.legs), params, fee)
-    return Opening(qty, marketable_limit(natural, gross(structure, built.quotes), params.order_collar_pct), max_loss)
+    return Opening(qty, limit, max_loss)
 
 
-def closing_limit(structure: Structure, quotes: dict[str, Quote], params: TradingParams) -> float:
-    """The net limit that closes the structure: the collar through the natural closing price."""
-    return marketable_limit(structure.close_price(quotes), gross(structure, quotes), params.order_collar_pct)
+def closing_limit(structure: Structure, quotes: dict[str, Quote], params: TradingParams) -> NetLimit:
+    """The net limit that closes the structure: the collar through the natural closing price, refused
+    where it would not keep the closing sign (a credit structure is bought back at a debit, a debit
+    structure sold for a credit)."""
+    natural = structure.close_price(quotes)
+    price = marketable_limit(natural, gross(structure, quotes), params.order_collar_pct)
+    return NetLimit(price, limit_sign(structure, natural, price, False))
+
+
+def wide_leg(structure: Structure, quotes: dict[str, Quote], max_spread_pct: float) -> Reason | None:
+    """The first leg quoted wider than `max_spread_pct` of its mid (core/safeguards.max_spread, the
+    rule the short leg meets, on every leg): crossing a wide wing gives away what the structure takes
+    in. A quote one tick wide passes whatever its mid (a wing at 0.00/0.01 cannot be narrower)."""
+    for leg in structure.legs:
+        q = quotes[leg.contract.symbol]
+        if q.spread > TICK + 1e-9 and q.spread_pct * 100.0 > max_spread_pct:
+            role = "short" if leg.ratio < 0 else "long"
+            return Reason(
+                "max_spread",
+                f"{structure.label}: the {role} leg {leg.contract.symbol} is quoted {q.bid:.2f}/{q.ask:.2f}, "
+                f"spread {q.spread_pct * 100:.1f}% of mid (limit {max_spread_pct:g}%).",
+            )
+    return None
+
+
+def limit_sign(structure: Structure, natural: float, limit: float, opening: bool) -> Reason | None:
+    """Why the net `limit` may not be sent: an order that should take a credit (opening a credit
+    structure, closing a debit one) must have a limit of a credit (at most -0.01), one that pays a
+    debit a limit of a debit (at least +0.01); None when it keeps that sign."""
+    takes_credit = structure.kind.is_credit == opening
+    if (limit <= -TICK + 1e-9) if takes_credit else (limit >= TICK - 1e-9):
+        return None
+    what = "opening" if opening else "closing"
+    kind = "credit" if structure.kind.is_credit else "debit"
+    wrong = "would pay a debit" if takes_credit else "would take a credit"
+    return Reason(
+        "limit_sign",
+        f"{structure.label}: the {kind} structure's {what} limit {limit:+.2f} (natural {natural:+.2f} and the "
+        f"collar) {wrong}: not sent.",
+    )
 
 
 def leg_quotes(market: MarketData, structure: Structure, now: datetime) -> dict[str, Quote] | None:
