@@ -149,8 +149,8 @@ class TradingParams(BaseModel):
         3,
         "safeguards",
         "refusals",
-        "The broker refusing the same entry (same contract, same message) this many times in a row sets REDUCING "
-        "and alerts, naming the broker's message.",
+        "The broker refusing the same entry (the same structure on the same underlying, whatever its strikes, "
+        "with the same message) this many times in a row sets REDUCING and alerts, naming the broker's message.",
         ge=1,
         le=50,
     )

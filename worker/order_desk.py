@@ -184,9 +184,9 @@ class OrderDesk:
         try:
             upd = self.broker.submit(request, now)
             if request.opening and upd.status is OrderStatus.REJECTED:  # a refused entry (a 4xx): not a failure
-                self.refusals.refused(request.contract.symbol, upd.reject_reason or "rejected", now)
+                self.refusals.refused(request, upd.reject_reason or "rejected", now)
             elif request.opening:
-                self.refusals.accepted(request.contract.symbol)
+                self.refusals.accepted(request)
         except Exception as exc:
             self.broker_errors += 1
             try:
