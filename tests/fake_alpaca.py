@@ -4,7 +4,10 @@ It speaks the wire format alpaca-py parses (JSON shaped as Alpaca returns it), k
 account, positions and orders, and prices everything from the project's simulated market at
 a clock the test moves. It enforces what Alpaca enforces and the product relies on: a reused
 client_order_id is refused (422) forever, opening 0DTE orders are refused from 15:30 ET,
-expiring positions are liquidated from 15:45 ET, DAY orders expire at the close.
+expiring positions are liquidated from 15:45 ET, DAY orders expire at the close. Multi-leg
+orders come rolled up under `legs` only when the query asks for nested=true (GET /v2/orders and
+GET /v2/orders/{id}); otherwise the parent comes without legs and the list shows each leg as an
+order of its own, as Alpaca documents.
 
 Faults are injected per route: `fault(route, kind, times)` with kinds
 429, 500, 504_after_accept, reset_before, reset_after, stall_before, stall_after, partial.
@@ -89,6 +92,10 @@ class FakeAlpacaState:
         self.refuse_opening = ""  # a 403 with this message for every opening order (e.g. options level too low)
         self.greekless = 0  # 1: every second snapshot without greeks or IV; 2: every snapshot
         self.option_trades_refused = False  # 403, as for an account whose data plan has no option trades
+        self.ignore_nested = False  # list multi-leg orders flat even when asked for nested=true
+        self.missing: set[str] = set()  # order ids GET /v2/orders/{id} answers 404 for (a lost successor)
+        self.late_shares: list[tuple[str, int, float]] = []  # shares of an exercise or assignment not yet delivered
+        self.queries: list[tuple[str, str, dict[str, str]]] = []  # every request: method, path, query
 
     # ---- the test's levers ------------------------------------------------------------------
     def fault(self, route: str, kind: str, times: int = 1) -> None:
@@ -192,9 +199,12 @@ class FakeAlpacaState:
                 self._try_fill(order, qty)
             return order
 
-    def option_activity(self, symbol: str, kind: str) -> dict[str, Any]:
+    def option_activity(self, symbol: str, kind: str, shares_later: bool = False) -> dict[str, Any]:
         """The broker removes a held contract outside any order, as Alpaca does at expiry: OPEXP
-        (worthless), OPEXC (exercised: the shares arrive at the strike) or OPASN; no fill, no order."""
+        (worthless), OPEXC (a long exercised) or OPASN (a short assigned); no fill, no order. The
+        shares move at the strike: a call held long or a put held short brings 100 a contract, the
+        others take them away (a short call assigned: -100). `shares_later`: they reach the account
+        at `deliver_shares()` (positions and activities are separate endpoints)."""
         with self.lock:
             qty, _avg = self.positions.pop(symbol)
             contract = OptionContract.from_symbol(symbol)
@@ -211,11 +221,24 @@ class FakeAlpacaState:
                 "status": "executed",
             }
             self.activities.append(row)
-            if kind == "OPEXC":  # a long call buys the shares at the strike (a put would sell them)
-                shares = qty * MULTIPLIER * (1 if contract.right.value == "C" else -1)
-                self.stocks[contract.underlying] = [shares, contract.strike]
-                self.cash -= shares * contract.strike
+            if kind in ("OPEXC", "OPASN"):
+                shares = int(qty) * MULTIPLIER * (1 if contract.right.value == "C" else -1)
+                self.late_shares.append((contract.underlying, shares, contract.strike))
+                if not shares_later:
+                    self.deliver_shares()
             return row
+
+    def deliver_shares(self) -> None:
+        """The shares of exercises and assignments reach the account's positions (bought or sold
+        at the strike), added to whatever the account already holds."""
+        with self.lock:
+            for underlying, shares, strike in self.late_shares:
+                held = self.stocks.get(underlying, [0, strike])[0]
+                self.stocks[underlying] = [held + shares, strike]
+                self.cash -= shares * strike
+                if self.stocks[underlying][0] == 0:
+                    del self.stocks[underlying]
+            self.late_shares = []
 
     def activities_json(self, types: list[str], after: date | None) -> list[dict[str, Any]]:
         return [
@@ -223,9 +246,10 @@ class FakeAlpacaState:
             if a["activity_type"] in types and (after is None or date.fromisoformat(a["date"]) >= after)
         ]  # fmt: skip
 
-    def replace(self, order_id: str, limit: float) -> dict[str, Any]:
+    def replace(self, order_id: str, limit: float, successor_missing: bool = False) -> dict[str, Any]:
         """PATCH /v2/orders/{id} as Alpaca does it (here from outside the worker, e.g. the dashboard):
-        a new order for what is left, with its own ids; the old one becomes `replaced`."""
+        a new order for what is left, with its own ids; the old one becomes `replaced`.
+        `successor_missing`: GET /v2/orders/{successor id} answers 404 until `missing` is cleared."""
         with self.lock:
             old = self.orders[order_id]
             left = int(old["qty"]) - int(old["filled_qty"])
@@ -236,6 +260,8 @@ class FakeAlpacaState:
             old.update(status="replaced", replaced_by=new["id"], replaced_at=_ts(self.now), updated_at=_ts(self.now))
             self.resting.pop(old["id"], None)
             self._try_fill(new, left)
+            if successor_missing:
+                self.missing.add(new["id"])
             return new
 
     def _submit_mleg(self, cid: str, body: dict[str, Any], session: Any) -> dict[str, Any]:
@@ -429,16 +455,26 @@ class FakeAlpacaState:
         return total
 
     # ---- views ------------------------------------------------------------------------------
-    def close_position(self, symbol: str) -> dict[str, Any]:
-        """DELETE /v2/positions/{symbol}: a market sell of the whole position; 403 when some of it
-        is held for a working sell (as Alpaca answers), 404 when there is none."""
+    def close_position(self, symbol: str, qty: str | None = None) -> dict[str, Any]:
+        """DELETE /v2/positions/{symbol}: a market order closing the position, or `qty` shares of
+        it (a short is bought back); 403 when some of it is held for a working sell, or `qty` is
+        more than the position (as Alpaca answers), 404 when there is none."""
         with self.lock:
-            if symbol in self.stocks:  # shares: a market order for all of them, filled at the price held
-                shares, price = self.stocks.pop(symbol)
-                self.cash += shares * price
-                order = self._new_order(str(uuid.uuid4()), symbol, "sell" if shares > 0 else "buy", abs(shares),
+            if symbol in self.stocks:  # shares: a market order, filled at the price held
+                held, price = self.stocks[symbol]
+                shares = abs(int(held)) if qty is None else int(float(qty))
+                if shares > abs(int(held)):
+                    raise ApiError(
+                        403, 40310000, f"insufficient qty available for order (requested: {shares}, available: {held})"
+                    )
+                sign = 1 if held > 0 else -1
+                self.stocks[symbol][0] = held - sign * shares
+                if self.stocks[symbol][0] == 0:
+                    del self.stocks[symbol]
+                self.cash += sign * shares * price
+                order = self._new_order(str(uuid.uuid4()), symbol, "sell" if sign > 0 else "buy", shares,
                                         "market", None, None)  # fmt: skip
-                order.update(asset_class="us_equity", status="filled", filled_qty=str(abs(shares)),
+                order.update(asset_class="us_equity", status="filled", filled_qty=str(shares),
                              filled_avg_price=f"{price:.2f}", filled_at=_ts(self.now))  # fmt: skip
                 return dict(order)
             if symbol not in self.positions:
@@ -532,7 +568,7 @@ class FakeAlpacaState:
                     "avg_entry_price": f"{price:.4f}",
                     "qty": str(int(qty)),
                     "qty_available": str(int(qty)),
-                    "side": "long",
+                    "side": "long" if qty > 0 else "short",
                     "market_value": value,
                     "cost_basis": value,
                     "unrealized_pl": "0",
@@ -737,6 +773,11 @@ class FakeAlpacaState:
         return {"quotes": quotes}
 
 
+def _nested(q: dict[str, str]) -> bool:
+    """Alpaca rolls a multi-leg order's legs up under `legs` only when asked with nested=true."""
+    return q.get("nested", "").lower() == "true"
+
+
 def _quote_wire(bid: float, ask: float, at: datetime) -> dict[str, Any]:
     return {"t": _ts(at), "ax": "C", "ap": round(ask, 2), "as": 10, "bx": "C", "bp": round(bid, 2), "bs": 10, "c": "A"}
 
@@ -766,6 +807,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else {}
         route = f"{method} {path}"
         state.requests.append((method, path))
+        state.queries.append((method, path, dict(query)))
         if self.headers.get("APCA-API-KEY-ID") != KEY_ID or self.headers.get("APCA-API-SECRET-KEY") != SECRET:
             return self._send(401, {"message": "unauthorized."})
         if route == "POST /v2/orders":
@@ -808,26 +850,28 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/v2/positions" and method == "DELETE":
                 return 207, s.close_all(q.get("cancel_orders", "").lower() == "true")
             if path.startswith("/v2/positions/") and method == "DELETE":
-                return 200, s.close_position(path.rsplit("/", 1)[1])
+                return 200, s.close_position(path.rsplit("/", 1)[1], q.get("qty"))
             if path == "/v2/orders" and method == "POST":
                 return 200, dict(s.submit(body, fault))
             if path == "/v2/orders" and method == "DELETE":
                 return 207, s.cancel_all()
             if path == "/v2/orders":
                 return 200, self._list_orders(q)
-            if path == "/v2/orders:by_client_order_id":
+            if path == "/v2/orders:by_client_order_id":  # no `nested` documented here: legs left out
                 oid = s.by_cid.get(q.get("client_order_id", ""))
                 if oid is None:
                     raise ApiError(404, 40410000, "order not found")
-                return 200, s.read_order(s.orders[oid])
+                return 200, fake_alpaca_mleg.unnested(s.read_order(s.orders[oid]))
             if path.startswith("/v2/orders/"):
-                order = s.orders.get(path.rsplit("/", 1)[1])
-                if order is None:
+                oid = path.rsplit("/", 1)[1]
+                order = s.orders.get(oid)
+                if order is None or (oid in s.missing and method == "GET"):
                     raise ApiError(404, 40410000, "order not found")
                 if method == "DELETE":
                     s.cancel_order(order)
                     return 204, None
-                return 200, s.read_order(order)
+                read = s.read_order(order)
+                return 200, read if _nested(q) else fake_alpaca_mleg.unnested(read)
             if path == "/v2/options/contracts":
                 expiry = date.fromisoformat(q["expiration_date"]) if "expiration_date" in q else None
                 return 200, s.contracts_page(q.get("underlying_symbols", "").split(","), expiry, q.get("page_token"))
@@ -858,14 +902,16 @@ class _Handler(BaseHTTPRequestHandler):
         status = q.get("status", "open")
         open_states = OPEN_STATES
         after = _parse_time(q["after"]) if "after" in q else None
+        nested = _nested(q) and not s.ignore_nested
         out = []
-        for order in s.orders.values():
-            is_open = order["status"] in open_states
-            if (status == "open" and not is_open) or (status == "closed" and is_open):
-                continue
-            if after is not None and _parse_time(order["submitted_at"]) <= after:
-                continue
-            out.append(dict(order))
+        for listed in s.orders.values():
+            for order in [listed] if nested else fake_alpaca_mleg.flat(listed):
+                is_open = order["status"] in open_states
+                if (status == "open" and not is_open) or (status == "closed" and is_open):
+                    continue
+                if after is not None and _parse_time(order["submitted_at"]) <= after:
+                    continue
+                out.append(dict(order))
         out.sort(key=lambda o: o["submitted_at"], reverse=q.get("direction", "desc") == "desc")
         return out[: int(q.get("limit", 50))]
 

@@ -2,7 +2,9 @@
 its own, `qty` in structures, a net `limit_price` (debit +, credit -) and nested `legs`, each an
 order with its symbol, side, `ratio_qty` and `position_intent`. Every leg fills together at the
 legs' quotes or none does; closing legs need the position; opening needs options level 3 and the
-universal spread rule's buying power. Used by tests/fake_alpaca.py (the state's lock is held)."""
+universal spread rule's buying power. Listed without nested=true, the parent comes without legs
+and each leg as an order of its own (`flat`). Used by tests/fake_alpaca.py (the state's lock is
+held)."""
 
 from __future__ import annotations
 
@@ -100,3 +102,17 @@ def try_fill(state: FakeAlpacaState, parent: dict[str, Any]) -> None:
         state.book_fill(leg["symbol"], leg["side"], contracts, price)
     parent.update(filled_qty=str(qty), filled_avg_price=f"{net:.4f}", status="filled", filled_at=now)
     state.resting.pop(parent["id"], None)
+
+
+def unnested(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as read without nested=true: a multi-leg parent comes without its legs."""
+    return {**order, "legs": None} if order.get("order_class") == "mleg" and order.get("legs") else order
+
+
+def flat(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """An order as listed without nested=true: a multi-leg parent without legs, then each leg as
+    an order of its own (its own ids, symbol and side; an unfilled leg shows the parent's status)."""
+    if order.get("order_class") != "mleg" or not order.get("legs"):
+        return [order]
+    legs = [leg if leg["status"] == "filled" else {**leg, "status": order["status"]} for leg in order["legs"]]
+    return [unnested(order), *legs]
