@@ -55,6 +55,7 @@ from core.types import (
     Quote,
     Right,
     Side,
+    SyncFailure,
 )
 
 MULTIPLIER = 100
@@ -208,7 +209,16 @@ class SimBroker:
         return self._drain() + failures
 
     # ---- time ----------------------------------------------------------------------------
-    def close_shares(self, underlying: str) -> str:
+    def sync_failures(self) -> list[SyncFailure]:
+        return []  # every order is in this process: none fails to be read
+
+    def shares_held(self, underlying: str) -> int:
+        return 0  # the simulator settles an expiring option in cash: never any shares
+
+    def shares_before(self, contract: OptionContract) -> int | None:
+        return None
+
+    def close_shares(self, underlying: str, qty: int) -> str:
         return "no shares: the simulator settles an expiring option in cash"
 
     def option_events(self, since: date) -> list[OptionEvent]:

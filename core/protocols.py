@@ -24,6 +24,7 @@ from core.types import (
     OrderUpdate,
     Quote,
     Side,
+    SyncFailure,
 )
 
 
@@ -100,8 +101,18 @@ class Broker(Protocol):
     def sync(self, now: datetime) -> list[OrderUpdate]:
         """Advance to `now`: fills of resting orders, expiries, liquidations since the last call."""
 
-    def close_shares(self, underlying: str) -> str:
-        """Close at market the shares of `underlying` an exercise or assignment left; what was done."""
+    def sync_failures(self) -> list[SyncFailure]:
+        """Orders the last syncs could not read (each is read again at the next sync), with why."""
+
+    def shares_held(self, underlying: str) -> int:
+        """The account's shares of `underlying`, signed (a short below zero)."""
+
+    def shares_before(self, contract: OptionContract) -> int | None:
+        """The underlying's shares when `contract` was last seen held; None when never seen."""
+
+    def close_shares(self, underlying: str, qty: int) -> str:
+        """Close at market only the `qty` shares (signed as they came) of `underlying` that an
+        exercise or assignment brought; what was done."""
 
     def option_events(self, since: date) -> list[OptionEvent]:
         """Exercises, assignments and expiries on or after `since` (not fills: they come as

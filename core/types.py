@@ -293,6 +293,14 @@ class OptionEvent:
     day: date
 
 
+@dataclass(frozen=True)
+class SyncFailure:
+    """One order a broker sync could not read, and why; it is read again at the next sync."""
+
+    client_order_id: str
+    reason: str
+
+
 @dataclass
 class OrderUpdate:
     """The broker's answer about one order."""

@@ -450,3 +450,21 @@ class LiveOverride(SQLModel, table=True):
     used_days: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # live sessions traded on it
     ended_at: datetime | None = _time(nullable=True)
     ended_reason: str | None = None  # expired | gate_met | revoked
+
+
+class OwedShares(SQLModel, table=True):
+    """Shares an option exercise or assignment owes the account (signed: a short call assigned
+    takes 100 a contract away), tracked from the booking of the broker's activity until they
+    are in the account and closed (exercised_shares flatten) or reported (report)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: str = Field(unique=True)  # the broker's activity that owes them
+    created_at: datetime = _time()
+    underlying: str
+    contract: str  # the option exercised or assigned
+    kind: str  # OPEXC | OPASN
+    shares: int  # signed, as they come into the account
+    baseline: int  # the account's other shares of the underlying (signed): the owed ones are beyond them
+    status: str = Field(default="owed", index=True)  # owed | closed | reported
+    result: str | None = None  # what was last done or said, in words
+    updated_at: datetime | None = _time(nullable=True)

@@ -160,6 +160,28 @@ class OrderStorage:
             for r in rows
         ]
 
+    def unbooked(self, fills: list[FillEvent]) -> list[FillEvent]:
+        """The fills not stored yet, by the fill table's identity (order, contract, time, qty,
+        price): a fill read twice (an order re-read after a restart, say) is booked once."""
+        if not fills:
+            return []
+        f = Fill.__table__.c  # type: ignore[attr-defined]
+        cids = {x.client_order_id for x in fills}
+        stmt = select(f.client_order_id, f.contract, f.time, f.qty, f.price).where(f.client_order_id.in_(cids))
+        if self._tx is not None:
+            rows = self._tx.execute(stmt).all()
+        else:
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+        seen = {(cid, contract, time, qty, round(price, 4)) for cid, contract, time, qty, price in rows}
+        fresh = []
+        for x in fills:
+            key = (x.client_order_id, x.contract.symbol, x.time, x.qty, round(x.price, 4))
+            if key not in seen:
+                seen.add(key)
+                fresh.append(x)
+        return fresh
+
     def order_status(self, client_order_id: str) -> str | None:
         """The stored status of an order, None when the database has no such order."""
         with self.engine.connect() as conn:

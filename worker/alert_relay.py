@@ -37,6 +37,7 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
     "stop_failed": AlertKind.STOP_INCOMPLETE,
     "console_broker_stop": AlertKind.STOP_INCOMPLETE,
     "broker_error": AlertKind.BROKER_FAILURE,
+    "order_sync_failed": AlertKind.BROKER_FAILURE,  # one order the broker sync could not read or book
     "broker_errors": None,
     "broker_refusals": None,
     "orphan_leg": AlertKind.RECONCILE_MISMATCH,  # a structure's leg left alone by the broker: being closed

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.exits import BROKER_LIQUIDATION
 from core.order_rules import cycles_before_cancel, exit_order_type
@@ -37,10 +39,12 @@ from core.types import (
     Reason,
     Right,
     Side,
+    SyncFailure,
     TradingState,
 )
-from db.failures import DatabaseFailure
+from db.failures import DatabaseFailure, database_failure
 from db.journal import Journal
+from db.lease import LeaseLostError
 from worker.health import RefusalWatch
 from worker.tradebook import EntryIntent, TradeBook
 
@@ -114,6 +118,7 @@ class OrderDesk:
         # before each order: an order is never persisted into a file deleted or moved away
         self.storage_gone: Callable[[], DatabaseFailure | None] | None = None
         self.refusals = RefusalWatch(journal)  # the same 4xx refusal again and again: REDUCING
+        self.sync_failing: dict[str, str] = {}  # client order id -> why the broker could not read it (said once)
 
     # ---- queries ------------------------------------------------------------------------
     def working_for(self, underlying: str) -> bool:
@@ -217,12 +222,36 @@ class OrderDesk:
 
     # ---- each cycle ---------------------------------------------------------------------
     def sync(self, now: datetime) -> None:
-        """Book what the broker did since the last call: fills, cancels, expiries, liquidations."""
-        updates = self.broker.sync(now)
-        if updates:
-            with self.journal.transaction():  # everything since the last call: one commit
-                for upd in updates:
+        """Book what the broker did since the last call: fills, cancels, expiries, liquidations.
+        Each order in its own transaction: one that fails to book (not a database failure: those
+        stop the cycle) is an event with the reason, and the others are still booked; orders the
+        broker could not read are events too (the broker reads them again at the next sync)."""
+        for upd in self.broker.sync(now):
+            try:
+                with self.journal.transaction():
                     self._book(upd, now)
+            except (SQLAlchemyError, LeaseLostError):  # the database's failures: the cycle's to handle
+                raise
+            except Exception as exc:
+                if database_failure(exc) is not None:
+                    raise
+                log.exception("order %s not booked", upd.client_order_id)
+                self._sync_failed(SyncFailure(upd.client_order_id, f"booking failed: {exc}"), now, ".")
+        failures = {f.client_order_id: f for f in self.broker.sync_failures()}
+        for cid, failure in failures.items():
+            if self.sync_failing.get(cid) != failure.reason:  # a failure repeated at every sync is said once
+                self.sync_failing[cid] = failure.reason
+                self._sync_failed(failure, now, "; it is read again at the next sync.")
+        for cid in [cid for cid in self.sync_failing if cid not in failures]:
+            del self.sync_failing[cid]
+            self.journal.event("info", "order_synced", f"Order {cid} synced again.", time=now)
+
+    def _sync_failed(self, failure: SyncFailure, now: datetime, then: str) -> None:
+        """An order the sync left behind: an event (alerted as a broker failure) with the reason."""
+        what = f"Order {failure.client_order_id} could not be synced ({failure.reason})"
+        text = f"{what}; the account's other orders were{then}"
+        log.warning("%s", text)
+        self.journal.event("warning", "order_sync_failed", text[:2000], time=now)
 
     def review(self, now: datetime, params: TradingParams) -> None:
         """Cancel what has worked too long: exits after one cycle (re-priced next cycle),
@@ -318,6 +347,10 @@ class OrderDesk:
 
     def _book(self, upd: OrderUpdate, now: datetime, reason: Reason | None = None) -> None:
         cid = upd.client_order_id
+        fresh = self.journal.unbooked(upd.fills)
+        if len(fresh) < len(upd.fills):  # read twice: booked once
+            log.info("order %s: %d fill(s) already booked, skipped", cid[:8], len(upd.fills) - len(fresh))
+            upd = replace(upd, fills=fresh)
         working = self.working.get(cid)
         intent = working.intent if working else None
         exit_reason = working.exit_reason if working else None

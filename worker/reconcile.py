@@ -57,7 +57,7 @@ class Reconciler:
                 report.imported_fills += cycle.desk.fills_booked - before
                 report.option_events = self.option_events.poll(now)  # positions gone without a fill
                 self._compare(report)
-                report.other_holdings = cycle.broker.other_holdings()
+                report.other_holdings = cycle.broker.other_holdings() + self.option_events.owed_lines()
             except Exception as exc:
                 log.exception("reconciliation failed")
                 report.problems.append(f"the broker could not be read: {exc}")

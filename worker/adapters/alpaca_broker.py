@@ -6,6 +6,12 @@ each order it has already reported as filled, and turns Alpaca's cumulative `fil
 `filled_avg_price` into one FillEvent per increment, so a fill is booked exactly once however
 often the order is read. Errors are not retried here: the cycle looks a failed submit up by its
 client order id, and reconciliation settles whatever is still unknown.
+
+Orders are always read with `nested=true`: Alpaca rolls a multi-leg order's legs up under `legs`
+only then. Where a parent still comes without its legs it is read again by id (nested), and a leg
+listed as an order of its own is skipped (it has its own ids and nothing naming its parent: its
+fills are read through the parent). One order that cannot be read (a `replaced_by` successor
+that answers 404) is left for the next sync and named by `sync_failures`; the others sync.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import AssetClass, QueryOrderStatus
 from alpaca.trading.models import Order
-from alpaca.trading.requests import GetOrdersRequest
+from alpaca.trading.requests import ClosePositionRequest, GetOrderByIdRequest, GetOrdersRequest
 
 from core.calendar import NY
 from core.types import (
@@ -33,6 +39,7 @@ from core.types import (
     OrderStatus,
     OrderUpdate,
     Side,
+    SyncFailure,
 )
 from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
 from worker.adapters.alpaca_orders import order_body
@@ -104,6 +111,21 @@ def _value(x: Any) -> str:
     return str(getattr(x, "value", x))
 
 
+def _is_leg(order: Order) -> bool:
+    """A multi-leg order's leg listed as an order of its own: the parent has no symbol."""
+    return _value(order.order_class) == "mleg" and bool(order.symbol)
+
+
+def _shares(position: Any) -> int:
+    """A stock position's signed quantity (a short below zero, whichever way the qty is written)."""
+    qty = abs(int(float(position.qty or 0)))
+    return -qty if _value(position.side) == "short" else qty
+
+
+class LegsMissingError(RuntimeError):
+    """A multi-leg order that came without its legs even when read nested."""
+
+
 class AlpacaBroker:
     """Alpaca through alpaca-py; every call has the session's timeout and request budget."""
 
@@ -122,6 +144,8 @@ class AlpacaBroker:
         self.known: dict[str, _Known] = {}
         self.ignored: dict[str, str] = {}  # symbol -> what: holdings and orders the trading path leaves alone
         self.successor_of: dict[str, str] = {}  # a replacement's client order id -> the order it replaced
+        self.failing: dict[str, str] = {}  # client order id -> why the last sync could not read it
+        self.shares_when_held: dict[str, int] = {}  # option symbol -> its underlying's shares, last read held
 
     # ---- calls --------------------------------------------------------------------------
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
@@ -139,14 +163,20 @@ class AlpacaBroker:
         return Account(cash=float(a.cash or 0.0), equity=float(a.equity or 0.0))
 
     def positions(self) -> list[BrokerPosition]:
-        out = []
+        """The option positions; each one's underlying shares at this read are remembered (the
+        shares an exercise or assignment later brings are counted from them, `shares_before`)."""
+        out, shares = [], {}
         for p in self._call("get_all_positions", self.trading.get_all_positions):
             if _value(p.asset_class) != AssetClass.US_OPTION.value:
                 self.ignored[p.symbol] = f"{_value(p.asset_class)} position x{p.qty}"
+                if _value(p.asset_class) == AssetClass.US_EQUITY.value:
+                    shares[p.symbol] = _shares(p)
                 continue
             out.append(
                 BrokerPosition(OptionContract.from_symbol(p.symbol), int(float(p.qty)), float(p.avg_entry_price))
             )
+        for held in out:
+            self.shares_when_held[held.contract.symbol] = shares.get(held.contract.underlying, 0)
         return out
 
     def other_holdings(self) -> list[str]:
@@ -154,14 +184,31 @@ class AlpacaBroker:
         return [f"{symbol}: {what}" for symbol, what in sorted(self.ignored.items())]
 
     def open_orders(self) -> list[OrderUpdate]:
-        orders = self._call(
-            "get_orders", self.trading.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
-        )
+        orders = self._orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True))
         return [
             self._update(o, report_fills=False)
             for o in orders
             if self._is_ours_to_trade(o) and o.client_order_id not in self.successor_of
         ]
+
+    def _orders(self, request: GetOrdersRequest) -> list[Order]:
+        """GET /v2/orders (nested): a leg listed as an order of its own is left out, its parent
+        carries it."""
+        return [o for o in self._call("get_orders", self.trading.get_orders, request) if not _is_leg(o)]
+
+    def _order_by_id(self, order_id: str) -> Order:
+        """GET /v2/orders/{id} with the legs rolled up."""
+        return self._call("get_order_by_id", self.trading.get_order_by_id, order_id, GetOrderByIdRequest(nested=True))
+
+    def _with_legs(self, order: Order) -> Order:
+        """A multi-leg parent read without its legs (a read that cannot nest, or a broker that did
+        not): read again by id, nested."""
+        if _value(order.order_class) != "mleg" or order.legs or _is_leg(order):
+            return order
+        again = self._order_by_id(str(order.id))
+        if not again.legs:
+            raise LegsMissingError(f"multi-leg order {order.client_order_id} came without its legs, read nested")
+        return again
 
     def _is_ours_to_trade(self, order: Order) -> bool:
         """An option order on a traded underlying; anything else (stock, crypto) is left alone. A
@@ -267,18 +314,26 @@ class AlpacaBroker:
             time.sleep(0.25)
         return updates + self.sync(now)
 
-    def close_shares(self, underlying: str) -> str:
-        """DELETE /v2/positions/{underlying}: the shares an exercise or assignment left, at market."""
-        held = [
-            p for p in self._call("get_all_positions", self.trading.get_all_positions)
+    def shares_held(self, underlying: str) -> int:
+        """The account's shares of `underlying` now, signed (a short below zero); 0 when none."""
+        return sum(
+            _shares(p) for p in self._call("get_all_positions", self.trading.get_all_positions)
             if p.symbol == underlying and _value(p.asset_class) == AssetClass.US_EQUITY.value
-        ]  # fmt: skip
-        if not held:
-            return f"no {underlying} shares in the account"
-        order = self._call("close_position", self.trading.close_position, underlying)
+        )  # fmt: skip
+
+    def shares_before(self, contract: OptionContract) -> int | None:
+        """The underlying's shares at the last read of positions that still held `contract`;
+        None when this process never saw it held."""
+        return self.shares_when_held.get(contract.symbol)
+
+    def close_shares(self, underlying: str, qty: int) -> str:
+        """DELETE /v2/positions/{underlying}?qty=|qty|: only the shares an exercise or assignment
+        brought (`qty`, signed as they came), at market; the account's other shares stay."""
+        close = ClosePositionRequest(qty=str(abs(qty)))
+        order = self._call("close_position", self.trading.close_position, underlying, close)
         self.ignored.pop(underlying, None)
         status = _value(order.status)
-        return f"{held[0].qty} {underlying} shares closed at market (order {order.client_order_id}, {status})"
+        return f"{abs(qty)} {underlying} shares closed at market (order {order.client_order_id}, {status})"
 
     def option_events(self, since: date) -> list[OptionEvent]:
         """GET /v2/account/activities for OPEXC, OPASN and OPEXP since `since` (alpaca-py has no
@@ -306,26 +361,43 @@ class AlpacaBroker:
         """Changes since the last read: fills (as increments), cancels, expiries, and sells the
         broker sent on its own (expiry liquidation), reported as liquidation fills."""
         request = GetOrdersRequest(
-            status=QueryOrderStatus.ALL, after=now - timedelta(days=1), limit=500, direction="asc"
+            status=QueryOrderStatus.ALL, after=now - timedelta(days=1), limit=500, direction="asc", nested=True
         )
-        orders = self._call("get_orders", self.trading.get_orders, request)
-        updates = []
+        updates, orders = [], self._orders(request)
+        listed = {o.client_order_id for o in orders}
+        self.failing = {cid: why for cid, why in self.failing.items() if cid in listed}  # out of the window: gone
         for order in orders:
             if not self._is_ours_to_trade(order) or order.client_order_id in self.successor_of:
                 continue  # a replacement is read through the order it replaced
             cid = order.client_order_id
-            known = self.known.get(cid)
-            if known is None:
-                if _value(order.side) != "sell" or not float(order.filled_qty or 0):
-                    continue  # not ours and not a fill on a position: reconciliation judges it
-                self.remember(cid, OptionContract.from_symbol(order.symbol or ""), Side.SELL)
-                self.known[cid].ours = False
-                known = self.known[cid]
-            before = (known.status, known.filled_qty)
-            upd = self._update(order)
-            if (upd.status, upd.filled_qty) != before:
+            try:
+                upd = self._sync_one(order)
+            except Exception as exc:  # this order waits for the next sync; the others go on
+                self.failing[cid] = _short(exc)
+                log.warning("order %s not synced: %s", cid, self.failing[cid])
+                continue
+            self.failing.pop(cid, None)
+            if upd is not None:
                 updates.append(upd)
         return updates
+
+    def sync_failures(self) -> list[SyncFailure]:
+        """The orders the last syncs could not read, with why; each is read again at the next sync."""
+        return [SyncFailure(cid, reason) for cid, reason in self.failing.items()]
+
+    def _sync_one(self, order: Order) -> OrderUpdate | None:
+        """One listed order's news since the last read; None when nothing changed or not ours."""
+        cid = order.client_order_id
+        known = self.known.get(cid)
+        if known is None:
+            if _value(order.side) != "sell" or not float(order.filled_qty or 0):
+                return None  # not ours and not a fill on a position: reconciliation judges it
+            self.remember(cid, OptionContract.from_symbol(order.symbol or ""), Side.SELL)
+            self.known[cid].ours = False
+            known = self.known[cid]
+        before = (known.status, known.filled_qty)
+        upd = self._update(order)
+        return upd if (upd.status, upd.filled_qty) != before else None
 
     def _leg_fills(self, cid: str, order: Order, known: _Known) -> list[FillEvent]:
         """A multi-leg order's fills since the last read, one per leg that filled more."""
@@ -355,7 +427,7 @@ class AlpacaBroker:
             if _value(order.status) != "replaced" or not order.replaced_by:
                 break
             original = self.successor_of.get(order.client_order_id, order.client_order_id)
-            order = self._call("get_order_by_id", self.trading.get_order_by_id, str(order.replaced_by))
+            order = self._with_legs(self._order_by_id(str(order.replaced_by)))
             self.successor_of[order.client_order_id] = original
             qty = int(float(order.filled_qty or 0))
             filled, value = filled + qty, value + qty * float(order.filled_avg_price or 0.0)
@@ -363,6 +435,7 @@ class AlpacaBroker:
 
     def _update(self, order: Order, report_fills: bool = True) -> OrderUpdate:
         cid = order.client_order_id
+        order = self._with_legs(order)
         original_qty = int(float(order.qty or 0))
         order, filled, avg = self._follow(order)
         status = _status_of(order)
