@@ -5,12 +5,16 @@ STAMP   := .venv/.installed
 SPEED   ?= 60
 DB      ?=
 PORT    ?= 8501
+# PyTorch's CPU wheels: PyPI's torch for Linux is the CUDA build (gigabytes of CUDA packages)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install browser migrate run worker console test lint bench calibrate model evaluate clean
 
 $(STAMP): requirements.txt
 	python3 -m venv .venv
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --retries 1 --timeout 20 torch==2.13.0 --index-url $(TORCH_INDEX) || { \
+	  echo "make: PyTorch's CPU index ($(TORCH_INDEX)) cannot be reached: torch==2.13.0 from the default index instead (a CPU build only where that index serves one)"; \
+	  $(PY) -m pip install -q torch==2.13.0; }
 	$(PY) -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
