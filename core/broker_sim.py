@@ -177,17 +177,21 @@ class SimBroker:
     def cancel_all(self, now: datetime) -> list[OrderUpdate]:
         return [u for cid in list(self._open_ids) if (u := self.cancel(cid, now)) is not None]
 
-    def close_all(self, now: datetime) -> list[OrderUpdate]:
+    def close_all(self, now: datetime, keep: frozenset[str] = frozenset()) -> list[OrderUpdate]:
         """As Alpaca's close-all with cancel_orders: every open order is cancelled (taking effect
-        at the next update, so fills can still land) and every position is sold at market, as
-        far as it is not held for a working sell; the held part fails, as at Alpaca (207 with
-        "insufficient qty available"), reported as a REJECTED `close-failed:SYMBOL` update."""
+        at the next update, so fills can still land) and every position but those in `keep`
+        (contracts the caller closes itself) is closed at market, shorts bought back first, as
+        far as it is not held for a working order; the held part fails, as at Alpaca (207 with
+        "insufficient qty available"), reported as a REJECTED `close-failed:SYMBOL` update. A
+        long nobody bids for stays working unfilled (`walk_the_book`), as at Alpaca."""
         arrival = self._after_latency(now)
         self._advance(arrival)
         for cid in list(self._open_ids):
             self.cancel(cid, arrival)
         failures: list[OrderUpdate] = []
-        for held in list(self._held.values()):
+        for held in sorted(self._held.values(), key=lambda h: h.qty > 0):  # shorts first
+            if held.contract.symbol in keep:
+                continue
             held_for_orders = self._working_close(held.contract, _closing_side(held))
             available = abs(held.qty) - held_for_orders
             if available > 0:

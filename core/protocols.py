@@ -95,8 +95,9 @@ class Broker(Protocol):
 
     def cancel_all(self, now: datetime) -> list[OrderUpdate]: ...
 
-    def close_all(self, now: datetime) -> list[OrderUpdate]:
-        """Cancel open orders and close every position at market."""
+    def close_all(self, now: datetime, keep: frozenset[str] = frozenset()) -> list[OrderUpdate]:
+        """Cancel open orders and close every position at market, shorts first, except the
+        contracts in `keep` (the caller closes those itself, or leaves them)."""
 
     def sync(self, now: datetime) -> list[OrderUpdate]:
         """Advance to `now`: fills of resting orders, expiries, liquidations since the last call."""

@@ -283,15 +283,18 @@ class AlpacaBroker:
                     updates.append(upd)
         return updates + self.sync(now)
 
-    def close_all(self, now: datetime) -> list[OrderUpdate]:
+    def close_all(self, now: datetime, keep: frozenset[str] = frozenset()) -> list[OrderUpdate]:
         """Cancel the traded underlyings' orders and close their option positions one by one
-        (DELETE /v2/positions would sell the account's other holdings too). A position Alpaca
+        (DELETE /v2/positions would sell the account's other holdings too), shorts first (a long
+        sold before its short would leave the short uncovered), except the contracts in `keep`
+        (the caller closes a structure's legs itself, as one multi-leg order). A position Alpaca
         refuses to close (403 "insufficient qty available" while a cancel is pending, say) comes
         back as a REJECTED update named `close-failed:SYMBOL` with the broker's message."""
         updates = self.cancel_all(now)
-        for p in self.positions():
-            if p.contract.underlying not in self.underlyings:
-                continue
+        closing_now = [
+            p for p in self.positions() if p.contract.underlying in self.underlyings and p.contract.symbol not in keep
+        ]
+        for p in sorted(closing_now, key=lambda p: p.qty > 0):  # shorts first
             closing = Side.SELL if p.qty > 0 else Side.BUY  # a short is closed by a buy
             try:
                 order = self._call("close_position", self.trading.close_position, p.contract.symbol)
@@ -310,7 +313,9 @@ class AlpacaBroker:
             self.remember(order.client_order_id, p.contract, closing)  # ours: booked as the stop's exit
             updates.append(self._update(order))
         deadline = time.monotonic() + self.flat_wait_s
-        while any(q.contract.underlying in self.underlyings for q in self.positions()) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and any(
+            q.contract.underlying in self.underlyings and q.contract.symbol not in keep for q in self.positions()
+        ):
             time.sleep(0.25)
         return updates + self.sync(now)
 
