@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from core.params import TradingParams, params_to_json, validate_params
 from core.types import TradingState
 from db.engine import session_scope
-from db.models import ControlEvent, ControlState, Event, ParamVersion
+from db.models import ControlEvent, ControlState, Event, ParamVersion, Trade
 
 
 def utcnow() -> datetime:
@@ -171,6 +171,33 @@ def mark_halt_incomplete(
         s.add(row)
         if note is not None:
             s.add(note.row(at or utcnow()))
+
+
+@dataclass(frozen=True)
+class TradeResult:
+    """A trade as a stop's confirmation names it: what it is, whether it closed, its P&L."""
+
+    trade_id: int
+    label: str
+    status: str
+    realized_pnl: float
+
+
+def trade_results(engine: Engine, trade_ids: set[int]) -> list[TradeResult]:
+    """The trades `trade_ids` as stored now (a closed trade's realized P&L is its whole P&L)."""
+    if not trade_ids:
+        return []
+    with session_scope(engine) as s:
+        found = s.exec(select(Trade).where(Trade.id.in_(sorted(trade_ids)))).all()  # type: ignore[union-attr]
+        return [
+            TradeResult(
+                int(t.id or 0),
+                f"{t.underlying} {t.structure.replace('_', ' ')}" if t.legs and t.structure else t.contract,
+                t.status,
+                float(t.realized_pnl or 0.0),
+            )
+            for t in sorted(found, key=lambda t: t.id or 0)
+        ]
 
 
 def save_param_version(

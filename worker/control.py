@@ -1,12 +1,17 @@
 """The 1-second control tick: carries out the trading state the console (or a safeguard) set.
 
 HALTED cancels every open order and, with flatten, closes every option position on the traded
-underlyings through the order desk. The halt is confirmed (the console shows it) only when the
-broker's positions read back flat; until then each tick tries again, every failure is an event
-with the broker's message, and after `MAX_STOP_ATTEMPTS` the state stays "stop incomplete"
-(with what is still open) for the operator. Other holdings in the account are left alone and
-listed in the confirmation. The tick also carries out the operator's per-position requests
-(close one position, cancel one order: worker/requests.py).
+underlyings through the order desk: a structure as one multi-leg order of the legs still held
+(its shorts bought back first where it goes leg by leg), everything else by the broker's
+close-all (worker/stop_plan.py). A long leg nobody bids for is left, recorded as at no risk: it
+is worth 0 and a long option cannot lose more. The halt is confirmed (the console shows it)
+only when the broker's positions read back flat but for those legs; the confirmation names the
+trades the stop closed with their realized P&L, and the legs it left and why. Until then each
+tick tries again, every failure is an event with the broker's message, and after
+`MAX_STOP_ATTEMPTS` the state stays "stop incomplete" (with what is still open) for the
+operator. Other holdings in the account are left alone and listed in the confirmation. The tick
+also carries out the operator's per-position requests (close one position, cancel one order:
+worker/requests.py).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from datetime import datetime
 
 from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
 from core.types import TradingState
-from db.control import EventNote, mark_halt_applied, mark_halt_incomplete
+from db.control import EventNote, mark_halt_applied, mark_halt_incomplete, trade_results
 from worker.cycle import TradingCycle
 from worker.requests import carry_out as carry_out_requests
+from worker.stop_plan import LeftLeg, StopPlan, plan_stop
 
 log = logging.getLogger("worker.control")
 MAX_STOP_ATTEMPTS = 10
@@ -63,13 +69,19 @@ class ControlLoop:
 
     def _carry_out(self, reason_code: str, flatten: bool, now: datetime) -> str | None:
         cycle, p = self.cycle, self.progress
+        desk = cycle.desk
         if p.reason_code != reason_code:
             p = self.progress = _StopProgress(reason_code)
+            desk.stop_trades.clear()
+            desk.stop_leg_by_leg.clear()
         if p.given_up:
             return None
         p.attempts += 1
         reason = MAX_DRAWDOWN_HALT if reason_code == "max_drawdown" else EMERGENCY_STOP
-        result = cycle.desk.stop(now, reason, flatten)
+        plan, planning_error = self._plan(now, p.attempts) if flatten else (None, None)
+        result = desk.stop(now, reason, flatten, plan)
+        if planning_error:
+            result.errors.append(planning_error)
         p.cancelled += result.cancelled
         p.closed += result.closed
         journal = cycle.journal
@@ -83,7 +95,8 @@ class ControlLoop:
         ours = [q for q in positions if q.contract.underlying in traded]
         others = [f"{q.contract.symbol} x{q.qty}" for q in positions if q.contract.underlying not in traded]
         others += cycle.broker.other_holdings()
-        left = ours if flatten else []
+        no_risk = [q for q in ours if plan is not None and plan.left_at_no_risk(q.contract.symbol, q.qty)]
+        left = [q for q in ours if q not in no_risk] if flatten else []
         for error in result.errors:
             journal.event("error", "stop_failed", f"Stop attempt {p.attempts}: {error}", time=now)
         journal.flush()
@@ -101,14 +114,53 @@ class ControlLoop:
             mark_halt_incomplete(journal.engine, text, at=now, note=note)
             log.error("%s", text)
             return None
-        summary = (
-            f"{p.cancelled} open orders cancelled, {p.closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
-            f"0 positions left at the broker on {', '.join(sorted(traded))}"
-        )
-        if others:
-            summary += "; left alone (not traded by this worker): " + ", ".join(others)
-        summary += "."
+        left_legs = [leg for leg in (plan.left if plan else []) if any(q.contract.symbol == leg.contract.symbol
+                                                                       for q in no_risk)]  # fmt: skip
+        for leg in left_legs:  # the cycle's close of legs left alone does not tell them again
+            cycle.structures.told_left(leg.trade_id, leg.contract.symbol, leg.qty)
+        summary = self._summary(p, now, traded, left_legs, others)
         mark_halt_applied(
             journal.engine, summary, at=now, note=EventNote("warning", "halt_applied", summary, journal.run_id)
         )
         return summary
+
+    def _plan(self, now: datetime, attempt: int) -> tuple[StopPlan, str | None]:
+        """The stop's plan; without quotes the structures wait for the next attempt (their legs
+        are kept from the broker's close-all, which would sell a wing nobody bids for)."""
+        cycle = self.cycle
+        try:
+            plan = plan_stop(cycle.book, cycle.market, cycle.journal.identity, now, attempt, cycle.desk.stop_leg_by_leg)
+        except Exception as exc:
+            return StopPlan(keep=frozenset(cycle.book.multi.held_contracts())), f"quotes for the stop: {exc}"
+        return plan, None
+
+    def _summary(
+        self, p: _StopProgress, now: datetime, traded: set[str], left: list[LeftLeg], others: list[str]
+    ) -> str:
+        """The confirmation: what was cancelled and closed, each trade the stop closed with its
+        P&L, the legs it left and why, and the realized P&L of the trades it closed."""
+        cycle = self.cycle
+        results = trade_results(cycle.journal.engine, cycle.desk.stop_trades)
+        closed = len(results) or p.closed
+        where = ", ".join(sorted(traded))
+        summary = f"{p.cancelled} open orders cancelled, {closed} positions closed at {now:%Y-%m-%d %H:%M:%S %Z}; "
+        if left:
+            summary += f"{len(left)} positions left at the broker on {where}, all at no risk"
+        else:
+            summary += f"0 positions left at the broker on {where}"
+        total = 0.0
+        named = []
+        for r in results:
+            pos = cycle.book.multi.open.get(r.trade_id)
+            pnl = pos.realized() if pos is not None else r.realized_pnl  # open: its wings left, counted at 0
+            total += pnl
+            with_left = " (its long legs left at no risk, counted at 0)" if pos is not None else ""
+            named.append(f"trade {r.trade_id} {r.label}{with_left}, P&L {pnl:+,.2f} USD")
+        if named:
+            summary += ". Closed by the stop: " + "; ".join(named)
+        if left:
+            summary += ". Left at no risk: " + "; ".join(f"{leg.describe()} of trade {leg.trade_id}" for leg in left)
+        summary += f". Realized P&L of the {len(results)} trades the stop closed: {total:+,.2f} USD"
+        if others:
+            summary += ". Left alone (not traded by this worker): " + ", ".join(others)
+        return summary + "."

@@ -46,6 +46,7 @@ from db.failures import DatabaseFailure, database_failure
 from db.journal import Journal
 from db.lease import LeaseLostError
 from worker.health import RefusalWatch
+from worker.stop_plan import StopClose, StopPlan
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.desk")
@@ -76,6 +77,8 @@ class Placement:
 
 @dataclass
 class StopResult:
+    """One attempt of the stop: orders cancelled, trades closed, and failures."""
+
     cancelled: int = 0
     closed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -112,7 +115,9 @@ class OrderDesk:
         self.stop_reason: Reason | None = None  # set while a stop is being carried out
         self.cycle_no = 0
         self.fills_booked = 0
-        self.stop_orders: set[str] = set()  # the broker's close-all orders of the running stop
+        self.stop_orders: set[str] = set()  # the running stop's orders (the broker's close-all, the desk's own)
+        self.stop_trades: set[int] = set()  # trades the running stop booked fills to (its summary's P&L)
+        self.stop_leg_by_leg: set[int] = set()  # structures whose multi-leg close the broker refused
         self.frozen: Reason | None = None  # set when the worker stops on a database failure: nothing is sent
         # the worker's check that its rows still reach the database file (db/file_watch.py), read
         # before each order: an order is never persisted into a file deleted or moved away
@@ -266,9 +271,12 @@ class OrderDesk:
                 self.cancel(cid, now)
 
     # ---- the stop -----------------------------------------------------------------------
-    def stop(self, now: datetime, reason: Reason, flatten: bool) -> StopResult:
+    def stop(self, now: datetime, reason: Reason, flatten: bool, plan: StopPlan | None = None) -> StopResult:
         """Cancel every order and, with flatten, close every position; everything that fills
-        from now on books with the stop's reason (exits), or opens a trade the stop then closes."""
+        from now on books with the stop's reason (exits), or opens a trade the stop then closes.
+
+        With a `plan` (worker/stop_plan.py) the broker's close-all leaves the plan's contracts
+        alone and the desk closes the structures itself, once no order of theirs still works."""
         result = StopResult()
         if self.frozen is not None:
             result.errors.append(self.frozen.text)
@@ -279,11 +287,12 @@ class OrderDesk:
             if not w.request.opening:
                 w.exit_reason = reason
         stop_working = any(cid in self.stop_orders for cid in self.working)
+        keep = plan.keep if plan is not None else frozenset()
         try:
             if stop_working:  # the stop's own orders are still working: wait for them, send nothing new
                 updates = self.broker.sync(now)
             else:
-                updates = self.broker.close_all(now) if flatten else self.broker.cancel_all(now)
+                updates = self.broker.close_all(now, keep) if flatten else self.broker.cancel_all(now)
         except Exception as exc:
             result.errors.append(f"{'close_all' if flatten else 'cancel_all'}: {exc}")
             return result
@@ -297,8 +306,26 @@ class OrderDesk:
             self.book(upd, now)
             if upd.client_order_id not in self.working and upd.status.is_open and upd.contract is not None:
                 self._adopt_broker_order(upd, now, reason)
+        if flatten and plan is not None and not stop_working:
+            held = {leg.contract.symbol for w in self.working.values() for leg in w.request.leg_orders()}
+            for close in plan.closes:  # a structure's close, once no order (a cancel pending) holds its legs
+                if not held & {leg.contract.symbol for leg in close.request.leg_orders()}:
+                    self._send_stop_close(close, reason, now, result)
         result.closed = max(before - self.trades.open_count(), 0)
         return result
+
+    def _send_stop_close(self, close: StopClose, reason: Reason, now: datetime, result: StopResult) -> None:
+        """One of the stop's own orders: persisted and sent once like any other (the trading
+        state's gate is the stop's to pass), booked to its trade with the stop's reason."""
+        order = WorkingOrder(close.request, reason.code, None, reason, close.trade_id, now, 0, True)
+        cid = close.request.client_order_id
+        self.stop_orders.add(cid)
+        stored = self.journal.order_status(cid) if self.journal.history_of_all_runs else None
+        upd = self._send(order, now) if stored is None else self._already_sent(order, OrderStatus(stored), now)
+        if upd.status is OrderStatus.REJECTED:
+            if close.request.is_multi_leg:
+                self.stop_leg_by_leg.add(close.trade_id)  # the next attempt closes it leg by leg
+            result.errors.append(f"{close.label}: {upd.reject_reason or 'rejected by the broker'}")
 
     def _adopt_broker_order(self, upd: OrderUpdate, now: datetime, reason: Reason) -> None:
         assert upd.contract is not None
@@ -385,6 +412,8 @@ class OrderDesk:
             if fill.side is Side.SELL and self.trades.holding(fill.contract) is None:
                 self.first_exit_cycle.pop(trade_id, None)
             log.info("fill %s %s %d %s @ %.2f", cid[:8], fill.side.value, fill.qty, fill.contract.symbol, fill.price)
+        if trade_id is not None and upd.fills and self.stop_reason is not None and exit_reason == self.stop_reason:
+            self.stop_trades.add(trade_id)
         self.journal.record_update(upd, now, trade_id, broker_request, exit_reason.code if broker_request else "")
         if not upd.status.is_open:
             self.working.pop(cid, None)

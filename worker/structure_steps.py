@@ -20,7 +20,8 @@ from core.structures.orders import closing_limit, held_legs, leg_quotes, opening
 from core.structures.payoff import payoff
 from core.structures.position import StructurePosition
 from core.structures.types import Structure
-from core.types import OrderLeg, OrderRequest, OrderStatus, Quote, Reason, Regime
+from core.types import OrderRequest, OrderStatus, Quote, Reason, Regime, TradingState
+from worker.stop_plan import NO_BID
 from worker.tradebook import EntryIntent
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ ORPHAN_LEG = Reason("orphan_leg", "A leg left alone after the structure's other 
 class StructureSteps:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
+        self.told: set[tuple[int, str, int, str]] = set()  # (trade, leg, qty, outcome) of legs left alone
 
     def quotes(self, structure: Structure, now: datetime) -> dict[str, Quote] | None:
         return leg_quotes(self.cycle.market, structure, now)
@@ -151,22 +153,48 @@ class StructureSteps:
 
     def close_orphans(self, pos: StructurePosition, now: datetime) -> str | None:
         """Legs held beyond the whole structures (the broker closed one leg alone): each closed at
-        market on its own, with an event the alert relay sends."""
+        market on its own, but a long nobody bids for, which is left (worth 0, it cannot lose
+        more: a market sell of it would never fill). Each leg is told once, by an event the alert
+        relay sends: the order sent, or why none was. While a stop flattens (HALTED with flatten)
+        the stop closes them and its confirmation names what it leaves: nothing is told here."""
+        control = self.cycle.last_control
+        if control is not None and control.state is TradingState.HALTED and control.flatten:
+            return None
         sent = False
         whole = pos.qty_open
         for leg in pos.structure.legs:
-            extra = pos.held.get(leg.contract.symbol, 0) - leg.ratio * whole
+            symbol = leg.contract.symbol
+            extra = pos.held.get(symbol, 0) - leg.ratio * whole
             if extra == 0:
                 continue
-            side_leg = OrderLeg(leg.contract, leg.closing_side if extra * leg.ratio > 0 else leg.opening_side, 1, False)
-            cid = client_order_id(self.cycle.journal.identity, leg.contract.symbol, now, "orphan")
-            request = OrderRequest(cid, leg.contract, side_leg.side, abs(extra), False, "market")
+            alone = f"{pos.structure.label}: {abs(extra)} {symbol} left alone"
+            quote = self.cycle.market.quote(leg.contract, now) if extra > 0 else None
+            if quote is not None and quote.bid <= 0:
+                self._tell(pos.trade_id, symbol, extra, "no_bid", f"{alone}; not sold: {NO_BID}.", now)
+                continue
+            side = leg.closing_side if extra * leg.ratio > 0 else leg.opening_side
+            cid = client_order_id(self.cycle.journal.identity, symbol, now, "orphan")
+            request = OrderRequest(cid, leg.contract, side, abs(extra), False, "market")
             placed = self.cycle.desk.place(request, ORPHAN_LEG.code, now, None, ORPHAN_LEG, pos.trade_id)
-            sent = sent or placed.denied is None
-            text = f"{pos.structure.label}: {abs(extra)} {leg.contract.symbol} left alone; closing it at market."
-            self.cycle.journal.event("warning", "orphan_leg", text, time=now)
-            log.warning("%s", text)
+            if placed.denied is not None:
+                self._tell(pos.trade_id, symbol, extra, placed.denied.code, f"{alone}; {placed.denied.text}", now)
+                continue
+            sent = True
+            self._tell(pos.trade_id, symbol, extra, "sent", f"{alone}; closing it at market.", now)
         return ORPHAN_LEG.code if sent else None
+
+    def _tell(self, trade_id: int, symbol: str, qty: int, outcome: str, text: str, now: datetime) -> None:
+        """One `orphan_leg` event per leg, quantity and outcome: never the same one every cycle."""
+        key = (trade_id, symbol, qty, outcome)
+        if key in self.told:
+            return
+        self.told.add(key)
+        self.cycle.journal.event("warning", "orphan_leg", text, time=now)
+        log.warning("%s", text)
+
+    def told_left(self, trade_id: int, symbol: str, qty: int) -> None:
+        """A long the stop left with no bid: its confirmation named it, so it is not told again."""
+        self.told.add((trade_id, symbol, qty, "no_bid"))
 
     def write_mark(self, pos: StructurePosition, quotes: dict[str, Quote], now: datetime) -> None:
         """The trade row's mark: what the structure would sell for now per share (minus the natural
