@@ -38,6 +38,7 @@ class StructureSteps:
     def __init__(self, cycle: TradingCycle) -> None:
         self.cycle = cycle
         self.told: set[tuple[int, str, int, str]] = set()  # (trade, leg, qty, outcome) of legs left alone
+        self.refused_closes: set[tuple[int, str]] = set()  # (trade, reason code) of closing limits not sent
 
     def quotes(self, structure: Structure, now: datetime) -> dict[str, Quote] | None:
         return leg_quotes(self.cycle.market, structure, now)
@@ -140,8 +141,11 @@ class StructureSteps:
         order_type = desk.exit_order_type(pos.trade_id, reason.code, params)
         limit = closing_limit(pos.structure, quotes, params)
         if order_type == "limit" and limit.refused is not None:
-            self.cycle.journal.event("warning", limit.refused.code, f"{reason.code}: {limit.refused.text}", time=now)
-            log.warning("%s: %s", reason.code, limit.refused.text)
+            if (pos.trade_id, limit.refused.code) not in self.refused_closes:  # said once a trade, not a cycle
+                self.refused_closes.add((pos.trade_id, limit.refused.code))
+                text = f"{reason.code}: {limit.refused.text}"
+                self.cycle.journal.event("warning", limit.refused.code, text, time=now)
+                log.warning("%s", text)
             return False
         cid = client_order_id(self.cycle.journal.identity, pos.structure.underlying, now,
                               f"exit:{reason.code}")  # fmt: skip

@@ -115,6 +115,7 @@ def test_a_close_whose_limit_would_take_a_credit_is_not_sent_until_it_may_go_at_
     rt.journal.flush()
     assert rows(url, "SELECT DISTINCT order_type FROM orders WHERE opening = 0") == [("market",)], "urgent: at market"
     assert rt.cycle.book.open_count() == 0
+    assert rows(url, "SELECT count(*) FROM event WHERE code = 'limit_sign'") == [(1,)], "said once, not every cycle"
     rt.engine.dispose()
 
 
