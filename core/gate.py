@@ -1,7 +1,8 @@
 """The go-live gate: what the paper record must show before real money, criterion by criterion.
 
-The record is the paper trading done in this database with the strategy, parameter version and
-model that would trade live (a change of any of them starts a new record). Each criterion has a
+The record is the paper trading done in this database, on Alpaca's paper endpoint, with the
+strategy, parameter version and model that would trade live (a change of any of them starts a new
+record; a paper run against a fake or a proxy earns nothing). Each criterion has a
 threshold (a parameter), a value with its sample size (and an interval where one applies), pass or
 fail, and what is missing in words. `--mode live` starts only when every criterion passes, or on
 an operator's override (db/go_live.py) with a reason, a size cap and an expiry.
@@ -17,6 +18,7 @@ import numpy as np
 from core.metrics import max_drawdown_pct, profit_factor
 from core.params import TradingParams
 
+PAPER_TRADING_HOST = "paper-api.alpaca.markets"  # the only host whose paper runs earn the record
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0  # the same record always gives the same interval
 

@@ -2,9 +2,11 @@
 the override's rows (who, why, size cap, expiry, how it ended), each with an event the alert relay
 sends.
 
-The record is the paper trading of the worker (runs of kind `worker` in mode `paper`) under the
-active parameter version and the model that would trade live: a change of either starts a new
-record. Sessions are the days the paper worker decided on with those versions.
+The record is the paper trading of the worker (runs of kind `worker` in mode `paper` whose
+recorded trading host is Alpaca's paper endpoint: a paper run against a fake, a proxy or any other
+host earns nothing) under the active parameter version and the model that would trade live: a
+change of either starts a new record. Sessions are the days the paper worker decided on with those
+versions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from core.gate import GateReport, PaperRecord, ParityDayFigure, evaluate_gate
+from core.gate import PAPER_TRADING_HOST, GateReport, PaperRecord, ParityDayFigure, evaluate_gate
 from core.params import TradingParams
 from db.control import read_control, utcnow
 from db.models import Decision, Equity, Event, LiveOverride, ParamVersion, ParityDay, Run, Trade
@@ -29,7 +31,7 @@ class OverrideError(ValueError):
 
 
 def _paper_runs() -> object:
-    return select(Run.id).where(Run.kind == "worker", Run.mode == "paper")
+    return select(Run.id).where(Run.kind == "worker", Run.mode == "paper", Run.trading_host == PAPER_TRADING_HOST)
 
 
 def active_params(engine: Engine) -> tuple[int, TradingParams]:

@@ -124,13 +124,19 @@ class Journal(OrderStorage, AccountHistory):
                 self._local.tx = None
 
     # ---- runs and control ---------------------------------------------------------------
-    def start_run(self, kind: str, mode: str, source: str, seed: int | None, args: dict[str, Any]) -> None:
+    def start_run(
+        self,
+        kind: str,
+        mode: str,
+        source: str,
+        seed: int | None,
+        args: dict[str, Any],
+        trading_host: str | None = None,
+    ) -> None:
+        """The run's row; `trading_host` is the broker's host in paper and live (None: the simulator)."""
+        row = {"kind": kind, "mode": mode, "source": source, "seed": seed, "args": args, "trading_host": trading_host}
         with self.transaction() as conn:
-            conn.execute(
-                insert(Run).values(
-                    id=self.run_id, kind=kind, mode=mode, source=source, seed=seed, started_at=utcnow(), args=args
-                )
-            )
+            conn.execute(insert(Run).values(id=self.run_id, started_at=utcnow(), **row))
 
     def read_control(self) -> tuple[ControlSnapshot, TradingParams]:
         """The trading state and the active parameters (re-read every cycle, parsed once per version)."""

@@ -25,6 +25,9 @@ class Run(SQLModel, table=True):
     seed: int | None = None
     started_at: datetime = _time()
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # paper and live: the broker's trading host (only paper-api.alpaca.markets earns the go-live
+    # record); None: the simulator, or a run from before migration 0018
+    trading_host: str | None = None
 
 
 class Decision(SQLModel, table=True):

@@ -16,13 +16,16 @@ SMALL_GATE = {
     "gate_min_parity_days": 2,
 }
 PAPER_DAYS = ("2025-11-17", "2025-11-18", "2025-11-19")
+PAPER_HOST = "paper-api.alpaca.markets"  # Alpaca's paper endpoint: the only host whose paper runs earn the record
 
 
 def seed_paper_record(engine: Engine, param_version: int, win: float = 120.0) -> None:
-    """Three paper sessions of the rules at `param_version`: decisions, 15 closed trades, equity,
-    and two parity days that reproduce nearly every decision."""
+    """Three paper sessions of the rules at `param_version` on Alpaca's paper endpoint (the only
+    host whose runs earn the record): decisions, 15 closed trades, equity, and two parity days that
+    reproduce nearly every decision."""
     with Session(engine) as s:
-        s.add(Run(id="worker-paper", kind="worker", mode="paper", source="alpaca", started_at=datetime.now(UTC)))
+        s.add(Run(id="worker-paper", kind="worker", mode="paper", source="alpaca", started_at=datetime.now(UTC),
+                  trading_host=PAPER_HOST))  # fmt: skip
         equity = 100_000.0
         n = 0
         for day in PAPER_DAYS:

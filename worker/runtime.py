@@ -144,7 +144,8 @@ def build_runtime(
         journal.history_of_all_runs = True  # a restart continues the same account
     policy = policy or load_policies(options, kind, engine, journal)
     loaded = {"model_version": policy.rl.version if policy.rl else None}
-    journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}))
+    host = None if clients is None else clients.settings.trading_host
+    journal.start_run(kind, options.mode, options.source, options.seed, _jsonable({**asdict(options), **loaded}), host)
     cycle = TradingCycle(market, broker, policy, journal, threading.Lock())
     record = options.record if options.record is not None else options.mode != "sim"
     if record and (kind == "worker" or options.record):  # a backtest records only when asked (benches)

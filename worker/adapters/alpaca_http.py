@@ -9,6 +9,7 @@ a failure means (a submit looks its order up by client order id before anything 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import threading
@@ -17,12 +18,15 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
+
+from core.gate import PAPER_TRADING_HOST
 
 log = logging.getLogger("worker.alpaca")
 
@@ -31,6 +35,9 @@ LIVE_TRADING_URL = "https://api.alpaca.markets"
 DATA_URL = "https://data.alpaca.markets"
 ALPACA_REQUESTS_PER_MINUTE = 200  # Alpaca's limit; only a non-Alpaca endpoint (a test, a proxy) may go higher
 LIVE_CONFIRMATION = "I_UNDERSTAND_THIS_IS_REAL_MONEY"
+PAPER_HOST = PAPER_TRADING_HOST  # the only host whose paper runs earn the go-live record
+LIVE_HOST = "api.alpaca.markets"
+MODE_HOSTS = {"paper": PAPER_HOST, "live": LIVE_HOST}  # the Alpaca endpoint each mode may trade on
 
 
 class BrokerUnavailableError(RuntimeError):
@@ -76,9 +83,10 @@ class AlpacaSettings:
         except ValueError as exc:
             raise SettingsError(f"ALPACA_TIMEOUT_S / ALPACA_MAX_REQUESTS_PER_MINUTE: {exc}") from None
         trading_url = env.get("ALPACA_TRADING_URL", default_trading).rstrip("/")
+        host = check_trading_url(mode, trading_url)
         if not 0 < timeout_s <= 60:
             raise SettingsError(f"ALPACA_TIMEOUT_S must be in (0, 60], got {timeout_s}")
-        ceiling = ALPACA_REQUESTS_PER_MINUTE if "alpaca.markets" in trading_url else 100_000
+        ceiling = ALPACA_REQUESTS_PER_MINUTE if host in (PAPER_HOST, LIVE_HOST) else 100_000
         if not 1 <= budget <= ceiling:
             raise SettingsError(f"ALPACA_MAX_REQUESTS_PER_MINUTE must be in [1, {ceiling}] for {trading_url}")
         return AlpacaSettings(
@@ -93,6 +101,55 @@ class AlpacaSettings:
             max_requests_per_minute=budget,
             vix_symbol=env.get("ALPACA_VIX_SYMBOL", ""),
         )
+
+    @property
+    def trading_host(self) -> str:
+        """The trading endpoint's host name (each run records it: only paper-api runs earn the gate's record)."""
+        return url_host(self.trading_url)
+
+
+def url_host(url: str) -> str:
+    """The host of `url`, lower case, without port or brackets ('' when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: a fake or a test on this machine, never a broker."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_trading_url(mode: str, url: str) -> str:
+    """The trading host of `url` when `mode` may trade on it, else a SettingsError naming it.
+
+    Paper trades only on Alpaca's paper endpoint and live only on Alpaca's live endpoint (https
+    both); a loopback address (a fake, a test) is allowed to either. Anything else, a live host
+    under --mode paper above all, would trade real money or earn the go-live record where it
+    should not: the worker refuses to start."""
+    host = url_host(url)
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if is_loopback(host) and scheme in ("http", "https"):
+        return host
+    wanted = MODE_HOSTS[mode]
+    if host == wanted and scheme == "https":
+        return host
+    why = {
+        LIVE_HOST: "that is Alpaca's live endpoint: real money, which only --mode live behind the go-live gate trades",
+        PAPER_HOST: "that is Alpaca's paper endpoint: a live worker must trade on the live one",
+    }.get(host, "neither Alpaca's endpoint for this mode nor a loopback address (127.0.0.0/8, ::1, localhost)")
+    if host == wanted:
+        why = f"over {scheme or 'no scheme'}, not https"
+    raise SettingsError(
+        f"--mode {mode} trades only on https://{wanted} or a loopback fake; "
+        f"ALPACA_TRADING_URL points at {host or repr(url)}: {why}"
+    )
 
 
 class RequestBudget:
