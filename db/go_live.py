@@ -6,7 +6,9 @@ The record is the paper trading of the worker (runs of kind `worker` in mode `pa
 recorded trading host is Alpaca's paper endpoint: a paper run against a fake, a proxy or any other
 host earns nothing) under the active parameter version and the model that would trade live: a
 change of either starts a new record. Sessions are the days the paper worker decided on with those
-versions.
+versions. `judge` says what the gate does with versions that would trade live: the worker judges
+every change of version or override while it trades live, and the console's Save judges the version
+it is about to store.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
 from core.gate import PAPER_TRADING_HOST, GateReport, PaperRecord, ParityDayFigure, evaluate_gate
 from core.params import TradingParams
-from db.control import read_control, utcnow
-from db.models import Decision, Equity, Event, LiveOverride, ParamVersion, ParityDay, Run, Trade
+from core.policy.ensemble import policy_version
+from core.policy.rules import RulePolicy
+from core.types import PolicyMode
+from db.control import EventNote, read_control, utcnow
+from db.models import Decision, Equity, Event, LiveOverride, ParamVersion, ParityDay, Run, Trade, WorkerStatus
 
 INCIDENT_CODES = ("stop_incomplete", "stop_failed", "reconcile_mismatch", "broker_refusals")
 OVERRIDE_EVENT = "live_override"
@@ -121,11 +126,20 @@ def paper_record(engine: Engine, param_version: int, model_version: str, params:
     )
 
 
-def gate_report(engine: Engine, model_version: str) -> tuple[GateReport, PaperRecord]:
-    """The gate for the active parameters and `model_version` (the policy live trading would run)."""
-    version, params = active_params(engine)
-    record = paper_record(engine, version, model_version, params)
+def gate_report(
+    engine: Engine, model_version: str, version: tuple[int, TradingParams] | None = None
+) -> tuple[GateReport, PaperRecord]:
+    """The gate for `model_version` (the policy live trading would run) and a parameter version
+    with its values: the active one unless `version` is given."""
+    param_version, params = version or active_params(engine)
+    record = paper_record(engine, param_version, model_version, params)
     return evaluate_gate(record, params), record
+
+
+def next_param_version(engine: Engine) -> int:
+    """The id the next saved parameter version will get (its record is empty: nothing ran on it)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.max(ParamVersion.id))).scalar() or 0) + 1
 
 
 def current_model_version(engine: Engine) -> str | None:
@@ -138,6 +152,18 @@ def current_model_version(engine: Engine) -> str | None:
             .limit(1)
         ).first()
         return None if row is None else str(row)
+
+
+def live_policy_version(engine: Engine, mode: PolicyMode) -> str | None:
+    """The policy version the worker in the status row would decide with under `mode` (the RL
+    model its run loaded, beside the rules); None without a worker."""
+    with Session(engine) as s:
+        status = s.get(WorkerStatus, "worker")
+        run = None if status is None else s.get(Run, status.run_id)
+        if status is None:
+            return None
+        loaded = (run.args or {}).get("model_version") if run is not None else None
+    return policy_version(mode, None if loaded is None else str(loaded), RulePolicy.version)
 
 
 # ---- the override ---------------------------------------------------------------------------
@@ -236,3 +262,66 @@ def use_session(engine: Engine, override_id: int, day: str) -> OverrideView:
             s.add(row)
         s.flush()
         return _view(row)
+
+
+_ACTIVE_OVERRIDE_ID = text(f"SELECT max(id) FROM {LiveOverride.__tablename__} WHERE ended_at IS NULL")
+
+
+def active_override_id(engine: Engine) -> int | None:
+    """The id of the override in force (None: none): one small read, made by every live cycle
+    (plain SQL: a third of the ORM select's cost)."""
+    with engine.connect() as conn:
+        found = conn.execute(_ACTIVE_OVERRIDE_ID).scalar()
+        return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class LiveVerdict:
+    """What the go-live gate does with versions that would trade live: the gate met, an override
+    in force granted for exactly these versions, or neither (the worker may not open positions)."""
+
+    report: GateReport
+    record: PaperRecord
+    override: OverrideView | None  # the override in force, whatever versions it was granted for
+
+    @property
+    def covering(self) -> OverrideView | None:
+        """The override in force when it was granted for these versions."""
+        ov = self.override
+        versions = (self.record.model_version, self.record.param_version)
+        return ov if ov is not None and (ov.model_version, ov.param_version) == versions else None
+
+    @property
+    def allowed(self) -> bool:
+        return self.report.passed or self.covering is not None
+
+    def summary(self) -> str:
+        """The verdict in words: met, covered by override N, or not met and why."""
+        if self.report.passed:
+            return "the go-live gate is met"
+        ov = self.covering
+        if ov is not None:
+            left = f"{ov.sessions_left} of {ov.sessions} sessions left at {ov.size_cap:.0%} of the size"
+            return f"the go-live gate is not met; covered by override {ov.id} by {ov.who} ({left})"
+        record = self.record
+        other = self.override
+        elsewhere = (
+            f"; override {other.id} covers parameter version {other.param_version} with model {other.model_version}"
+            if other is not None
+            else ""
+        )
+        evidence = "has no paper record" if not record.sessions else "has a paper record that fails the gate"
+        return (f"parameter version {record.param_version} with model {record.model_version} {evidence}: "
+                f"{self.report.summary()}; no override covers it{elsewhere}")  # fmt: skip
+
+
+def judge(engine: Engine, model_version: str, param_version: int, params: TradingParams) -> LiveVerdict:
+    """The gate's verdict on `model_version` with `param_version` (values `params`) trading live."""
+    report, record = gate_report(engine, model_version, (param_version, params))
+    return LiveVerdict(report, record, active_override(engine))
+
+
+def record_event(engine: Engine, note: EventNote) -> None:
+    """An event on its own (the gate's refusal while the state already kept entries out)."""
+    with Session(engine) as s, s.begin():
+        s.add(note.row(utcnow()))

@@ -67,7 +67,7 @@ from worker.failures import (  # noqa: E402
     failed_minute_rows,
     say_on_stderr,
 )
-from worker.go_live import LiveGuard, open_live, return_to_paper  # noqa: E402
+from worker.go_live import LiveGuard, open_live, paper_after_gate, return_to_paper  # noqa: E402
 from worker.health import BrokerHealth  # noqa: E402
 from worker.reconcile import Reconciler  # noqa: E402
 from worker.runtime import (  # noqa: E402
@@ -175,7 +175,8 @@ class Worker:
 
     def live_session(self, now: datetime) -> bool:
         """Live: a new session counts against a go-live override; False (and the worker stops, to
-        restart on paper) when the override ran out without the gate being met."""
+        restart on paper) when the override ran out without the gate being met, or when the gate
+        refused a version or override change during the last session (LiveGuard.check)."""
         guard = self.live_guard
         assert guard is not None
         day = now.astimezone(NY).date()
@@ -547,6 +548,8 @@ def start_worker(options: RunOptions, args: argparse.Namespace, stopping: thread
     guard = live_gate(rt) if options.mode == "live" else None  # before the lease: a refusal leaves nothing
     rt.journal.lease = acquire(rt.engine, rt.journal.run_id, options.mode, args.lease_seconds)
     log.info("lease taken (token %d, period %.0f s)", rt.journal.lease.token, args.lease_seconds)
+    if options.mode == "paper" and paper_after_gate(rt.engine, rt.journal.run_id):
+        log.warning("back on paper after the go-live gate's refusal: its REDUCING is lifted")
     if args.demo_preset and (demo := apply_demo_preset(rt.engine)) is not None:
         log.info("fresh database: parameter version %d is the demo preset (policy_mode rules)", demo)
     if rt.clients is None:
@@ -559,10 +562,13 @@ def start_worker(options: RunOptions, args: argparse.Namespace, stopping: thread
 
 
 def live_gate(rt: Runtime) -> LiveGuard:
-    """The go-live gate for the policy and parameters this worker would trade live (worker/go_live.py)."""
+    """The go-live gate for the policy and parameters this worker would trade live (worker/go_live.py);
+    every cycle's control read goes past it too, so a version or override change is judged at once."""
     rt.cycle.policy.set_mode(active_params(rt.engine)[1].policy_mode)
     guard = open_live(rt.engine, rt.cycle.policy.version)
+    guard.run_id = rt.journal.run_id
     rt.cycle.size_cap = guard.size_cap
+    rt.cycle.live_check = guard
     return guard
 
 

@@ -51,6 +51,7 @@ EVENT_KINDS: dict[str, AlertKind | None] = {
     "model_refused": AlertKind.WORKER_ERROR,
     "parity_failed": AlertKind.WORKER_ERROR,
     "live_override": AlertKind.GO_LIVE,
+    "go_live_gate": AlertKind.GO_LIVE,  # live trading on versions the gate refused: no entries, paper next
 }
 _LEVELS = {"error": "failure", "warning": "warning", "info": "info"}
 

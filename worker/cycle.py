@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +50,19 @@ from worker.structure_steps import StructureSteps
 from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.cycle")
+
+
+class LiveCheck(Protocol):
+    """Live only (worker/go_live.LiveGuard): the go-live gate's look at every cycle's control read."""
+
+    @property
+    def size_cap(self) -> float: ...
+
+    def check(
+        self, control: ControlSnapshot, policy_version: str, params: TradingParams, now: datetime
+    ) -> ControlSnapshot:
+        """The control the cycle runs on: REDUCING when the versions it reads may not trade live."""
+        ...
 
 
 @dataclass(slots=True)
@@ -138,6 +152,7 @@ class TradingCycle:
         self._vix_range: tuple[object, VixRange] = (None, VixRange.of(np.empty(0)))
         self.operator_closes: dict[str, Reason] = {}  # underlying -> the console's close, until flat
         self.size_cap = 1.0  # below 1: live on a go-live override, the risk per trade and contracts scaled
+        self.live_check: LiveCheck | None = None  # live: the gate judges a changed version or override
         self._memory_before: dict[str, LstmMemory] | None = None  # the RL memory before this cycle
 
     # ---- the cycle ------------------------------------------------------------------------
@@ -188,9 +203,12 @@ class TradingCycle:
         if previous is not None and previous.state is not control.state:
             log.info("trading state %s -> %s (%s)", previous.state.value, control.state.value, control.reason_code)
         self.journal.note_param_used(control.param_version, now)
+        self.policy.set_mode(params.policy_mode)
+        if self.live_check is not None:  # before any entry on a version the gate has not judged
+            control = self.live_check.check(control, self.policy.version, params, now)
+            self.size_cap = self.live_check.size_cap
         if self.size_cap < 1.0:  # live trading on a go-live override (worker/go_live.py)
             params = capped(params, self.size_cap)
-        self.policy.set_mode(params.policy_mode)
         self.last_state = control.state
         self.last_control, self.state_written = control, False
         return control, params
