@@ -9,6 +9,7 @@ from console.controls import operator_name
 from console.data import reader, writer
 from console.demo_banner import demo_banner
 from console.formatting import in_new_york, plain
+from console.live_banner import save_verdict
 from console.login import require_gate
 from console.param_form import diff, editor
 from console.whatif_view import section as whatif_section
@@ -60,6 +61,8 @@ def save_section(active: dict[str, object], edited: dict[str, object]) -> None:
     if st.session_state.pop("params_clear_note", False):
         st.session_state["params_note"] = ""  # a note belongs to the version it was saved with
     note = st.text_input("Note (why this change)", key="params_note")
+    if not changes.empty:
+        save_verdict(edited)  # while the worker trades live: the gate's verdict on the new version, before Save
     if st.button("Save as new version", type="primary", disabled=changes.empty, key="params_save"):
         try:
             version = save_param_version(writer(), edited, author=operator_name(), note=note)
@@ -82,6 +85,8 @@ def history(active_id: int) -> None:
     cols = st.columns([1, 2, 1], vertical_alignment="bottom")
     target = cols[0].selectbox("Version", earlier, key="revert_to")
     note = cols[1].text_input("Revert note", key="revert_note")
+    old = reads.param_version(reader(), int(target)) or {}
+    save_verdict(dict(old.get("values") or {}), f"Revert stores version {target} as")  # a new version too
     if cols[2].button("Revert", key="revert"):
         version = revert_to(writer(), int(target), operator_name(), note)
         st.session_state["params_flash"] = f"Reverted to version {target} as new version {version.id}."

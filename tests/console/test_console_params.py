@@ -1,14 +1,22 @@
 """Live tuning through the Parameters page: a refused edit names the field and the rule and
-stores nothing; a valid one becomes active and the worker's next cycle runs on it; revert works."""
+stores nothing; a valid one becomes active and the worker's next cycle runs on it; revert works;
+while the worker trades live, Save says first what the go-live gate will do with the new version."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
 from core.calendar import session_for
-from tests.conftest import TEST_DAY
+from db.go_live import grant_override
+from db.models import Run, WorkerStatus
+from tests.conftest import TEST_DAY, with_params
 from tests.console_helpers import open_page, scalar
+from tests.go_live_helpers import SMALL_GATE, seed_paper_record
 from worker.runtime import Runtime
 
 
@@ -97,3 +105,41 @@ def test_revert_makes_an_earlier_version_active_as_a_new_version(
             {"v": newest},
         ).one()
     assert tuple(row) == (original, 50)
+
+
+def test_save_while_the_worker_trades_live_says_what_the_gate_will_do_before_saving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    version = with_params(url, **SMALL_GATE)
+    engine = create_engine(url)
+    seed_paper_record(engine, version)  # the gate is met for the active version: it trades live at full size
+    now = datetime.now(UTC)
+    with Session(engine) as s:
+        s.add(Run(id="worker-live", kind="worker", mode="live", source="alpaca", started_at=now,
+                  trading_host="api.alpaca.markets", args={"model_version": None}))  # fmt: skip
+        s.add(WorkerStatus(run_id="worker-live", pid=1, host="h", mode="live", started_at=now, heartbeat_at=now))
+        s.commit()
+    grant_override(engine, who="ops", reason="a tenth, to see real fills", size_cap=0.1, sessions=2,
+                   model_version="rules-1")  # fmt: skip
+    at = open_page(url, "parameters", monkeypatch)
+    assert not [w for w in at.warning if "Save makes" in w.value], "nothing to judge before an edit"
+    reverting = [w.value for w in at.warning if w.value.startswith("The worker trades live; Revert stores version")]
+    assert reverting and "will stop opening positions at once" in reverting[0], "a revert stores a new version too"
+    at.number_input(key=f"v{version}_min_confidence").set_value(0.9).run()
+    said = [w.value for w in at.warning if w.value.startswith("The worker trades live; Save makes this edit")]
+    assert len(said) == 1, [w.value for w in at.warning]
+    assert f"Save makes this edit version {version + 1}" in said[0]
+    assert f"parameter version {version + 1} with model rules-1 has no paper record" in said[0]
+    assert "paper sessions 0 (needs >= 3)" in said[0], "the gate's own criteria, from its report"
+    assert f"override 1 covers parameter version {version} with model rules-1" in said[0]
+    assert said[0].endswith("the worker will stop opening positions at once and return to paper at the next session.")
+    assert _versions(url) == version, "said before anything is saved"
+    with Session(engine) as s:
+        status = s.get(WorkerStatus, "worker")
+        assert status is not None
+        status.mode = "paper"
+        s.add(status)
+        s.commit()
+    at.run()
+    assert not [w for w in at.warning if "The worker trades live" in w.value], "paper: the gate has nothing to say"
