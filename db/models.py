@@ -26,7 +26,7 @@ class Run(SQLModel, table=True):
     started_at: datetime = _time()
     args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     # paper and live: the broker's trading host (only paper-api.alpaca.markets earns the go-live
-    # record); None: the simulator, or a run from before migration 0018
+    # record); None: the simulator, or a run from before migration 0019
     trading_host: str | None = None
 
 

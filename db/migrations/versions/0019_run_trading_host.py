@@ -1,8 +1,8 @@
 """run.trading_host: the broker host a paper or live run traded on (only Alpaca's paper endpoint
 earns the go-live gate's paper record; runs from before this migration have none and earn nothing)
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018_owed_shares
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import sqlmodel
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018_owed_shares"
 branch_labels = None
 depends_on = None
 
