@@ -54,7 +54,7 @@ def stop_worker(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def wait_for(engine: Engine, sql: str, check: Any, proc: subprocess.Popen[str], timeout_s: float = 30.0) -> Any:
+def wait_for(engine: Engine, sql: str, check: Any, proc: subprocess.Popen[str], timeout_s: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout_s
     value = None
     while time.monotonic() < deadline:
