@@ -406,7 +406,7 @@ class LoginAttempt(SQLModel, table=True):
 
 class ChatCommand(SQLModel, table=True):
     """Every command a chat user sent (allowed or not), with what the bot did: the audit of the
-    phone's control (worker/chat.py)."""
+    phone's control (worker/chat/)."""
 
     __tablename__ = "chat_command"
     id: int | None = Field(default=None, primary_key=True)
@@ -415,8 +415,11 @@ class ChatCommand(SQLModel, table=True):
     username: str = ""
     command: str
     args: str = ""
-    outcome: str  # done | asked_to_confirm | confirmed | expired | refused | not_allowed | too_many
+    # done | asked_to_confirm | confirmed | cancelled | expired | refused | not_allowed | too_many |
+    # ignored_edit | worker_working | worker_done | worker_refused | worker_silent | error | skipped_update
+    outcome: str
     reply: str = ""
+    delivery: str = ""  # the reply: sent | sent cut (to fit Telegram) | failed: why ("" none sent yet)
 
 
 class ControlRequest(SQLModel, table=True):

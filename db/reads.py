@@ -213,8 +213,9 @@ def control_requests(engine: Engine, limit: int = 20) -> pd.DataFrame:
 
 
 def chat_commands(engine: Engine, limit: int = 200) -> pd.DataFrame:
-    """Chat commands, newest first: when, who (Telegram id and name), what, how it ended, the reply."""
-    cols = ("at", "user_id", "username", "command", "args", "outcome", "reply")
+    """Chat commands, newest first: when, who (Telegram id and name), what, how it ended, the reply
+    and whether it reached Telegram."""
+    cols = ("at", "user_id", "username", "command", "args", "outcome", "reply", "delivery")
     stmt = select(*columns(ChatCommand, cols)).order_by(ChatCommand.id.desc()).limit(limit)  # type: ignore[union-attr]
     return frame(engine, stmt, cols)
 

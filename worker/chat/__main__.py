@@ -3,28 +3,32 @@ of its own like the alert relay.
 
     TELEGRAM_BOT_TOKEN=123:abc TELEGRAM_ALLOWED_USERS=111,222 python -m worker.chat [--db URL]
 
-Commands: /status /positions /pnl /trades /risk /help, /stop and /stopentry (at once), /close
-<trade id> and /resume (confirmed with a button that expires; CHAT_CONFIRM_SECONDS, default 60).
-Only the allow-listed Telegram user ids may command (TELEGRAM_ALLOWED_USERS); at most
-CHAT_MAX_COMMANDS_PER_MINUTE (default 20) a user. Replies are plain text (no markdown). Every
-command is a `chat_command` row (worker/chat/control.py). TELEGRAM_API_URL points the bot at
-another Bot API server (the tests' fake; a local Bot API server).
+Commands: /status /positions /pnl /trades /risk /help, /stop and /stopentry (at once, ahead of
+any backlog, never refused by the flood limit; a reason may follow on the same or the next
+lines), /close <trade id> and /resume (confirmed with a button that expires; CHAT_CONFIRM_SECONDS,
+default 60; after a close the bot says what the worker did, following it CHAT_FOLLOW_SECONDS,
+default 120). Only the allow-listed Telegram user ids may command (TELEGRAM_ALLOWED_USERS); at
+most CHAT_MAX_COMMANDS_PER_MINUTE (default 20) a user; anyone else is answered "not allowed" a
+few times a minute and otherwise dropped. Edited messages and commands for another bot are not
+carried out. Replies are plain text (no markdown), cut to Telegram's 4,096 characters. Every
+command is a `chat_command` row (worker/chat/control.py) with whether its reply was delivered.
+TELEGRAM_API_URL points the bot at another Bot API server (the tests' fake; a local Bot API
+server). The wiring is worker/chat/bot.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram import Update
 
 from db.engine import database_url, make_engine
 from db.migrate import upgrade
-from worker.chat.control import ChatControl, ChatUser
+from worker.chat.bot import build
+from worker.chat.control import ChatControl
 
 log = logging.getLogger("worker.chat")
 NOT_CONFIGURED = 0  # exit code without a token: chat control is optional
@@ -40,37 +44,6 @@ def allowed_users(raw: str) -> frozenset[int]:
     return frozenset(int(part) for part in ids)
 
 
-def build(control: ChatControl, token: str, api: str) -> Application:  # type: ignore[type-arg]
-    app = Application.builder().token(token).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot").build()
-
-    async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user = update.effective_message, update.effective_user
-        if message is None or user is None or not message.text:
-            return
-        head, _, rest = message.text.partition(" ")
-        name = head[1:].split("@", 1)[0].lower()
-        answer = await asyncio.to_thread(control.command, ChatUser(user.id, user.username or ""), name, rest)
-        markup = None
-        if answer.confirm is not None:
-            buttons = [InlineKeyboardButton("Confirm", callback_data=f"yes:{answer.confirm}"),
-                       InlineKeyboardButton("Cancel", callback_data=f"no:{answer.confirm}")]  # fmt: skip
-            markup = InlineKeyboardMarkup([buttons])
-        await message.reply_text(answer.text, reply_markup=markup)
-
-    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query, user = update.callback_query, update.effective_user
-        if query is None or user is None or not query.data:
-            return
-        choice, _, token = query.data.partition(":")
-        text = await asyncio.to_thread(control.confirm, ChatUser(user.id, user.username or ""), token, choice == "yes")
-        await query.answer()
-        await query.edit_message_text(text)
-
-    app.add_handler(MessageHandler(filters.COMMAND, on_command))
-    app.add_handler(CallbackQueryHandler(on_button))
-    return app
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker.chat", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="the worker's database (default: DATABASE_URL or the local SQLite file)")
@@ -84,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         allowed = allowed_users(os.environ.get("TELEGRAM_ALLOWED_USERS", ""))
         confirm_s = float(os.environ.get("CHAT_CONFIRM_SECONDS", "60"))
+        follow_s = float(os.environ.get("CHAT_FOLLOW_SECONDS", "120"))
         per_minute = int(os.environ.get("CHAT_MAX_COMMANDS_PER_MINUTE", "20"))
     except ValueError as exc:
         print(f"refused: {exc}", file=sys.stderr)
@@ -95,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     control = ChatControl(engine, allowed, confirm_seconds=confirm_s, per_minute=per_minute)
     api = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
     log.info("chat control for %d allow-listed user(s)", len(allowed))
-    build(control, token, api).run_polling(poll_interval=0.2, timeout=5, allowed_updates=Update.ALL_TYPES)
+    # poll_interval 0: no pause between fetches (each getUpdates already waits up to `timeout` for
+    # news), so a backlog of more than one batch (100 updates) reaches a /stop at once
+    build(control, token, api, follow_s).run_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
     return 0
 
 
