@@ -1,13 +1,18 @@
 """A local fake of the Telegram Bot API, enough for python-telegram-bot's polling bot: getMe,
-deleteWebhook, getUpdates (long polling), sendMessage, answerCallbackQuery, editMessageText.
+deleteWebhook, getUpdates (long polling, at most `limit` updates a call, 100 by default, as
+Telegram), sendMessage, answerCallbackQuery, editMessageText (a text over 4,096 characters is
+refused, "Bad Request: message is too long", as Telegram does).
 
-Tests put updates in (a user's command, a press on a button) and read what the bot sent. Bodies
-arrive as JSON or as form fields, as python-telegram-bot sends them (structured values as JSON
-strings). Nothing leaves the machine."""
+Tests put updates in (a user's command, an edit of an old message, a press on a button, raw JSON
+the library cannot parse) and read what the bot sent. They can hold the updates back until a
+backlog is queued, slow the sends to a chat, and make sends fail. Bodies arrive as JSON or as
+form fields, as python-telegram-bot sends them (structured values as JSON strings). Nothing
+leaves the machine."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 TOKEN = "123456:TEST-token"
+MAX_TEXT = 4096
 BOT = {"id": 999, "is_bot": True, "first_name": "odte", "username": "odte_bot", "can_join_groups": False,
        "can_read_all_group_messages": False, "supports_inline_queries": False}  # fmt: skip
 
@@ -27,18 +33,47 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []  # sendMessage and editMessageText calls, in order
         self.calls: list[str] = []
+        self.answers: list[dict[str, Any]] = []  # answerCallbackQuery calls (text, show_alert)
+        self.offsets: list[int] = []  # every getUpdates offset asked for
+        self.held = False  # while held, getUpdates answers nothing (a backlog builds up)
+        self.slow_chats: dict[int, float] = {}  # seconds each send to that chat takes
+        self.refuse_prefixes: list[str] = []  # sends whose text starts so fail (400)
         self._next_update = 1
         self._next_message = 1
 
     def _user(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}", "username": f"user{user_id}"}
 
-    def send_command(self, user_id: int, text: str) -> None:
-        command = text.split(" ", 1)[0]
-        message = {"message_id": self._message_id(), "date": int(time.time()), "text": text,
-                   "chat": {"id": user_id, "type": "private"}, "from": self._user(user_id),
-                   "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}]}  # fmt: skip
+    def send_command(self, user_id: int, text: str) -> int:
+        """A user's message starting with a command (its entity ends at the first whitespace, a
+        newline included, as Telegram marks it); returns its message id."""
+        message = self._message(user_id, text, self._message_id())
         self._push({"message": message})
+        return int(message["message_id"])
+
+    def edit_command(self, user_id: int, message_id: int, text: str) -> None:
+        """The user edits their old message `message_id` into `text` (Telegram sends edited_message)."""
+        message = {**self._message(user_id, text, message_id), "edit_date": int(time.time())}
+        self._push({"edited_message": message})
+
+    def send_raw(self, update: dict[str, Any]) -> None:
+        """An update as given (for one the library cannot parse); its update_id is added."""
+        self._push(dict(update))
+
+    def _message(self, user_id: int, text: str, message_id: int) -> dict[str, Any]:
+        length = len(re.split(r"\s", text, maxsplit=1)[0])
+        return {"message_id": message_id, "date": int(time.time()), "text": text,
+                "chat": {"id": user_id, "type": "private"}, "from": self._user(user_id),
+                "entities": [{"type": "bot_command", "offset": 0, "length": length}]}  # fmt: skip
+
+    def hold(self) -> None:
+        with self.lock:
+            self.held = True
+
+    def release(self) -> None:
+        with self.lock:
+            self.held = False
+            self.lock.notify_all()
 
     def press(self, user_id: int, sent: dict[str, Any], button: str) -> None:
         """Press the button labelled `button` on a message the bot sent."""
@@ -46,7 +81,7 @@ class FakeTelegram:
             sent["reply_markup"]["inline_keyboard"]  # fmt: skip
         data = next(b["callback_data"] for row in rows for b in row if b["text"] == button)
         message = {"message_id": sent["message_id"], "date": int(time.time()), "text": sent["text"],
-                   "chat": {"id": user_id, "type": "private"}, "from": BOT}  # fmt: skip
+                   "chat": {"id": sent["chat_id"], "type": "private"}, "from": BOT}  # fmt: skip
         self._push({"callback_query": {"id": str(self._message_id()), "from": self._user(user_id), "message": message,
                                        "chat_instance": "1", "data": data}})  # fmt: skip
 
@@ -61,6 +96,16 @@ class FakeTelegram:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"the bot sent {len(mine)} of {count} messages to {chat_id}: {mine}")
+                self.lock.wait(left)
+
+    def wait_until(self, what: Any, timeout_s: float = 60.0) -> None:
+        """Wait until `what(self)` is true (a generous bound for a stuck bot, never a speed test)."""
+        deadline = time.monotonic() + timeout_s
+        with self.lock:
+            while not what(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"never came true; the bot sent {self.sent[-5:]}")
                 self.lock.wait(left)
 
     # ---- server side --------------------------------------------------------------------------
@@ -80,16 +125,28 @@ class FakeTelegram:
         self.calls.append(method)
         if method == "getMe":
             return BOT
-        if method in ("deleteWebhook", "answerCallbackQuery", "setMyCommands", "close", "logOut"):
+        if method == "answerCallbackQuery":
+            with self.lock:
+                self.answers.append({"text": params.get("text"), "show_alert": params.get("show_alert")})
+                self.lock.notify_all()
+            return True
+        if method in ("deleteWebhook", "setMyCommands", "close", "logOut"):
             return True
         if method == "getUpdates":
-            offset = int(params.get("offset") or 0)
+            offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
             wait = min(float(params.get("timeout") or 0), 1.0)
             with self.lock:
-                self.lock.wait_for(lambda: any(u["update_id"] >= offset for u in self.updates), timeout=wait)
-                return [u for u in self.updates if u["update_id"] >= offset]
+                self.offsets.append(offset)
+                self.lock.wait_for(lambda: self._news(offset), timeout=wait)
+                return [u for u in self.updates if u["update_id"] >= offset][:limit] if not self.held else []
         if method in ("sendMessage", "editMessageText"):
             chat_id = int(params["chat_id"]) if "chat_id" in params else self._chat_of(params)
+            time.sleep(self.slow_chats.get(chat_id, 0.0))
+            text = str(params["text"])
+            if len(text) > MAX_TEXT:
+                raise FakeError("Bad Request: message is too long")
+            if any(text.startswith(prefix) for prefix in self.refuse_prefixes):
+                raise FakeError("Bad Request: chat not found")
             message_id = int(params.get("message_id") or self._message_id())
             record = {"method": method, "chat_id": chat_id, "text": params["text"], "message_id": message_id,
                       "reply_markup": params.get("reply_markup"), "parse_mode": params.get("parse_mode")}  # fmt: skip
@@ -100,9 +157,16 @@ class FakeTelegram:
                     "chat": {"id": chat_id, "type": "private"}, "from": BOT}  # fmt: skip
         raise KeyError(method)
 
+    def _news(self, offset: int) -> bool:
+        return not self.held and any(u["update_id"] >= offset for u in self.updates)
+
     def _chat_of(self, params: dict[str, Any]) -> int:
         message_id = int(params["message_id"])
         return next(int(m["chat_id"]) for m in self.sent if m["message_id"] == message_id)
+
+
+class FakeError(Exception):
+    """A Bot API error answer (400 and its description)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,6 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = self.server.fake.handle(method, params)
         except KeyError:
             return self._send(404, {"ok": False, "error_code": 404, "description": f"Not Found: {method}"})
+        except FakeError as exc:
+            return self._send(400, {"ok": False, "error_code": 400, "description": str(exc)})
         self._send(200, {"ok": True, "result": result})
 
     def _send(self, status: int, payload: Any) -> None:

@@ -69,13 +69,13 @@ def test_resume_needs_a_confirmation_that_expires_and_only_its_asker_can_give(
     chat.command(ChatUser(ANN, "ann"), "stop", "")
     asked = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
     assert asked.confirm is not None and rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
-    assert chat.confirm(ChatUser(BOB, "bob"), asked.confirm, True).startswith("Nothing to confirm"), "not Bob's"
+    assert chat.confirm(ChatUser(BOB, "bob"), asked.confirm, True).text.startswith("Nothing to confirm"), "not Bob's"
     again = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
     clock.now += timedelta(seconds=61)
-    assert chat.confirm(ChatUser(ANN, "ann"), str(again.confirm), True).startswith("Expired")
+    assert chat.confirm(ChatUser(ANN, "ann"), str(again.confirm), True).text.startswith("Expired")
     assert rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
     last = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
-    assert chat.confirm(ChatUser(ANN, "ann"), str(last.confirm), True) == "Resumed: ACTIVE."
+    assert chat.confirm(ChatUser(ANN, "ann"), str(last.confirm), True).text == "Resumed: ACTIVE."
     assert rows(url, "SELECT state, set_by FROM controlstate") == [("ACTIVE", "telegram:ann")]
 
 
