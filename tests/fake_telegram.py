@@ -11,6 +11,7 @@ leaves the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -202,7 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the bot gave up on a long poll
+            self.wfile.write(data)
 
 
 class _Server(ThreadingHTTPServer):

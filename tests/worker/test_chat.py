@@ -14,16 +14,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from core.types import TradingState
 from db.control import utcnow
 from db.engine import make_engine
+from db.models import Trade
 from tests.conftest import with_params
 from tests.console_helpers import rows
 from tests.fake_telegram import TOKEN, fake_telegram
 from tests.support import ROOT, poll, start_worker
 from worker.chat.__main__ import allowed_users
-from worker.chat.control import ChatControl, ChatUser
+from worker.chat.commands import MAX_MESSAGE, StrangerGate, fit, parse_command
+from worker.chat.control import ChatControl, ChatUser, RequestOutcome
 
 ANN, BOB, EVE = 1001, 1002, 6666  # Ann and Bob are allow-listed; Eve is not
 ARTIFACTS = ROOT / "artifacts" / "chat"
@@ -95,6 +98,96 @@ def test_close_names_an_open_trade_and_stopentry_reduces(control: tuple[ChatCont
     assert rows(url, "SELECT state FROM controlstate") == [(TradingState.REDUCING.value,)]
     with pytest.raises(ValueError, match="numeric Telegram user ids"):
         allowed_users("1001, @bob")
+
+
+def test_stop_is_never_refused_by_the_limit_and_takes_a_reason_on_the_next_line(
+    control: tuple[ChatControl, _Clock, str],
+) -> None:
+    chat, _, url = control
+    assert [chat.command(ChatUser(ANN, "ann"), "status").text[:8] for _ in range(6)][-1] == "Too many", "limit used"
+    typed = parse_command("/stop\nspread blew out\nat 10:31", "odte_bot")
+    assert typed is not None and typed.name == "stop"
+    assert chat.command(ChatUser(ANN, "ann"), typed.name, typed.args).text.startswith("Stop recorded")
+    assert rows(url, "SELECT state, reason FROM controlstate") == [
+        ("HALTED", "Emergency stop from chat: spread blew out at 10:31")
+    ]
+    assert chat.command(ChatUser(ANN, "ann"), "stopentry", "").text.startswith("Recorded: REDUCING")
+    assert parse_command("/stopentry@otherbot", "odte_bot") is None, "addressed to another bot"
+    assert parse_command("/STOPENTRY@Odte_Bot now", "odte_bot") == parse_command("/stopentry now", "odte_bot")
+
+
+def test_only_the_askers_tap_answers_and_others_leave_the_question_waiting(
+    control: tuple[ChatControl, _Clock, str],
+) -> None:
+    chat, _, url = control
+    chat.command(ChatUser(ANN, "ann"), "stop", "")
+    asked = chat.command(ChatUser(ANN, "ann"), "resume", "all clear")
+    for accepted in (True, False):
+        tapped = chat.confirm(ChatUser(BOB, "bob"), str(asked.confirm), accepted)
+        assert tapped.text.startswith("Nothing to confirm") and not tapped.final, "Bob's tap answers nothing"
+    assert rows(url, "SELECT state FROM controlstate") == [("HALTED",)]
+    assert chat.confirm(ChatUser(ANN, "ann"), str(asked.confirm), True).text == "Resumed: ACTIVE."
+
+
+def _trade(url: str, status: str) -> int:
+    """A trade row (open or closed) as the worker books one."""
+    at, engine = utcnow(), make_engine(url)
+    with Session(engine) as s:
+        row = Trade(run_id="worker-paper", status=status, underlying="SPY", contract="SPY251117C00600000",
+                    direction=1, entry_time=at, entry_qty=1, qty_open=1 if status == "open" else 0, entry_avg=1.0,
+                    entry_reason_code="policy_buy_call", entry_reason="test", confidence=0.8, regime="normal",
+                    vix=15.0, model_version="rules-1", param_version=1,
+                    entry_client_order_id=f"t-{status}-{at.timestamp()}")  # fmt: skip
+        s.add(row)
+        s.commit()
+        trade_id = int(row.id or 0)
+    engine.dispose()
+    return trade_id
+
+
+def _set_status(url: str, trade_id: int, status: str) -> None:
+    engine = make_engine(url)
+    with Session(engine) as s:
+        row = s.get(Trade, trade_id)
+        assert row is not None
+        row.status = status
+        s.add(row)
+        s.commit()
+    engine.dispose()
+
+
+def test_close_of_a_closed_trade_says_so_and_the_workers_refusal_is_told(
+    control: tuple[ChatControl, _Clock, str],
+) -> None:
+    chat, _, url = control
+    closed, open_ = _trade(url, "closed"), _trade(url, "open")
+    said = chat.command(ChatUser(ANN, "ann"), "close", str(closed))
+    assert said.text == f"Trade #{closed} is already closed: nothing to do." and said.confirm is None
+    asked = chat.command(ChatUser(ANN, "ann"), "close", f"{open_} news")
+    _set_status(url, open_, "closed")  # closed by the worker meanwhile
+    late = chat.confirm(ChatUser(ANN, "ann"), str(asked.confirm), True)
+    assert late.text == f"Trade #{open_} is already closed: nothing to do." and late.request is None
+    _set_status(url, open_, "open")
+    again = chat.command(ChatUser(ANN, "ann"), "close", str(open_))
+    sent = chat.confirm(ChatUser(ANN, "ann"), str(again.confirm), True)
+    assert sent.request is not None and chat.request_outcome(sent.request) == RequestOutcome("pending", "")
+    told = chat.follow_up(ChatUser(ANN, "ann"), open_, RequestOutcome("refused", "no open position for that trade"), 60)
+    assert told.text == f"The worker refused the close of trade #{open_}: no open position for that trade."
+    assert rows(url, "SELECT outcome FROM chat_command ORDER BY id DESC LIMIT 1") == [("worker_refused",)]
+
+
+def test_strangers_are_limited_before_any_work_and_long_replies_are_cut() -> None:
+    now = [0.0]
+    gate = StrangerGate(frozenset({ANN}), per_user=1, overall=3, clock=lambda: now[0])
+    assert all(gate.admit(ANN) for _ in range(100)), "the allow-list is never limited"
+    assert [gate.admit(EVE), gate.admit(EVE), gate.admit(None)] == [True, False, False]
+    assert [gate.admit(7000 + i) for i in range(4)] == [True, True, False, False], "at most 3 a minute in all"
+    assert gate.drops_to_report() == 4 and gate.drops_to_report() == 0
+    now[0] = 61.0
+    assert gate.admit(EVE), "a minute later"
+    cut = fit("line\n" * 2000)
+    assert cut.cut and len(cut.text) <= MAX_MESSAGE and cut.text.endswith("... (cut)")
+    assert fit("short") == fit("short", MAX_MESSAGE) and not fit("short").cut
 
 
 def _bot(url: str, api: str, **env: str) -> subprocess.Popen[str]:
