@@ -27,6 +27,7 @@ from tests.support import ROOT, poll, start_worker
 from worker.chat.__main__ import allowed_users
 from worker.chat.commands import MAX_MESSAGE, StrangerGate, fit, parse_command
 from worker.chat.control import ChatControl, ChatUser, RequestOutcome
+from worker.chat.updates import UpdatesRequest
 
 ANN, BOB, EVE = 1001, 1002, 6666  # Ann and Bob are allow-listed; Eve is not
 ARTIFACTS = ROOT / "artifacts" / "chat"
@@ -188,6 +189,22 @@ def test_strangers_are_limited_before_any_work_and_long_replies_are_cut() -> Non
     cut = fit("line\n" * 2000)
     assert cut.cut and len(cut.text) <= MAX_MESSAGE and cut.text.endswith("... (cut)")
     assert fit("short") == fit("short", MAX_MESSAGE) and not fit("short").cut
+
+
+def _update(update_id: int, user: int, **message: object) -> dict[str, object]:
+    body = {"message_id": update_id, "date": 1, "chat": {"id": user, "type": "private"}, "text": "/status",
+            "from": {"id": user, "is_bot": False, "first_name": "u"}, **message}  # fmt: skip
+    return {"update_id": update_id, "message": {k: v for k, v in body.items() if v is not None}}
+
+
+def test_each_batch_drops_strangers_unread_and_skips_an_update_the_library_failed_to_read() -> None:
+    skipped: list[object] = []
+    screen = UpdatesRequest(StrangerGate(frozenset({ANN})), lambda raw, _: skipped.append(raw["update_id"])).screen
+    kept = screen([_update(1, ANN), _update(2, EVE), _update(3, EVE), _update(4, EVE)])
+    assert kept == [_update(1, ANN), _update(2, EVE), {"update_id": 4}], "Eve's second: dropped, its id kept last"
+    broken = [_update(5, ANN, date=None), _update(6, ANN)]
+    assert screen(broken) == broken, "the first time the library reads the batch (and fails)"
+    assert screen(broken) == [{"update_id": 5}, _update(6, ANN)] and skipped == [5], "its retry skips the update"
 
 
 def _bot(url: str, api: str, **env: str) -> subprocess.Popen[str]:

@@ -3,16 +3,15 @@ emergency stop fast and every failure visible.
 
 - Updates are processed one at a time, in order, except an allow-listed user's `/stop` or
   `/stopentry`, which runs at once beside the line (`StopFirst`), so no backlog delays it.
-- A gate in front of every handler (group -1) drops users not on the allow-list beyond a small
-  budget before any database work (worker/chat/commands.py `StrangerGate`).
+- Users not on the allow-list beyond a small budget are dropped from each getUpdates batch before
+  the library even parses them (worker/chat/updates.py, with commands.py's `StrangerGate`).
 - Commands come from new messages only: an edited message is answered "not carried out", and a
   command addressed to another bot (`/stop@otherbot`) is ignored (`parse_command`).
 - Replies are cut to Telegram's 4,096 characters; whether each reached Telegram is written on its
   audit row. A handler that fails reaches the error handler: a `chat_command` row "error" and,
   for an allow-listed user, the reply "Something went wrong, see the log."
-- python-telegram-bot's Updater fetches again, forever, a batch holding an update it cannot parse
-  (it logs and retries with the same offset); `SkipUnreadable` hands it an empty update with that
-  id instead, so the offset moves past it, and the update is logged and recorded.
+- An update python-telegram-bot cannot parse is skipped (never fetched again), logged and
+  recorded, and its sender told where the JSON says who it is (worker/chat/updates.py).
 - After a confirmed `/close` the bot follows the control request and says what the worker did.
 """
 
@@ -27,26 +26,16 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    BaseUpdateProcessor,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
-from telegram.request import HTTPXRequest
+from telegram.ext import Application, BaseUpdateProcessor, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from worker.chat.commands import StrangerGate, fit, parse_command, urgent
 from worker.chat.control import FINAL_REQUEST, ChatControl, ChatUser
+from worker.chat.updates import JSONDict, UpdatesRequest, sender
 
 log = logging.getLogger("worker.chat")
 SORRY = "Something went wrong, see the log."
 UNREADABLE = "Your last message could not be read by the bot and was skipped (see the log)."
 FOLLOW_POLL_S = 0.5
-JSONDict = dict[str, Any]
 
 
 class StopFirst(BaseUpdateProcessor):
@@ -70,56 +59,6 @@ class StopFirst(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to free."""
-
-
-class SkipUnreadable(HTTPXRequest):
-    """The getUpdates connection: an update the library cannot parse is reported to `on_skipped`
-    and replaced by an empty update with the same id (BaseRequest.parse_json_payload is the
-    documented hook for what Telegram's JSON becomes)."""
-
-    def __init__(self, on_skipped: Callable[[JSONDict, Exception], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_skipped = on_skipped
-
-    def parse_json_payload(self, payload: bytes) -> JSONDict:  # type: ignore[override]
-        data = HTTPXRequest.parse_json_payload(payload)
-        result = data.get("result")
-        if data.get("ok") and isinstance(result, list):
-            data["result"] = readable(result, self._on_skipped)
-        return data
-
-
-def readable(raw: list[Any], on_skipped: Callable[[JSONDict, Exception], None]) -> list[Any]:
-    """`raw` updates, each one python-telegram-bot cannot parse replaced by `{"update_id": id}`."""
-    try:
-        Update.de_list(raw, None)
-        return raw
-    except Exception:  # find which one, below
-        pass
-    kept: list[Any] = []
-    for item in raw:
-        try:
-            Update.de_json(item, None)
-            kept.append(item)
-        except Exception as exc:  # any parse failure: skip that update
-            on_skipped(item if isinstance(item, dict) else {"raw": item}, exc)
-            if isinstance(item, dict) and isinstance(item.get("update_id"), int):
-                kept.append({"update_id": item["update_id"]})
-    return kept
-
-
-def _sender(raw: JSONDict) -> tuple[ChatUser | None, int | None]:
-    """Who sent an unreadable update and in which chat, as far as its JSON says."""
-    for body in raw.values():
-        if not isinstance(body, dict):
-            continue
-        sender, chat = body.get("from"), body.get("chat") or (body.get("message") or {}).get("chat")
-        user = ChatUser(sender["id"], str(sender.get("username") or "")) if isinstance(sender, dict) and \
-            isinstance(sender.get("id"), int) else None  # fmt: skip
-        chat_id = chat["id"] if isinstance(chat, dict) and isinstance(chat.get("id"), int) else None
-        if user is not None or chat_id is not None:
-            return user, chat_id
-    return None, None
 
 
 def _user(update: object) -> ChatUser | None:
@@ -151,9 +90,7 @@ def build(control: ChatControl, token: str, api: str, follow_s: float = 120.0) -
 
     def on_skipped(raw: JSONDict, exc: Exception) -> None:
         log.error("skipped an update the bot cannot read (%s: %s): %.500s", type(exc).__name__, exc, raw)
-        user, chat_id = _sender(raw)
-        if user is not None and not gate.admit(user.id):
-            return
+        user, chat_id = sender(raw)
         app.create_task(_record_skipped(raw, exc, user, chat_id))
 
     async def _record_skipped(raw: JSONDict, exc: Exception, user: ChatUser | None, chat_id: int | None) -> None:
@@ -162,13 +99,6 @@ def build(control: ChatControl, token: str, api: str, follow_s: float = 120.0) -
         row = await asyncio.to_thread(control.record, who, "update", json.dumps(raw)[:500], "skipped_update", why)
         if chat_id is not None and user is not None and user.id in control.allowed:
             await _send(control, row, lambda text: app.bot.send_message(chat_id, text), UNREADABLE)
-
-    async def admit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user = _user(update)
-        if not gate.admit(user.id if user else None):
-            if dropped := gate.drops_to_report():
-                log.warning("dropped %d update(s) from users not on the allow-list (or from no user)", dropped)
-            raise ApplicationHandlerStop
 
     async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user = update.message, _user(update)
@@ -253,10 +183,9 @@ def build(control: ChatControl, token: str, api: str, follow_s: float = 120.0) -
 
     app = (
         Application.builder().token(token).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-        .get_updates_request(SkipUnreadable(on_skipped, connection_pool_size=1))
+        .get_updates_request(UpdatesRequest(gate, on_skipped, connection_pool_size=1))
         .concurrent_updates(StopFirst(is_urgent)).build()
     )  # fmt: skip
-    app.add_handler(TypeHandler(Update, admit), group=-1)
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, on_command))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND, on_edit))
     app.add_handler(CallbackQueryHandler(on_button))
