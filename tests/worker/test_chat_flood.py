@@ -89,7 +89,7 @@ def _failures_are_told(fake: FakeTelegram, url: str) -> None:
     }  # no "date": it cannot be read
     fake.send_raw(broken)
     assert _texts(fake, CAROL) == [] and fake.wait_for(CAROL, 1)[0]["text"].startswith("Your last message could not")
-    assert str(_ask(fake, CAROL, "/status")["text"]).startswith("Trading state: HALTED"), "later commands answered"
+    assert str(_ask(fake, CAROL, "/status@odte_bot")["text"]).startswith("Trading state: HALTED"), "answered on"
     skipped = rows(url, "SELECT user_id, outcome FROM chat_command WHERE command = 'update'")
     assert skipped == [(CAROL, "skipped_update")]
     fake.refuse_prefixes.append("today:")
