@@ -1,8 +1,8 @@
 """chat_command.delivery: whether the bot's reply to a command reached Telegram (sent, sent cut
 to fit, or failed with the error), so the audit never calls a reply sent that was not
 
-Revision ID: 0019_chat_command_delivery
-Revises: 0018_owed_shares
+Revision ID: 0020_chat_command_delivery
+Revises: 0019
 Create Date: 2026-12-13
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import sqlmodel
 
-revision = "0019_chat_command_delivery"
-down_revision = "0018_owed_shares"
+revision = "0020_chat_command_delivery"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
