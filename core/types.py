@@ -155,6 +155,8 @@ class PriceSource(StrEnum):
     REAL_BAR = "real_bar"  # a real trade bar of that contract in that minute
     RECORDED_QUOTE = "recorded_quote"  # a quote a paper or live worker recorded, replayed
     ANCHORED = "anchored"  # the model, anchored to the contract's last real price that day
+    REAL_QUOTE = "real_quote"  # a real quote of that contract (an imported chain) from the last minute, as quoted
+    QUOTE_ANCHORED = "quote_anchored"  # the model, anchored to the implied vol of the contract's last real quote
     MODEL = "model"  # the model alone: no real price of that contract that day
     LIVE_QUOTE = "live_quote"  # the broker's quote now (paper and live)
     INTRINSIC = "intrinsic"  # the simulator's expiry settlement at intrinsic value

@@ -2,13 +2,20 @@
 
     python -m worker.option_history download --symbols SPY,QQQ --start 2024-02-01 --end 2024-03-28
     python -m worker.option_history import ../shared/data/options/SPY_option_1min_tradebars_*.csv --expiry any
+    python -m worker.option_history import-chains ../shared/data/options/SPY_0DTE_chains_5min_*.parquet \
+        --bars ../shared/data/5min
+    python -m worker.option_history import-chains recordings/quotes.parquet --bars recordings/bars.parquet
     python -m worker.option_history status
 
 `download` needs an Alpaca account (APCA_API_KEY_ID, APCA_API_SECRET_KEY; paper keys do); it is
 resumable (run it again after a stop) and stays within ALPACA_MAX_REQUESTS_PER_MINUTE. `import`
 reads a vendor's minute bars (contract, datetime or time, open, high, low, close, volume; vwap and
 transactions optional; the Polygon file in ../shared/data is one). Both check every row and print
-what they refused and why (`core/options/bar_checks.py`); nothing refused is stored. The cache
+what they refused and why (`core/options/bar_checks.py`); nothing refused is stored. `import-chains`
+reads timestamped same-day quotes (a vendor's chain file, or a worker's recorded quotes exported by
+`python -m db.recordings export`) with the underlying's bars their spots are checked against, and
+writes each day whole: quotes, bars and the day's refusals (`core/options/chain_import.py`,
+`core/options/quote_checks.py`); `--source chains:FOLDER` replays them. The cache
 (`--folder`, default data/option_history) is what `--option-history` of the backtest, replay,
 what-if and evaluation commands reads.
 
@@ -25,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.options.bar_checks import CheckReport, check_bars
+from core.options.chain_import import import_chains
 from core.options.history import DEFAULT_FOLDER, OptionHistory
 
 
@@ -54,6 +62,9 @@ def status(history: OptionHistory) -> str:
     for underlying in under:
         days = history.days(underlying)
         lines.append(f"  {underlying}: {len(days)} days, {days[0]} to {days[-1]}" if days else f"  {underlying}: none")
+        quoted = history.quote_days(underlying)
+        if quoted:
+            lines.append(f"  {underlying} quotes: {len(quoted)} days, {quoted[0]} to {quoted[-1]}")
     return "\n".join(lines if under else [*lines, "  (empty)"])
 
 
@@ -72,10 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("files", nargs="+", type=Path)
     imp.add_argument("--expiry", default="same_day", help="same_day (default), any, or YYYY-MM-DD")
     imp.add_argument("--underlying", default=None, help="refuse rows on any other underlying")
+    chains = commands.add_parser("import-chains", help="timestamped same-day quotes (whole chains)")
+    chains.add_argument("files", nargs="+", type=Path)
+    chains.add_argument("--bars", type=Path, required=True, help="the underlying's bars: a CSV, a folder or bars.parquet")
+    chains.add_argument("--underlying", default=None, help="the quotes' underlying (default: the one in the file)")
     commands.add_parser("status", help="what the cache holds")
     args = parser.parse_args(argv)
     history = OptionHistory(args.folder)
     if args.command == "status":
+        print(status(history))
+        return 0
+    if args.command == "import-chains":
+        try:
+            result = import_chains(history, args.files, args.bars, args.underlying)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"import refused: {exc}", file=sys.stderr)
+            return 2
+        print(result.summary())
         print(status(history))
         return 0
     if args.command == "import":

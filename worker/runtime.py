@@ -16,12 +16,13 @@ from core.broker_sim import SimBroker
 from core.calendar import Session, next_session
 from core.error_band import scaled_surfaces
 from core.execution import BrokerRules, execution_model
+from core.market.chain_world import ChainWorld
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.synthetic import SyntheticWorld
-from core.market.worlds import make_world
+from core.market.worlds import make_world, market_name, pricing_history
 from core.options.history import DEFAULT_FOLDER as DEFAULT_HISTORY
-from core.options.history import OptionHistory, option_history_folder
+from core.options.history import option_history_folder
 from core.policy.ensemble import PolicySet
 from core.policy.rl import LstmMemory, RLPolicy
 from core.policy.rules import RulePolicy
@@ -47,7 +48,7 @@ DEFAULT_MODEL = "models/rppo-shipped.zip"
 @dataclass
 class RunOptions:
     mode: str = "sim"
-    source: str = "synthetic"  # synthetic | csv:DIR
+    source: str = "synthetic"  # synthetic | csv:DIR | chains:PATH | recorded[:URL]
     seed: int = 7
     db: str | None = None
     cash: float = 100_000.0
@@ -66,7 +67,7 @@ class RunOptions:
 class Runtime:
     options: RunOptions
     engine: Engine
-    world: SyntheticWorld | CsvWorld | RecordedWorld | None  # None: a real broker's market (paper, live)
+    world: SyntheticWorld | CsvWorld | ChainWorld | RecordedWorld | None  # None: a real broker's market (paper, live)
     market: MarketData
     broker: Broker
     journal: Journal
@@ -76,7 +77,7 @@ class Runtime:
 
     def next_session_after(self, day: date) -> Session | None:
         """The session after `day` that this run has data for."""
-        if isinstance(self.world, (CsvWorld, RecordedWorld)):
+        if isinstance(self.world, (CsvWorld, ChainWorld, RecordedWorld)):
             later = [s for s in self.world.sessions() if s.day > day]
             return later[0] if later else None
         return next_session(day)
@@ -114,7 +115,7 @@ def build_runtime(
     if options.mode not in ("sim", "paper", "live"):
         raise ValueError(f"--mode must be sim, paper or live, got {options.mode!r}")
     clients = None
-    world: SyntheticWorld | CsvWorld | None = None
+    world: SyntheticWorld | CsvWorld | ChainWorld | None = None
     market: MarketData
     broker: Broker
     if options.mode == "sim":
@@ -124,8 +125,8 @@ def build_runtime(
             market = RecordedMarket(world)  # type: ignore[arg-type]
         else:
             world = make_world(options.source, options.seed)
-            history = OptionHistory(options.option_history) if options.option_history else None
-            name = "synthetic" if options.source == "synthetic" else "csv"
+            history = pricing_history(world, options.source, options.option_history)
+            name = market_name(world, options.source)
             surfaces = scaled_surfaces(options.error_band_end)
             market = SimMarket(world, name, surfaces, option_history=history)
         model = execution_model(options.execution, options.seed)
@@ -197,7 +198,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_db: str | None) -
     parser.add_argument(
         "--source",
         default="synthetic",
-        help="synthetic, csv:DIR, or recorded[:URL] (a worker's recordings; default its DATABASE_URL)",
+        help="synthetic, csv:DIR, chains:PATH[,vix=DIR][,bars=PATH][,pricing=quotes|model] (imported same-day "
+        "chains or a chain file, core/market/chain_world.py), or recorded[:URL] (a worker's recordings; default "
+        "its DATABASE_URL)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(

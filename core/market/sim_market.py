@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -22,6 +22,7 @@ from core.options.chain import ChainSnapshot, build_chain, chain_grid, chain_of_
 from core.options.day_vol import same_day_vol
 from core.options.history import DayBars, OptionHistory
 from core.options.history_pricing import MarketAt, history_quote
+from core.options.quote_pricing import REAL, SOURCES, DayQuotes, PricedQuotes, QuoteInputs, price_contracts
 from core.options.surface import SURFACES, SurfaceParams, surface_for
 from core.protocols import BarView
 from core.types import OptionContract, Quote, Right
@@ -52,6 +53,7 @@ class SimMarket:
         self.world = world
         self.option_history = option_history  # real option bars, where the user has them
         self._anchors: dict[tuple[str, int], tuple[float, float]] = {}  # history_quote's memo per bar
+        self._model_then: dict[tuple[str, date], np.ndarray] = {}  # price_contracts' memo per quote row
         self._last_spot: tuple[tuple[str, float] | None, float] = (None, float("nan"))
         self._last_day_vol: tuple[float | None, float] = (None, float("nan"))  # by minute: one index for all
         self.symbols = world.symbols
@@ -144,6 +146,13 @@ class SimMarket:
         if session is None or not np.isfinite(spot):
             return None
         real = self._history_day(underlying, session)
+        if real is not None and real.quotes is not None:
+            strikes, calls = chain_grid(spot, strikes_each_side)
+            p = self._from_quotes(real.quotes, session, now, strikes, calls)
+            return ChainSnapshot(
+                underlying, session.day, now, spot, strikes, calls, p.bid, p.ask, p.iv, p.delta,
+                p.stamp, p.bid_size, p.ask_size, tuple(SOURCES[k] for k in p.source),
+            )  # fmt: skip
         if real is not None:
             strikes, calls = chain_grid(spot, strikes_each_side)
             quotes = [
@@ -169,6 +178,8 @@ class SimMarket:
         if session is None:
             return None
         real = self._history_day(contract.underlying, session)
+        if (quotes := _quotes_for(contract, real)) is not None:
+            return self._quote_from_quotes(contract, quotes, session, moment)
         if real is not None:  # its own spot lookup (None where there is no price)
             return self._from_history(contract, moment, session, real)
         spot = self.spot_at(contract.underlying, moment)
@@ -206,6 +217,39 @@ class SimMarket:
             contract, moment, day, market, surface_for(contract.underlying, self.surfaces), self._anchors
         )
 
+    def _from_quotes(
+        self, day: DayQuotes, session: Session, moment: datetime, strikes: np.ndarray, calls: np.ndarray
+    ) -> PricedQuotes:
+        """Contracts priced from the day's real quotes (core/options/quote_pricing.py)."""
+        ts = moment.timestamp()
+        memo = self._model_then.get((day.underlying, day.day))
+        if memo is None:
+            if len(self._model_then) >= 8:  # a few days: replays walk forward
+                self._model_then.pop(next(iter(self._model_then)))
+            memo = self._model_then[(day.underlying, day.day)] = np.full(day.row_ts.size, np.nan)
+
+        def day_vol_at(at: float) -> float:
+            return self._day_vol_at(session, self._vix_at(session, datetime.fromtimestamp(at - at % 60, NY)))
+
+        left = max((session.close.timestamp() - ts) / 60.0, 0.0)
+        inputs = QuoteInputs(ts, self._spot_at_ts(day.underlying, ts), day_vol_at(ts), left, day_vol_at)
+        return price_contracts(day, memo, inputs, strikes, calls, surface_for(day.underlying, self.surfaces))
+
+    def _quote_from_quotes(
+        self, contract: OptionContract, day: DayQuotes, session: Session, moment: datetime
+    ) -> Quote | None:
+        """One contract from the day's quotes, through the chain's arrays (the two agree)."""
+        if not np.isfinite(self._spot_at_ts(contract.underlying, moment.timestamp())):
+            return None
+        call = contract.right is Right.CALL
+        p = self._from_quotes(day, session, moment, np.array([contract.strike]), np.array([call]))
+        kind = int(p.source[0])
+        stamp = datetime.fromtimestamp(float(p.stamp[0]), UTC) if kind == REAL else moment
+        return Quote(
+            contract, float(p.bid[0]), float(p.ask[0]), stamp, float(p.iv[0]), float(p.delta[0]),
+            int(p.bid_size[0]), int(p.ask_size[0]), SOURCES[kind],
+        )  # fmt: skip
+
     def _spot_at_ts(self, underlying: str, ts: float) -> float:
         """`spot_at` by epoch second, the last answer kept (a chain asks the same moment 50 times)."""
         key = (underlying, ts)
@@ -224,7 +268,10 @@ class SimMarket:
         if contract in quotes:
             return quotes[contract]
         session = minute.session
-        if session is not None and (real := self._history_day(contract.underlying, session)) is not None:
+        real = None if session is None else self._history_day(contract.underlying, session)
+        if session is not None and (day_quotes := _quotes_for(contract, real)) is not None:
+            quotes[contract] = self._quote_from_quotes(contract, day_quotes, session, now)
+        elif session is not None and real is not None:
             quotes[contract] = self._from_history(contract, now, session, real)
         else:
             spot = self.spot(contract.underlying, now)
@@ -255,6 +302,14 @@ class _Minute:
     vix: float | None = None
     day_vol: float | None = None
     quotes: dict[OptionContract, Quote | None] = field(default_factory=dict)
+
+
+def _quotes_for(contract: OptionContract, day: DayBars | None) -> DayQuotes | None:
+    """The day's quotes where they list the contract (same-day expiry, a strike they quote)."""
+    quotes = None if day is None else day.quotes
+    if quotes is None or contract.expiry != quotes.day:
+        return None
+    return quotes if (contract.strike, contract.right is Right.CALL) in quotes.columns else None
 
 
 def _price_at(bars: SessionBars, ts: float) -> float:

@@ -7,10 +7,18 @@ a price inside a minute is the last trade before that moment rather than a point
 A day's file is written whole (a temporary file renamed over the final name), so a download or
 import stopped halfway leaves either the complete day or none of it, and a resumed one never
 holds a row twice. A day with no trades is an empty file: asked and answered, not missing.
+
+Quotes layout (whole same-day chains, `python -m worker.option_history import-chains`), beside the
+bars: `YYYY-MM-DD.quotes.parquet` (`quote_checks.QUOTE_COLUMNS`: each checked quote with its own
+time and the underlying's spot then), `YYYY-MM-DD.quotes.checks.json` (what the import refused
+that day and why) and `YYYY-MM-DD.underlying.parquet` (the underlying's bars the spots were
+checked against: the chain world's minutes are split from them, core/market/chain_world.py).
+Each is written whole per day, as bars are; a day with quotes and no bars prices from the quotes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from core.options.bar_checks import STORED_COLUMNS, CheckReport, check_bars
+from core.options.quote_checks import QuoteCheckReport
+from core.options.quote_pricing import DayQuotes
 
 DEFAULT_FOLDER = Path("data/option_history")
 
@@ -63,6 +73,7 @@ class DayBars:
     day: date
     contracts: dict[str, ContractBars]
     trades: dict[str, ContractTrades] | None = None
+    quotes: DayQuotes | None = None  # the day's real quotes, where the cache has them (priced first)
 
     @staticmethod
     def of(underlying: str, day: date, frame: pd.DataFrame, trades: pd.DataFrame | None = None) -> DayBars:
@@ -99,8 +110,44 @@ class OptionHistory:
     def trades_path(self, underlying: str, day: date) -> Path:
         return self.folder / underlying / f"{day.isoformat()}.trades.parquet"
 
+    def quotes_path(self, underlying: str, day: date) -> Path:
+        return self.folder / underlying / f"{day.isoformat()}.quotes.parquet"
+
+    def underlying_path(self, underlying: str, day: date) -> Path:
+        return self.folder / underlying / f"{day.isoformat()}.underlying.parquet"
+
+    def checks_path(self, underlying: str, day: date) -> Path:
+        return self.folder / underlying / f"{day.isoformat()}.quotes.checks.json"
+
     def has_day(self, underlying: str, day: date) -> bool:
-        return self.path(underlying, day).is_file()
+        return self.path(underlying, day).is_file() or self.quotes_path(underlying, day).is_file()
+
+    def quote_days(self, underlying: str) -> list[date]:
+        """The days whose quotes were imported."""
+        where = self.folder / underlying
+        names = where.glob("????-??-??.quotes.parquet") if where.is_dir() else []
+        return sorted(date.fromisoformat(p.name[:10]) for p in names)
+
+    def write_quotes(
+        self, underlying: str, day: date, quotes: pd.DataFrame, bars: pd.DataFrame, report: QuoteCheckReport
+    ) -> Path:
+        """Replace one day's quotes, its underlying bars and its check report, each atomically
+        (the quotes last: a day is readable only once its bars are there)."""
+        self._replace(underlying, day, self.underlying_path(underlying, day), bars)
+        checks = self.checks_path(underlying, day)
+        part = checks.with_suffix(".json.part")
+        part.write_text(json.dumps(report.to_json(), indent=1, default=str))
+        os.replace(part, checks)
+        return self._replace(underlying, day, self.quotes_path(underlying, day), quotes)
+
+    def read_checks(self, underlying: str, day: date) -> QuoteCheckReport | None:
+        """What the import refused on that day (None: no quotes imported)."""
+        path = self.checks_path(underlying, day)
+        return QuoteCheckReport.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+    def read_underlying(self, underlying: str, day: date) -> pd.DataFrame | None:
+        path = self.underlying_path(underlying, day)
+        return pd.read_parquet(path) if path.is_file() else None
 
     def days(self, underlying: str) -> list[date]:
         where = self.folder / underlying
@@ -158,13 +205,18 @@ class OptionHistory:
             if len(self._loaded) >= 8:
                 self._loaded.pop(next(iter(self._loaded)))
             path, trades = self.path(underlying, day), self.trades_path(underlying, day)
-            self._loaded[key] = (
+            quotes = self.quotes_path(underlying, day)
+            found = (
                 DayBars.of(
                     underlying, day, pd.read_parquet(path), pd.read_parquet(trades) if trades.is_file() else None
                 )
                 if path.is_file()
                 else None
             )
+            if quotes.is_file():
+                found = found or DayBars(underlying, day, {})
+                found = DayBars(underlying, day, found.contracts, found.trades, DayQuotes.of(pd.read_parquet(quotes)))
+            self._loaded[key] = found
         return self._loaded[key]
 
 
@@ -174,7 +226,8 @@ def option_history_folder(choice: str) -> str | None:
     if choice in ("", "none"):
         return None
     if choice == "auto":
-        return str(DEFAULT_FOLDER) if any(DEFAULT_FOLDER.glob("*/????-??-??.parquet")) else None
+        held = any(DEFAULT_FOLDER.glob("*/????-??-??.parquet")) or any(DEFAULT_FOLDER.glob("*/*.quotes.parquet"))
+        return str(DEFAULT_FOLDER) if held else None
     if not Path(choice).is_dir():
         raise ValueError(f"--option-history {choice}: no such folder (python -m worker.option_history fills it)")
     return choice

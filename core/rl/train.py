@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from core.calendar import Session
-from core.market.worlds import make_world, pick_sessions
-from core.options.history import OptionHistory, option_history_folder
+from core.market.worlds import make_world, pick_sessions, pricing_history
+from core.options.history import option_history_folder
 from core.params import TradingParams
 from core.rl.env import ZeroDteEnv
 from core.rl.metadata import ModelMetadata, code_version, metadata_path, pipeline_hash, pipeline_layout
@@ -101,7 +101,7 @@ def train(cfg: TrainConfig) -> tuple[Path, ModelMetadata]:
     world, sessions = training_sessions(cfg)
     cache = SessionCache(world)
     params = cfg.params or TradingParams()
-    history = OptionHistory(cfg.option_history) if cfg.option_history else None
+    history = pricing_history(world, cfg.source, cfg.option_history)
 
     def make(rank: int) -> Any:
         def _init() -> Any:
