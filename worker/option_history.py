@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--underlying", default=None, help="refuse rows on any other underlying")
     chains = commands.add_parser("import-chains", help="timestamped same-day quotes (whole chains)")
     chains.add_argument("files", nargs="+", type=Path)
-    chains.add_argument("--bars", type=Path, required=True, help="the underlying's bars: a CSV, a folder or bars.parquet")
+    chains.add_argument(
+        "--bars", type=Path, required=True, help="the underlying's bars: a CSV, a folder or bars.parquet"
+    )
     chains.add_argument("--underlying", default=None, help="the quotes' underlying (default: the one in the file)")
     commands.add_parser("status", help="what the cache holds")
     args = parser.parse_args(argv)

@@ -2,6 +2,8 @@
 
 python -m worker.backtest --source synthetic --days 60 --seed 7 --db sqlite:///backtest.db
 python -m worker.backtest --source csv:../shared/data --start 2026-01-05 --end 2026-02-27
+python -m worker.backtest --source chains:../shared/data/options/SPY_0DTE_chains_5min_<days>.parquet
+python -m worker.backtest --source chains:data/option_history,vix=../shared/data,pricing=model
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from core.calendar import Session, cycle_times
 from core.error_band import BAND_ENDS, Banded
+from core.market.chain_world import ChainWorld
 from core.market.sim_market import World
 from core.market.worlds import pick_sessions
 from core.metrics import Summary, summarize
@@ -44,6 +47,7 @@ class BacktestResult:
     # how the options were priced: PriceSource -> count, over decisions that priced one and over fills
     decision_sources: dict[str, int] = field(default_factory=dict)
     fill_sources: dict[str, int] = field(default_factory=dict)
+    underlying_note: str = ""  # how the underlying's minutes were made, where not real 1-minute bars
 
     @property
     def bars_per_second(self) -> float:
@@ -147,6 +151,17 @@ def _result(rt: Runtime, sessions: list[Session], bars: int, seconds: float) -> 
         equity[-1] if equity else rt.options.cash,
         {str(k): int(n) for k, n in decided},
         {str(k or "broker"): int(n) for k, n in filled},
+        _underlying_note(rt.world),
+    )
+
+
+def _underlying_note(world: object) -> str:
+    """A chain replay's minutes are not real 1-minute bars: the result says how they were made."""
+    if not isinstance(world, ChainWorld):
+        return ""
+    return (
+        f"{', '.join(world.symbols)} minutes split from coarser bars and anchored to the chain's spot "
+        f"(data source {world.bar_source}, core/market/chain_world.py)"
     )
 
 
@@ -177,6 +192,7 @@ def format_result(r: BacktestResult, capital: float) -> str:
             f"hold underlying   {r.hold_return_pct:+.2f}% (equal weight, first open to last close)",
             f"option prices     decisions: {describe_sources(r.decision_sources)}; "
             f"fills: {describe_sources(r.fill_sources)}",
+            *([f"underlying        {r.underlying_note}"] if r.underlying_note else []),
         ]
     )
 
