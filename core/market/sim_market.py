@@ -22,7 +22,15 @@ from core.options.chain import ChainSnapshot, build_chain, chain_grid, chain_of_
 from core.options.day_vol import same_day_vol
 from core.options.history import DayBars, OptionHistory
 from core.options.history_pricing import MarketAt, history_quote
-from core.options.quote_pricing import REAL, SOURCES, DayQuotes, PricedQuotes, QuoteInputs, price_contracts
+from core.options.quote_pricing import (
+    REAL,
+    SOURCES,
+    DayQuotes,
+    PricedQuotes,
+    QuoteInputs,
+    price_contracts,
+    price_one,
+)
 from core.options.surface import SURFACES, SurfaceParams, surface_for
 from core.protocols import BarView
 from core.types import OptionContract, Quote, Right
@@ -217,10 +225,8 @@ class SimMarket:
             contract, moment, day, market, surface_for(contract.underlying, self.surfaces), self._anchors
         )
 
-    def _from_quotes(
-        self, day: DayQuotes, session: Session, moment: datetime, strikes: np.ndarray, calls: np.ndarray
-    ) -> PricedQuotes:
-        """Contracts priced from the day's real quotes (core/options/quote_pricing.py)."""
+    def _quote_inputs(self, day: DayQuotes, session: Session, moment: datetime) -> tuple[QuoteInputs, np.ndarray]:
+        """The market at `moment` for pricing from the day's quotes, and the day's memo."""
         ts = moment.timestamp()
         memo = self._model_then.get((day.underlying, day.day))
         if memo is None:
@@ -232,23 +238,28 @@ class SimMarket:
             return self._day_vol_at(session, self._vix_at(session, datetime.fromtimestamp(at - at % 60, NY)))
 
         left = max((session.close.timestamp() - ts) / 60.0, 0.0)
-        inputs = QuoteInputs(ts, self._spot_at_ts(day.underlying, ts), day_vol_at(ts), left, day_vol_at)
+        return QuoteInputs(ts, self._spot_at_ts(day.underlying, ts), day_vol_at(ts), left, day_vol_at), memo
+
+    def _from_quotes(
+        self, day: DayQuotes, session: Session, moment: datetime, strikes: np.ndarray, calls: np.ndarray
+    ) -> PricedQuotes:
+        """Contracts priced from the day's real quotes (core/options/quote_pricing.py)."""
+        inputs, memo = self._quote_inputs(day, session, moment)
         return price_contracts(day, memo, inputs, strikes, calls, surface_for(day.underlying, self.surfaces))
 
     def _quote_from_quotes(
         self, contract: OptionContract, day: DayQuotes, session: Session, moment: datetime
     ) -> Quote | None:
-        """One contract from the day's quotes, through the chain's arrays (the two agree)."""
-        if not np.isfinite(self._spot_at_ts(contract.underlying, moment.timestamp())):
+        """One contract from the day's quotes, by the chain's formulas in plain floats."""
+        inputs, memo = self._quote_inputs(day, session, moment)
+        if not np.isfinite(inputs.spot):
             return None
-        call = contract.right is Right.CALL
-        p = self._from_quotes(day, session, moment, np.array([contract.strike]), np.array([call]))
-        kind = int(p.source[0])
-        stamp = datetime.fromtimestamp(float(p.stamp[0]), UTC) if kind == REAL else moment
-        return Quote(
-            contract, float(p.bid[0]), float(p.ask[0]), stamp, float(p.iv[0]), float(p.delta[0]),
-            int(p.bid_size[0]), int(p.ask_size[0]), SOURCES[kind],
-        )  # fmt: skip
+        surface = surface_for(day.underlying, self.surfaces)
+        bid, ask, iv, delta, stamp, kind, bid_size, ask_size = price_one(
+            day, memo, inputs, contract.strike, contract.right is Right.CALL, surface
+        )
+        when = datetime.fromtimestamp(stamp, UTC) if kind == REAL else moment
+        return Quote(contract, bid, ask, when, iv, delta, int(bid_size), int(ask_size), SOURCES[kind])
 
     def _spot_at_ts(self, underlying: str, ts: float) -> float:
         """`spot_at` by epoch second, the last answer kept (a chain asks the same moment 50 times)."""

@@ -11,7 +11,7 @@ its own and refused with a reason, never silently used or mended:
 |---|---|
 | `bad_symbol` | no contract can be read from it (an OCC symbol, or underlying, expiry, type and strike) |
 | `bad_time` | its quote time cannot be read |
-| `outside_session` | the quote is outside its day's regular session |
+| `outside_session` | the quote is outside its day's regular session (its closing instant is inside) |
 | `wrong_underlying` | the contract is on another underlying than the one being imported |
 | `wrong_expiry` | the contract does not expire on the quote's day (same-day quotes only) |
 | `zero` | the ask is zero or less, or a price is missing or negative |
@@ -29,6 +29,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from core.calendar import session_for
 from core.options.bar_checks import CheckReport, _drop, _inside_session, _new_york_times, parse_occ
 from core.types import OptionContract, Right
 
@@ -119,7 +120,7 @@ def check_quotes(
     frame["is_call"] = [p[3] == "C" for p in parsed]
     frame["time"] = _new_york_times(frame["time"])
     frame = _drop(frame, report, "bad_time", frame["time"].isna())
-    frame = _drop(frame, report, "outside_session", ~_inside_session(frame["time"]))
+    frame = _drop(frame, report, "outside_session", ~_in_session(frame["time"]))
     if underlying is not None:
         frame = _drop(frame, report, "wrong_underlying", frame["underlying"] != underlying)
     frame = _drop(frame, report, "wrong_expiry", frame["expiry"] != frame["time"].dt.date)
@@ -144,6 +145,16 @@ def check_quotes(
     return out, report
 
 
+def _in_session(times: pd.Series) -> pd.Series:
+    """Inside the day's regular session, its closing instant included (a worker's last cycle)."""
+    inside = _inside_session(times)
+    for day, stamps in times[~inside].groupby(times[~inside].dt.date):
+        session = session_for(day)
+        if session is not None:
+            inside[stamps.index] = stamps == session.close
+    return inside
+
+
 def _bar_range(frame: pd.DataFrame, bars: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """The low and high of the underlying bar covering each quote's time (NaN: none covers it)."""
     n = len(frame)
@@ -156,7 +167,7 @@ def _bar_range(frame: pd.DataFrame, bars: pd.DataFrame | None) -> tuple[np.ndarr
     ends = starts + 60.0 * bars["minutes"].to_numpy(float)[order]
     ts = pd.DatetimeIndex(frame["time"]).as_unit("ns").asi8 / 1e9
     i = np.searchsorted(starts, ts, side="right") - 1
-    covered = (i >= 0) & (ts < ends[np.clip(i, 0, None)])
+    covered = (i >= 0) & (ts <= ends[np.clip(i, 0, None)])  # a bar covers its closing instant too
     low[covered], high[covered] = lows[i[covered]], highs[i[covered]]
     return low, high
 

@@ -19,6 +19,7 @@ model-priced replay, issue 32), and a single contract through the same arrays, s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import session_for
-from core.options.pricing import bs_price_delta_vec
-from core.options.surface import TICK, SurfaceParams, smile_iv, spread_ticks, to_bid_ask
+from core.options.pricing import bs_price_delta, bs_price_delta_vec
+from core.options.surface import TICK, SurfaceParams, quote_scalar, smile_iv, spread_ticks, to_bid_ask
 from core.types import PriceSource
 
 FRESH_S = 60.0
@@ -209,3 +210,42 @@ def _fill_model_then(
         vol_then = float(at.day_vol_at(then))  # type: ignore[operator]
         spot_then = float(day.row_spot[these[0]])
         model_then[these] = smile_iv(spot_then, day.strike[these], vol_then, float(day.minutes_left[these[0]]), surface)
+
+
+def price_one(
+    day: DayQuotes, model_then: np.ndarray, at: QuoteInputs, strike: float, is_call: bool, surface: SurfaceParams
+) -> tuple[float, float, float, float, float, int, float, float]:
+    """`price_contracts` for one contract in plain floats (positions and the broker's updates ask
+    for one contract many times a minute, where numpy's per-call overhead dominates): bid, ask,
+    iv, delta, stamp, source, bid size, ask size."""
+    s = int(np.searchsorted(day.times, at.ts, side="right")) - 1
+    col = day.columns.get((float(strike), bool(is_call)), -1)
+    row = int(day.latest[s, col]) if s >= 0 and col >= 0 else -1
+    left = max(at.minutes_left, 0.0)
+    if row < 0:
+        bid, ask, iv, delta = quote_scalar(at.spot, strike, is_call, at.day_vol, left, surface)
+        return bid, ask, iv, delta, at.ts, MODEL, 0.0, 0.0
+    iv = float(day.iv[row])
+    fresh = at.ts - float(day.row_ts[row]) < FRESH_S
+    if not fresh:
+        if math.isnan(model_then[row]):
+            _fill_model_then(day, model_then, np.array([row]), surface, at)
+        model_iv = quote_scalar(at.spot, strike, is_call, at.day_vol, left, surface)[2]
+        iv = iv * model_iv / float(model_then[row])
+    if math.isfinite(iv):
+        price, delta = bs_price_delta(at.spot, strike, max(left, 1e-6), max(iv, 1e-6), is_call)
+    else:  # at or under intrinsic value: the quote's time value over intrinsic, all delta
+        q_spot, q_mid = float(day.row_spot[row]), (float(day.bid[row]) + float(day.ask[row])) / 2.0
+        price = _intrinsic(at.spot, strike, is_call) + max(q_mid - _intrinsic(q_spot, strike, is_call), 0.0)
+        itm = at.spot > strike if is_call else at.spot < strike
+        delta = (1.0 if is_call else -1.0) if itm else 0.0
+    sizes = float(day.bid_size[row]), float(day.ask_size[row])
+    if fresh:
+        return float(day.bid[row]), float(day.ask[row]), iv, delta, float(day.row_ts[row]), REAL, *sizes
+    ticks = max(float(round((float(day.ask[row]) - float(day.bid[row])) / TICK)), 1.0)
+    bid = max(round(price / TICK - ticks / 2.0) * TICK, 0.0)
+    return round(bid, 2), round(bid + ticks * TICK, 2), iv, delta, at.ts, CARRIED, *sizes
+
+
+def _intrinsic(spot: float, strike: float, is_call: bool) -> float:
+    return max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)

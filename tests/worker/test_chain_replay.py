@@ -4,12 +4,22 @@ bars and saying so; the same days priced by the model alone for the side by side
 
 from __future__ import annotations
 
-from datetime import date
+import shutil
+from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
+from core.calendar import NY, session_for
+from core.market.chain_world import ChainWorld
+from core.market.sim_market import SimMarket
+from core.market.synthetic import SyntheticWorld
+from core.options.chain_import import import_chains
+from core.options.history import OptionHistory
+from core.types import PriceSource
+from db.recordings import export
 from tests.chain_helpers import DAY, REAL_CHAINS, SHARED, write_chain_day
 from tests.conftest import ACTIVE_PARAMS, with_params
 from worker.offline.backtest import BacktestResult, format_result, run_backtest
@@ -61,3 +71,29 @@ def test_a_real_chain_day_replays_end_to_end(tmp_path: Path) -> None:
     assert {f[0] for f in _rows(url, "SELECT price_source FROM fill")} <= QUOTED
     spots = _rows(url, "SELECT underlying_price FROM decision WHERE underlying_price IS NOT NULL ORDER BY time LIMIT 1")
     assert spots and 700 < float(spots[0][0]) < 800, "SPY from the chain's own days, not the synthetic world"
+
+
+def test_the_quotes_a_worker_records_import_as_chains_and_price_as_real_quotes(tmp_path: Path) -> None:
+    """A day recorded as a paper worker records it (bars, near-the-money quotes each minute),
+    exported by db.recordings, imports as chains and replays priced from those quotes."""
+    folder = tmp_path / "world"
+    folder.mkdir()
+    one = SyntheticWorld(5).session_bars(session_for(DAY), "SPY")  # type: ignore[arg-type]
+    stamps = pd.to_datetime(one.start, unit="s", utc=True).tz_convert("America/New_York").tz_localize(None)
+    pd.DataFrame(
+        {"datetime": stamps, "open": one.open, "high": one.high, "low": one.low, "close": one.close,
+         "volume": one.volume}
+    ).to_csv(folder / "SPY_1min.csv", index=False)  # fmt: skip
+    write_chain_day(tmp_path / "vix")
+    shutil.copy(tmp_path / "vix" / "VIX_daily.csv", folder / "VIX_daily.csv")
+    url = f"sqlite:///{tmp_path / 'paper.db'}"
+    run_backtest(RunOptions(db=url, source=f"csv:{folder}", seed=5, flush_every=60, record=True), DAY, DAY)
+    export(create_engine(url), DAY, DAY, tmp_path / "rec")
+    history = OptionHistory(tmp_path / "cache")
+    result = import_chains(history, [tmp_path / "rec" / "quotes.parquet"], tmp_path / "rec" / "bars.parquet")
+    assert list(result.days) == [DAY] and result.total.kept == result.total.rows_in > 1000, result.summary()
+    world = ChainWorld(history, folder)
+    assert world.bar_source == "chains_1min_split"
+    market = SimMarket(world, option_history=history)
+    chain = market.chain("SPY", datetime(2026, 3, 2, 11, 0, tzinfo=NY))
+    assert chain is not None and chain.sources is not None and PriceSource.REAL_QUOTE in chain.sources
