@@ -20,17 +20,21 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
+
+from db.console_sessions import Backoff
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SECRETS_FILE = Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml"
 FAILED_LOGIN_DELAY_S = 1.0
 
 
-def lockout_rule() -> tuple[int, float]:
-    """(wrong passwords, minutes): that many failures for one user within the window lock the
-    account until they age out of it (CONSOLE_LOCKOUT_FAILURES, default 5; CONSOLE_LOCKOUT_MINUTES,
-    default 15). Refused attempts while locked do not extend the lock."""
+def backoff_rule() -> Backoff:
+    """The backoff in force: CONSOLE_LOCKOUT_FAILURES free wrong passwords per source (default 5),
+    then a wait of 30 s that doubles with each further failure up to CONSOLE_LOCKOUT_MINUTES
+    (default 15). Attempts refused while a source waits do not lengthen its wait."""
     failures_raw = os.environ.get("CONSOLE_LOCKOUT_FAILURES", "5")
     minutes_raw = os.environ.get("CONSOLE_LOCKOUT_MINUTES", "15")
     try:
@@ -42,7 +46,8 @@ def lockout_rule() -> tuple[int, float]:
             "CONSOLE_LOCKOUT_FAILURES must be 1..100 and CONSOLE_LOCKOUT_MINUTES in (0, 1440], "
             f"got {failures_raw!r} and {minutes_raw!r}"
         )
-    return failures, minutes
+    longest = timedelta(minutes=minutes)
+    return Backoff(failures, min(Backoff.first_wait, longest), longest)
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -147,14 +152,66 @@ def access_problem(address: str | None, password_hash: str | None) -> str | None
 _FAILURES = threading.Lock()
 
 
+def credentials_match(user: str, password: str, password_hash: str) -> bool:
+    """The user and the password are right (both compared in constant time, both always checked)."""
+    return bool(hmac.compare_digest(user.encode(), operator_user().encode()) & verify_password(password, password_hash))
+
+
+def pause_after_failure() -> None:
+    """A refused attempt costs a second while holding a process-wide lock, so guesses from many
+    browser sessions at once still come one a second at most."""
+    with _FAILURES:
+        time.sleep(FAILED_LOGIN_DELAY_S)
+
+
 def check_login(user: str, password: str, password_hash: str) -> bool:
-    """A login attempt; a failure costs a second while holding a process-wide lock, so guesses
-    from many browser sessions at once still come one a second at most."""
-    ok = hmac.compare_digest(user.encode(), operator_user().encode()) & verify_password(password, password_hash)
+    """A login attempt; a failure pays `pause_after_failure`."""
+    ok = credentials_match(user, password, password_hash)
     if not ok:
-        with _FAILURES:
-            time.sleep(FAILED_LOGIN_DELAY_S)
-    return bool(ok)
+        pause_after_failure()
+    return ok
+
+
+def trusted_proxies() -> frozenset[str]:
+    """The addresses of the reverse proxies the console sits behind (CONSOLE_TRUSTED_PROXY, comma
+    separated, e.g. `127.0.0.1` for a Caddy or nginx on the same machine); empty: none, and
+    X-Forwarded-For is never believed."""
+    raw = os.environ.get("CONSOLE_TRUSTED_PROXY", "")
+    found = set()
+    for part in raw.split(","):
+        if part.strip():
+            try:
+                found.add(str(ipaddress.ip_address(part.strip())))
+            except ValueError as exc:
+                raise ValueError(f"CONSOLE_TRUSTED_PROXY must list IP addresses, got {part.strip()!r}") from exc
+    return frozenset(found)
+
+
+def _is_trusted(address: str, trusted: frozenset[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return str(ip) in trusted or (ip.is_loopback and any(ipaddress.ip_address(t).is_loopback for t in trusted))
+
+
+def client_source(peer: str, forwarded: Iterable[str], trusted: frozenset[str]) -> str:
+    """Where a login attempt comes from: the socket's peer, or, only when that peer is a trusted
+    proxy, the address the proxy forwarded. X-Forwarded-For is read from the right (each proxy
+    appends the address it saw), skipping trusted proxies: the first other address is the one the
+    nearest trusted proxy saw, which a client cannot forge (with a proxy that replaces the header,
+    as Caddy does, it is also the header's first address)."""
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for line in forwarded for hop in line.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            address = str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer  # a malformed hop: nothing left of it can be trusted
+        if not _is_trusted(address, trusted):
+            return address
+    return peer
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from console.broker_stop import REAL_MODES, flatten_at_broker, trading_mode
 from console.data import reader, writer
 from console.formatting import plain
+from console.login import session_dialog, session_fragment
 from core.calendar import NY
 from core.types import TradingState
 from db import reads
@@ -67,7 +68,7 @@ def control_panel() -> None:
         _confirm_resume(str(st.session_state.get("control_reason") or "").strip())
 
 
-@st.fragment(run_every=LIVE_REFRESH_S)
+@session_fragment(run_every=LIVE_REFRESH_S)
 def live_bar() -> None:
     control = reads.control_state(reader()) or {}
     state = control.get("state", "ACTIVE")
@@ -176,7 +177,7 @@ def _close_resume() -> None:
     st.session_state.pop(RESUME_OPEN, None)
 
 
-@st.dialog("Resume trading?", on_dismiss=_close_resume)
+@session_dialog("Resume trading?", on_dismiss=_close_resume)
 def _confirm_resume(typed: str) -> None:
     """A modal confirmation: resuming re-enables entries, so it is never one click."""
     if (reads.control_state(reader()) or {}).get("state", "ACTIVE") == "ACTIVE":

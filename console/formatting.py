@@ -27,6 +27,13 @@ def in_new_york(frame: pd.DataFrame) -> pd.DataFrame:
 _MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()#+-.!|<>~:$&")
 
 
+def dollars(text: object) -> str:
+    """The console's own sentence made safe for markdown when it names dollar amounts: Streamlit
+    reads the text between two `$` as math (KaTeX) and drops the signs, so each `$` is escaped and
+    shows as written. Text from outside the product needs `plain` instead (which escapes `$` too)."""
+    return str(text).replace("$", "\\$")
+
+
 def plain(text: object) -> str:
     """`text` from outside the product (an operator's note, a broker's message, a client order id)
     made safe to put inside markdown: every character markdown would act on is escaped, so a

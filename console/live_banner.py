@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.data import reader
+from console.formatting import dollars, plain
 from core.params import ParamsError, validate_params
 from db import reads
 from db.go_live import (
@@ -33,8 +34,9 @@ def live_gate_banner() -> None:
     if report.passed:
         return
     ov = active_override(reader())
-    cap = "" if ov is None else f" on override {ov.id} by {ov.who}: {ov.sessions_left} left at {ov.size_cap:.0%}"
-    st.error(f"LIVE trading while the go-live gate is not met{cap}. {report.summary()}", icon=":material/warning:")
+    cap = "" if ov is None else f" on override {ov.id} by {plain(ov.who)}: {ov.sessions_left} left at {ov.size_cap:.0%}"
+    text = f"LIVE trading while the go-live gate is not met{cap}. {dollars(report.summary())}"
+    st.error(text, icon=":material/warning:")  # the gate's figures carry dollar signs
 
 
 def save_verdict(edited: dict[str, object], stores: str = "Save makes this edit") -> None:
@@ -53,7 +55,7 @@ def save_verdict(edited: dict[str, object], stores: str = "Save makes this edit"
         return
     version = next_param_version(engine)
     verdict = judge(engine, model, version, params)
-    said = f"The worker trades live; {stores} version {version}, and {verdict.summary()}"
+    said = f"The worker trades live; {stores} version {version}, and {dollars(verdict.summary())}"
     if not verdict.allowed:
         st.warning(f"{said}: so the worker will stop opening positions at once and return to paper at the "
                    "next session.", icon=":material/warning:")  # fmt: skip

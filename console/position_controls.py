@@ -10,6 +10,7 @@ import streamlit as st
 from console.controls import operator_name
 from console.data import reader, writer
 from console.formatting import in_new_york, plain
+from console.login import session_fragment
 from db import control_requests, reads
 from db.control_requests import RequestRefusedError
 
@@ -39,7 +40,7 @@ def cancel_button(client_order_id: str, key: str) -> None:
             st.success(f"Cancel requested (request {request_id}).")
 
 
-@st.fragment
+@session_fragment()
 def position_and_order_controls() -> None:
     """On the Overview: pick one open position to close or one working order to cancel (read in
     the fragment, so a rerun after a request offers what is open now)."""

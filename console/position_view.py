@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from console.formatting import dollars
 from console.structure_card import structure_card
 from core.calendar import NY, next_session, session_for
 from core.exits import PositionState
@@ -85,7 +86,7 @@ def position_cards(engine: Any, positions: pd.DataFrame, clock: reads.MarketCloc
                 g = model_greeks(pos, float(market["underlying_price"]), float(market["vix"]), left)
                 greeks = f"delta {g.delta:+.2f} · theta {g.theta_10min:+.2f} $/contract per 10 min (model) · "
             when = f"in {to_flatten:.0f} min" if today is not None else f"at the next open, {session.day:%a %Y-%m-%d}"
-            st.caption(f"{greeks}flatten at {levels.flatten_at:%H:%M} ET, {when}")
+            st.caption(dollars(f"{greeks}flatten at {levels.flatten_at:%H:%M} ET, {when}"))
 
 
 def log_tail(path: str, lines: int = 30) -> list[str]:

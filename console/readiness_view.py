@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from console.formatting import plain
 from console.layout import page_path
 from core.gate import GateReport, PaperRecord
 from db.go_live import OverrideError, OverrideView, active_override, end_override, grant_override
@@ -43,9 +44,9 @@ def override_state(ov: OverrideView | None) -> None:
     if ov is None:
         st.caption("No override in force: `--mode live` needs the gate met.")
         return
-    st.warning(f"Override {ov.id} by {ov.who} ({ov.created_at:%Y-%m-%d %H:%M} UTC): {ov.sessions_left} of "
-               f"{ov.sessions} live sessions left at {ov.size_cap:.0%} of the size, model {ov.model_version}, "
-               f"parameter version {ov.param_version}. Reason: {ov.reason}")  # fmt: skip
+    st.warning(f"Override {ov.id} by {plain(ov.who)} ({ov.created_at:%Y-%m-%d %H:%M} UTC): {ov.sessions_left} of "
+               f"{ov.sessions} live sessions left at {ov.size_cap:.0%} of the size, model {plain(ov.model_version)}, "
+               f"parameter version {ov.param_version}. Reason: {plain(ov.reason)}")  # fmt: skip
 
 
 def override_form(engine: Any, model_version: str, user: str) -> None:

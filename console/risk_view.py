@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from console.formatting import dollars
 from core.calendar import session_for
 from core.params import TradingParams
 from core.risk.book import BookRisk, book_risk, value_at_risk
@@ -61,7 +62,7 @@ def risk_now(engine: Any, held: pd.DataFrame, status: dict[str, Any] | None) -> 
 def greeks_row(now: RiskNow, equity: float | None) -> None:
     """Net delta, gamma, vega and theta in dollars, and the worst shock, as metrics."""
     if now.risk is None:
-        st.caption(now.note)
+        st.caption(dollars(now.note))
         return
     g, worst = now.risk.greeks, now.risk.worst
     cols = st.columns(5)

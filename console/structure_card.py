@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from console.formatting import dollars
 from core.calendar import Session
 from core.structures.greeks import structure_greeks, value_now
 from core.structures.payoff import payoff, pnl_at_expiry
@@ -63,9 +64,11 @@ def structure_card(engine: Any, row: Any, now: datetime, session: Session, today
         now_at = (vix, left) if vix is not None else None
         if spot is not None and now_at is not None:
             g = structure_greeks(structure, max(qty, 1), spot, vix, left)  # type: ignore[arg-type]
-            st.caption(
-                f"delta {g.delta:+,.0f} $/$1 · gamma {g.gamma:+,.1f} · theta {g.theta_10min:+,.2f} $ per 10 min · "
-                f"vega {g.vega:+,.2f} $/vol pt (model, summed over the legs)"
+            st.caption(  # four dollar signs: escaped, or markdown would read math between them
+                dollars(
+                    f"delta {g.delta:+,.0f} $/$1 · gamma {g.gamma:+,.1f} · theta {g.theta_10min:+,.2f} $ per 10 min · "
+                    f"vega {g.vega:+,.2f} $/vol pt (model, summed over the legs)"
+                )
             )
         when = f"in {max((flatten_at - now).total_seconds() / 60.0, 0.0):.0f} min" if today else "at the next open"
         st.caption(f"flatten at {flatten_at:%H:%M} ET, {when}")

@@ -16,7 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from console import charts
-from console.formatting import plain
+from console.formatting import dollars, plain
+from console.login import session_fragment
 from core.error_band import Banded
 from core.params import ParamsError, validate_params
 from db.engine import database_url
@@ -62,7 +63,7 @@ def _shown(value: object) -> str:
 
 def comparison(result: dict[str, Any]) -> None:
     active, edited = result["active"], result["edited"]
-    st.caption(f"{len(result['sessions'])} sessions from {result['source']}, in {result['seconds']:.1f} s")
+    st.caption(dollars(f"{len(result['sessions'])} sessions from {result['source']}, in {result['seconds']:.1f} s"))
     table = pd.DataFrame(
         [{"": label, "active": _shown(active[key]), "edited": _shown(edited[key])} for label, key in ROWS]
     )
@@ -72,7 +73,7 @@ def comparison(result: dict[str, Any]) -> None:
     if result["first_changes"]:
         st.dataframe(pd.DataFrame(result["first_changes"]), hide_index=True, width="stretch")
         first_day = result["first_changes"][0]["time"][:10]
-        st.markdown(f"[Open the decision explorer](./decisions) (first change on {first_day})")
+        st.markdown(f"[Open the decision explorer](./decisions) (first change on {plain(first_day)})")
     blocks = pd.DataFrame({"active": active["blocks"], "edited": edited["blocks"]}).fillna(0).astype(int)
     if not blocks.empty:
         st.markdown("**Blocked entries by code**")
@@ -92,10 +93,10 @@ def price_model_error(result: dict[str, Any]) -> None:
         else:
             figure = Banded(pnl, band[side]["low"], band[side]["high"]).text()
         priced = result.get("priced", {}).get(side, "n/a")
-        st.caption(f"{side.capitalize()} P&L {figure}. Options priced: {priced}.")
+        st.caption(dollars(f"{side.capitalize()} P&L {figure}. Options priced: {priced}."))
 
 
-@st.fragment(run_every=1.0)
+@session_fragment(run_every=1.0)
 def follow() -> None:
     files = st.session_state.get("whatif_job")
     if not files:

@@ -1,19 +1,44 @@
 """Console sessions (keyword-only, as the template's crud): open one at login, find the user of
 a token on a reload (and on every run of every tab), revoke it at logout. Only the token's
 sha256 is stored: a copy of the database cannot log anybody in. Every login attempt is a row
-(who, from where, how it ended): the audit, and the failures that lock the account."""
+(who, from where, how it ended): the audit, and the failures that slow down the source that
+made them (`judge_attempt`, with its `Backoff`)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlmodel import Session
 
 from db.control import utcnow
 from db.models import ConsoleSession, LoginAttempt
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How wrong passwords slow down the source that types them (db/console_sessions.judge_attempt).
+
+    A source (the browser's address) has `free_failures` wrong passwords for an account; from
+    then on each failure doubles that source's wait before its next attempt, from `first_wait`
+    up to `longest_wait`. Failures count per source and account, so a stranger's guesses never
+    lock the operator out from another address; a correct login from a source, or a day without
+    failures, clears its count."""
+
+    free_failures: int = 5
+    first_wait: timedelta = timedelta(seconds=30)
+    longest_wait: timedelta = timedelta(minutes=15)
+    memory: timedelta = timedelta(hours=24)
+
+    def wait_after(self, failures: int) -> timedelta:
+        """The wait a source owes after `failures` wrong passwords in a row (zero while free)."""
+        if failures < self.free_failures:
+            return timedelta(0)
+        doublings = min(failures - self.free_failures, 30)  # 2**30 waits: far past any cap
+        return min(self.first_wait * 2**doublings, self.longest_wait)
 
 
 def _digest(value: str) -> str:
@@ -69,17 +94,53 @@ def revoke(engine: Engine, *, token: str) -> None:
 
 
 def record_attempt(engine: Engine, *, user: str, source: str, outcome: str, at: datetime | None = None) -> None:
-    """One login attempt: `ok`, `wrong_password` or `locked` (refused while the account is locked)."""
+    """One login attempt as it ended: `ok`, `wrong_password` or `locked` (refused while its source
+    waits out its backoff)."""
     with Session(engine) as s:
         s.add(LoginAttempt(at=at or utcnow(), user=user, source=source, outcome=outcome))
         s.commit()
 
 
-def failures_since(engine: Engine, *, user: str, since: datetime) -> tuple[int, datetime | None]:
-    """Wrong passwords for `user` since `since`, and the oldest of them (when the lock lifts)."""
-    stmt = select(func.count(), func.min(LoginAttempt.at)).where(
-        LoginAttempt.user == user, LoginAttempt.outcome == "wrong_password", LoginAttempt.at >= since
-    )
+@dataclass(frozen=True)
+class Judgement:
+    """How one login attempt ended, and until when its source must wait (None: it need not)."""
+
+    outcome: str  # ok | wrong_password | locked
+    wait_until: datetime | None
+
+
+def judge_attempt(
+    engine: Engine, *, user: str, source: str, password_ok: bool, rule: Backoff, now: datetime | None = None
+) -> Judgement:
+    """Record a login attempt and judge it in one transaction, so that no attempt is judged
+    against a count another attempt is changing: the attempt's row is written first (on SQLite
+    that takes the write lock, which the next attempt waits for; on Postgres an advisory lock
+    per account and source does the same), then the source's failures since its last success
+    decide. While the source owes a wait the attempt is `locked` whatever the password, and
+    does not lengthen the wait."""
+    now = now or utcnow()
     with Session(engine) as s:
-        count, oldest = s.execute(stmt).one()
-    return int(count), oldest
+        if s.get_bind().dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(f"{user}\0{source}".encode()).digest()[:8], "big", signed=True)
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        row = LoginAttempt(at=now, user=user, source=source, outcome="pending")
+        s.add(row)
+        s.flush()  # the write that serializes concurrent attempts on SQLite
+        mine = (LoginAttempt.user == user, LoginAttempt.source == source, LoginAttempt.id != row.id)
+        last_ok = s.execute(select(func.max(LoginAttempt.at)).where(*mine, LoginAttempt.outcome == "ok")).scalar()
+        since = max(now - rule.memory, last_ok) if last_ok is not None else now - rule.memory
+        failed = LoginAttempt.outcome == "wrong_password"
+        count, last = s.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(*mine, failed, LoginAttempt.at > since)
+        ).one()
+        wait = rule.wait_after(int(count))
+        until = last + wait if last is not None and wait > timedelta(0) else None
+        if until is not None and now < until:
+            row.outcome = "locked"
+        else:
+            row.outcome = "ok" if password_ok else "wrong_password"
+            after = rule.wait_after(int(count) + 1)
+            until = now + after if row.outcome == "wrong_password" and after > timedelta(0) else None
+        s.add(row)
+        s.commit()
+        return Judgement(row.outcome, until)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from console import charts, models_view
 from console.data import reader
+from console.formatting import dollars
 from console.login import require_gate
 from core.params import TradingParams
 from db import model_store, reads
@@ -36,7 +37,7 @@ def registry() -> None:
         return
     loaded = f"The worker's newest run loaded {active or 'no model'}"
     decides = "the rules decide; the model is not consulted" if mode == "rules" else f"policy_mode {mode}"
-    st.caption(f"{loaded}; {decides}.")
+    st.caption(dollars(f"{loaded}; {decides}."))
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
@@ -55,11 +56,11 @@ def candidates(rows: list[dict[str, object]], chosen: str) -> None:
     mode = policy_mode()
     st.markdown("**Candidates beside the baselines** (out of sample, all folds pooled)")
     if selection.get("evaluation_id") == chosen:
-        st.caption(f"The selection: {selection.get('verdict', '')}")
+        st.caption(f"The selection: {dollars(selection.get('verdict', ''))}")
     frame = models_view.candidates(rows, chosen, mode, active, selection)  # type: ignore[arg-type]
     st.dataframe(frame, hide_index=True, width="stretch")
     if not frame["worker runs"].astype(bool).any():
-        st.caption(f"The worker runs none of these: policy_mode {mode}, model {active or 'none loaded'}.")
+        st.caption(dollars(f"The worker runs none of these: policy_mode {mode}, model {active or 'none loaded'}."))
 
 
 def evaluation() -> None:

@@ -14,7 +14,7 @@ from console.data import reader
 from console.demo_banner import demo_banner
 from console.formatting import in_new_york
 from console.layout import compact_grid, page_path
-from console.login import require_gate
+from console.login import require_gate, session_fragment
 from console.position_controls import position_and_order_controls
 from console.position_view import log_tail, position_cards
 from console.risk_view import greeks_row, risk_now
@@ -106,7 +106,7 @@ def latest_decisions_and_alerts() -> None:
         table(reads.alerts(reader()), "No alert.")
 
 
-@st.fragment(run_every=REFRESH_S)
+@session_fragment(run_every=REFRESH_S)
 def live() -> None:
     status, held = reads.worker_status(reader()), reads.open_positions(reader())  # read once a refresh
     equity = reads.latest_equity(reader())

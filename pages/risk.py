@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console.data import reader
+from console.formatting import dollars
 from console.login import require_gate
 from console.risk_view import greeks_row, limits_line, risk_now, shock_chart, structures_max_loss, var_line
 from db import reads
@@ -30,5 +31,5 @@ if not structures.empty:
     st.subheader("Defined-risk structures: maximum loss at expiry")
     st.dataframe(structures, hide_index=True, width="stretch")
 st.subheader("Value at risk")
-st.write(var_line(engine))
-st.caption(limits_line(active_params(engine)[1], equity))
+st.write(dollars(var_line(engine)))  # "... 1,200 $, ... 1,900 $": never math between the two
+st.caption(dollars(limits_line(active_params(engine)[1], equity)))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from console import analysis, charts, data, trade_views
 from console.formatting import in_new_york, plain
-from console.login import require_gate
+from console.login import checked_download, require_gate
 from console.position_controls import cancel_button, close_button
 from db import trade_reads
 from db.engine import database_url
@@ -90,9 +90,8 @@ def table_and_export(url: str, f: TradeFilter, total: int) -> int | None:
         shown, column_order=order, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         key="trade_table",
     )  # fmt: skip
-    st.download_button(
-        "Download CSV", data=lambda: data.trades_csv(url, f), file_name="trades.csv", mime="text/csv", key="csv"
-    )
+    csv = checked_download(lambda: data.trades_csv(url, f))  # made on the click: only for a live session
+    st.download_button("Download CSV", data=csv, file_name="trades.csv", mime="text/csv", key="csv")
     rows = event.selection.rows if event is not None else []
     return int(newest.iloc[rows[0]]["id"]) if rows else None
 
