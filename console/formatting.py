@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 MARKET_TZ = "America/New_York"
@@ -34,12 +36,20 @@ def dollars(text: object) -> str:
     return str(text).replace("$", "\\$")
 
 
+# GitHub's autolinks (a bare http://, https://, www. or e-mail address) are found in the text after
+# escapes are read, so no escape stops them: an invisible word joiner after the scheme, the `www`
+# or the `@` does, and the text still reads the same.
+_AUTOLINKS = re.compile(r"(?i)(?:https?(?=:)|www(?=\.)|@)")
+WORD_JOINER = "\u2060"
+
+
 def plain(text: object) -> str:
     """`text` from outside the product (an operator's note, a broker's message, a client order id)
     made safe to put inside markdown: every character markdown would act on is escaped, so a
-    link, an image or an HTML tag in it shows as its own characters and loads nothing."""
+    link, an image, math or an HTML tag in it shows as its own characters and loads nothing, and
+    a bare address is not made a link."""
     out = []
-    for ch in str(text):
+    for ch in _AUTOLINKS.sub(lambda m: m.group(0) + WORD_JOINER, str(text)):
         if ch in _MARKDOWN_SPECIALS:
             out.append("\\" + ch)
         elif ch in "\r\n":

@@ -47,6 +47,14 @@ from db import console_sessions
 GATE_PASSED = "gate_passed"
 COOKIE = "odte_session"
 _PENDING_COOKIE = "pending_cookie"  # (token, max-age seconds): written by the next page run
+ENDED = "Your session ended (logged out in another tab, expired, or the password changed). Log in again."
+_ENDED_PARAM = "session_ended"  # the reload's mark, so that the login says why it is back
+_RELOAD = (  # run by the page itself: Streamlit's iframes may not navigate the page without a user's gesture
+    "<script>const s = window.parent.document.createElement('script'); s.textContent = "
+    f"\"const u = new URL(location.href); u.searchParams.set('{_ENDED_PARAM}', '1'); \" + "
+    '"location.replace(u.toString());"; '
+    "window.parent.document.body.appendChild(s);</script>"
+)
 
 
 def _write_cookie(token: str, max_age_s: int) -> None:
@@ -66,6 +74,9 @@ def _restore_from_cookie(stored: str) -> None:
 def login_gate() -> bool:
     """True when the operator may see the console; otherwise shows the refusal or the login form.
     The caller still registers its pages (hidden) so the page in the URL survives the login."""
+    if _ENDED_PARAM in st.query_params:  # sent here by a fragment whose session had ended
+        del st.query_params[_ENDED_PARAM]
+        st.session_state["session_ended"] = True
     stored = configured_hash()
     problem = access_problem(st.get_option("server.address"), stored)
     problem = problem or (hash_problem(stored) if stored else None)
@@ -81,12 +92,13 @@ def login_gate() -> bool:
         pending = st.session_state.pop(_PENDING_COOKIE, None)
         if pending is not None:
             _write_cookie(*pending)
+        st.session_state.pop("session_ended", None)
         st.session_state[GATE_PASSED] = True
         return True
     st.session_state[GATE_PASSED] = False
     st.title("0DTE operator console")
     if st.session_state.pop("session_ended", False):
-        st.warning("Your session ended (logged out in another tab, expired, or the password changed). Log in again.")
+        st.warning(ENDED)
     with st.form("login"):
         user = st.text_input("User")
         password = st.text_input("Password", type="password")
@@ -167,12 +179,18 @@ def session_alive() -> bool:
 
 
 def require_session() -> None:
-    """The first line of every fragment's run and of every action: a tab whose session ended
-    goes to the login (a whole-app run, where `login_gate` shows the form) and does nothing more."""
-    if not session_alive():
-        st.rerun(scope="app")
+    """The first line of every fragment's run: a tab whose session ended reads and does nothing
+    more, and its page is loaded afresh, which shows the login (and says why). A full reload,
+    not `st.rerun(scope="app")`: an app rerun asked from a fragment raced the page's other
+    fragment timers in Chromium and sometimes left the tab blank instead of on the login."""
+    if session_alive():
+        return
+    st.warning(ENDED)
+    st.iframe(_RELOAD, height=1)
+    st.stop()
 
 
+P = ParamSpec("P")
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -37,11 +37,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_console(url: str, user: str = "carol", password_hash: str | None = None) -> Iterator[str]:
-    """A console on `url` with its login gate on (PASSWORD, or `password_hash`); yields its base URL."""
+def running_console(
+    url: str, user: str = "carol", password_hash: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A console on `url` with its login gate on (PASSWORD, or `password_hash`) and `extra_env` in its
+    environment; yields its base URL."""
     port = free_port()
     stored = password_hash or hash_password(PASSWORD)
-    env = {**os.environ, "DATABASE_URL": url, "CONSOLE_PASSWORD_HASH": stored, "CONSOLE_USER": user}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CONSOLE_PASSWORD_HASH": stored,
+        "CONSOLE_USER": user,
+        **(extra_env or {}),
+    }
     proc = subprocess.Popen([sys.executable, "-m", "console", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
