@@ -46,8 +46,9 @@ def headline(trades: pd.DataFrame) -> None:
 
 
 def _ratio(value: float, days: int) -> str:
-    """A daily ratio needs a spread of days: from fewer than two it is not a number ("n/a")."""
-    return "n/a" if days < 2 else analysis.format_figure(value, "ratio")
+    """A daily ratio needs a spread of days: from fewer than MIN_DAYS_FOR_RATIOS it is noise, shown
+    as "n/a" (a Sharpe of -37 from three days says nothing)."""
+    return "n/a" if days < MIN_DAYS_FOR_RATIOS else analysis.format_figure(value, "ratio")
 
 
 def period_chart(trades: pd.DataFrame) -> None:

@@ -140,8 +140,8 @@ def equity_curve(engine: Engine, points: int = 2_000) -> pd.DataFrame:
     return out
 
 
-def alerts(engine: Engine, limit: int = 10) -> pd.DataFrame:
-    """The newest warnings and errors the worker recorded."""
+def worker_warnings(engine: Engine, limit: int = 10) -> pd.DataFrame:
+    """The newest warnings and errors the worker recorded (its events: not the alerts the relay sent)."""
     return events(engine, limit, levels=("warning", "error")).drop(columns="run_id")
 
 

@@ -102,8 +102,8 @@ def latest_decisions_and_alerts() -> None:
         st.subheader("Latest decisions")
         table(decision_reads.latest(reader(), DecisionFilter(), limit=10), "None yet.")
     with right:
-        st.subheader("Alerts")
-        table(reads.alerts(reader()), "No alert.")
+        st.subheader("Worker warnings")
+        table(reads.worker_warnings(reader()), "No warning.")
 
 
 @session_fragment(run_every=REFRESH_S)

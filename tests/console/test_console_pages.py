@@ -141,6 +141,8 @@ def test_open_positions_show_unrealized_pnl_from_the_workers_newest_bid(
     at = open_page(str(runtime.engine.url), "overview", monkeypatch)
     shown = at.dataframe[0].value
     assert "unrealized_pnl" in shown.columns and shown["unrealized_pnl"].iloc[0] == pytest.approx(expected)
+    headers = [h.value for h in at.subheader]
+    assert "Worker warnings" in headers and "Alerts" not in headers, "the worker's events are not the alerts sent"
 
 
 def test_decisions_and_trades_filter_on_how_their_option_was_priced(

@@ -88,7 +88,9 @@ def test_cumulative_pnl_runs_forward_in_time_when_trades_overlap() -> None:
     assert list(curve["drawdown"]) == [0.0, 0.0, -300.0]
 
 
-def test_sharpe_and_sortino_from_one_day_are_not_a_number(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sharpe_and_sortino_from_fewer_than_20_days_are_not_a_number(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import date
     from pathlib import Path
 
@@ -98,7 +100,7 @@ def test_sharpe_and_sortino_from_one_day_are_not_a_number(tmp_path: object, monk
 
     url = f"sqlite:///{Path(str(tmp_path)) / 'one.db'}"
     with_params(url, **ACTIVE_PARAMS, policy_mode="rules")
-    run_backtest(RunOptions(db=url, seed=3, flush_every=50), start=date(2025, 11, 24), end=date(2025, 11, 24))
+    run_backtest(RunOptions(db=url, seed=3, flush_every=50), start=date(2025, 11, 24), end=date(2025, 11, 26))
     at = open_page(url, "trades", monkeypatch)
     ratios = [m.value for m in at.metric if m.label.startswith(("Sharpe", "Sortino"))]
     assert ratios == ["n/a", "n/a"]
