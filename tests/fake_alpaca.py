@@ -374,8 +374,11 @@ class FakeAlpacaState:
         self.cash -= self.fee_per_contract * qty
         if order["side"] == "buy":
             self.cash -= price * MULTIPLIER * qty
-            pos[1] = (pos[0] * pos[1] + qty * price) / (pos[0] + qty)
-            pos[0] += qty
+            if pos[0] >= 0:  # opening or adding to a long: the average is the long's own
+                pos[1] = (pos[0] * pos[1] + qty * price) / (pos[0] + qty)
+            pos[0] += qty  # a buy to close a short keeps the short's average
+            if pos[0] == 0:
+                del self.positions[order["symbol"]]
         else:
             self.cash += price * MULTIPLIER * qty
             if pos[0] <= 0:  # opening or adding to a short: the average is the short's own

@@ -87,3 +87,28 @@ def test_the_stop_closes_a_condor_as_one_mleg_order_at_alpaca(
     else:
         assert left == dict.fromkeys(wings, 2), "only the long wings, at no risk"
         assert "Left at no risk" in summary and all(f"{s} x2 (long, no bid" in summary for s in wings)
+
+
+def test_the_direct_stop_leaves_long_wings_nobody_bids_for_and_reports_flat(
+    server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m worker.flatten` (the console's stop while the worker is down): the shorts are
+    bought back, a long wing with no bid is not sent to a sell that never fills but left at no
+    risk and named, and the stop reports success."""
+    from worker.flatten import flatten
+
+    rt = paper_runtime(server, db_url, monkeypatch)
+    condor = _open_condor(server, rt)
+    wings = {leg.contract.symbol for leg in condor.legs if leg.ratio > 0}
+    market = server.state.market
+    market.__class__ = WingBidMarket
+    market.bids = dict.fromkeys(wings, 0.0)  # type: ignore[attr-defined]
+    server.state.advance()
+    asked = len(server.state.requests)
+    code, summary = flatten("paper", db_url, "alice")
+    assert code == 0, summary
+    left = {symbol: qty for symbol, (qty, _avg) in server.state.positions.items()}
+    assert left == dict.fromkeys(wings, 2), "the shorts bought back, only the long wings left"
+    closes = [path for method, path in server.state.requests[asked:] if method == "DELETE" and "/positions/" in path]
+    assert len(closes) == 2 and not any(path.endswith(tuple(wings)) for path in closes), closes
+    assert "Left at no risk" in summary and all(f"{s} x2 (long, no bid" in summary for s in wings), summary
