@@ -87,7 +87,7 @@ evaluate: migrate
 	$(PY) -m worker.evaluate --source csv:../shared/data --folds 3 --train-days 40 --test-days 15 --seeds 1 2
 
 calibrate: install
-	$(PY) bench/calibrate_options.py $(if $(SOURCE),--source $(SOURCE),--holdout)
+	$(if $(SOURCE),$(PY) bench/calibrate_options.py --source $(SOURCE),$(PY) bench/calibrate_day_vol.py)
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache

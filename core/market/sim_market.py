@@ -15,11 +15,13 @@ from typing import Protocol
 
 import numpy as np
 
-from core.calendar import NY, Session, session_containing, sessions_between
+from core.calendar import NY, Session, last_sessions, session_containing, sessions_between
 from core.execution import intrabar_price
 from core.market.bars import BAR_SECONDS, SessionBars
+from core.market.realized import PRIOR_SESSIONS, SessionMoves, pooled_vol, session_moves
 from core.options.chain import ChainSnapshot, build_chain, chain_grid, chain_of_quotes, quote_contract
-from core.options.day_vol import same_day_vol
+from core.options.day_vol import DayVolInputs, day_vol
+from core.options.events import events_on
 from core.options.history import DayBars, OptionHistory
 from core.options.history_pricing import MarketAt, history_quote
 from core.options.quote_pricing import (
@@ -68,7 +70,7 @@ class SimMarket:
         self.source = source
         self.surfaces = surfaces  # each underlying prices from its own calibrated surface
         self._vix_hist: dict[date, np.ndarray] = {}
-        self._opens: dict[date, tuple[float, float]] = {}
+        self._day_inputs: dict[date, _DayInputs] = {}
         self._minute = _Minute(None, 0.0, None)
 
     def _at(self, now: datetime) -> _Minute:
@@ -126,18 +128,48 @@ class SimMarket:
         if minute.day_vol is None:
             minute.day_vol = float("nan")
             if minute.session is not None:
-                minute.day_vol = self._day_vol_at(minute.session, self.vix(now))
+                minute.day_vol = self._day_vol_at(minute.session, minute.ts, self.vix(now))
         return minute.day_vol
 
-    def _day_vol_at(self, session: Session, vix_now: float) -> float:
-        found = self._opens.get(session.day)
-        if found is None:
-            vix1d_open = getattr(self.world, "vix1d_open", None)  # worlds of data may have VIX1D
-            found = self._opens[session.day] = (
-                float(self.world.vix_open(session.day)),
-                float(vix1d_open(session.day)) if callable(vix1d_open) else float("nan"),
-            )
-        return same_day_vol(vix_now, *found)
+    def day_vol_inputs(self, session: Session, ts: float, vix_now: float) -> DayVolInputs:
+        """What the same-day vol model knows at epoch second `ts`: the VIX then and at the open,
+        VIX1D's open, SPY's realized moves of the earlier sessions and of this one up to `ts`
+        (core/market/realized.py: only bars ended by then), and the day's scheduled events."""
+        day = self._day_inputs.get(session.day)
+        if day is None:
+            if len(self._day_inputs) > 16:  # replays walk forward
+                self._day_inputs.clear()
+            day = self._day_inputs[session.day] = self._inputs_of_day(session)
+        rv, count = day.moves.so_far(ts) if day.moves is not None else (float("nan"), 0)
+        return DayVolInputs(vix_now, day.vix_open, day.vix1d_open, day.prior_rv, rv, count, events_on(session.day))
+
+    def _inputs_of_day(self, session: Session) -> _DayInputs:
+        vix1d_open = getattr(self.world, "vix1d_open", None)  # worlds of data may have VIX1D
+        symbol = "SPY" if "SPY" in self.symbols else self.symbols[0]
+        earlier = [
+            m for s in last_sessions(session.day - timedelta(days=1), PRIOR_SESSIONS) if (m := self._moves(s, symbol))
+        ]
+        return _DayInputs(
+            float(self.world.vix_open(session.day)),
+            float(vix1d_open(session.day)) if callable(vix1d_open) else float("nan"),
+            pooled_vol(earlier),
+            self._moves(session, symbol),
+        )
+
+    def _moves(self, session: Session, symbol: str) -> SessionMoves | None:
+        """A session's 5-minute moves of `symbol`, None where the world has no bars for it."""
+        try:
+            bars = self.world.session_bars(session, symbol)
+        except (KeyError, LookupError, ValueError):
+            return None
+        if len(bars) == 0:
+            return None
+        return session_moves(
+            session.open.timestamp(), session.close.timestamp(), bars.start, bars.open, bars.close, BAR_SECONDS
+        )
+
+    def _day_vol_at(self, session: Session, ts: float, vix_now: float) -> float:
+        return day_vol(self.day_vol_inputs(session, ts, vix_now))
 
     def vix_history(self, day: date) -> np.ndarray:
         if day not in self._vix_hist:
@@ -194,9 +226,9 @@ class SimMarket:
         if not np.isfinite(spot):
             return None
         minute = moment.replace(second=0, microsecond=0)
-        day_vol = self._day_vol_at(session, self._vix_at(session, minute))
+        vol = self._day_vol_at(session, minute.timestamp(), self._vix_at(session, minute))
         left = max((session.close - moment).total_seconds() / 60.0, 0.0)
-        return quote_contract(contract, moment, spot, day_vol, left, surface_for(contract.underlying, self.surfaces))
+        return quote_contract(contract, moment, spot, vol, left, surface_for(contract.underlying, self.surfaces))
 
     def _history_day(self, underlying: str, session: Session) -> DayBars | None:
         return None if self.option_history is None else self.option_history.day(underlying, session.day)
@@ -208,7 +240,7 @@ class SimMarket:
             minute_ts = ts - ts % 60
             if self._last_day_vol[0] != minute_ts:
                 minute = datetime.fromtimestamp(minute_ts, NY)
-                self._last_day_vol = (minute_ts, self._day_vol_at(session, self._vix_at(session, minute)))
+                self._last_day_vol = (minute_ts, self._day_vol_at(session, minute_ts, self._vix_at(session, minute)))
             return self._last_day_vol[1]
 
         later_sessions = 0.0  # a contract expiring after today (a vendor's file): its later sessions' minutes
@@ -299,6 +331,16 @@ class SimMarket:
                 else None
             )
         return quotes[contract]
+
+
+@dataclass(frozen=True)
+class _DayInputs:
+    """The same-day vol model's inputs fixed for a session: the opens, earlier moves, the day's bars."""
+
+    vix_open: float
+    vix1d_open: float
+    prior_rv: float
+    moves: SessionMoves | None
 
 
 @dataclass(slots=True)

@@ -1,44 +1,123 @@
-"""The same-day volatility index that drives the 0DTE surface's at-the-money level.
+"""The same-day volatility model that drives the 0DTE surface's at-the-money level.
 
-A same-day option's implied vol is the market's expected move for the rest of the day, which is
-what CBOE's one-day index VIX1D measures; the 30-day VIX is a poor stand-in on its own (VIX1D/VIX
-moves from about 0.5 to above 1 from day to day: event days, calm days). The simulator prices from
+A same-day option's implied vol is the market's expected move for the rest of the day. The VIX
+alone does not carry it (on the 15 SPY chain days of 2026-07/08 the straddle's vol ran 0.44-0.64x
+the VIX on calm days, 1.10x on the FOMC day), and VIX1D is missing on most days of the files. The
+model takes only what is known at the minute:
 
-    day_vol(t) = VIX1D_open * (VIX(t) / VIX_open) ** VIX1D_BETA
+    ln(day_vol) = intercept + vix * ln(VIX(t))
+                + prior_rv * ln(100 * RV_prior)                            # earlier sessions' moves
+                + session_rv * w(n) * ln(RV_session / RV_prior)            # the session's moves so far
+                + vix1d * ln(VIX1D_open / (VIX1D_OPEN_PER_VIX * VIX_open))  # where VIX1D opened
+                + fomc + cpi + monthly_expiry                              # the day's scheduled events
 
-with VIX1D_open the index's first print of the session and VIX_open the VIX known at the open
-(both known at 09:30: no look-ahead), and VIX(t) the intraday VIX the world serves at t (the
-hourly VIX moved by the underlying inside the hour, or the daily open moved by SPY). A same-day
-index moves more than VIX: VIX1D_BETA is the slope of VIX1D's daily log change on VIX's,
-measured on the index files alone (`bench/calibrate_options.py --elasticity`), never on the
-option quotes the surface is fitted on.
+`day_vol` is in vol points (10.0 = 10%): the SPY at-the-money same-day vol at midday, on the
+pricing's trading-minute clock; each underlying's surface multiplies it by its `level` (SPY's is
+1) and the time-of-day term (core/options/surface.py). VIX(t) is the intraday VIX known at t
+(core/market/vol_indexes.py); RV_prior the realized vol of SPY's 5-minute returns over the
+previous five sessions and RV_session since the open, from n returns, with w(n) = n/(n + 12)
+(core/market/realized.py); the events come from core/options/events.py. A missing input takes
+its usual value: RV_prior = RV_PER_VIX * VIX_open, no session moves (w = 0), VIX1D at its usual
+ratio to the VIX (the term is 0). The coefficients are fitted across every chain day by
+`make calibrate` (bench/calibrate_day_vol.py); an event the fit never saw keeps 0.
 
-Why the open and not the previous close: VIX1D's close covers the night and the next session,
-and held out on the shared same-day chains it priced worse than the open (README, calibration).
-The open print runs below the session's level (median 0.62 of the VIX open against 0.80 at the
-close); the surface's fitted `level` absorbs that. Where no VIX1D open is known (synthetic
-worlds, recordings, days before VIX1D existed) VIX1D_open is VIX_open times VIX1D_OPEN_PER_VIX.
+One model serves the simulator (SimMarket.day_vol), backtests, training, the console's risk view
+(the VIX alone) and the live fallback (worker/adapters/live_day_vol.py, through same_day_vol).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
-# ../shared/data VIX1D_daily (2023-04..2026-08) against VIX_daily, 811 common sessions:
-# OLS slope of dln(VIX1D close) on dln(VIX close) 2.01 (correlation 0.62); median VIX1D open /
-# VIX open 0.623 (IQR 0.54-0.71).
-VIX1D_BETA = 2.01
-VIX1D_OPEN_PER_VIX = 0.623
+from core.options.events import DayEvents
+
+VIX1D_OPEN_PER_VIX = 0.623  # median VIX1D open / VIX open, 811 sessions of ../shared/data (2023-04..2026-08)
+SESSION_RETURNS_HALF_WEIGHT = 12.0  # the session's moves weigh half after an hour of 5-minute returns
 
 
-def same_day_vol(vix_now: float, vix_open: float, vix1d_open: float = math.nan) -> float:
-    """The day-vol index (VIX1D points) at a moment, from the VIX then and the session's opens.
+@dataclass(frozen=True)
+class DayVolInputs:
+    """What is known at a minute: the VIX then and at the open, VIX1D's open, the moves, the events."""
 
-    No VIX1D open: VIX_open * VIX1D_OPEN_PER_VIX. No VIX open either: the VIX now, scaled the same
-    way (no move to apply). No VIX now: NaN (the market has no price for options)."""
-    if not math.isfinite(vix_now) or vix_now <= 0.0:
+    vix_now: float
+    vix_open: float = math.nan
+    vix1d_open: float = math.nan
+    prior_rv: float = math.nan  # annualised (0.10 = 10%), SPY's 5-minute returns, previous sessions
+    session_rv: float = math.nan  # annualised, since the open
+    session_returns: int = 0  # how many 5-minute returns session_rv is from
+    events: DayEvents = field(default_factory=DayEvents)
+
+
+@dataclass(frozen=True)
+class DayVolModel:
+    """The fitted coefficients (see the module's docstring)."""
+
+    intercept: float
+    vix: float
+    prior_rv: float
+    session_rv: float
+    vix1d: float = 0.0
+    fomc: float = 0.0
+    cpi: float = 0.0
+    monthly_expiry: float = 0.0
+    rv_per_vix: float = 0.5  # RV_prior where unknown: this times VIX_open / 100
+
+    def features(self, x: DayVolInputs) -> dict[str, float]:
+        """Each coefficient's regressor for `x` (the intercept's is 1); NaN where VIX is unknown."""
+        vix_now = x.vix_now
+        vix_open = x.vix_open if _ok(x.vix_open) else vix_now
+        prior = x.prior_rv if _ok(x.prior_rv) else self.rv_per_vix * vix_open / 100.0
+        n = x.session_returns if _ok(x.session_rv) else 0
+        weight = n / (n + SESSION_RETURNS_HALF_WEIGHT)
+        session = weight * math.log(x.session_rv / prior) if n > 0 else 0.0
+        one_day = math.log(x.vix1d_open / (VIX1D_OPEN_PER_VIX * vix_open)) if _ok(x.vix1d_open) else 0.0
+        return {
+            "intercept": 1.0,
+            "vix": math.log(vix_now) if _ok(vix_now) else math.nan,
+            "prior_rv": math.log(100.0 * prior) if _ok(prior) else math.nan,
+            "session_rv": session,
+            "vix1d": one_day,
+            "fomc": float(x.events.fomc),
+            "cpi": float(x.events.cpi),
+            "monthly_expiry": float(x.events.monthly_expiry),
+        }
+
+    def day_vol(self, x: DayVolInputs) -> float:
+        """The same-day vol (vol points) at the minute of `x`; NaN without a VIX (no price for options)."""
+        if not _ok(x.vix_now):
+            return math.nan
+        terms = self.features(x)
+        return math.exp(sum(getattr(self, name) * value for name, value in terms.items()))
+
+
+def _ok(value: float) -> bool:
+    return math.isfinite(value) and value > 0.0
+
+
+# Fitted by `make calibrate` (bench/calibrate_day_vol.py) on the 15 SPY chain days of 2026-07/08
+# and the SPY and QQQ snapshots of 2026-02-11/12; the README shows its per-day and held-out errors.
+DAY_VOL_MODEL = DayVolModel(
+    intercept=-4.1376, vix=1.8317, prior_rv=0.4867, session_rv=-0.2101, vix1d=1.0335, fomc=0.6354, cpi=0.0,
+    monthly_expiry=0.0296, rv_per_vix=0.5211,
+)  # fmt: skip
+
+
+def day_vol(x: DayVolInputs, model: DayVolModel = DAY_VOL_MODEL) -> float:
+    """The same-day vol (vol points) that the surface's at-the-money level follows."""
+    return model.day_vol(x)
+
+
+def same_day_vol(
+    vix_now: float, vix_open: float = math.nan, vix1d_open: float = math.nan, events: DayEvents | None = None
+) -> float:
+    """The model from the indexes (and the day's events, where given) without the moves: the live
+    fallback and the console's risk view, which have no bars of earlier sessions at hand."""
+    return day_vol(DayVolInputs(vix_now, vix_open, vix1d_open, events=events or DayEvents()))
+
+
+def moved_by_vix(day_vol_now: float, vix_before: float, vix_after: float, model: DayVolModel = DAY_VOL_MODEL) -> float:
+    """The same-day vol after the VIX moved from `vix_before` to `vix_after`, everything else held."""
+    if not (_ok(day_vol_now) and _ok(vix_before) and _ok(vix_after)):
         return math.nan
-    if not math.isfinite(vix_open) or vix_open <= 0.0:
-        return vix_now * VIX1D_OPEN_PER_VIX
-    anchor = vix1d_open if math.isfinite(vix1d_open) and vix1d_open > 0.0 else vix_open * VIX1D_OPEN_PER_VIX
-    return anchor * (vix_now / vix_open) ** VIX1D_BETA
+    return day_vol_now * (vix_after / vix_before) ** model.vix

@@ -2,7 +2,7 @@
 
 One parameter set per underlying (SPY's and QQQ's implied vols differ: QQQ's runs well above
 SPY's at the same VIX), each fitted by bench/calibrate_options.py on real same-day quotes.
-`day_vol` is the same-day volatility index (VIX1D points, `core/options/day_vol.py`):
+`day_vol` is the same-day vol model's level (vol points, SPY's at-the-money vol, `core/options/day_vol.py`):
 
     atm_iv   = day_vol/100 * level * (1 + close_boost * exp(-minutes_left / close_tau))
     z        = ln(K/S) / (atm_iv * sqrt(minutes_left / MINUTES_PER_YEAR))   # standardised moneyness
@@ -44,16 +44,17 @@ class SurfaceParams:
     late: float = 0.5  # not calibrated: the snapshots are all 3+ hours before the close
 
 
-# Fitted by `make calibrate` (bench/calibrate_options.py --fit) on ../shared/data/options
-# (2026-02-11/12, 4 snapshots per underlying) against the same-day vol index of
-# core/options/day_vol.py; the README shows the in-sample and leave-one-day-out errors these give.
+# Fitted by `make calibrate` (bench/calibrate_day_vol.py) across the 15 SPY chain days of 2026-07/08
+# and the SPY and QQQ snapshots of 2026-02-11/12, with the same-day vol model of
+# core/options/day_vol.py (SPY's level is 1: the model's day_vol is SPY's at-the-money vol); the
+# spread fields are the earlier fit's on the 2026-02 snapshots (bench/calibrate_options.py --fit).
 SURFACES: dict[str, SurfaceParams] = {
     "SPY": SurfaceParams(
-        level=0.873, close_boost=0.3555, close_tau=51.1126, slope=1.0632, skew=1.0228, smile=0.3776,
+        level=1.0, close_boost=1.4903, close_tau=24.65, slope=1.1976, skew=-7.2716, smile=9.3628,
         spread_slope=6.2215, spread_pivot=0.5425,
     ),
     "QQQ": SurfaceParams(
-        level=1.3246, close_boost=0.3077, close_tau=83.0483, slope=0.6053, skew=0.8636, smile=0.6406,
+        level=1.4906, close_boost=1.4903, close_tau=24.65, slope=1.7573, skew=-19.3154, smile=18.7549,
         spread_slope=7.1173, spread_pivot=0.4988,
     ),
 }  # fmt: skip

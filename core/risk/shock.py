@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from core.market.vol_indexes import VIX_ELASTICITY
 from core.options.chain import model_value
-from core.options.day_vol import same_day_vol
+from core.options.day_vol import moved_by_vix, same_day_vol
 from core.types import OptionContract
 
 MULTIPLIER = 100
@@ -52,7 +52,7 @@ def shocked_day_vol(day_vol: float, vix: float, move_pct: float) -> float:
     """The same-day vol after the underlying moved `move_pct`: the VIX by its elasticity, then the
     day's vol by its exponent on the VIX (core/options/day_vol.py)."""
     vix_after = vix * math.exp(VIX_ELASTICITY * math.log1p(move_pct / 100.0))
-    return same_day_vol(vix_after, vix, day_vol)
+    return moved_by_vix(day_vol, vix, vix_after)
 
 
 def shock_grid(

@@ -1,5 +1,5 @@
-"""The same-day vol index: VIX1D's open moved by the VIX, the hourly VIX without look-ahead, and
-the fallbacks where an index is missing."""
+"""The same-day vol model: the VIX, VIX1D's open where known, the hourly VIX without look-ahead,
+and the fallbacks where an index is missing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from core.calendar import session_for
 from core.market.csv_source import CsvDataError, CsvWorld
 from core.market.sim_market import SimMarket
 from core.market.vol_indexes import VIX_ELASTICITY
-from core.options.day_vol import VIX1D_BETA, VIX1D_OPEN_PER_VIX, same_day_vol
+from core.options.day_vol import DAY_VOL_MODEL, VIX1D_OPEN_PER_VIX, day_vol, moved_by_vix, same_day_vol
 from core.types import OptionContract, Right
 
 DAY = date(2026, 2, 12)
@@ -49,12 +49,19 @@ def _write_hourly(folder: Path, closes: dict[str, float]) -> None:
     pd.DataFrame(rows).to_csv(folder / "VIX_60min_test.csv", index=False)
 
 
-def test_the_index_is_vix1ds_open_moved_by_the_vix_with_its_measured_beta() -> None:
-    assert same_day_vol(20.0, 20.0, 12.0) == pytest.approx(12.0)
-    assert same_day_vol(22.0, 20.0, 12.0) == pytest.approx(12.0 * 1.1**VIX1D_BETA)
-    assert same_day_vol(22.0, 20.0) == pytest.approx(20.0 * VIX1D_OPEN_PER_VIX * 1.1**VIX1D_BETA), "no VIX1D"
-    assert same_day_vol(22.0, math.nan) == pytest.approx(22.0 * VIX1D_OPEN_PER_VIX), "no open at all"
+def test_the_model_moves_with_the_vix_by_its_fitted_exponent_and_vix1d_where_known() -> None:
+    m = DAY_VOL_MODEL
+    base = same_day_vol(20.0, 20.0)
+    assert same_day_vol(22.0, 20.0) == pytest.approx(base * 1.1**m.vix), (
+        "the imputed RV follows the open, not the VIX now"
+    )
+    assert same_day_vol(20.0, 20.0, 20.0 * VIX1D_OPEN_PER_VIX) == pytest.approx(base), (
+        "VIX1D at its usual ratio: no change"
+    )
+    assert same_day_vol(20.0, 20.0, 2 * 20.0 * VIX1D_OPEN_PER_VIX) == pytest.approx(base * 2.0**m.vix1d)
+    assert same_day_vol(22.0, math.nan) == pytest.approx(same_day_vol(22.0, 22.0)), "no open: the VIX now stands in"
     assert math.isnan(same_day_vol(math.nan, 20.0, 12.0)), "no VIX: no price, never a made-up one"
+    assert moved_by_vix(10.0, 20.0, 22.0) == pytest.approx(10.0 * 1.1**m.vix)
 
 
 def test_the_hourly_vix_is_used_only_after_its_hour_has_ended_and_moves_with_spy_inside_it(tmp_path: Path) -> None:
@@ -83,10 +90,13 @@ def test_option_quotes_price_from_vix1ds_open_where_the_folder_has_it(tmp_path: 
     now = _session().at(60)
     contract = OptionContract("SPY", DAY, 600.0, Right.CALL)
     without = SimMarket(CsvWorld(tmp_path))
-    assert without.day_vol(now) == pytest.approx(18.0 * VIX1D_OPEN_PER_VIX * math.exp(-0.0098 * 60 / 390) ** 2.01)
+    session = _session()
+    inputs = without.day_vol_inputs(session, now.timestamp(), without.vix(now))
+    assert without.day_vol(now) == pytest.approx(day_vol(inputs)) and math.isnan(inputs.vix1d_open)
     _write_daily(tmp_path, "VIX1D_daily.csv", {DAY: (20.0, 9.0)})  # an event day: VIX1D opens far above its usual
     with_1d = SimMarket(CsvWorld(tmp_path))
-    assert with_1d.day_vol(now) == pytest.approx(20.0 * (with_1d.vix(now) / 18.0) ** VIX1D_BETA)
+    usual = 18.0 * VIX1D_OPEN_PER_VIX
+    assert with_1d.day_vol(now) == pytest.approx(without.day_vol(now) * (20.0 / usual) ** DAY_VOL_MODEL.vix1d)
     calm, event = without.quote(contract, now), with_1d.quote(contract, now)
     assert calm is not None and event is not None
     assert event.iv > calm.iv * 1.5 and event.bid > calm.ask, "the at-the-money price follows VIX1D"

@@ -43,7 +43,7 @@ def test_the_books_dollar_delta_and_gamma_match_black_scholes_by_hand() -> None:
     delta, gamma = _bs_delta_gamma(spot, CALL.strike, left, iv)
     greeks = book_greeks([HeldLeg(CALL, qty)], {"SPY": spot}, vix, left)
     # the surface's smile moves the IV with the spot: a few per cent from the flat-vol formulas
-    assert greeks.delta_usd == pytest.approx(delta * spot * 0.01 * 100 * qty, rel=0.05)
+    assert greeks.delta_usd == pytest.approx(delta * spot * 0.01 * 100 * qty, rel=0.10)
     assert greeks.gamma_usd == pytest.approx(gamma * (spot * 0.01) ** 2 * 100 * qty, rel=0.15)
     assert greeks.theta_usd < 0 < greeks.vega_usd
     hedged = book_greeks([HeldLeg(CALL, qty), HeldLeg(CALL, -qty)], {"SPY": spot}, vix, left)

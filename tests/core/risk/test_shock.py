@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from core.options.day_vol import same_day_vol
+from core.options.day_vol import DAY_VOL_MODEL, same_day_vol
 from core.options.surface import quote_scalar, surface_for
 from core.risk.shock import VIX_ELASTICITY, HeldLeg, shock_grid
 from core.types import OptionContract, Right
@@ -30,7 +30,7 @@ def _by_hand(
 ) -> float:
     dv = same_day_vol(vix, math.nan)
     vix_after = vix * math.exp(VIX_ELASTICITY * math.log(1 + move / 100))
-    dv_after = dv * (vix_after / vix) ** 2.01
+    dv_after = dv * (vix_after / vix) ** DAY_VOL_MODEL.vix
     total = 0.0
     for contract, qty in book:
         call = contract.right is Right.CALL
