@@ -31,6 +31,8 @@ class _PatchedWorld:
 
     def session_bars(self, session, symbol) -> SessionBars:  # type: ignore[no-untyped-def]
         mine = self.world.session_bars(session, symbol)
+        if session.day != DAY:  # earlier sessions are all known at `now` (the day's vol reads their moves)
+            return mine
         theirs = self.other.session_bars(session, symbol)
         patched = mine.replace_after(self.cut, theirs)
         patched.open[self.cut] = mine.open[self.cut]  # the open at `now` is the live price
