@@ -267,7 +267,8 @@ class SimMarket:
             memo = self._model_then[(day.underlying, day.day)] = np.full(day.row_ts.size, np.nan)
 
         def day_vol_at(at: float) -> float:
-            return self._day_vol_at(session, self._vix_at(session, datetime.fromtimestamp(at - at % 60, NY)))
+            minute_ts = at - at % 60  # the minute's vol: its moves and VIX known then
+            return self._day_vol_at(session, minute_ts, self._vix_at(session, datetime.fromtimestamp(minute_ts, NY)))
 
         left = max((session.close.timestamp() - ts) / 60.0, 0.0)
         return QuoteInputs(ts, self._spot_at_ts(day.underlying, ts), day_vol_at(ts), left, day_vol_at), memo
