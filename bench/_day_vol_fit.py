@@ -8,7 +8,11 @@ held-out coverage):
    least squares with every (underlying, day) weighing the same; SPY's level is 1 (the intercept
    carries it); a term no training day has (an event, VIX1D) keeps 0;
 2. each underlying's skew, smile and slope: real IV over the snapshot's market ATM vol against the
-   surface's factor in standardised moneyness, which is linear in the three (ordinary least squares).
+   surface's factor in standardised moneyness, which is linear in the three (ordinary least squares),
+   on quotes of |delta| 0.01-0.8 (the wings a condor buys included) with the quadratic terms linear
+   past WING_KNEE. Fitted on |delta| 0.05-0.8 with a pure quadratic, the call wing's curvature
+   carried on past the quotes: a 610 call dearer than a 605 call at 595 (prices rising with the
+   strike), and the call wing richer than the put wing beyond |z| 3.2, which no chain day shows.
 The spread model is not refitted here (core/options/surface.py keeps its fitted spread fields).
 """
 
@@ -24,10 +28,12 @@ from scipy.optimize import least_squares
 from core.options.chain import price_arrays
 from core.options.day_vol import DayVolModel
 from core.options.pricing import MINUTES_PER_YEAR
-from core.options.surface import SURFACES, SurfaceParams, surface_for
+from core.options.surface import SURFACES, SurfaceParams, surface_for, wing_square
 
 TERMS = ["intercept", "vix", "prior_rv", "session_rv", "vix1d", "fomc", "cpi", "monthly_expiry"]
 ALWAYS = {"intercept", "vix", "prior_rv", "session_rv"}
+WING_KNEE = 2.5  # |z| where the shape turns linear: about where the quotes of |delta| 0.05 are
+SHAPE_DELTAS = (0.01, 0.8)  # |delta| of the quotes the shape is fitted to
 
 
 @dataclass(frozen=True)
@@ -103,19 +109,20 @@ def _bounds(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit_shape(quotes: pd.DataFrame, obs: pd.DataFrame, p: SurfaceParams) -> SurfaceParams:
     q = quotes.merge(obs[["snap", "atm_obs", "day"]], on="snap")
-    q = q[np.isfinite(q["real_iv"]) & (q["real_delta"].abs() >= 0.05) & (q["real_delta"].abs() < 0.8)]
+    lo, hi = SHAPE_DELTAS
+    q = q[np.isfinite(q["real_iv"]) & (q["real_delta"].abs() >= lo) & (q["real_delta"].abs() < hi)]
     z = np.log(q["strike"] / q["spot"]) / (
         q["atm_obs"] * np.sqrt(np.maximum(q["minutes_left"], 1.0) / MINUTES_PER_YEAR)
     )
     keep = (z.abs() < 8.0).to_numpy()
     z = z.to_numpy(float)[keep]
     q = q[keep]
-    a = np.column_stack([0.01 * np.minimum(z, 0.0) ** 2, 0.01 * z**2, -0.1 * z])
+    a = np.column_stack([0.01 * wing_square(np.minimum(z, 0.0), WING_KNEE), 0.01 * wing_square(z, WING_KNEE), -0.1 * z])
     b = (q["real_iv"] / q["atm_obs"] - 1.0).to_numpy(float)
     w = np.sqrt(1.0 / q.groupby("day")["snap"].transform("size").to_numpy(float))
     coef, *_ = np.linalg.lstsq(a * w[:, None], b * w, rcond=None)
     skew, smile, slope = (round(float(c), 4) for c in coef)
-    return replace(p, skew=skew, smile=smile, slope=slope)
+    return replace(p, knee=WING_KNEE, skew=skew, smile=smile, slope=slope)
 
 
 def model_prices(
@@ -157,7 +164,7 @@ def surface_lines(fitted: Fitted) -> list[str]:
     """The fitted values, as they are pasted into core/options (day_vol.py and surface.py)."""
     m = fitted.model
     out = ["    DAY_VOL_MODEL = DayVolModel(" + ", ".join(f"{f.name}={getattr(m, f.name)}" for f in fields(m)) + ")"]
-    names = ["level", "close_boost", "close_tau", "slope", "skew", "smile"]
+    names = ["level", "close_boost", "close_tau", "slope", "skew", "smile", "knee"]
     for u, p in sorted(fitted.surfaces.items()):
         out.append(f'    "{u}": SurfaceParams(' + ", ".join(f"{n}={getattr(p, n)}" for n in names) + ", ...)")
     return out

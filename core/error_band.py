@@ -22,7 +22,7 @@ from core.options.surface import SURFACES, SurfaceParams
 # `make calibrate` (bench/calibrate_day_vol.py) on ../shared/data: SPY 17 held-out days (15 chain
 # days, 2 snapshot days), QQQ 2. Held out, it covers 84.1% of the quotes at |delta| 0.05-0.8 and
 # 91.9% of the real credits of 270 (structure, moment) pairs the worker would have opened.
-IV_ERROR_BAND: dict[str, tuple[float, float]] = {"QQQ": (0.247, 3.786), "SPY": (0.722, 1.509)}
+IV_ERROR_BAND: dict[str, tuple[float, float]] = {"QQQ": (0.25, 3.739), "SPY": (0.725, 1.506)}
 BAND_ENDS = ("low", "high")
 
 

@@ -6,12 +6,18 @@ SPY's at the same VIX), each fitted by bench/calibrate_options.py on real same-d
 
     atm_iv   = day_vol/100 * level * (1 + close_boost * exp(-minutes_left / close_tau))
     z        = ln(K/S) / (atm_iv * sqrt(minutes_left / MINUTES_PER_YEAR))   # standardised moneyness
-    iv       = atm_iv * (1 + skew * min(z, 0)**2 * 0.01 + smile * z**2 * 0.01 - slope * z * 0.1)
+    iv       = atm_iv * (1 + skew * q(min(z, 0)) * 0.01 + smile * q(z) * 0.01 - slope * z * 0.1)
+    q(z)     = z**2 up to |z| = knee, then its tangent 2 * knee * |z| - knee**2 (linear wings)
     ticks    = max(1, round(exp(spread_slope * (|delta| - spread_pivot)) * (1 + late * exp(-minutes_left / 30))))
     bid, ask = the mid rounded to the tick, `ticks` cents apart
 
 Out-of-the-money 0DTE quotes on SPY and QQQ are one cent wide (both are in the penny program at
 every price); the spread widens with |delta| into the money and in the last half hour.
+
+The wings are linear past the knee: a quadratic in z grows faster than the moneyness itself, and
+beyond |z| = 1/sqrt(0.01 * curvature) an out-of-the-money price would rise with the distance from
+the money (a far call dearer than a nearer one). The knee keeps the fitted shape where the quotes
+are and prices that fall monotonically into the wings.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class SurfaceParams:
     spread_slope: float = 6.2
     spread_pivot: float = 0.55
     late: float = 0.5  # not calibrated: the snapshots are all 3+ hours before the close
+    knee: float = 8.0  # |z| where the quadratic terms turn linear (8: the clip, none)
 
 
 # Fitted by `make calibrate` (bench/calibrate_day_vol.py) across the 15 SPY chain days of 2026-07/08
@@ -50,11 +57,11 @@ class SurfaceParams:
 # spread fields are the earlier fit's on the 2026-02 snapshots (bench/calibrate_options.py --fit).
 SURFACES: dict[str, SurfaceParams] = {
     "SPY": SurfaceParams(
-        level=1.0, close_boost=1.4903, close_tau=24.65, slope=1.1976, skew=-7.2716, smile=9.3628,
+        level=1.0, close_boost=1.4903, close_tau=24.65, slope=1.0345, skew=-4.9847, smile=8.2306, knee=2.5,
         spread_slope=6.2215, spread_pivot=0.5425,
     ),
     "QQQ": SurfaceParams(
-        level=1.4906, close_boost=1.4903, close_tau=24.65, slope=1.7573, skew=-19.3154, smile=18.7549,
+        level=1.4906, close_boost=1.4903, close_tau=24.65, slope=1.1481, skew=-4.2126, smile=6.5573, knee=2.5,
         spread_slope=7.1173, spread_pivot=0.4988,
     ),
 }  # fmt: skip
@@ -76,13 +83,25 @@ def standardised_moneyness(spot: float, strike: np.ndarray | float, atm: float, 
     return np.log(np.asarray(strike, dtype=float) / spot) / vol_t
 
 
+def wing_square(z: np.ndarray, knee: float) -> np.ndarray:
+    """z**2 up to |z| = knee, its tangent beyond (the surface's quadratic terms, linear wings)."""
+    a = np.abs(z)
+    return np.where(a <= knee, a * a, 2.0 * knee * a - knee * knee)
+
+
+def _wing_square(z: float, knee: float) -> float:
+    a = abs(z)
+    return a * a if a <= knee else 2.0 * knee * a - knee * knee
+
+
 def smile_iv(
     spot: float, strike: np.ndarray | float, day_vol: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE
 ) -> np.ndarray:
     """Implied volatility per strike: ATM level, slope, put skew and a smile in standardised moneyness."""
     atm = atm_iv(day_vol, minutes_left, p)
     z = np.clip(standardised_moneyness(spot, strike, atm, minutes_left), -8.0, 8.0)
-    factor = 1.0 + p.skew * np.minimum(z, 0.0) ** 2 * 0.01 + p.smile * z**2 * 0.01 - p.slope * z * 0.1
+    sq, sq_put = wing_square(z, p.knee), wing_square(np.minimum(z, 0.0), p.knee)
+    factor = 1.0 + p.skew * sq_put * 0.01 + p.smile * sq * 0.01 - p.slope * z * 0.1
     return np.clip(atm * np.maximum(factor, 0.2), p.iv_floor, p.iv_cap)
 
 
@@ -110,7 +129,8 @@ def quote_scalar(
     atm = atm_iv(day_vol, minutes_left, p)
     vol_t = max(atm * math.sqrt(max(minutes_left, 1.0) / MINUTES_PER_YEAR), 1e-6)
     z = min(max(math.log(strike / spot) / vol_t, -8.0), 8.0)
-    factor = 1.0 + p.skew * min(z, 0.0) ** 2 * 0.01 + p.smile * z * z * 0.01 - p.slope * z * 0.1
+    sq, sq_put = _wing_square(z, p.knee), _wing_square(min(z, 0.0), p.knee)
+    factor = 1.0 + p.skew * sq_put * 0.01 + p.smile * sq * 0.01 - p.slope * z * 0.1
     iv = min(max(atm * max(factor, 0.2), p.iv_floor), p.iv_cap)
     mid, delta = bs_price_delta(spot, strike, max(minutes_left, 0.0), iv, is_call)
     bid, ask = bid_ask_scalar(mid, delta, minutes_left, p)
