@@ -62,7 +62,7 @@ def test_an_unfilled_close_is_re_priced_until_flat_and_one_order_can_be_cancelle
     _use_market(runtime, falling)
     now = _settled_position(runtime)
     trade_id = _rows(runtime, "SELECT id FROM trade WHERE status = 'open'")[0][0]
-    falling.drop_from, falling.drop = now, 0.5  # every sell limit from the cycle's bid now misses
+    falling.drop_from, falling.drop = now, 0.2  # every sell limit from the cycle's bid misses; a bid is left
     control_requests.request_close(runtime.engine, trade_id=trade_id, who="carol")
     runtime.control.tick(now)
     working = _rows(
