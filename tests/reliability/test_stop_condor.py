@@ -59,8 +59,10 @@ def test_the_stop_is_confirmed_on_an_open_iron_condor_in_the_worker_process(tmp_
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out[-3000:]
     summary = str(_rows(url, "SELECT halt_summary FROM controlstate")[0][0])
-    status, code = _rows(url, f"SELECT status, exit_reason_code FROM trade WHERE id = {trade_id}")[0]
-    assert f"trade {trade_id} SPY iron condor" in summary and "Realized P&L of the" in summary
+    status, code, underlying = _rows(
+        url, f"SELECT status, exit_reason_code, underlying FROM trade WHERE id = {trade_id}"
+    )[0]
+    assert f"trade {trade_id} {underlying} iron condor" in summary and "Realized P&L of the" in summary
     if status == "closed":
         assert code == "emergency_stop" and "0 positions left at the broker" in summary
         return
