@@ -191,7 +191,6 @@ def require_session() -> None:
 
 
 P = ParamSpec("P")
-P = ParamSpec("P")
 R = TypeVar("R")
 
 

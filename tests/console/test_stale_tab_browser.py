@@ -128,7 +128,8 @@ def test_a_tab_logged_out_in_another_tab_acts_on_nothing_and_shows_the_login(
             landed.append(control)
         except PlaywrightTimeout:
             pass  # the tab's refresh already sent it to the login: the control is gone
-        stale.get_by_role("button", name="Log in").wait_for(timeout=30_000)  # the page loaded afresh
+        # the page loaded afresh (a generous bound for a busy machine, not a speed check)
+        stale.get_by_role("button", name="Log in").wait_for(timeout=120_000)
         settled(stale)
         stale.get_by_text("Your session ended", exact=False).wait_for(timeout=30_000)
         assert stale.get_by_role("button", name="EMERGENCY STOP").count() == 0, f"{control}: the console still shows"
