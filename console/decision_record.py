@@ -10,7 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from console.formatting import plain
+from console.layout import PhoneColumns
 from core.calendar import NY
+
+# Field and value side by side within a phone's width (a value too long for it is in `outcome`
+# above the table when it is the reason, or the whole row on a wider screen).
+RECORD_COLUMNS = PhoneColumns((("field", 135), ("value", 215)))
 
 # (field, label, format): the order a reader wants; anything not listed follows, as stored
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -68,3 +74,15 @@ def readable(record: dict[str, Any], simulated: bool) -> pd.DataFrame:
             if name in record]  # fmt: skip
     rows += [{"field": name, "value": str(v)} for name, v in record.items() if name not in known]
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def outcome(record: dict[str, Any]) -> str:
+    """The record's verdict in one sentence that wraps on a phone: what the policy chose, what the
+    worker finally did, and what blocked it and why (its own words, shown as text)."""
+    said = (f"**{plain(record.get('symbol') or '-')}**: the policy chose {plain(record.get('action') or '-')}, "
+            f"the worker did **{plain(record.get('final_action') or '-')}**")  # fmt: skip
+    if record.get("blocked_by"):
+        said += f", blocked by **{plain(record['blocked_by'])}**"
+        if record.get("blocked_reason"):
+            said += f": {plain(record['blocked_reason'])}"
+    return said + "."

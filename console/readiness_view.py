@@ -14,19 +14,33 @@ import streamlit as st
 
 from console.formatting import plain
 from console.layout import page_path
-from core.gate import GateReport, PaperRecord
+from core.gate import Criterion, GateReport, PaperRecord
 from db.go_live import OverrideError, OverrideView, active_override, end_override, grant_override
 
 PAGES = ("Trades", "Parity", "Audit")
 
 
+def criterion_line(c: Criterion) -> str:
+    """One criterion in a sentence that wraps on a phone: its result first, then its value against
+    what it needs, then what is missing."""
+    result = "pass" if c.passed else "**FAIL**"
+    line = f"{result} · {plain(c.name)}: {plain(c.value)} (needs {plain(c.threshold)}, n {c.sample})"
+    return line + (f". Missing: {plain(c.missing)}" if c.missing else "")
+
+
 def criteria_table(report: GateReport) -> None:
+    """Each criterion as a line (read on a phone without scrolling sideways), the table behind them
+    one click away."""
+    with st.container(key="gate_criteria"):
+        for c in report.criteria:
+            st.markdown(criterion_line(c))
     rows = [
-        {"criterion": c.name, "needs": c.threshold, "value": c.value, "n": c.sample,
-         "result": "pass" if c.passed else "FAIL", "missing": c.missing, "see": c.link}
+        {"criterion": c.name, "result": "pass" if c.passed else "FAIL", "missing": c.missing, "needs": c.threshold,
+         "value": c.value, "n": c.sample, "see": c.link}
         for c in report.criteria
     ]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.expander("As a table"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     for link in sorted({c.link for c in report.failing if c.link in PAGES}):
         st.page_link(page_path(link.lower()), label=f"Open {link}: the figures behind the failing criteria")
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from console import charts, data
-from console.decision_record import readable
+from console.decision_record import RECORD_COLUMNS, outcome, readable
 from console.formatting import in_new_york
+from console.layout import PhoneColumns, phone_table
 from console.login import require_gate
 from core.calendar import last_sessions
 from core.types import PriceSource
@@ -23,7 +24,7 @@ def filters(url: str) -> DecisionFilter | None:
     last = data.last_decision_day(url)
     if last is None:
         return None
-    with st.expander("Filters", expanded=True):
+    with st.expander("Filters", expanded=False):  # closed: on a phone they would fill the first screen
         first = last_sessions(last, DEFAULT_SESSIONS)[0].day
         chosen = st.date_input("Date range", value=(first, last), key="d_dates")
         cols = st.columns(3)
@@ -61,8 +62,9 @@ def probabilities(url: str, f: DecisionFilter) -> None:
     st.plotly_chart(charts.probabilities(series), width="stretch")
 
 
-# At a glance (and within 390 px): when, which symbol, what it finally did, and why not.
-NARROW_COLUMNS = ("time (ET)", "final_action", "confidence", "symbol", "blocked_by", "id")
+# At a glance, within a phone's width: when (month-day and time), what it finally did, how sure,
+# and what blocked it; the symbol and the rest one toggle away.
+NARROW_COLUMNS = PhoneColumns((("time (ET)", 95), ("final_action", 80), ("confidence", 55), ("blocked_by", 120)))
 
 
 def one_decision(f: DecisionFilter) -> None:
@@ -70,8 +72,9 @@ def one_decision(f: DecisionFilter) -> None:
     latest = decision_reads.latest(data.reader(), f)
     shown = in_new_york(latest)
     every = st.toggle("All columns", key="decision_all_columns", help="Off: the columns that fit a phone")
-    order = None if every else [c for c in NARROW_COLUMNS if c in shown.columns]
-    st.dataframe(shown, column_order=order, hide_index=True, width="stretch")
+    if not every and "time (ET)" in shown.columns:
+        shown["time (ET)"] = shown["time (ET)"].str[5:]  # month-day and time
+    phone_table(shown, NARROW_COLUMNS, every)
     default = int(latest["id"].iloc[0]) if len(latest) else 1
     decision_id = st.number_input("Decision id", min_value=1, value=default, step=1, key="decision_id")
     record = decision_reads.decision(data.reader(), int(decision_id))
@@ -79,7 +82,8 @@ def one_decision(f: DecisionFilter) -> None:
         st.warning(f"No decision {decision_id}.")
     else:
         simulated = record.get("run_mode") == "sim"  # a simulator's run: its clock is simulated
-        st.dataframe(readable(record, simulated), hide_index=True, width="stretch")
+        st.markdown(outcome(record))
+        phone_table(readable(record, simulated), RECORD_COLUMNS, every=False)
 
 
 require_gate()

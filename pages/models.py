@@ -7,8 +7,9 @@ import streamlit as st
 
 from console import charts, models_view
 from console.data import reader
-from console.formatting import dollars
+from console.formatting import dollars, plain
 from console.login import require_gate
+from console.shipped_model import shipped_record
 from core.params import TradingParams
 from db import model_store, reads
 
@@ -41,6 +42,28 @@ def registry() -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
 
 
+def shipped() -> None:
+    """The shipped model's out-of-sample record from its metadata: there on a fresh database too."""
+    record = shipped_record()
+    if record is None:
+        return
+    st.subheader("The shipped model's out-of-sample record")
+    fold = f"fold {record.shipped_fold}'s test range" if record.shipped_fold is not None else "its test range"
+    st.markdown(
+        f"**{plain(record.model_version)}**, trained on {plain(record.train_range)} ({record.sessions} sessions of "
+        f"{plain(record.source)}). Out of sample: {fold} in evaluation {plain(record.evaluation_id)}, days the "
+        f"model never trained on. Verdict: {plain(record.verdict)}"
+    )
+    st.dataframe(record.fold, hide_index=True, width="stretch")
+    st.caption(
+        f"Each P&L with its 95% bootstrap interval. Chosen by {plain(record.criterion)}. From "
+        f"{plain(record.path.name)} beside the model."
+    )
+    if not record.pooled.empty:
+        with st.expander("Every fold of the evaluation pooled"):
+            st.dataframe(record.pooled, hide_index=True, width="stretch")
+
+
 def policy_mode() -> str:
     """Who decides under the active parameter version (rl, rules or both)."""
     control = reads.control_state(reader()) or {}
@@ -69,7 +92,8 @@ def evaluation() -> None:
     ids = models_view.evaluation_ids(rows)
     if not ids:
         st.write(
-            "No evaluation in this database yet. Run `make model` or `python -m worker.evaluate` (see the README; "
+            "No evaluation stored in this database yet (the shipped model's record above is from its file). "
+            "Run `make model` or `python -m worker.evaluate` (see the README; "
             "the figures it quotes come from those commands on ../shared/data)."
         )
         return
@@ -115,4 +139,5 @@ def confidence(rows: list[dict[str, object]], evaluation_id: str) -> None:
 require_gate()
 st.title("Models")
 registry()
+shipped()
 evaluation()

@@ -13,7 +13,7 @@ from console import charts
 from console.data import reader
 from console.demo_banner import demo_banner
 from console.formatting import in_new_york
-from console.layout import compact_grid, page_path
+from console.layout import PhoneColumns, compact_grid, page_path, phone_table
 from console.login import require_gate, session_fragment
 from console.position_controls import position_and_order_controls
 from console.position_view import log_tail, position_cards
@@ -23,6 +23,9 @@ from db import decision_reads, reads
 from db.decision_reads import DecisionFilter
 
 REFRESH_S = 5
+# What a trader acts on in the latest decisions, within a phone's width: what the worker finally
+# did and what blocked it, then which symbol and when (the clock time: they are minutes old).
+DECISION_COLUMNS = PhoneColumns((("final_action", 100), ("blocked_by", 135), ("symbol", 55), ("time (ET)", 60)))
 WORKER_LOG = "data/worker.log"  # where `make run` writes it; compose: set WORKER_LOG
 
 
@@ -96,21 +99,38 @@ def worker_events_and_log() -> None:
             st.caption(f"No log file at {os.environ.get('WORKER_LOG', WORKER_LOG)} (set WORKER_LOG).")
 
 
+def latest_decisions(frame: pd.DataFrame) -> None:
+    """The newest decisions, their final action and block first (all columns one toggle away)."""
+    if frame.empty:
+        st.write("None yet.")
+        return
+    shown = in_new_york(frame)
+    every = st.toggle("All columns", key="overview_decision_columns", help="Off: the columns that fit a phone")
+    if not every:  # the clock time alone: the latest decisions are minutes old
+        shown["time (ET)"] = shown["time (ET)"].str[-5:]
+    phone_table(shown, DECISION_COLUMNS, every)
+
+
 def latest_decisions_and_alerts() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Latest decisions")
-        table(decision_reads.latest(reader(), DecisionFilter(), limit=10), "None yet.")
+        latest_decisions(decision_reads.latest(reader(), DecisionFilter(), limit=10))
     with right:
         st.subheader("Worker warnings")
         table(reads.worker_warnings(reader()), "No warning.")
 
 
 @session_fragment(run_every=REFRESH_S)
+def live_headline() -> None:
+    """Equity and today's P&L first, above any banner: on a phone they are the first screen."""
+    headline(reads.worker_status(reader()), reads.open_positions(reader()), reads.latest_equity(reader()))
+
+
+@session_fragment(run_every=REFRESH_S)
 def live() -> None:
     status, held = reads.worker_status(reader()), reads.open_positions(reader())  # read once a refresh
     equity = reads.latest_equity(reader())
-    headline(status, held, equity)
     equity_chart()
     positions(status, held)
     risk_summary(status, held, equity)
@@ -120,6 +140,7 @@ def live() -> None:
 
 require_gate()
 st.title("Overview")
+live_headline()
 demo_banner()
 live()
 position_and_order_controls()

@@ -25,7 +25,8 @@ def flash() -> None:
         st.success(plain(message))
 
 
-def active_version() -> tuple[int, dict[str, object]]:
+def active_version(banner_shown: bool) -> tuple[int, dict[str, object]]:
+    """The active version's line (its note unless the demo banner above already said it)."""
     control = reads.control_state(reader()) or {}
     version_id = int(control.get("active_param_version") or 0)
     row = reads.param_version(reader(), version_id) or {}
@@ -33,7 +34,7 @@ def active_version() -> tuple[int, dict[str, object]]:
     st.markdown(
         f"**Active: version {version_id}** by {plain(row.get('author', '-'))} at "
         f"{row['created_at'].astimezone(NY):%Y-%m-%d %H:%M} ET"
-        + (f" ({plain(row['note'])})" if row.get("note") else "")
+        + (f" ({plain(row['note'])})" if row.get("note") and not banner_shown else "")
         if row
         else "No parameter version yet."
     )
@@ -95,9 +96,9 @@ def history(active_id: int) -> None:
 
 require_gate()
 st.title("Parameters")
-demo_banner()
+banner_shown = demo_banner()
 flash()
-version_id, active = active_version()
+version_id, active = active_version(banner_shown)
 edited = editor(active, version_id)
 save_section(active, edited)
 whatif_section(edited)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from console import analysis, charts, data, trade_views
 from console.formatting import in_new_york, plain
+from console.layout import PhoneColumns, phone_table
 from console.login import checked_download, require_gate
 from console.position_controls import cancel_button, close_button
 from db import trade_reads
@@ -16,8 +17,11 @@ from db.order_store import OPEN_ORDER_STATES
 from db.trade_reads import TradeFilter
 
 TABLE_ROWS = 1_000
-# What matters at a glance (and fits 390 px): when, what, P&L and why; the rest on demand.
-NARROW_COLUMNS = ("realized_pnl", "exit_time (ET)", "underlying", "exit_reason_code", "structure", "id")
+# What matters at a glance, within a phone's width: P&L with the exit's reason beside it, when
+# (month-day and time) and which symbol; the rest one toggle away.
+NARROW_COLUMNS = PhoneColumns(
+    (("realized_pnl", 70), ("exit_reason_code", 118), ("exit_time (ET)", 86), ("underlying", 46)), selectable=True
+)
 BREAKDOWNS = (
     ("entry_reason_code", "P&L by entry reason"),
     ("exit_reason_code", "P&L by exit reason"),
@@ -85,11 +89,9 @@ def table_and_export(url: str, f: TradeFilter, total: int) -> int | None:
     st.caption(f"Newest {len(newest):,} of {total:,} filtered trades; the CSV holds all of them.")
     shown = in_new_york(newest)
     every = st.toggle("All columns", key="trade_all_columns", help="Off: the columns that fit a phone")
-    order = None if every else [c for c in NARROW_COLUMNS if c in shown.columns]
-    event = st.dataframe(
-        shown, column_order=order, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        key="trade_table",
-    )  # fmt: skip
+    if not every:
+        shown["exit_time (ET)"] = shown["exit_time (ET)"].str[5:]  # month-day and time: the year is the table's
+    event = phone_table(shown, NARROW_COLUMNS, every, on_select="rerun", selection_mode="single-row", key="trade_table")
     csv = checked_download(lambda: data.trades_csv(url, f))  # made on the click: only for a live session
     st.download_button("Download CSV", data=csv, file_name="trades.csv", mime="text/csv", key="csv")
     rows = event.selection.rows if event is not None else []

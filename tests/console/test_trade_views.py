@@ -114,7 +114,7 @@ def test_phone_tables_lead_with_what_matters(seeded: str, monkeypatch: pytest.Mo
 
     at = open_page(seeded, "trades", monkeypatch)
     newest = next(d for d in at.dataframe if "realized_pnl" in d.value.columns and len(d.proto.column_order))
-    assert list(newest.proto.column_order)[:2] == ["realized_pnl", "exit_time (ET)"]
+    assert list(newest.proto.column_order)[:2] == ["realized_pnl", "exit_reason_code"]  # the exit reason beside P&L
     at = open_page(seeded, "decisions", monkeypatch)
     latest = next(d for d in at.dataframe if "confidence" in d.value.columns and len(d.proto.column_order))
     assert list(latest.proto.column_order)[:3] == ["time (ET)", "final_action", "confidence"]
