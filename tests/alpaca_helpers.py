@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 
 from core.calendar import session_for
 from core.market.sim_market import SimMarket
@@ -63,3 +64,9 @@ def buy(server: FakeAlpacaServer, cid: str, qty: int = 1) -> OrderRequest:
     contract = atm_call(server)
     ask = server.state.quote(contract.symbol)[1]
     return OrderRequest(cid, contract, Side.BUY, qty, True, "limit", collar_price(ask, True, 3.0))
+
+
+def rt_rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
+    """The rows of `sql` in the runtime's database, as tuples."""
+    with rt.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]

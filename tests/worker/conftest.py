@@ -5,6 +5,7 @@ write only their own report rows)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.alpaca_helpers import fake_alpaca, session_time
 from tests.conftest import ACTIVE_PARAMS, with_params
-from tests.fake_alpaca import alpaca_env
+from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 from worker.runtime import RunOptions, build_runtime
 
 MINUTES = 90
@@ -37,3 +38,10 @@ def recorded_paper(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]
         paper.journal.flush()
     assert os.path.exists(folder / "paper.db")
     return paper_url, folder
+
+
+@pytest.fixture
+def server() -> Iterator[FakeAlpacaServer]:
+    """A fake Alpaca with a million dollars in the account (a test file needing less defines its own)."""
+    with fake_alpaca(cash=1_000_000.0) as srv:
+        yield srv

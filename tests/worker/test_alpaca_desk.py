@@ -5,32 +5,19 @@ ours, the 15:30 cutoff for closing orders, and paged option contracts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
 
 from core.calendar import session_for
 from core.params import TradingParams
 from core.sizing import collar_price
 from core.types import OrderRequest, OrderStatus, Side, TradingState
 from db.control import save_param_version, set_trading_state
-from tests.alpaca_helpers import atm_call, fake_alpaca, intent, paper_runtime, session_time
+from tests.alpaca_helpers import atm_call, fake_alpaca, intent, paper_runtime, rt_rows, session_time
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
-
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with fake_alpaca(cash=1_000_000.0) as srv:
-        yield srv
-
-
-def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
-    with rt.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql)).all()]
 
 
 def _buy(rt: Runtime, server: FakeAlpacaServer, qty: int = 4) -> OrderRequest:
@@ -52,8 +39,8 @@ def test_an_order_pending_new_that_fills_later_is_booked_once(
     for _ in range(3):
         server.state.advance()
         rt.cycle.desk.sync(server.state.now)
-    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(4,)]
-    assert _rows(rt, "SELECT entry_qty, qty_open FROM trade") == [(4, 4)]
+    assert rt_rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(4,)]
+    assert rt_rows(rt, "SELECT entry_qty, qty_open FROM trade") == [(4, 4)]
 
 
 def test_a_stop_alpaca_refuses_at_first_is_retried_and_confirmed_only_when_flat(
@@ -67,15 +54,15 @@ def test_a_stop_alpaca_refuses_at_first_is_retried_and_confirmed_only_when_flat(
     rt.cycle.desk.place(exit_request, "take_profit", server.state.now, trade_id=1)
     set_trading_state(rt.engine, TradingState.HALTED, "alice", "operator_stop", "stop", flatten=True)
     assert rt.control.tick(server.state.now) is None
-    control = _rows(rt, "SELECT halt_applied_at, halt_summary FROM controlstate")[0]
+    control = rt_rows(rt, "SELECT halt_applied_at, halt_summary FROM controlstate")[0]
     assert control[0] is None and "Stop incomplete" in str(control[1]) and entry.contract.symbol in str(control[1])
-    failures = _rows(rt, "SELECT message FROM event WHERE code = 'stop_failed'")
+    failures = rt_rows(rt, "SELECT message FROM event WHERE code = 'stop_failed'")
     assert failures and "insufficient qty available" in str(failures[0][0])
     server.state.advance()  # the cancel takes effect
     summary = rt.control.tick(server.state.now)
     assert summary is not None and "0 positions left" in summary
     assert server.state.positions == {}
-    trades = _rows(rt, "SELECT status, exit_reason_code FROM trade")
+    trades = rt_rows(rt, "SELECT status, exit_reason_code FROM trade")
     assert trades == [("closed", "emergency_stop")]
 
 
@@ -90,9 +77,9 @@ def test_stock_holdings_in_the_account_never_break_a_cycle_and_are_reported(
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean, report.problems
     assert any(h.startswith("AAPL") for h in report.other_holdings)
-    events = _rows(rt, "SELECT message FROM event WHERE code = 'other_holdings'")
+    events = rt_rows(rt, "SELECT message FROM event WHERE code = 'other_holdings'")
     assert events and "AAPL" in str(events[0][0])
-    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'cycle_failed'") == [(0,)]
+    assert rt_rows(rt, "SELECT count(*) FROM event WHERE code = 'cycle_failed'") == [(0,)]
     set_trading_state(rt.engine, TradingState.HALTED, "alice", "operator_stop", "stop", flatten=True)
     summary = rt.control.tick(server.state.now)
     assert summary is not None and "AAPL" in summary, "left alone, and listed"
@@ -138,8 +125,8 @@ def test_an_asynchronous_cancel_can_still_fill_and_the_fill_is_booked(
     server.state.advance()
     rt.cycle.desk.sync(server.state.now + timedelta(seconds=1))
     assert not rt.cycle.desk.working_for("SPY")
-    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(3,)]
-    assert _rows(rt, "SELECT entry_qty, status FROM trade") == [(3, "open")]
+    assert rt_rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(3,)]
+    assert rt_rows(rt, "SELECT entry_qty, status FROM trade") == [(3, "open")]
 
 
 def test_the_fakes_close_all_answers_207_with_a_failed_entry_while_contracts_are_held(
@@ -176,12 +163,12 @@ def test_a_foreign_option_fill_on_the_same_underlying_leaves_the_workers_trade_a
     assert server.state.submit(body, None)["status"] == "filled"
     server.state.advance()
     rt.cycle.desk.sync(server.state.now)
-    assert _rows(rt, "SELECT contract, status, qty_open, exit_reason_code FROM trade") == [
+    assert rt_rows(rt, "SELECT contract, status, qty_open, exit_reason_code FROM trade") == [
         (held.symbol, "open", 4, None)
     ], "the put's fill is not the call's exit"
     assert rt.cycle.book.holding(held) is not None and rt.cycle.book.holding(put) is None
-    assert _rows(rt, "SELECT contract, qty FROM fill WHERE client_order_id = 'by-hand-1'") == [(put.symbol, 1)]
-    foreign = _rows(rt, "SELECT message FROM event WHERE code = 'foreign_fill'")
+    assert rt_rows(rt, "SELECT contract, qty FROM fill WHERE client_order_id = 'by-hand-1'") == [(put.symbol, 1)]
+    foreign = rt_rows(rt, "SELECT message FROM event WHERE code = 'foreign_fill'")
     assert foreign and put.symbol in str(foreign[0][0])
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.problems == [f"unknown position {put.symbol}: broker -1, database 0"], "compared contract by contract"
@@ -197,11 +184,11 @@ def test_the_same_refusal_again_and_again_sets_reducing_naming_the_brokers_messa
         request = _buy_request(server, qty=n)  # a different size each time: still the same refusal
         placed = rt.cycle.desk.place(request, "test_entry", server.state.now, intent=intent())
         assert placed.update is not None and placed.update.status is OrderStatus.REJECTED
-        state = _rows(rt, "SELECT state FROM controlstate")[0][0]
+        state = rt_rows(rt, "SELECT state FROM controlstate")[0][0]
         assert state == ("REDUCING" if n == 3 else "ACTIVE"), f"after {n} refusals"
-    reason = _rows(rt, "SELECT reason_code, reason FROM controlstate")[0]
+    reason = rt_rows(rt, "SELECT reason_code, reason FROM controlstate")[0]
     assert reason[0] == "broker_refusals" and "not eligible to trade this option strategy" in str(reason[1])
-    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'broker_refused'") == [(3,)]
+    assert rt_rows(rt, "SELECT count(*) FROM event WHERE code = 'broker_refused'") == [(3,)]
     denied = rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())
     assert denied.denied is not None and denied.denied.code == "trading_state", "no fourth try is sent"
 
@@ -217,7 +204,7 @@ def test_refusals_that_differ_or_are_interrupted_do_not_escalate(
     rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())  # accepted: reset
     server.state.refuse_opening = "insufficient options buying power"
     rt.cycle.desk.place(_buy_request(server), "test_entry", server.state.now, intent=intent())
-    assert _rows(rt, "SELECT state FROM controlstate")[0][0] == "ACTIVE"
+    assert rt_rows(rt, "SELECT state FROM controlstate")[0][0] == "ACTIVE"
 
 
 def _buy_request(server: FakeAlpacaServer, qty: int = 1) -> OrderRequest:
@@ -246,9 +233,9 @@ def test_a_replaced_order_is_followed_to_its_successor_and_its_fills_are_booked(
     assert successor["status"] == "filled"
     server.state.advance()
     rt.cycle.desk.sync(server.state.now)
-    assert _rows(rt, "SELECT status, filled_qty FROM orders") == [("filled", 2)]
-    assert _rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(2,)]
-    assert _rows(rt, "SELECT contract, qty_open FROM trade") == [(request.contract.symbol, 2)]
+    assert rt_rows(rt, "SELECT status, filled_qty FROM orders") == [("filled", 2)]
+    assert rt_rows(rt, f"SELECT qty FROM fill WHERE client_order_id = '{request.client_order_id}'") == [(2,)]
+    assert rt_rows(rt, "SELECT contract, qty_open FROM trade") == [(request.contract.symbol, 2)]
     assert not rt.cycle.desk.working_for("SPY")
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean, report.problems
@@ -272,9 +259,9 @@ def test_done_for_day_and_calculated_orders_end_and_free_the_symbol(
             server.state.set_position(request.contract.symbol, filled, price)
     server.state.advance()
     rt.cycle.desk.sync(server.state.now)
-    assert _rows(rt, "SELECT status, filled_qty FROM orders") == [(expected, filled)]
+    assert rt_rows(rt, "SELECT status, filled_qty FROM orders") == [(expected, filled)]
     assert not rt.cycle.desk.working_for("SPY"), f"{status} no longer blocks the symbol"
-    assert _rows(rt, "SELECT coalesce(sum(qty_open), 0) FROM trade") == [(filled,)]
+    assert rt_rows(rt, "SELECT coalesce(sum(qty_open), 0) FROM trade") == [(filled,)]
 
 
 @pytest.mark.parametrize("kind", ["OPEXP", "OPEXC"])
@@ -283,13 +270,13 @@ def test_an_expiry_or_exercise_activity_closes_the_trade_once_and_never_halts_re
 ) -> None:
     rt = paper_runtime(server, db_url, monkeypatch)
     held = _buy(rt, server).contract
-    entry, fees = (float(x) for x in _rows(rt, "SELECT entry_avg, fees FROM trade")[0])  # type: ignore[arg-type]
+    entry, fees = (float(x) for x in rt_rows(rt, "SELECT entry_avg, fees FROM trade")[0])  # type: ignore[arg-type]
     server.state.option_activity(held.symbol, kind)  # gone from positions, no fill, no order
     assert server.state.positions == {}
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean, report.problems
     assert report.option_events == 1
-    status, code, exit_avg, pnl = _rows(rt, "SELECT status, exit_reason_code, exit_avg, realized_pnl FROM trade")[0]
+    status, code, exit_avg, pnl = rt_rows(rt, "SELECT status, exit_reason_code, exit_avg, realized_pnl FROM trade")[0]
     session = session_for(server.state.now.date())
     assert session is not None
     if kind == "OPEXP":
@@ -298,14 +285,14 @@ def test_an_expiry_or_exercise_activity_closes_the_trade_once_and_never_halts_re
         spot = rt.cycle.market.spot("SPY", session.close)
         assert (status, code) == ("closed", "option_exercised")
         assert exit_avg == pytest.approx(round(max(spot - held.strike, 0.0), 2))
-        shares = _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
+        shares = rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
         assert shares and "400 shares of SPY" in str(shares[0][0])
         assert "exercised_shares flatten: 400 SPY shares closed at market" in str(shares[0][0])
         assert "SPY" not in server.state.stocks, "the shares were flattened (the default)"
     assert pnl == pytest.approx((float(exit_avg) - entry) * 400 - fees)  # type: ignore[arg-type]
     again = Reconciler(rt.cycle).run(server.state.now)  # a second poll (or a restarted worker) books nothing
     assert again.clean and again.option_events == 0
-    assert _rows(rt, "SELECT count(*) FROM fill WHERE client_order_id LIKE 'activity:%'") == [(1,)]
+    assert rt_rows(rt, "SELECT count(*) FROM fill WHERE client_order_id LIKE 'activity:%'") == [(1,)]
 
 
 def test_exercised_shares_are_left_and_reported_when_the_parameter_says_report(
@@ -318,5 +305,5 @@ def test_exercised_shares_are_left_and_reported_when_the_parameter_says_report(
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean and server.state.stocks["SPY"][0] == 400, "left in the account"
     assert any(h.startswith("SPY") for h in report.other_holdings), "and listed as another holding"
-    shares = _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
+    shares = rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")
     assert "flatten them in the account" in str(shares[0][0])

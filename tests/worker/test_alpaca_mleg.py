@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
 
 from core.params import TradingParams
 from core.structures.legs import LegChoice, build
 from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OrderRequest, OrderStatus, OrderUpdate, Reason
-from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime
+from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.reconcile import Reconciler
@@ -117,16 +116,11 @@ def _open_condor_through_the_desk(
     return rt, condor
 
 
-def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
-    with rt.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql)).all()]
-
-
 def test_a_condor_opens_is_repriced_and_closes_as_one_mleg_order_through_the_desk(
     server: FakeAlpacaServer, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, condor = _open_condor_through_the_desk(server, db_url, monkeypatch)
-    assert _rows(rt, "SELECT structure, entry_qty, qty_open FROM trade") == [("iron_condor", 2, 2)]
+    assert rt_rows(rt, "SELECT structure, entry_qty, qty_open FROM trade") == [("iron_condor", 2, 2)]
     pos = rt.cycle.book.multi.on("SPY")
     assert pos is not None and pos.held == {leg.contract.symbol: 2 * leg.ratio for leg in condor.legs}
     server.state.advance(5)
@@ -142,9 +136,9 @@ def test_a_condor_opens_is_repriced_and_closes_as_one_mleg_order_through_the_des
     again = _order(condor, 2, "ic-desk-close-2", limit=round(closing + 0.05, 2), opening=False)  # re-priced
     rt.cycle.desk.place(again, reason.code, server.state.now, None, reason, pos.trade_id)
     assert server.state.positions == {} and rt.cycle.book.open_count() == 0
-    status, code, pnl, trade_id = _rows(rt, "SELECT status, exit_reason_code, realized_pnl, id FROM trade")[0]
+    status, code, pnl, trade_id = rt_rows(rt, "SELECT status, exit_reason_code, realized_pnl, id FROM trade")[0]
     assert (status, code) == ("closed", "credit_target")
-    fills = _rows(
+    fills = rt_rows(
         rt,
         "SELECT f.side, f.qty, f.price, f.fee FROM fill f JOIN orders o ON o.id = f.order_id "
         f"WHERE o.trade_id = {trade_id}",
@@ -163,11 +157,11 @@ def test_an_assigned_short_leg_and_expired_wings_close_the_condor_without_a_halt
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean, report.problems
     assert report.option_events == 4 and rt.cycle.book.open_count() == 0
-    status, code = _rows(rt, "SELECT status, exit_reason_code FROM trade")[0]
+    status, code = rt_rows(rt, "SELECT status, exit_reason_code FROM trade")[0]
     assert status == "closed" and code in ("option_assigned", "option_expired")
     booked = {
         c: (side, qty)
-        for c, side, qty in _rows(rt, "SELECT contract, side, qty FROM fill WHERE client_order_id LIKE 'activity:%'")
+        for c, side, qty in rt_rows(rt, "SELECT contract, side, qty FROM fill WHERE client_order_id LIKE 'activity:%'")
     }
     assert booked == {leg.contract.symbol: (leg.closing_side.value, 2) for leg in condor.legs}, (
         "each leg closed on its own contract: shorts bought back, longs sold"

@@ -5,33 +5,20 @@ nested=true (legs otherwise listed as orders of their own), and one order that c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
 
 from core.sizing import collar_price
 from core.structures.legs import LegChoice, build
 from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OrderRequest, OrderStatus, Side
-from tests.alpaca_helpers import atm_call, clients_for, fake_alpaca, intent, paper_runtime
+from tests.alpaca_helpers import atm_call, clients_for, intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
-
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with fake_alpaca(cash=1_000_000.0) as srv:
-        yield srv
-
-
-def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
-    with rt.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql)).all()]
 
 
 def _condor(server: FakeAlpacaServer) -> Structure:
@@ -60,13 +47,13 @@ def test_a_resting_condor_is_read_nested_and_its_fill_booked_leg_by_leg(
     parent["limit_price"] = "5.00"  # the market reaches it: every leg fills at its own quote
     server.state.advance()
     rt.cycle.desk.sync(server.state.now)
-    fills = _rows(rt, "SELECT contract, side, qty, liquidation FROM fill ORDER BY contract")
+    fills = rt_rows(rt, "SELECT contract, side, qty, liquidation FROM fill ORDER BY contract")
     expected = sorted((leg.contract.symbol, leg.opening_side.value, 2, False) for leg in condor.legs)
     assert sorted(fills) == expected, "one fill per leg at the leg's price, none at the parent's net price"
-    assert _rows(rt, "SELECT structure, entry_qty, qty_open, exit_reason_code FROM trade") == [
+    assert rt_rows(rt, "SELECT structure, entry_qty, qty_open, exit_reason_code FROM trade") == [
         ("iron_condor", 2, 2, None)
     ]
-    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'foreign_fill'") == [(0,)]
+    assert rt_rows(rt, "SELECT count(*) FROM event WHERE code = 'foreign_fill'") == [(0,)]
     lists = [q for method, path, q in server.state.queries if (method, path) == ("GET", "/v2/orders")]
     assert lists and all(q.get("nested", "").lower() == "true" for q in lists), "every list asks for nested legs"
 
@@ -92,17 +79,17 @@ def test_a_successor_answering_404_is_an_event_retried_later_and_the_other_order
     for _ in range(2):
         rt.cycle.desk.sync(server.state.now)
     fills = "SELECT qty FROM fill WHERE client_order_id = '{}'"
-    assert _rows(rt, fills.format(second.client_order_id)) == [(2,)], "the rest of the account synced"
-    assert _rows(rt, fills.format(first.client_order_id)) == []
-    failed = _rows(rt, "SELECT message FROM event WHERE code = 'order_sync_failed'")
+    assert rt_rows(rt, fills.format(second.client_order_id)) == [(2,)], "the rest of the account synced"
+    assert rt_rows(rt, fills.format(first.client_order_id)) == []
+    failed = rt_rows(rt, "SELECT message FROM event WHERE code = 'order_sync_failed'")
     assert len(failed) == 1, "said once, not at every sync"
     assert first.client_order_id in str(failed[0][0]) and "order not found" in str(failed[0][0])
     server.state.missing.clear()  # the successor can be read again
     server.state.advance()
     rt.cycle.desk.sync(server.state.now)
-    assert _rows(rt, fills.format(first.client_order_id)) == [(2,)], "retried at the next sync"
-    assert _rows(rt, "SELECT status, filled_qty FROM orders ORDER BY id") == [("filled", 2), ("filled", 2)]
-    assert _rows(rt, "SELECT count(*) FROM event WHERE code = 'order_synced'") == [(1,)]
+    assert rt_rows(rt, fills.format(first.client_order_id)) == [(2,)], "retried at the next sync"
+    assert rt_rows(rt, "SELECT status, filled_qty FROM orders ORDER BY id") == [("filled", 2), ("filled", 2)]
+    assert rt_rows(rt, "SELECT count(*) FROM event WHERE code = 'order_synced'") == [(1,)]
 
 
 def test_a_fill_read_again_by_a_restarted_worker_is_booked_once(
@@ -115,11 +102,13 @@ def test_a_fill_read_again_by_a_restarted_worker_is_booked_once(
     rt.cycle.desk.place(entry, "test_entry", server.state.now, intent=intent())
     exit_request = OrderRequest(str(uuid.uuid4()), contract, Side.SELL, 2, False, "market")
     rt.cycle.desk.place(exit_request, "take_profit", server.state.now, trade_id=1)
-    closed = _rows(rt, "SELECT status, exit_qty, realized_pnl FROM trade")
+    closed = rt_rows(rt, "SELECT status, exit_qty, realized_pnl FROM trade")
     assert closed[0][0] == "closed"
     again = paper_runtime(server, db_url, monkeypatch)  # a new process: its adapter has read nothing yet
     server.state.advance()
     again.cycle.desk.sync(server.state.now)  # lists the filled sell again, as an order it does not know
-    assert _rows(again, f"SELECT count(*) FROM fill WHERE client_order_id = '{exit_request.client_order_id}'") == [(1,)]
-    assert _rows(again, "SELECT status, exit_qty, realized_pnl FROM trade") == closed
-    assert _rows(again, "SELECT count(*) FROM event WHERE code IN ('foreign_fill', 'order_sync_failed')") == [(0,)]
+    assert rt_rows(again, f"SELECT count(*) FROM fill WHERE client_order_id = '{exit_request.client_order_id}'") == [
+        (1,)
+    ]
+    assert rt_rows(again, "SELECT status, exit_qty, realized_pnl FROM trade") == closed
+    assert rt_rows(again, "SELECT count(*) FROM event WHERE code IN ('foreign_fill', 'order_sync_failed')") == [(0,)]

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from sqlalchemy import text
 
 from core.market.sim_market import SimMarket
 from core.structures.legs import LegChoice, build
@@ -17,7 +16,7 @@ from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OptionContract, OrderStatus, Quote, TradingState
 from db.control import set_trading_state
-from tests.alpaca_helpers import fake_alpaca, intent, paper_runtime
+from tests.alpaca_helpers import fake_alpaca, intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.runtime import Runtime
 
@@ -40,11 +39,6 @@ class WingBidMarket(SimMarket):
 def server() -> Iterator[FakeAlpacaServer]:
     with fake_alpaca(cash=100_000.0) as srv:
         yield srv
-
-
-def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
-    with rt.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql)).all()]
 
 
 def _open_condor(server: FakeAlpacaServer, rt: Runtime) -> Structure:
@@ -83,7 +77,7 @@ def test_the_stop_closes_a_condor_as_one_mleg_order_at_alpaca(
     left = {symbol: qty for symbol, (qty, _avg) in server.state.positions.items()}
     if wings_bid:
         assert left == {} and "0 positions left at the broker" in summary
-        assert _rows(rt, "SELECT status, exit_reason_code FROM trade") == [("closed", "emergency_stop")]
+        assert rt_rows(rt, "SELECT status, exit_reason_code FROM trade") == [("closed", "emergency_stop")]
     else:
         assert left == dict.fromkeys(wings, 2), "only the long wings, at no risk"
         assert "Left at no risk" in summary and all(f"{s} x2 (long, no bid" in summary for s in wings)

@@ -5,34 +5,21 @@ they (`DELETE /v2/positions/SPY?qty=...`), never the account's other shares."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 
 from core.sizing import collar_price
 from core.structures.legs import LegChoice, build
 from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OptionContract, OptionEvent, OptionEventKind, OrderRequest, OrderStatus, Side
-from tests.alpaca_helpers import fake_alpaca, intent, paper_runtime
+from tests.alpaca_helpers import intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.option_events import owed_shares
 from worker.reconcile import Reconciler
 from worker.runtime import Runtime
-
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with fake_alpaca(cash=1_000_000.0) as srv:
-        yield srv
-
-
-def _rows(rt: Runtime, sql: str) -> list[tuple[object, ...]]:
-    with rt.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(sql)).all()]
 
 
 def _share_closes(server: FakeAlpacaServer) -> list[dict[str, str]]:
@@ -107,9 +94,9 @@ def test_only_the_shares_an_event_brings_are_closed_with_their_quantity(
     assert report.clean, report.problems
     assert "SPY" not in server.state.stocks, "closed at market"
     assert [q.get("qty") for q in _share_closes(server)] == ["100"], "with their quantity, once"
-    messages = [str(m[0]) for m in _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")]
+    messages = [str(m[0]) for m in rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")]
     assert len(messages) == 1 and "exercised_shares flatten: 100 SPY shares closed at market" in messages[0]
-    assert _rows(rt, "SELECT shares, status FROM owedshares") == [(shares, "closed")]
+    assert rt_rows(rt, "SELECT shares, status FROM owedshares") == [(shares, "closed")]
 
 
 def test_late_assignment_shares_are_owed_across_a_restart_and_only_they_are_sold(
@@ -125,22 +112,22 @@ def test_late_assignment_shares_are_owed_across_a_restart_and_only_they_are_sold
     report = Reconciler(rt.cycle).run(server.state.now)
     assert report.clean, report.problems
     assert server.state.stocks["SPY"][0] == 50 and _share_closes(server) == [], "nothing sold: none arrived"
-    said = [str(m[0]) for m in _rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")]
+    said = [str(m[0]) for m in rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares'")]
     assert len(said) == 1 and "100 shares of SPY expected" in said[0] and "not yet in the account" in said[0]
     assert any(h.startswith("SPY: +100 shares expected") for h in report.other_holdings)
-    assert _rows(rt, "SELECT shares, baseline, status FROM owedshares") == [(100, 50, "owed")]
+    assert rt_rows(rt, "SELECT shares, baseline, status FROM owedshares") == [(100, 50, "owed")]
 
     restarted = paper_runtime(server, db_url, monkeypatch)  # a new process: the owed shares are in the database
     assert Reconciler(restarted.cycle).run(server.state.now).clean
-    assert _share_closes(server) == [] and len(_rows(rt, "SELECT id FROM event WHERE code = 'option_shares'")) == 1
+    assert _share_closes(server) == [] and len(rt_rows(rt, "SELECT id FROM event WHERE code = 'option_shares'")) == 1
     server.state.deliver_shares()
     assert server.state.stocks["SPY"][0] == 150
     assert Reconciler(restarted.cycle).run(server.state.now).clean
     assert server.state.stocks["SPY"][0] == 50, "the operator's 50 shares are left"
     assert [q.get("qty") for q in _share_closes(server)] == ["100"], "only the 100 assigned are sold"
-    said = [str(m[0]) for m in _rows(rt, "SELECT message FROM event WHERE code = 'option_shares' ORDER BY id")]
+    said = [str(m[0]) for m in rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares' ORDER BY id")]
     assert len(said) == 2 and "exercised_shares flatten: 100 SPY shares closed at market" in said[1]
-    assert _rows(rt, "SELECT status FROM owedshares") == [("closed",)]
+    assert rt_rows(rt, "SELECT status FROM owedshares") == [("closed",)]
     assert Reconciler(restarted.cycle).run(server.state.now).clean
     assert len(_share_closes(server)) == 1, "closed once"
 
@@ -159,7 +146,7 @@ def test_shares_are_reported_not_sold_when_the_parameter_says_report(
     server.state.deliver_shares()
     assert Reconciler(rt.cycle).run(server.state.now).clean
     assert server.state.stocks["SPY"][0] == 150 and _share_closes(server) == []
-    said = [str(m[0]) for m in _rows(rt, "SELECT message FROM event WHERE code = 'option_shares' ORDER BY id")]
+    said = [str(m[0]) for m in rt_rows(rt, "SELECT message FROM event WHERE code = 'option_shares' ORDER BY id")]
     assert len(said) == 2 and "not yet in the account" in said[0]
     assert "100 shares of SPY arrived" in said[1] and "flatten them in the account" in said[1]
-    assert _rows(rt, "SELECT status FROM owedshares") == [("reported",)]
+    assert rt_rows(rt, "SELECT status FROM owedshares") == [("reported",)]

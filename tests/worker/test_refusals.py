@@ -8,7 +8,6 @@ Alpaca, through real alpaca-py and the alert relay)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from core.structures.legs import LegChoice, build
 from core.structures.orders import order_for
 from core.structures.types import Structure, StructureKind
 from core.types import OptionContract, OrderStatus, Quote, Reason
-from tests.alpaca_helpers import buy, fake_alpaca, intent, paper_runtime
+from tests.alpaca_helpers import buy, intent, paper_runtime
 from tests.conftest import ACTIVE_PARAMS, EXITS_OFF, TEST_DAY, run_until_open_position, with_params
 from tests.console_helpers import rows
 from tests.fake_alpaca import FakeAlpacaServer
@@ -121,12 +120,6 @@ def test_a_close_whose_limit_would_take_a_credit_is_not_sent_until_it_may_go_at_
     assert rt.cycle.book.open_count() == 0
     assert rows(url, "SELECT count(*) FROM event WHERE code = 'limit_sign'") == [(1,)], "said once, not every cycle"
     rt.engine.dispose()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeAlpacaServer]:
-    with fake_alpaca(cash=1_000_000.0) as srv:
-        yield srv
 
 
 def _condor(server: FakeAlpacaServer, width: float) -> Structure:
