@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, insert, text
+from streamlit.testing.v1 import AppTest
 
 from core.policy.rl import RLPolicy
 from db import model_store
@@ -105,7 +107,7 @@ def _models_page_shows_the_candidates(db: str, meta: dict[str, Any], monkeypatch
     engine.dispose()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    registry, table = at.dataframe[0].value, at.dataframe[1].value
+    registry, table = _registry_and_candidates(at)
     assert list(registry[registry["active"]]["version"]) == [meta["model_version"]]
     assert {"candidate", "baseline"} == set(table["role"]) and {"rules", "hold", "underlying"} <= set(table["policy"])
     running = table[table["worker runs"].astype(bool)]
@@ -116,6 +118,15 @@ def _models_page_shows_the_candidates(db: str, meta: dict[str, Any], monkeypatch
     save_param_version(engine, {"policy_mode": "rules"}, author="alice", note="the demo trades on rules")
     engine.dispose()
     at.run()
-    registry, table = at.dataframe[0].value, at.dataframe[1].value
+    registry, table = _registry_and_candidates(at)
     assert not registry["active"].any(), "under policy_mode rules the model is loaded but decides nothing"
     assert list(table[table["worker runs"].astype(bool)]["policy"]) == ["rules"]
+
+
+def _registry_and_candidates(at: AppTest) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model registry and the candidates-beside-baselines table, found by their columns (the
+    page also shows the shipped model's own out-of-sample record)."""
+    frames = [d.value for d in at.dataframe]
+    registry = next(f for f in frames if "active" in f.columns and "version" in f.columns)
+    table = next(f for f in frames if "role" in f.columns)
+    return registry, table
