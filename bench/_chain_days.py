@@ -30,7 +30,7 @@ from core.market.sim_market import SimMarket
 from core.market.vol_indexes import VIX_ELASTICITY, VolIndexes
 from core.options.day_vol import DayVolInputs
 from core.options.events import events_on
-from core.options.pricing import bs_price_delta_vec
+from core.options.pricing import bisect_vols
 
 MAX_MONEYNESS = 0.03  # |K/S - 1|: the band the product trades in
 CHAINS = "SPY_0DTE_chains_5min_*.parquet"
@@ -195,14 +195,7 @@ def implied_iv_delta(q: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     at or under intrinsic value no vol fits: NaN vol and |delta| 1."""
     spot, strike = q["spot"].to_numpy(float), q["strike"].to_numpy(float)
     left, is_call, mid = q["minutes_left"].to_numpy(float), q["is_call"].to_numpy(bool), q["real_mid"].to_numpy(float)
-    lo, hi = np.full(len(q), 0.005), np.full(len(q), 5.0)
-    for _ in range(50):
-        sigma = (lo + hi) / 2.0
-        price, _ = bs_price_delta_vec(spot, strike, left, sigma, is_call)
-        high = price > mid
-        hi, lo = np.where(high, sigma, hi), np.where(high, lo, sigma)
-    sigma = (lo + hi) / 2.0
-    price, delta = bs_price_delta_vec(spot, strike, left, sigma, is_call)
+    sigma, price, delta = bisect_vols(mid, spot, strike, left, is_call)
     fitted = np.abs(price - mid) < 0.005
     return np.where(fitted, sigma, np.nan), np.where(fitted, delta, np.where(is_call, 1.0, -1.0) * (mid > 0.0))
 

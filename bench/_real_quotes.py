@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.calendar import NY, session_for
 from core.market.csv_source import CsvWorld
 from core.market.sim_market import SimMarket
-from core.options.pricing import bs_price_delta_vec
+from core.options.pricing import bisect_vols
 from core.types import OptionContract
 
 COLUMNS = ["underlying", "time", "strike", "is_call", "bid", "ask", "spot", "vix", "day_vol", "minutes_left"]
@@ -121,12 +121,6 @@ def implied_delta(q: pd.DataFrame) -> np.ndarray:
     under intrinsic value no volatility fits and the option counts as all intrinsic (|delta| 1)."""
     spot, strike = q["spot"].to_numpy(float), q["strike"].to_numpy(float)
     left, is_call, mid = q["minutes_left"].to_numpy(float), q["is_call"].to_numpy(bool), q["real_mid"].to_numpy(float)
-    lo, hi = np.full(len(q), 0.005), np.full(len(q), 5.0)
-    for _ in range(60):
-        sigma = (lo + hi) / 2.0
-        price, _ = bs_price_delta_vec(spot, strike, left, sigma, is_call)
-        high = price > mid
-        hi, lo = np.where(high, sigma, hi), np.where(high, lo, sigma)
-    price, delta = bs_price_delta_vec(spot, strike, left, (lo + hi) / 2.0, is_call)
+    _, price, delta = bisect_vols(mid, spot, strike, left, is_call, steps=60)
     fitted = np.abs(price - mid) < 0.005
     return np.where(fitted, delta, np.where(is_call, 1.0, -1.0) * (mid > 0.0))

@@ -52,6 +52,23 @@ def bs_price_delta_vec(
     return price, delta
 
 
+def bisect_vols(
+    price: np.ndarray, spot: np.ndarray, strike: np.ndarray, left: np.ndarray, is_call: np.ndarray, steps: int = 50
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised bisection for the vols (0.5% to 500%) at which Black-Scholes gives `price`:
+    (vol, the price at it, the delta at it) after `steps` halvings. The caller judges which fit
+    (compare the price at the vol with its own tolerance): a price no vol reaches ends at a bound."""
+    lo, hi = np.full(np.shape(price), 0.005), np.full(np.shape(price), 5.0)
+    for _ in range(steps):
+        sigma = (lo + hi) / 2.0
+        value, _ = bs_price_delta_vec(spot, strike, left, sigma, is_call)
+        high = value > price
+        hi, lo = np.where(high, sigma, hi), np.where(high, lo, sigma)
+    sigma = (lo + hi) / 2.0
+    value, delta = bs_price_delta_vec(spot, strike, left, sigma, is_call)
+    return sigma, value, delta
+
+
 def implied_vol(price: float, spot: float, strike: float, minutes_left: float, is_call: bool) -> float:
     """The volatility at which Black-Scholes gives `price` (Newton's method on vega, kept inside a
     shrinking bracket of 0.5% to 500%: a bisection step wherever Newton would leave it); NaN where

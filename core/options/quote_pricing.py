@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import session_for
-from core.options.pricing import bs_price_delta, bs_price_delta_vec
+from core.options.pricing import bisect_vols, bs_price_delta, bs_price_delta_vec
 from core.options.surface import TICK, SurfaceParams, quote_scalar, smile_iv, spread_ticks, to_bid_ask
 from core.types import PriceSource
 
@@ -111,14 +111,7 @@ def implied_vols(
     """Vectorised implied vol by bisection (0.5% to 500%); NaN where no vol gives the price
     (at or under intrinsic value, above the upper bound, or no time left)."""
     intrinsic = np.where(is_call, np.maximum(spot - strike, 0.0), np.maximum(strike - spot, 0.0))
-    lo, hi = np.full(price.size, 0.005), np.full(price.size, 5.0)
-    for _ in range(50):
-        sigma = (lo + hi) / 2.0
-        value, _ = bs_price_delta_vec(spot, strike, left, sigma, is_call)
-        high = value > price
-        hi, lo = np.where(high, sigma, hi), np.where(high, lo, sigma)
-    sigma = (lo + hi) / 2.0
-    value, _ = bs_price_delta_vec(spot, strike, left, sigma, is_call)
+    sigma, value, _ = bisect_vols(price, spot, strike, left, is_call)
     fits = (price > intrinsic + 1e-9) & (left > 0) & (np.abs(value - price) < 1e-3)
     return np.where(fits, sigma, np.nan)
 
