@@ -18,14 +18,14 @@ world reads them (core/market/vol_indexes.py): the hourly VIX moved by the split
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.calendar import Session, session_for
+from core.calendar import Session
 from core.market.bars import SessionBars
+from core.market.recorded_world import RecordedWorld
 from core.market.vol_indexes import VolIndexes, daily_vix_files
 from core.options.history import OptionHistory
 
@@ -133,11 +133,12 @@ def open_chains(spec: str, scratch: Path) -> tuple[ChainWorld, ChainSource]:
     return ChainWorld(history, source.vix), source
 
 
-class ChainWorld:
+class ChainWorld(RecordedWorld):
     """The sessions an option-history cache holds quotes for, with minutes split from the
     underlying bars stored beside them and the VIX of a folder."""
 
     def __init__(self, history: OptionHistory, vix_folder: Path, symbols: tuple[str, ...] | None = None) -> None:
+        super().__init__()
         self.history = history
         found = sorted(p.name for p in history.folder.glob("*") if p.is_dir() and history.quote_days(p.name))
         self.symbols = tuple(s for s in (symbols or found) if s in found)
@@ -151,48 +152,12 @@ class ChainWorld:
         first = history.read_underlying(self.symbols[0], self.days[0]) if self.days else None
         length = int(first["minutes"].iloc[0]) if first is not None and len(first) else 5
         self.bar_source = f"chains_{length}min_split"  # each decision's data source says so
-        self._built: dict[tuple[date, str], SessionBars] = {}
-        self._vix_paths: dict[date, np.ndarray] = {}
 
-    def sessions(self, start: date | None = None, end: date | None = None) -> list[Session]:
-        out = []
-        for d in self.days:
-            session = session_for(d)
-            if session is not None and (start is None or d >= start) and (end is None or d <= end):
-                out.append(session)
-        return out
-
-    def session_bars(self, session: Session, symbol: str) -> SessionBars:
-        key = (session.day, symbol)
-        found = self._built.get(key)
-        if found is None:
-            bars = self.history.read_underlying(symbol, session.day)
-            day = self.history.day(symbol, session.day)
-            if bars is None or day is None or day.quotes is None:
-                raise KeyError(f"no {symbol} quotes or underlying bars on {session.day} in {self.history.folder}")
-            q = day.quotes
-            spots = np.bincount(q.row_snap, q.row_spot) / np.maximum(np.bincount(q.row_snap), 1)
-            found = split_minutes(symbol, session, bars, q.times, spots)
-            if len(self._built) >= 8:
-                self._built.pop(next(iter(self._built)))
-            self._built[key] = found
-        return found
-
-    def vix_open(self, day: date) -> float:
-        session = session_for(day)
-        return self.indexes.vix_open(day) if session is None else self.indexes.start_of_session(session)
-
-    def vix1d_open(self, day: date) -> float:
-        return self.indexes.vix1d_open(day)
-
-    def vix_path(self, session: Session) -> np.ndarray:
-        found = self._vix_paths.get(session.day)
-        if found is None:
-            spy = self.session_bars(session, "SPY") if "SPY" in self.symbols else None
-            found = self._vix_paths[session.day] = self.indexes.path(session, spy)
-            if len(self._vix_paths) > 8:
-                self._vix_paths.pop(next(iter(self._vix_paths)))
-        return found
-
-    def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
-        return self.indexes.vix_closes_before(day, count)
+    def _build(self, session: Session, symbol: str) -> SessionBars:
+        bars = self.history.read_underlying(symbol, session.day)
+        day = self.history.day(symbol, session.day)
+        if bars is None or day is None or day.quotes is None:
+            raise KeyError(f"no {symbol} quotes or underlying bars on {session.day} in {self.history.folder}")
+        q = day.quotes
+        spots = np.bincount(q.row_snap, q.row_spot) / np.maximum(np.bincount(q.row_snap), 1)
+        return split_minutes(symbol, session, bars, q.times, spots)

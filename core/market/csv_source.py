@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.calendar import NY, Session, session_for
+from core.calendar import NY, Session
 from core.market.bars import SessionBars
+from core.market.recorded_world import RecordedWorld
 from core.market.vol_indexes import VolIndexError, VolIndexes
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -38,10 +39,11 @@ def load_bar_csv(path: Path) -> pd.DataFrame:
     return out
 
 
-class CsvWorld:
+class CsvWorld(RecordedWorld):
     """Sessions of real bars for the symbols found in a folder, plus daily VIX."""
 
     def __init__(self, folder: str | Path, symbols: tuple[str, ...] = ("SPY", "QQQ")) -> None:
+        super().__init__()
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise CsvDataError(f"{self.folder}: no such folder")
@@ -66,30 +68,8 @@ class CsvWorld:
             self.indexes = VolIndexes(self.folder)
         except VolIndexError as exc:
             raise CsvDataError(str(exc)) from exc
-        self._built: dict[tuple[date, str], SessionBars] = {}
-        self._vix_paths: dict[date, np.ndarray] = {}
         days = sorted({d for d, _ in self._by_day})
         self.days = [d for d in days if all((d, s) in self._by_day for s in self.symbols)]
-
-    def sessions(self, start: date | None = None, end: date | None = None) -> list[Session]:
-        out = []
-        for d in self.days:
-            if (start is None or d >= start) and (end is None or d <= end):
-                session = session_for(d)
-                if session is not None:
-                    out.append(session)
-        return out
-
-    def session_bars(self, session: Session, symbol: str) -> SessionBars:
-        """One session's checked bars, built once (the market and the broker ask every minute)."""
-        key = (session.day, symbol)
-        found = self._built.get(key)
-        if found is None:
-            found = self._build(session, symbol)
-            if len(self._built) >= 8:  # a few sessions at a time: replays walk forward
-                self._built.pop(next(iter(self._built)))
-            self._built[key] = found
-        return found
 
     def _build(self, session: Session, symbol: str) -> SessionBars:
         part = self._by_day.get((session.day, symbol))
@@ -102,25 +82,5 @@ class CsvWorld:
             symbol, session, starts[keep], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"]
         )
 
-    def vix_open(self, day: date) -> float:
-        """The VIX known at the open (the last hourly close before it, else the daily open)."""
-        session = session_for(day)
-        return self.indexes.vix_open(day) if session is None else self.indexes.start_of_session(session)
-
-    def vix1d_open(self, day: date) -> float:
-        return self.indexes.vix1d_open(day)
-
-    def vix_path(self, session: Session) -> np.ndarray:
-        """VIX at the end of each minute (core/market/vol_indexes.py: hourly VIX or the daily open,
-        moved by SPY)."""
-        found = self._vix_paths.get(session.day)
-        if found is None:
-            has_spy = "SPY" in self.symbols and (session.day, "SPY") in self._by_day
-            spy = self.session_bars(session, "SPY") if has_spy else None
-            found = self._vix_paths[session.day] = self.indexes.path(session, spy)
-            if len(self._vix_paths) > 8:
-                self._vix_paths.pop(next(iter(self._vix_paths)))
-        return found
-
-    def vix_closes_before(self, day: date, count: int = 252) -> np.ndarray:
-        return self.indexes.vix_closes_before(day, count)
+    def _has_spy(self, session: Session) -> bool:
+        return "SPY" in self.symbols and (session.day, "SPY") in self._by_day
