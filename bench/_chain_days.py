@@ -9,20 +9,21 @@ Two sources, read as they are (nothing is imported into the option-history cache
 Each snapshot carries the same-day vol model's inputs (core/options/day_vol.DayVolInputs) as the
 simulator builds them: the hourly VIX known then (moved by SPY since that hour ended), the VIX and
 VIX1D opens, SPY's realized 5-minute moves of the five earlier sessions and of the session up to
-the snapshot (core/market/realized.py), the day's events. Quotes crossed, zero or far from the
+the snapshot (core/market/realized.py), the overnight gap, the day's events. Quotes crossed, zero or far from the
 money are left out with a count.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench._day_vol_fit import event_terms
 from core.calendar import NY, last_sessions, session_for
 from core.market.csv_source import CsvWorld
 from core.market.realized import PRIOR_SESSIONS, SessionMoves, pooled_vol, session_moves
@@ -43,6 +44,7 @@ class ChainDays:
     quotes: pd.DataFrame
     snapshots: pd.DataFrame
     refused: dict[str, int]
+    event_terms: dict[str, float] = field(default_factory=dict)  # from SPY's realized days before the first
 
 
 def load(folder: Path) -> ChainDays:
@@ -58,7 +60,9 @@ def load(folder: Path) -> ChainDays:
     quotes["real_mid"] = (quotes["bid"] + quotes["ask"]) / 2.0
     quotes["real_spread"] = quotes["ask"] - quotes["bid"]
     quotes["real_iv"], quotes["real_delta"] = implied_iv_delta(quotes)
-    return ChainDays(quotes, snaps, refused)
+    daily = sorted(folder.glob("SPY_daily_*.csv"))
+    terms = event_terms(pd.read_csv(daily[0]), min(snaps["day"])) if daily else {}
+    return ChainDays(quotes, snaps, refused, terms)
 
 
 def _clean(q: pd.DataFrame, refused: dict[str, int]) -> pd.DataFrame:
@@ -89,7 +93,8 @@ def _cboe_chains(folder: Path, refused: dict[str, int]) -> tuple[pd.DataFrame, p
             continue
         spot = float(g["spot"].iloc[0])
         vix = _hourly_vix(indexes, t.to_pydatetime(), spot, bars[bars["day"] == day])
-        earlier = [moves[s.day] for s in last_sessions(day - timedelta(days=1), PRIOR_SESSIONS) if s.day in moves]
+        before = last_sessions(day - timedelta(days=1), PRIOR_SESSIONS)
+        earlier = [moves[s.day] for s in before if s.day in moves]
         rv, n = moves[day].so_far(t.timestamp())
         inputs = DayVolInputs(
             vix,
@@ -99,6 +104,7 @@ def _cboe_chains(folder: Path, refused: dict[str, int]) -> tuple[pd.DataFrame, p
             rv,
             n,
             events_on(day),
+            moves[day].gap_from(moves.get(before[-1].day)),
         )
         snaps.append(_snap_row(snap, "SPY", t, spot, (session.close - t).total_seconds() / 60.0, inputs))
     quotes = pd.DataFrame(

@@ -99,7 +99,7 @@ def held_out(data: ChainDays, days: np.ndarray, snap_days: np.ndarray, skip: tup
     for day in sorted(set(snap_days) - set(skip)):
         train_q = ~np.isin(days, [day, *skip])
         train_s = ~np.isin(snap_days, [day, *skip])
-        fitted = fit(data.quotes[train_q], data.snapshots[train_s])
+        fitted = fit(data.quotes[train_q], data.snapshots[train_s], data.event_terms)
         out[day] = (fitted, model_prices(data.quotes[days == day], data.snapshots[snap_days == day], fitted))
     return out
 
@@ -189,7 +189,7 @@ def main() -> None:
     days, snap_days = day_of_quotes(data.quotes, data.snapshots), data.snapshots["day"].to_numpy()
     print(f"{len(data.quotes)} quotes within 3% of the money, {len(data.snapshots)} snapshots, "
           f"{len(set(snap_days))} days; left out: {data.refused}\n")  # fmt: skip
-    fitted = fit(data.quotes, data.snapshots)
+    fitted = fit(data.quotes, data.snapshots, data.event_terms)
     print("Fitted on every day (paste into core/options/day_vol.py and core/options/surface.py):")
     print("\n".join(surface_lines(fitted)))
     inside_e = _with_days(model_prices(data.quotes, data.snapshots, fitted), data)

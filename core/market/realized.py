@@ -32,6 +32,8 @@ class SessionMoves:
 
     open_ts: float  # the session's open, epoch seconds
     squares: np.ndarray  # squared log return ending at mark 1, 2, ... (NaN where no price was known)
+    first_open: float = math.nan  # the first bar's open, where that bar starts the session
+    last_close: float = math.nan  # the session's last close (known once the session is over)
 
     def so_far(self, ts: float) -> tuple[float, int]:
         """(annualised realized vol, number of returns) from the marks at or before `ts`."""
@@ -41,6 +43,13 @@ class SessionMoves:
         if part.size == 0:
             return math.nan, 0
         return math.sqrt(float(part.mean()) * RETURNS_PER_YEAR), int(part.size)
+
+    def gap_from(self, previous: SessionMoves | None) -> float:
+        """|ln(this session's first open / `previous` session's last close)|: the overnight gap,
+        known from the open on; NaN where either price is missing."""
+        if previous is None or not (self.first_open > 0.0 and previous.last_close > 0.0):
+            return math.nan
+        return abs(math.log(self.first_open / previous.last_close))
 
     def whole(self) -> np.ndarray:
         """Every known squared return of the session."""
@@ -65,7 +74,7 @@ def session_moves(
     before = np.concatenate([[first_open], prices[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
         squares = np.log(prices / before) ** 2
-    return SessionMoves(open_ts, squares)
+    return SessionMoves(open_ts, squares, first_open, float(closes[-1]))
 
 
 def pooled_vol(sessions: list[SessionMoves]) -> float:

@@ -134,26 +134,28 @@ class SimMarket:
     def day_vol_inputs(self, session: Session, ts: float, vix_now: float) -> DayVolInputs:
         """What the same-day vol model knows at epoch second `ts`: the VIX then and at the open,
         VIX1D's open, SPY's realized moves of the earlier sessions and of this one up to `ts`
-        (core/market/realized.py: only bars ended by then), and the day's scheduled events."""
+        (core/market/realized.py: only bars ended by then), the overnight gap and the day's scheduled events."""
         day = self._day_inputs.get(session.day)
         if day is None:
             if len(self._day_inputs) > 16:  # replays walk forward
                 self._day_inputs.clear()
             day = self._day_inputs[session.day] = self._inputs_of_day(session)
         rv, count = day.moves.so_far(ts) if day.moves is not None else (float("nan"), 0)
-        return DayVolInputs(vix_now, day.vix_open, day.vix1d_open, day.prior_rv, rv, count, events_on(session.day))
+        return DayVolInputs(
+            vix_now, day.vix_open, day.vix1d_open, day.prior_rv, rv, count, events_on(session.day), day.gap
+        )
 
     def _inputs_of_day(self, session: Session) -> _DayInputs:
         vix1d_open = getattr(self.world, "vix1d_open", None)  # worlds of data may have VIX1D
         symbol = "SPY" if "SPY" in self.symbols else self.symbols[0]
-        earlier = [
-            m for s in last_sessions(session.day - timedelta(days=1), PRIOR_SESSIONS) if (m := self._moves(s, symbol))
-        ]
+        before = [self._moves(s, symbol) for s in last_sessions(session.day - timedelta(days=1), PRIOR_SESSIONS)]
+        today = self._moves(session, symbol)
         return _DayInputs(
             float(self.world.vix_open(session.day)),
             float(vix1d_open(session.day)) if callable(vix1d_open) else float("nan"),
-            pooled_vol(earlier),
-            self._moves(session, symbol),
+            pooled_vol([m for m in before if m is not None]),
+            today,
+            today.gap_from(before[-1]) if today is not None and before else float("nan"),
         )
 
     def _moves(self, session: Session, symbol: str) -> SessionMoves | None:
@@ -342,6 +344,7 @@ class _DayInputs:
     vix1d_open: float
     prior_rv: float
     moves: SessionMoves | None
+    gap: float = float("nan")  # the overnight gap (SessionMoves.gap_from)
 
 
 @dataclass(slots=True)

@@ -9,17 +9,29 @@ model takes only what is known at the minute:
                 + prior_rv * ln(100 * RV_prior)                            # earlier sessions' moves
                 + session_rv * w(n) * ln(RV_session / RV_prior)            # the session's moves so far
                 + vix1d * ln(VIX1D_open / (VIX1D_OPEN_PER_VIX * VIX_open))  # where VIX1D opened
+                + gap * |ln(open / previous close)| / (RV_prior / sqrt(252))  # the overnight gap, in days' sd
                 + fomc + cpi + monthly_expiry                              # the day's scheduled events
 
 `day_vol` is in vol points (10.0 = 10%): the SPY at-the-money same-day vol at midday, on the
 pricing's trading-minute clock; each underlying's surface multiplies it by its `level` (SPY's is
-1) and the time-of-day term (core/options/surface.py). VIX(t) is the intraday VIX known at t
+1) and the time-of-day terms (core/options/surface.py). VIX(t) is the intraday VIX known at t
 (core/market/vol_indexes.py); RV_prior the realized vol of SPY's 5-minute returns over the
 previous five sessions and RV_session since the open, from n returns, with w(n) = n/(n + 12)
-(core/market/realized.py); the events come from core/options/events.py. A missing input takes
+(core/market/realized.py); the gap is SPY's first open of the session against the previous
+session's last close, known from the open on; the events come from core/options/events.py.
+
+The fit (`make calibrate`, bench/calibrate_day_vol.py) ties vix + prior_rv = 1: a blend of the
+VIX and the realized vol, so the model scales with both (an unconstrained fit on 15 days put 1.8
+on ln VIX and extrapolated). It leaves session_rv and vix1d at 0: held out (leave one day out,
+SPY, median absolute mid error at |delta| 0.2-0.5 / 0.5-0.8, signed at 0.2-0.5), the model without
+them errs 13.8% / 4.6% / -3.8%, with the session's moves 14.0% / 4.7% / -5.1%, with VIX1D (on 3 SPY
+days of the files) 15.8% / 5.3% / -2.9%. The events' terms are not fitted to option quotes (one
+FOMC chain day cannot fit a term judged on the days without it): each is half the log of SPY's
+mean daily-range variance on the event's days over that on days with none, relative to the five
+sessions before, 2024-04..2026-02-10 (bench/_day_vol_fit.event_terms). A missing input takes
 its usual value: RV_prior = RV_PER_VIX * VIX_open, no session moves (w = 0), VIX1D at its usual
-ratio to the VIX (the term is 0). The coefficients are fitted across every chain day by
-`make calibrate` (bench/calibrate_day_vol.py); an event the fit never saw keeps 0.
+ratio to the VIX (the term is 0), the gap at its median over the fitted snapshots (gap_z_usual).
+An event the fit never saw keeps 0.
 
 One model serves the simulator (SimMarket.day_vol), backtests, training, the console's risk view
 (the VIX alone) and the live fallback (worker/adapters/live_day_vol.py, through same_day_vol).
@@ -33,12 +45,14 @@ from dataclasses import dataclass, field
 from core.options.events import DayEvents
 
 VIX1D_OPEN_PER_VIX = 0.623  # median VIX1D open / VIX open, 811 sessions of ../shared/data (2023-04..2026-08)
+TRADING_DAYS = 252.0  # the gap's scale: RV_prior over a day
 SESSION_RETURNS_HALF_WEIGHT = 12.0  # the session's moves weigh half after an hour of 5-minute returns
 
 
 @dataclass(frozen=True)
 class DayVolInputs:
-    """What is known at a minute: the VIX then and at the open, VIX1D's open, the moves, the events."""
+    """What is known at a minute: the VIX then and at the open, VIX1D's open, the moves, the events,
+    the overnight gap."""
 
     vix_now: float
     vix_open: float = math.nan
@@ -47,6 +61,7 @@ class DayVolInputs:
     session_rv: float = math.nan  # annualised, since the open
     session_returns: int = 0  # how many 5-minute returns session_rv is from
     events: DayEvents = field(default_factory=DayEvents)
+    gap: float = math.nan  # |ln(session's first open / previous session's last close)|
 
 
 @dataclass(frozen=True)
@@ -58,10 +73,12 @@ class DayVolModel:
     prior_rv: float
     session_rv: float
     vix1d: float = 0.0
+    gap: float = 0.0
     fomc: float = 0.0
     cpi: float = 0.0
     monthly_expiry: float = 0.0
     rv_per_vix: float = 0.5  # RV_prior where unknown: this times VIX_open / 100
+    gap_z_usual: float = 0.0  # the gap in days' sd where unknown (the fitted snapshots' median)
 
     def features(self, x: DayVolInputs) -> dict[str, float]:
         """Each coefficient's regressor for `x` (the intercept's is 1); NaN where VIX is unknown."""
@@ -72,12 +89,15 @@ class DayVolModel:
         weight = n / (n + SESSION_RETURNS_HALF_WEIGHT)
         session = weight * math.log(x.session_rv / prior) if n > 0 else 0.0
         one_day = math.log(x.vix1d_open / (VIX1D_OPEN_PER_VIX * vix_open)) if _ok(x.vix1d_open) else 0.0
+        gap_ok = math.isfinite(x.gap) and x.gap >= 0.0 and _ok(prior)
+        gap_z = x.gap / (prior / TRADING_DAYS**0.5) if gap_ok else self.gap_z_usual
         return {
             "intercept": 1.0,
             "vix": math.log(vix_now) if _ok(vix_now) else math.nan,
             "prior_rv": math.log(100.0 * prior) if _ok(prior) else math.nan,
             "session_rv": session,
             "vix1d": one_day,
+            "gap": gap_z,
             "fomc": float(x.events.fomc),
             "cpi": float(x.events.cpi),
             "monthly_expiry": float(x.events.monthly_expiry),
@@ -96,10 +116,12 @@ def _ok(value: float) -> bool:
 
 
 # Fitted by `make calibrate` (bench/calibrate_day_vol.py) on the 15 SPY chain days of 2026-07/08
-# and the SPY and QQQ snapshots of 2026-02-11/12; the README shows its per-day and held-out errors.
+# and the SPY and QQQ snapshots of 2026-02-11/12 (intercept, vix with prior_rv = 1 - vix, gap); the
+# events' terms from SPY's daily ranges of 2024-04..2026-02-10 (bench/_day_vol_fit.event_terms),
+# never from option quotes; the README shows the per-day and held-out errors.
 DAY_VOL_MODEL = DayVolModel(
-    intercept=-4.1376, vix=1.8317, prior_rv=0.4867, session_rv=-0.2101, vix1d=1.0335, fomc=0.6354, cpi=0.0,
-    monthly_expiry=0.0296, rv_per_vix=0.5211,
+    intercept=-0.5594, vix=0.518, prior_rv=0.482, session_rv=0.0, vix1d=0.0, gap=0.1306, fomc=0.6658, cpi=0.0068,
+    monthly_expiry=-0.0682, rv_per_vix=0.5211, gap_z_usual=0.6043,
 )  # fmt: skip
 
 

@@ -6,18 +6,25 @@ into every same-day option (on 2026-07-29 the at-the-money straddle implied 1.10
 Friday) carries the month's index options and their hedging. Each is a fact known at the open,
 so the same-day vol model (core/options/day_vol.py) may use it without look-ahead.
 
-Sources:
-- FOMC: the Federal Reserve's meeting calendars ("Meeting calendars, statements, and minutes",
-  federalreserve.gov/monetarypolicy/fomccalendars.htm; 2025-2026 as announced in the Committee's
-  tentative schedule of 2024-08). The decision day is the second day of each meeting; the
-  statement is released at 14:00 ET.
+Sources (checked 2026-12-07 where a source could be reached; the rest as typed, marked so):
+- FOMC: the Federal Reserve's meeting calendars (federalreserve.gov/monetarypolicy/fomccalendars.htm).
+  2025 and 2026 checked against the Committee's announcement of its tentative 2025-2026 schedule
+  of 2024-08-09 (as reported by the ABA Banking Journal, 2024-08-12, and mondovisione.com);
+  2024 against the Fed's 2024 schedule as republished in press reports (Jan 30-31 ... Dec 17-18):
+  every decision day below matches. 2023 as typed from the Fed's calendar page, not re-checked
+  here. The decision day is the second day of each meeting; the statement is released at 14:00 ET.
 - CPI: the Bureau of Labor Statistics' CPI release schedule (bls.gov/schedule/news_release/cpi.htm),
-  8:30 ET, with the releases moved by the 2025 lapse in appropriations (September 2025 CPI on
-  2025-10-24; no October 2025 release) and January 2026's moved to 2026-02-13. Dates after
-  2026-03 are the published schedule as first announced; check them against BLS before relying
-  on them.
+  8:30 ET. Checked: September 2025 CPI on 2025-10-24 (BLS notice "September 2025 CPI Release
+  Rescheduled", bls.gov/bls/092025-cpi-reschedule-notice.htm) and no October 2025 release (BLS,
+  "Revised news release dates following the 2025 lapse in appropriations"); January 2026 CPI moved
+  from 2026-02-11 to 2026-02-13 by the brief 2026 lapse (BLS's revised dates, as reported by
+  Bloomberg Law and AP on 2026-02-04, which also moved January's jobs report to 2026-02-11). The
+  other dates are BLS's published schedules as typed, not re-checked here; none of them falls on a
+  chain day of ../shared/data (CPI 2026-07-14 and 2026-08-12 bracket the 15 SPY days).
 - Monthly expiry: the third Friday of each month (the standard monthly options' expiration),
   computed, not listed; moved to the Thursday where the exchange is closed on that Friday.
+- Not modelled: the jobs report (Employment Situation, 8:30 ET; 2026-02-11 and, on BLS's usual
+  first-Friday rule, 2026-08-07 among the chain days) and other releases.
 """
 
 from __future__ import annotations

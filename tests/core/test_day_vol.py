@@ -96,10 +96,13 @@ def test_option_quotes_price_from_vix1ds_open_where_the_folder_has_it(tmp_path: 
     _write_daily(tmp_path, "VIX1D_daily.csv", {DAY: (20.0, 9.0)})  # an event day: VIX1D opens far above its usual
     with_1d = SimMarket(CsvWorld(tmp_path))
     usual = 18.0 * VIX1D_OPEN_PER_VIX
+    read = with_1d.day_vol_inputs(session, now.timestamp(), with_1d.vix(now))
+    assert read.vix1d_open == pytest.approx(20.0), "VIX1D's open is read where the folder has it"
     assert with_1d.day_vol(now) == pytest.approx(without.day_vol(now) * (20.0 / usual) ** DAY_VOL_MODEL.vix1d)
     calm, event = without.quote(contract, now), with_1d.quote(contract, now)
     assert calm is not None and event is not None
-    assert event.iv > calm.iv * 1.5 and event.bid > calm.ask, "the at-the-money price follows VIX1D"
+    ratio = with_1d.day_vol(now) / without.day_vol(now)
+    assert event.iv == pytest.approx(calm.iv * ratio, rel=1e-3), "the at-the-money price follows the model's VIX1D term"
     moment = now.replace(second=20)
     between = with_1d.quote_at(contract, moment)
     assert between is not None and between.iv == pytest.approx(event.iv, rel=1e-3), "the broker's updates agree"

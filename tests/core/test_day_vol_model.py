@@ -4,6 +4,7 @@ error band built from held-out days, and its coverage of a chain's quotes and cr
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -68,7 +69,19 @@ def test_a_later_bar_never_changes_an_earlier_minutes_vol_and_the_moves_so_far_d
     earlier[30:60] = earlier[30:60] * np.exp(np.random.default_rng(9).normal(0, 0.004, 30))
     _write_days(tmp_path, days, {**closes, DAY: earlier})
     moved = SimMarket(CsvWorld(tmp_path))
-    assert moved.day_vol(at) != pytest.approx(vol, rel=1e-6), "the session's moves so far do count"
+    moved_inputs = moved.day_vol_inputs(session, at.timestamp(), moved.vix(at))
+    assert moved_inputs.session_rv > inputs.session_rv, "the session's moves so far are measured"
+    previous_close = float(closes[days[-2]][-1])
+    gapped = closes[DAY] * (previous_close * 1.015 / closes[DAY][0])  # the session opens 1.5% above it
+    _write_days(tmp_path, days, {**closes, DAY: gapped})
+    opened_away = SimMarket(CsvWorld(tmp_path))
+    gap_inputs = opened_away.day_vol_inputs(session, at.timestamp(), opened_away.vix(at))
+    assert gap_inputs.gap == pytest.approx(math.log(1.015), rel=1e-6), "the gap: first open over the last close"
+    assert inputs.gap == pytest.approx(abs(math.log(closes[DAY][0] / previous_close)), rel=1e-6)
+    day_sd = inputs.prior_rv / math.sqrt(252.0)
+    expected = vol * math.exp(DAY_VOL_MODEL.gap * (gap_inputs.gap - inputs.gap) / day_sd)
+    assert opened_away.day_vol(at) == pytest.approx(expected, rel=1e-9), "the gap counts in days' sd"
+    assert DAY_VOL_MODEL.gap > 0.0 and gap_inputs.gap > inputs.gap and opened_away.day_vol(at) > vol
     wilder_past = {**closes, days[0]: _walk(0, sd=0.003)}
     _write_days(tmp_path, days, wilder_past)
     assert SimMarket(CsvWorld(tmp_path)).day_vol(at) > vol, "a wilder earlier session raises the day's vol"
@@ -135,3 +148,36 @@ def test_the_real_chain_days_load_with_the_inputs_known_at_each_snapshot() -> No
     assert date(2026, 7, 29) in days and date(2026, 2, 12) in days and len(days) == 17
     fomc = data.snapshots[data.snapshots["day"] == date(2026, 7, 29)]
     assert all(x.events.fomc and x.prior_rv > 0 for x in fomc["inputs"])
+
+
+def test_the_event_terms_come_from_realized_days_before_the_chain_days_only() -> None:
+    from bench._day_vol_fit import event_terms
+
+    sessions = [s.day for s in last_sessions(date(2025, 12, 31), 260)]
+    rng = np.random.default_rng(5)
+    rows = []
+    for d in sessions:
+        events = events_on(d)
+        scale = 2.0 if events.fomc else 1.0  # an FOMC day moves twice as far (four times the variance)
+        width = 0.01 * scale * math.exp(rng.normal(0.0, 0.05))
+        rows.append({"date": d.isoformat(), "open": 600.0, "high": 600.0 * (1 + width), "low": 600.0, "close": 600.0})
+    daily = pd.DataFrame(rows)
+    terms = event_terms(daily, date(2026, 1, 1))
+    assert terms["fomc"] == pytest.approx(0.5 * math.log(4.0), abs=0.08), "half the log of the variance ratio"
+    assert abs(terms["cpi"]) < 0.08 and abs(terms["monthly_expiry"]) < 0.08, "no extra move: no term"
+    cut = sessions[len(sessions) // 2]
+    wild = daily.copy()
+    later = pd.to_datetime(wild["date"]).dt.date >= cut
+    wild.loc[later, "high"] = wild.loc[later, "high"] * 1.05  # a wild market from `cut` on
+    assert event_terms(wild, cut) == event_terms(daily, cut), "no day on or after `before` enters"
+
+
+def test_the_surface_is_dearer_in_the_morning_and_into_the_close_than_at_midday() -> None:
+    from core.options.surface import SESSION_MINUTES, SURFACES, atm_iv
+
+    p = SURFACES["SPY"]
+    midday, opening, late = atm_iv(10.0, 200.0, p), atm_iv(10.0, SESSION_MINUTES, p), atm_iv(10.0, 30.0, p)
+    flat = replace(p, open_boost=0.0, close_boost=0.0)
+    assert atm_iv(10.0, SESSION_MINUTES, flat) == pytest.approx(0.10) == atm_iv(10.0, 200.0, flat)
+    assert opening == pytest.approx(0.10 * (1 + p.open_boost) * (1 + p.close_boost * math.exp(-390 / p.close_tau)))
+    assert opening > midday * 1.1 and late > midday * 1.3, "the fitted shape through a session"

@@ -14,7 +14,7 @@ import yfinance
 
 from core.calendar import NY
 from core.data_quality import check_bars
-from core.options.day_vol import same_day_vol
+from core.options.day_vol import DAY_VOL_MODEL, same_day_vol
 from core.options.pricing import bs_price_delta_vec
 from core.params import TradingParams
 from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
@@ -229,11 +229,12 @@ def test_a_chain_without_greeks_is_priced_from_vix1d_moved_by_the_vix(
     vix_now = server.state.market.vix(server.state.now)
     got, expected = _fallback_deltas(server, same_day_vol(vix_now, 18.0, 12.0) / 100.0)
     np.testing.assert_allclose(got, expected)
-    # without a VIX1D print today the VIX alone, scaled to VIX1D points: a different (and named) answer
+    # without a VIX1D print today the VIX alone: the model's answer without that input (the fitted
+    # model weighs VIX1D's open by DAY_VOL_MODEL.vix1d, 0 since held out it made the error worse)
     monkeypatch.setattr(yfinance.Ticker, "history", _daily_opens({"^VIX": 18.0}, server))
     got_scaled, expected_scaled = _fallback_deltas(server, same_day_vol(vix_now, 18.0) / 100.0)
     np.testing.assert_allclose(got_scaled, expected_scaled)
-    assert not np.allclose(got, got_scaled)
+    assert np.allclose(got, got_scaled) == (DAY_VOL_MODEL.vix1d == 0.0)
 
 
 def test_contracts_without_greeks_take_the_feeds_at_the_money_iv(
