@@ -1,8 +1,11 @@
 """Fit the same-day vol model across every chain day; print its errors in sample and held out, the
 error band from the held-out days, and the band's own held-out coverage of quotes and credits.
 
-    .venv/bin/python bench/calibrate_day_vol.py [--data ../shared/data] [--no-coverage]
+    .venv/bin/python bench/calibrate_day_vol.py [--data ../shared/data] [--no-coverage] [--include-held-out]
     make calibrate
+
+The newest chain days are the held-out tail (core/market/holdout.py): the fit never sees them
+unless --include-held-out; they are priced at the end by the fit on the other days.
 
 Days: the 15 SPY chain days (options/*.parquet, 5-minute SPY bars) and the SPY and QQQ snapshots
 of 2026-02-11/12. Each quote is priced by the simulator's surface from the inputs known at its
@@ -28,7 +31,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._chain_days import ChainDays, load
+from bench._chain_holdout import split_chain_days
 from bench._day_vol_fit import day_of_quotes, fit, model_prices, surface_lines
+from core.market.holdout import INCLUDE_FLAG
 from core.options.band_fit import DayError, build_bands, credit_checks, inside
 from core.options.chain import ChainSnapshot
 from core.params import TradingParams
@@ -181,11 +186,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED, help="a folder laid out like ../shared/data")
     parser.add_argument("--no-coverage", action="store_true", help="skip the band's held-out coverage")
+    parser.add_argument(INCLUDE_FLAG, action="store_true", help="fit on the held-out tail of chain days too")
     args = parser.parse_args()
     if not (args.data / "options").is_dir():
         raise SystemExit(f"{args.data}/options not found: the calibration needs real same-day chains")
     started = time.monotonic()
-    data = load(args.data)
+    data, tail = load(args.data), None
+    if not args.include_held_out:  # the held-out tail (core/market/holdout.py) is priced, never fitted
+        data, tail = split_chain_days(data)
+        print(f"held out (not fitted): {sorted(set(tail.snapshots['day']))}")
     days, snap_days = day_of_quotes(data.quotes, data.snapshots), data.snapshots["day"].to_numpy()
     print(f"{len(data.quotes)} quotes within 3% of the money, {len(data.snapshots)} snapshots, "
           f"{len(set(snap_days))} days; left out: {data.refused}\n")  # fmt: skip
@@ -210,6 +219,10 @@ def main() -> None:
         if misses:
             print(f"  credits outside ({len(misses)}):")
             print("\n".join(misses[:40]))
+    if tail is not None and len(tail.quotes):
+        tail_e = _with_days(model_prices(tail.quotes, tail.snapshots, fitted), tail)
+        print(f"\n## Held-out tail, priced by the fit on the other days\n\nPooled:\n{pooled_table(tail_e)}")
+        print(f"\nPer day:\n{day_table(tail_e, tail.snapshots)}")
     print(f"\n{time.monotonic() - started:.0f} s")
 
 

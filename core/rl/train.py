@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from core.calendar import Session
+from core.market.holdout import INCLUDE_FLAG, has_tail, session_split
 from core.market.worlds import make_world, pick_sessions, pricing_history
 from core.options.history import option_history_folder
 from core.params import TradingParams
@@ -51,11 +52,16 @@ class TrainConfig:
     params: TradingParams | None = None
     option_history: str | None = None  # real option bars to price from (python -m worker.option_history)
     action_set: ActionSet = ActionSet.LONG
+    include_held_out: bool = False  # train on the held-out tail too (core/market/holdout.py): only when told
 
 
 def training_sessions(cfg: TrainConfig) -> tuple[Any, list[Session]]:
     world = make_world(cfg.source, cfg.seed)
     end = cfg.end or (DEFAULT_SYNTHETIC_END if cfg.source == "synthetic" else None)
+    everything = pick_sessions(world, None, None, None) if has_tail(cfg.source) else []
+    seen = session_split(everything, cfg.source).seen
+    if seen and not cfg.include_held_out:  # the held-out tail is never trained on unless told
+        end = min(end or date.max, seen[-1].day)
     sessions = pick_sessions(world, cfg.start, end, None if cfg.start else cfg.days)
     if not sessions:
         raise SystemExit(f"no sessions for {cfg.source} between {cfg.start} and {end}")
@@ -176,10 +182,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default=ActionSet.LONG,
         help="long: hold/buy_call/buy_put/close; credit: hold/sell_put_spread/sell_call_spread/iron_condor/close",
     )
+    parser.add_argument(
+        INCLUDE_FLAG, action="store_true", help="train on the held-out tail of a csv source (core/market/holdout.py)"
+    )
     a = parser.parse_args(argv)
     return TrainConfig(
         a.source, a.start, a.end, a.days, a.timesteps, a.seed, a.out, a.name, a.n_envs, 32, not a.no_progress,
         option_history=option_history_folder(a.option_history), action_set=a.action_set,
+        include_held_out=a.include_held_out,
     )  # fmt: skip
 
 

@@ -7,6 +7,9 @@ python -m worker.evaluate --source csv:../shared/data --model models/rppo-shippe
 Each fold trains a model per seed on `train-days` sessions (core.rl.train) and backtests it on the
 next `test-days` sessions; with --model the given model is evaluated on every fold instead (no
 training: for a model trained elsewhere every fold is out of sample, and the report says so).
+The held-out tail of the real sessions (core/market/holdout.py) is never in a fold unless
+--include-held-out; --held-out evaluates a given model (--model) on that tail alone, one fold,
+which is where `make figures` takes its out-of-sample figures from.
 Baselines on the same sessions: always hold, random entries with the RL policy's trade count,
 the rule policy, and holding the underlying. The RL model is also run at each of --thresholds
 (min_confidence), and every traded row carries its outcomes by confidence bucket. Every
@@ -29,6 +32,7 @@ import numpy as np
 
 from core.calendar import Session
 from core.error_band import Banded
+from core.market.holdout import INCLUDE_FLAG, drop_held_out, session_split
 from core.market.worlds import make_world, pick_sessions
 from core.options.history import option_history_folder
 from core.policy.rl import RLPolicy
@@ -57,6 +61,18 @@ def make_folds(sessions: list[Session], train_days: int, test_days: int, folds: 
         out.append(Fold(0, sessions[train_start:test_start], sessions[test_start:test_end]))
     out.reverse()
     return [Fold(i, f.train, f.test) for i, f in enumerate(out)]
+
+
+def evaluation_folds(sessions: list[Session], everything: list[Session], a: argparse.Namespace) -> list[Fold]:
+    """The folds of `sessions` (a source's `everything` in order): never the held-out tail unless
+    --include-held-out; with --held-out, the tail alone as one test range with nothing trained."""
+    if a.held_out:
+        tail = session_split(everything, a.source).held_out
+        if not tail:
+            raise SystemExit(f"{a.source} has no held-out tail (core/market/holdout.py)")
+        return [Fold(0, [], tail)]
+    sessions = drop_held_out(sessions, everything, a.source, a.include_held_out)
+    return make_folds(sessions, a.train_days, a.test_days, a.folds)
 
 
 POOLED_NOTE = (
@@ -100,6 +116,7 @@ class Evaluation:
             error_band=not args.no_error_band,
             strategies=tuple(args.strategies),
             action_set=args.action_set,
+            include_held_out=args.include_held_out,
         )
         self.bands: dict[tuple[str, int | None], list[tuple[float, float] | None]] = {}  # per fold
         self.trained: dict[tuple[int, int], TrainedFiles] = {}  # (fold, seed) -> files, with keep_models
@@ -161,12 +178,14 @@ class Evaluation:
     def run(self) -> str:
         a = self.args
         sessions = pick_sessions(self.world, a.start, a.end, None)
-        folds = make_folds(sessions, a.train_days, a.test_days, a.folds)
+        everything = pick_sessions(self.world, None, None, None) if a.source != "synthetic" else sessions
+        folds = evaluation_folds(sessions, everything, a)
         if not folds:
             raise SystemExit(f"{len(sessions)} sessions are too few for train {a.train_days} + test {a.test_days}")
         for fold in folds:
             train, test = fold.train, fold.test
-            print(f"fold {fold.index}: train {train[0].day}..{train[-1].day}, test {test[0].day}..{test[-1].day}")
+            trained = f"{train[0].day}..{train[-1].day}" if train else "nothing (a given model)"
+            print(f"fold {fold.index}: train {trained}, test {test[0].day}..{test[-1].day}")
         by_fold: dict[int, list[PolicyResult]] = {}
         for r in self.results(folds):
             by_fold.setdefault(r.fold, []).append(r)
@@ -298,12 +317,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--no-error-band", action="store_true", help="skip the backtests at the calibration error's two ends"
     )
+    p.add_argument(
+        INCLUDE_FLAG,
+        action="store_true",
+        help="let the folds use the held-out tail of the real sessions (core/market/holdout.py): in sample then",
+    )
+    p.add_argument(
+        "--held-out",
+        action="store_true",
+        help="evaluate the given --model on the held-out tail alone (one fold, no training): out of sample",
+    )
     p.add_argument("--keep-models", action="store_true", help=argparse.SUPPRESS)  # worker.ship_model ships one
     p.add_argument(
         "--ray-address", help="an existing Ray cluster (e.g. ray://head:10001 or auto) instead of a local one"
     )
     args = p.parse_args(argv)
     args.workers = args.workers or os.cpu_count() or 1
+    if args.held_out and not args.model:
+        p.error("--held-out evaluates a given model: add --model PATH (training would need days before the tail)")
     if args.source == "synthetic" and not (args.start and args.end):
         args.end = args.end or date(2025, 12, 31)
         args.start = args.start or date(2025, 6, 2)

@@ -65,6 +65,7 @@ class Settings:
     error_band: bool = True  # also backtest at the calibration error's two ends (core/error_band.py)
     strategies: tuple[str, ...] = ()  # the rules also trading these structures (core/structures), one row each
     action_set: str = "long"  # the RL model's actions (core.types.ActionSet): credit trains the premium seller
+    include_held_out: bool = False  # training may use the held-out tail (core/market/holdout.py): told explicitly
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ def rl_task(settings: Settings, fold: Fold, seed: int) -> PolicyResult:
                 progress=False,
                 option_history=settings.option_history,
                 action_set=ActionSet(settings.action_set),
+                include_held_out=settings.include_held_out,
             )
             zip_path = train(cfg)[0]
             calibrate(settings, zip_path, held_back, folder, f"f{fold.index}-rl-{seed}")

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.market.holdout import INCLUDE_FLAG
 from core.rl.metadata import ModelMetadata, metadata_path
 from worker.offline.evaluate import Evaluation, format_rows
 from worker.offline.evaluate import parse_args as evaluation_args
@@ -221,6 +222,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--action-set", default="long", choices=["long", "credit"], help="the model's actions (core.types.ActionSet)"
     )
+    p.add_argument(
+        INCLUDE_FLAG,
+        action="store_true",
+        help="let the folds train and test on the held-out tail of the real sessions (core/market/holdout.py)",
+    )
     a = p.parse_args(argv)
     source = a.source or default_source()
     forwarded = [
@@ -232,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         forwarded += ["--db", a.db]
     if a.ray_address:
         forwarded += ["--ray-address", a.ray_address]
+    if a.include_held_out:
+        forwarded.append(INCLUDE_FLAG)
     args = evaluation_args(forwarded)
     print(f"walk-forward on {source}: {a.folds} folds x seeds {a.seeds}, {a.timesteps} steps each")
     evaluation = Evaluation(args)
