@@ -8,7 +8,7 @@ PORT    ?= 8501
 # PyTorch's CPU wheels: PyPI's torch for Linux is the CUDA build (gigabytes of CUDA packages)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install browser migrate run worker console test lint bench calibrate model evaluate clean
+.PHONY: install browser migrate run worker console test lint bench calibrate model evaluate figures clean
 
 $(STAMP): requirements.txt
 	python3 -m venv .venv
@@ -82,12 +82,19 @@ bench: install
 model: migrate
 	$(PY) -m worker.ship_model
 
-# Walk-forward evaluation on the real sessions in ../shared/data; results go to the database.
+# Walk-forward evaluation on the real sessions in ../shared/data but the held-out tail
+# (core/market/holdout.py; --include-held-out adds it); results go to the database.
 evaluate: migrate
 	$(PY) -m worker.evaluate --source csv:../shared/data --folds 3 --train-days 40 --test-days 15 --seeds 1 2
 
 calibrate: install
 	$(if $(SOURCE),$(PY) bench/calibrate_options.py --source $(SOURCE),$(PY) bench/calibrate_day_vol.py)
+
+# Every result figure the README quotes, rerun: docs/figures.json, docs/figures.md and the README's
+# block between its markers (bench/figures.py; out-of-sample figures from the held-out tail,
+# core/market/holdout.py). Speeds are not in it: the Benchmarks table names their commands and dates.
+figures: install
+	$(PY) bench/figures.py
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache

@@ -34,6 +34,15 @@ def demo_note(params: TradingParams) -> str:
     )
 
 
+def demo_values() -> dict[str, object]:
+    """Every parameter of the demo preset: the defaults but for the rule baseline and the raised cap."""
+    return {
+        **params_to_json(TradingParams()),
+        "policy_mode": PolicyMode.RULES.value,
+        "max_trades_per_symbol_day": DEMO_TRADES_PER_DAY,
+    }
+
+
 def apply_demo_preset(engine: Engine) -> int | None:
     """Store and activate the demo preset on a fresh database; its version id, or None when the
     database is not fresh (an operator's choice is never overwritten)."""
@@ -42,10 +51,5 @@ def apply_demo_preset(engine: Engine) -> int | None:
         decided = s.exec(select(Decision.id).limit(1)).first()  # type: ignore[call-overload]
     if versions != 1 or decided is not None:
         return None
-    values = {
-        **params_to_json(TradingParams()),
-        "policy_mode": PolicyMode.RULES.value,
-        "max_trades_per_symbol_day": DEMO_TRADES_PER_DAY,
-    }
-    version = save_param_version(engine, values, author=DEMO_AUTHOR, note=demo_note(TradingParams()))
+    version = save_param_version(engine, demo_values(), author=DEMO_AUTHOR, note=demo_note(TradingParams()))
     return int(version.id or 0)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from console import charts, models_view
 from console.data import reader
+from console.figures_view import read_figures, shipped_rerun
 from console.formatting import dollars, plain
 from console.login import require_gate
 from console.shipped_model import shipped_record
@@ -59,6 +60,9 @@ def shipped() -> None:
         f"Each P&L with its 95% bootstrap interval. Chosen by {plain(record.criterion)}. From "
         f"{plain(record.path.name)} beside the model."
     )
+    rerun = shipped_rerun(read_figures())
+    if rerun:
+        st.caption(rerun)
     if not record.pooled.empty:
         with st.expander("Every fold of the evaluation pooled"):
             st.dataframe(record.pooled, hide_index=True, width="stretch")

@@ -12,6 +12,7 @@ import streamlit as st
 from console import charts
 from console.data import reader
 from console.demo_banner import demo_banner
+from console.figures_view import demo_measured, read_figures
 from console.formatting import in_new_york
 from console.layout import PhoneColumns, compact_grid, page_path, phone_table
 from console.login import require_gate, session_fragment
@@ -141,6 +142,7 @@ def live() -> None:
 require_gate()
 st.title("Overview")
 live_headline()
-demo_banner()
+if demo_banner():  # what the demo is, then what it has measured on real sessions (docs/figures.json)
+    st.caption(demo_measured(read_figures()))
 live()
 position_and_order_controls()
