@@ -1,6 +1,6 @@
 """Rerun every result figure the README quotes and write them to one file (`make figures`).
 
-    .venv/bin/python bench/figures.py [--data ../shared/data] [--workers 2] [--only KEY ...]
+    .venv/bin/python bench/figures.py [--data ../shared/data] [--workers 2] [--only KEY ...] [--render-only]
 
 Writes docs/figures.json (core/figures.py's records: each section's command, days, in or out of
 sample, how its options were priced, the formatted table and the raw values), docs/figures.md (its
@@ -113,7 +113,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED, help="a folder laid out like ../shared/data")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Ray workers for the evaluation")
     parser.add_argument("--only", nargs="+", choices=KEYS, help="rerun these sections, keep the file's others")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rerun nothing: write docs/figures.md and the block from the JSON"
+    )
     args = parser.parse_args()
+    if args.render_only:  # after a change to core/figures.render: the same figures, rendered again
+        found = load()
+        if found is None:
+            raise SystemExit(f"{FIGURES_JSON} is missing: run make figures")
+        write(found)
+        return
     os.chdir(ROOT)  # the sources are named relative to the checkout (csv:../shared/data), as the README names them
     if not any(args.data.glob("*_1min_*.csv")):
         raise SystemExit(f"{args.data}: no real sessions here, so no figure can be measured (nothing written)")

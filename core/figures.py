@@ -86,7 +86,8 @@ def render(figures: Figures) -> str:
     ]
     for s in figures.sections:
         out += ["", f"#### {s.title}", ""]
-        out.append(f"*Sample*: {s.sample}. *Priced*: {s.priced}. *Command*: `{s.command}` ({s.seconds:.0f} s).")
+        took = f" ({s.seconds:.0f} s)" if s.seconds else " (timed with the section it shares a run with)"
+        out.append(f"*Sample*: {s.sample}. *Priced*: {s.priced}. *Command*: `{s.command}`{took}.")
         if s.columns:
             out += ["", "| " + " | ".join(_cell(c) for c in s.columns) + " |", "|" + "---|" * len(s.columns)]
             out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in s.rows]
