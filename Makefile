@@ -77,8 +77,9 @@ bench: install
 	$(PY) bench/structure_backtest.py
 	$(PY) bench/cycle_latency.py --strategy iron_condor
 
-# The shipped model: walk-forward over seeds on real sessions (../shared/data, else synthetic), the
-# seed the out-of-sample result chooses is written to models/rppo-shipped.zip (about 15 minutes on 2 cores).
+# The shipped model: walk-forward over seeds on real sessions (../shared/data but its held-out tail,
+# core/market/holdout.py; else synthetic), the seed the out-of-sample result chooses is written to
+# models/rppo-shipped.zip (about 15 minutes on 2 cores).
 model: migrate
 	$(PY) -m worker.ship_model
 
@@ -87,6 +88,7 @@ model: migrate
 evaluate: migrate
 	$(PY) -m worker.evaluate --source csv:../shared/data --folds 3 --train-days 40 --test-days 15 --seeds 1 2
 
+# The same-day vol model fitted on the chain days but the held-out tail (--include-held-out: all).
 calibrate: install
 	$(if $(SOURCE),$(PY) bench/calibrate_options.py --source $(SOURCE),$(PY) bench/calibrate_day_vol.py)
 
