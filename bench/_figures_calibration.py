@@ -62,8 +62,16 @@ def calibration_sections(data_dir: Path, with_coverage: bool = True) -> list[Sec
             f"({', '.join(tail_days) or 'none'}) priced by the fit on all of those: both out of sample"
         ),
         priced="real quotes (mids of CBOE's delayed SPY book, Yahoo snapshots for SPY and QQQ) against the model",
-        columns=["underlying", "abs(delta)", "quotes", "leave one day out: median abs mid error", "signed",
-                 "held-out tail: quotes", "abs", "signed"],
+        columns=[
+            "underlying",
+            "abs(delta)",
+            "quotes",
+            "leave one day out: median abs mid error",
+            "signed",
+            "held-out tail: quotes",
+            "abs",
+            "signed",
+        ],
         rows=rows,
         note=(
             "Error: model mid minus real mid, in % of the real mid. Issue 32's targets on SPY days the fit never saw: "

@@ -176,10 +176,15 @@ def demo_section(source: str, start: str, end: str) -> Section:
         sample=f"out of sample: the held-out tail, {start}..{end} ({side.days} sessions), which nothing was fitted on",
         priced=MODEL_PRICED,
         columns=["policy", "trades", "P&L after costs [95% interval]", "at the price model's error bounds", "win %"],
-        rows=[[
-            f"rules, max_trades_per_symbol_day {DEMO_TRADES_PER_DAY}", str(side.trades), side.interval_text(),
-            side.band_text(), "-" if side.win_rate is None else f"{side.win_rate * 100:.0f}",
-        ]],
+        rows=[
+            [
+                f"rules, max_trades_per_symbol_day {DEMO_TRADES_PER_DAY}",
+                str(side.trades),
+                side.interval_text(),
+                side.band_text(),
+                "-" if side.win_rate is None else f"{side.win_rate * 100:.0f}",
+            ]
+        ],
         note="The demo's parameters are the defaults but for the two the preset changes (db/presets.py).",
         seconds=time.monotonic() - started,
         values={
