@@ -18,8 +18,12 @@ def split_chain_days(data: ChainDays) -> tuple[ChainDays, ChainDays]:
         data.quotes[[not m for m in q_mask]].reset_index(drop=True),
         data.snapshots[[not m for m in s_mask]].reset_index(drop=True),
         data.refused,
+        data.event_terms,  # from SPY's realized days before the first chain day: no quote of the tail
     )
     held = ChainDays(
-        data.quotes[q_mask].reset_index(drop=True), data.snapshots[s_mask].reset_index(drop=True), data.refused
+        data.quotes[q_mask].reset_index(drop=True),
+        data.snapshots[s_mask].reset_index(drop=True),
+        data.refused,
+        data.event_terms,
     )
     return seen, held

@@ -120,8 +120,8 @@ def _ok(value: float) -> bool:
 # events' terms from SPY's daily ranges of 2024-04..2026-02-10 (bench/_day_vol_fit.event_terms),
 # never from option quotes; the README shows the per-day and held-out errors.
 DAY_VOL_MODEL = DayVolModel(
-    intercept=-0.5594, vix=0.518, prior_rv=0.482, session_rv=0.0, vix1d=0.0, gap=0.1306, fomc=0.6658, cpi=0.0068,
-    monthly_expiry=-0.0682, rv_per_vix=0.5211, gap_z_usual=0.6043,
+    intercept=-0.6759, vix=0.4854, prior_rv=0.5146, session_rv=0.0, vix1d=0.0, gap=0.1229, fomc=0.6658, cpi=0.0068,
+    monthly_expiry=-0.0682, rv_per_vix=0.5208, gap_z_usual=0.5343,
 )  # fmt: skip
 
 

@@ -67,13 +67,13 @@ class SurfaceParams:
 # spread fields are the earlier fit's on the 2026-02 snapshots (bench/calibrate_options.py --fit).
 SURFACES: dict[str, SurfaceParams] = {
     "SPY": SurfaceParams(
-        level=1.0, close_boost=1.2501, close_tau=31.96, open_boost=0.19, open_tau=153.61, slope=1.0345, skew=-4.9847,
-        smile=8.2306, knee=2.5,
+        level=1.0, close_boost=1.2915, close_tau=44.13, open_boost=0.3363, open_tau=399.99, slope=1.0118, skew=-4.2673,
+        smile=7.474, knee=2.5,
         spread_slope=6.2215, spread_pivot=0.5425,
     ),
     "QQQ": SurfaceParams(
-        level=1.3279, close_boost=1.2501, close_tau=31.96, open_boost=0.19, open_tau=153.61, slope=1.1481, skew=-4.2126,
-        smile=6.5573, knee=2.5,
+        level=1.3341, close_boost=1.2915, close_tau=44.13, open_boost=0.3363, open_tau=399.99, slope=1.1481,
+        skew=-4.2126, smile=6.5573, knee=2.5,
         spread_slope=7.1173, spread_pivot=0.4988,
     ),
 }  # fmt: skip
