@@ -87,10 +87,15 @@ def surface_for(underlying: str, surfaces: Mapping[str, SurfaceParams] = SURFACE
 
 def atm_iv(day_vol: float, minutes_left: float, p: SurfaceParams = DEFAULT_SURFACE) -> float:
     """At-the-money implied volatility from the same-day vol index and the time left in the session."""
-    left = max(minutes_left, 0.0)
-    late = 1.0 + p.close_boost * math.exp(-left / p.close_tau)
-    early = 1.0 + p.open_boost * math.exp(-max(SESSION_MINUTES - left, 0.0) / p.open_tau)
-    return day_vol / 100.0 * p.level * late * early
+    left = minutes_left if minutes_left > 0.0 else 0.0
+    since_open = SESSION_MINUTES - left if left < SESSION_MINUTES else 0.0
+    return (
+        day_vol
+        / 100.0
+        * p.level
+        * (1.0 + p.close_boost * math.exp(-left / p.close_tau))
+        * (1.0 + p.open_boost * math.exp(-since_open / p.open_tau))
+    )
 
 
 def standardised_moneyness(spot: float, strike: np.ndarray | float, atm: float, minutes_left: float) -> np.ndarray:
