@@ -6,9 +6,11 @@ strike selection. In order of how close each is to the market at that minute:
 
 1. the feed's own at-the-money implied vol that minute (the median IV of the contracts nearest the
    money that have one): the market's price of same-day vol, read off the same chain;
-2. the day-vol model (core/options/day_vol.py): yfinance's `^VIX1D` session open, moved by the
-   VIX since the open, as the simulator prices past days from the shared VIX1D file;
-3. the VIX alone scaled to VIX1D points (no VIX1D print today).
+2. the day-vol model (core/options/day_vol.py) on yfinance's `^VIX1D` and `^VIX` session opens and
+   the live VIX, as the simulator prices past days from the shared index files;
+3. the model on the VIX alone (no VIX1D print today). The fitted model weighs VIX1D's open by
+   DAY_VOL_MODEL.vix1d, 0 since held out it made the error worse, so 2 and 3 now give the same vol
+   and differ only in the label.
 
 Each answer says which it was, so a decision priced off the model is never mistaken for one priced
 off the market.
