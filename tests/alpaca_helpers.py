@@ -16,8 +16,8 @@ from core.sizing import collar_price
 from core.types import OptionContract, OrderRequest, Reason, Side
 from tests.fake_alpaca import FakeAlpacaServer, FakeAlpacaState, alpaca_env
 from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
+from worker.book.intent import EntryIntent
 from worker.runtime import RunOptions, Runtime, build_runtime
-from worker.tradebook import EntryIntent
 
 SESSION_DAY = datetime(2025, 11, 24).date()  # a regular Monday session
 

@@ -54,8 +54,9 @@ from db.lease import LeaseHeldError, LeaseLostError, acquire, last_cycle_time  #
 from db.presets import apply_demo_preset  # noqa: E402
 from worker.adapters.alpaca_http import BrokerUnavailableError, SettingsError  # noqa: E402
 from worker.after_close import AfterClose  # noqa: E402
+from worker.book.reconcile import Reconciler  # noqa: E402
 from worker.clock import BrokerClock, SimClock  # noqa: E402
-from worker.cycle import RiskBook  # noqa: E402
+from worker.cycle.records import RiskBook  # noqa: E402
 from worker.failure_log import FailureLog  # noqa: E402
 from worker.failures import (  # noqa: E402
     CYCLE_FAILED,
@@ -69,7 +70,6 @@ from worker.failures import (  # noqa: E402
 )
 from worker.go_live import LiveGuard, open_live, paper_after_gate, return_to_paper  # noqa: E402
 from worker.health import BrokerHealth  # noqa: E402
-from worker.reconcile import Reconciler  # noqa: E402
 from worker.runtime import (  # noqa: E402
     RunOptions,
     Runtime,

@@ -23,9 +23,9 @@ from datetime import datetime
 from core.exits import EMERGENCY_STOP, MAX_DRAWDOWN_HALT
 from core.types import TradingState
 from db.control import EventNote, mark_halt_applied, mark_halt_incomplete, trade_results
-from worker.cycle import TradingCycle
+from worker.book.stop_plan import LeftLeg, StopPlan, plan_stop
+from worker.cycle.cycle import TradingCycle
 from worker.requests import carry_out as carry_out_requests
-from worker.stop_plan import LeftLeg, StopPlan, plan_stop
 
 log = logging.getLogger("worker.control")
 MAX_STOP_ATTEMPTS = 10
@@ -117,7 +117,7 @@ class ControlLoop:
         left_legs = [leg for leg in (plan.left if plan else []) if any(q.contract.symbol == leg.contract.symbol
                                                                        for q in no_risk)]  # fmt: skip
         for leg in left_legs:  # the cycle's close of legs left alone does not tell them again
-            cycle.structures.told_left(leg.trade_id, leg.contract.symbol, leg.qty)
+            cycle.exits.told_left(leg.trade_id, leg.contract.symbol, leg.qty)
         summary = self._summary(p, now, traded, left_legs, others)
         mark_halt_applied(
             journal.engine, summary, at=now, note=EventNote("warning", "halt_applied", summary, journal.run_id)
@@ -131,7 +131,8 @@ class ControlLoop:
         try:
             plan = plan_stop(cycle.book, cycle.market, cycle.journal.identity, now, attempt, cycle.desk.stop_leg_by_leg)
         except Exception as exc:
-            return StopPlan(keep=frozenset(cycle.book.multi.held_contracts())), f"quotes for the stop: {exc}"
+            keep = frozenset(cycle.book.held_contracts(multi_leg_only=True))
+            return StopPlan(keep=keep), f"quotes for the stop: {exc}"
         return plan, None
 
     def _summary(
@@ -151,7 +152,7 @@ class ControlLoop:
         total = 0.0
         named = []
         for r in results:
-            pos = cycle.book.multi.open.get(r.trade_id)
+            pos = next((s for s in cycle.book.structures() if s.trade_id == r.trade_id), None)
             pnl = pos.realized() if pos is not None else r.realized_pnl  # open: its wings left, counted at 0
             total += pnl
             with_left = " (its long legs left at no risk, counted at 0)" if pos is not None else ""

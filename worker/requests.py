@@ -19,7 +19,7 @@ from core.params import TradingParams
 from core.types import Reason, TradingState
 from db import control_requests as requests
 from db.control_requests import CANCEL_ORDER, CLOSE_POSITION, OpenRequest
-from worker.cycle import TradingCycle
+from worker.cycle.cycle import TradingCycle
 
 log = logging.getLogger("worker.requests")
 
@@ -43,10 +43,9 @@ def carry_out(cycle: TradingCycle, now: datetime, params: TradingParams, state: 
 
 def _close(cycle: TradingCycle, req: OpenRequest, now: datetime, params: TradingParams, state: TradingState) -> None:
     engine = cycle.journal.engine
-    # a single option, or a structure (closed whole, as one multi-leg order)
-    singles = {p.trade_id: p.contract.underlying for p in cycle.book.positions()}
-    multis = {t: p.structure.underlying for t, p in cycle.book.multi.open.items()}
-    symbol = singles.get(req.trade_id or -1) or multis.get(req.trade_id or -1)
+    # any position, one leg or several, closed whole through the cycle's one way out
+    held = cycle.book.open.get(req.trade_id or -1)
+    symbol = None if held is None else held.structure.underlying
     if symbol is None:
         if req.status == "working":
             requests.settle(engine, request_id=req.id, status="done", result=f"trade {req.trade_id} is closed")

@@ -38,7 +38,8 @@ from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
 from worker.adapters.alpaca_market import AlpacaMarketData
 from worker.control import ControlLoop
-from worker.cycle import RiskBook, TradingCycle
+from worker.cycle.cycle import TradingCycle
+from worker.cycle.records import RiskBook
 from worker.offline.recorded import RecordedMarket, RecordedWorld
 from worker.recorder import DEFAULT_BAND_PCT, MarketRecorder
 
@@ -163,7 +164,7 @@ def restore_simulated_account(rt: Runtime) -> None:
         BrokerPosition(OptionContract.from_symbol(p.contract.symbol), p.qty_open, p.entry_price)
         for p in rt.cycle.book.positions()
     ]
-    for multi in rt.cycle.book.multi.open.values():  # a structure's legs, shorts negative
+    for multi in rt.cycle.book.structures():  # a structure's legs, shorts negative
         positions += [
             BrokerPosition(OptionContract.from_symbol(symbol), qty, 0.0) for symbol, qty in multi.held.items() if qty
         ]

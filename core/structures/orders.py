@@ -6,7 +6,7 @@ A limit order is refused (a named Reason, nothing sent) when a leg's quote is to
 limit across zero (`limit_sign`: a credit taken at a debit, a sale paid for). A market order has
 no limit to check: the urgent exits always go.
 
-The worker's cycle (worker/structure_steps.py) and the training environment (core/rl/env.py)
+The worker's cycle (worker/cycle/entry.py and exits.py) and the training environment (core/rl/env.py)
 both trade structures through these, so a structure costs in training what it costs the worker.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 
 from core.options.chain import ChainSnapshot
 from core.params import TradingParams
@@ -178,3 +179,24 @@ def order_for(
         for leg in structure.legs
     )
     return OrderRequest(cid, legs[0].contract, legs[0].side, qty, opening, order_type, limit, legs=legs)
+
+
+def closing_order(cid: str, structure: Structure, qty: int, order_type: str, limit: float | None) -> OrderRequest:
+    """The order that closes `qty` units of any structure: one contract's order for one leg (a
+    long call or put sold), one multi-leg order for several."""
+    if len(structure.legs) == 1:
+        leg = structure.legs[0]
+        return OrderRequest(cid, leg.contract, leg.closing_side, qty * abs(leg.ratio), False, order_type, limit)
+    return order_for(cid, structure, qty, False, order_type, limit)
+
+
+def market_close(cid: str, legs: list[OrderLeg]) -> OrderRequest:
+    """One market order closing the contracts `legs` hold (what is left of a structure, a leg left
+    alone): one contract's order for one leg, else one multi-leg order of `qty` units of the legs'
+    smallest whole ratios."""
+    if len(legs) == 1:
+        leg = legs[0]
+        return OrderRequest(cid, leg.contract, leg.side, leg.ratio, False, "market")
+    qty = reduce(math.gcd, (leg.ratio for leg in legs))
+    ratios = tuple(OrderLeg(leg.contract, leg.side, leg.ratio // qty, False) for leg in legs)
+    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, False, "market", legs=ratios)

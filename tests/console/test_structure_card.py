@@ -22,7 +22,7 @@ def test_an_open_condor_shows_its_legs_risk_and_payoff(tmp_path: Path, monkeypat
     now = run_until_open_position(rt)
     rt.cycle.run(now)  # one more cycle marks it
     rt.journal.flush()
-    pos = next(iter(rt.cycle.book.multi.open.values()))
+    pos = next(iter(rt.cycle.book.structures()))
     rt.engine.dispose()
     at = open_page(url, "overview", monkeypatch)
     text = " ".join(m.value for m in at.markdown)

@@ -26,7 +26,8 @@ from tests.conftest import with_params
 from worker.alert_relay import AlertRelay, event_alert
 from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
 from worker.alerts import failure_recorder
-from worker.tradebook import EntryIntent, TradeBook
+from worker.book.book import Book
+from worker.book.intent import EntryIntent
 
 DAY = session_for(date(2026, 2, 20))
 assert DAY is not None
@@ -58,7 +59,7 @@ def _sender(ep: Endpoint, url: str, **kw: Any) -> AlertSender:
     return AlertSender(channels, failure_recorder(url), **{"fold_s": 0.2, **kw})  # type: ignore[arg-type]
 
 
-def _trade(book: TradeBook, exit_price: float) -> None:
+def _trade(book: Book, exit_price: float) -> None:
     at = DAY.at(60)
     intent = EntryIntent(Reason("rules_entry", "Trend up, RSI 58."), 0.81, "normal", 18.0, "rules", 1, 0.1, 0.05, 1)
     book.apply_fill(FillEvent("cid-open", CONTRACT, Side.BUY, 2, 1.25, 1.30, at, at), intent, None)
@@ -76,7 +77,7 @@ def test_entries_exits_and_a_halt_reach_the_endpoint_with_reason_and_pnl(endpoin
     journal = _journal(url)
     sender = _sender(endpoint, url)
     relay = AlertRelay(journal.engine, sender.submit)
-    _trade(TradeBook(journal), exit_price=1.50)
+    _trade(Book(journal), exit_price=1.50)
     set_trading_state(
         journal.engine, TradingState.HALTED, "console:operator", "emergency_stop", "Phone: news at 10:30."
     )
@@ -155,7 +156,7 @@ def test_the_parameter_chooses_the_events(endpoint: Endpoint, tmp_path: Path) ->
     journal = _journal(url)
     sender = _sender(endpoint, url)
     relay = AlertRelay(journal.engine, sender.submit)
-    _trade(TradeBook(journal), exit_price=1.00)
+    _trade(Book(journal), exit_price=1.00)
     assert [a.kind for a in relay.poll(utcnow())] == [AlertKind.EXIT]
     sender.wait_idle(60)
     assert endpoint.bodies[0]["title"] == "Exit SPY call -$52.60" and endpoint.bodies[0]["type"] == "warning"
@@ -168,7 +169,7 @@ def test_a_stale_heartbeat_and_the_close_are_noticed_by_the_relay(endpoint: Endp
     journal = _journal(url)
     sender = _sender(endpoint, url)
     relay = AlertRelay(journal.engine, sender.submit, stale_after_s=60)
-    _trade(TradeBook(journal), exit_price=1.50)
+    _trade(Book(journal), exit_price=1.50)
     relay.poll(utcnow())  # the trade's own alerts
     journal.heartbeat("sim", DAY.close + timedelta(minutes=6), TradingState.ACTIVE, 1.0, utcnow())
     beat_at = utcnow()
@@ -201,7 +202,7 @@ def test_a_first_start_begins_at_the_present_not_with_the_history(endpoint: Endp
     url = f"sqlite:///{tmp_path / 'w.db'}"
     with_params(url)
     journal = _journal(url)
-    _trade(TradeBook(journal), exit_price=1.50)  # closed before the relay ever ran
+    _trade(Book(journal), exit_price=1.50)  # closed before the relay ever ran
     sender = _sender(endpoint, url)
     relay = AlertRelay(journal.engine, sender.submit)
     assert relay.poll(utcnow()) == [], "old entries and exits are history, not alerts"

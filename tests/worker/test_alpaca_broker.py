@@ -18,7 +18,7 @@ from tests.fake_alpaca import SECRET, FakeAlpacaServer, alpaca_env
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.adapters.alpaca_http import PAPER_TRADING_URL as ALPACA
 from worker.adapters.alpaca_http import AlpacaSettings, BrokerUnavailableError, RequestBudget, SettingsError
-from worker.reconcile import Reconciler
+from worker.book.reconcile import Reconciler
 
 FAULTS = ["504_after_accept", "reset_after", "stall_after", "429", "500", "reset_before", "stall_before"]
 

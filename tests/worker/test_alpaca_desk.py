@@ -16,7 +16,7 @@ from core.types import OrderRequest, OrderStatus, Side, TradingState
 from db.control import save_param_version, set_trading_state
 from tests.alpaca_helpers import atm_call, fake_alpaca, intent, paper_runtime, rt_rows, session_time
 from tests.fake_alpaca import FakeAlpacaServer
-from worker.reconcile import Reconciler
+from worker.book.reconcile import Reconciler
 from worker.runtime import Runtime
 
 

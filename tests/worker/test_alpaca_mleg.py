@@ -16,7 +16,7 @@ from core.types import OrderRequest, OrderStatus, OrderUpdate, Reason
 from tests.alpaca_helpers import clients_for, fake_alpaca, intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
-from worker.reconcile import Reconciler
+from worker.book.reconcile import Reconciler
 from worker.runtime import Runtime
 
 
@@ -121,7 +121,7 @@ def test_a_condor_opens_is_repriced_and_closes_as_one_mleg_order_through_the_des
 ) -> None:
     rt, condor = _open_condor_through_the_desk(server, db_url, monkeypatch)
     assert rt_rows(rt, "SELECT structure, entry_qty, qty_open FROM trade") == [("iron_condor", 2, 2)]
-    pos = rt.cycle.book.multi.on("SPY")
+    pos = rt.cycle.book.on("SPY")
     assert pos is not None and pos.held == {leg.contract.symbol: 2 * leg.ratio for leg in condor.legs}
     server.state.advance(5)
     reason = Reason("credit_target", "test")

@@ -17,7 +17,7 @@ from core.types import OrderRequest, OrderStatus, Side
 from tests.alpaca_helpers import atm_call, clients_for, intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
 from worker.adapters.alpaca_broker import AlpacaBroker
-from worker.reconcile import Reconciler
+from worker.book.reconcile import Reconciler
 from worker.runtime import Runtime
 
 

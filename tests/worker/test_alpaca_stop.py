@@ -89,7 +89,7 @@ def test_the_direct_stop_leaves_long_wings_nobody_bids_for_and_reports_flat(
     """`python -m worker.flatten` (the console's stop while the worker is down): the shorts are
     bought back, a long wing with no bid is not sent to a sell that never fills but left at no
     risk and named, and the stop reports success."""
-    from worker.flatten import flatten
+    from worker.book.flatten import flatten
 
     rt = paper_runtime(server, db_url, monkeypatch)
     condor = _open_condor(server, rt)

@@ -17,8 +17,8 @@ from core.structures.types import Structure, StructureKind
 from core.types import OptionContract, OptionEvent, OptionEventKind, OrderRequest, OrderStatus, Side
 from tests.alpaca_helpers import intent, paper_runtime, rt_rows
 from tests.fake_alpaca import FakeAlpacaServer
-from worker.option_events import owed_shares
-from worker.reconcile import Reconciler
+from worker.book.option_events import owed_shares
+from worker.book.reconcile import Reconciler
 from worker.runtime import Runtime
 
 

@@ -154,7 +154,7 @@ def test_a_fill_that_lands_while_the_stop_cancels_is_booked_once_and_closed_by_t
     contract = OptionContract("SPY", TEST_DAY, float(round(spot)), Right.CALL)
     quote = falling.quote(contract, now)
     assert quote is not None
-    from worker.order_desk import imported_intent
+    from worker.book.intent import imported_intent
 
     intent = imported_intent("x", contract, "test", 1)
     request = OrderRequest(
@@ -286,7 +286,7 @@ def test_excursions_and_equity_are_marked_at_the_bid(runtime: Runtime) -> None:
     quote = runtime.market.quote(pos.contract, now)
     assert quote is not None and quote.bid < quote.mid
     runtime.cycle.book.mark(pos.contract.underlying, quote.bid, now)
-    held = runtime.cycle.book._open[pos.contract.symbol]
+    held = runtime.cycle.book.open[pos.trade_id]
     assert held.mae_pct <= (quote.bid / pos.entry_price - 1.0) * 100.0 + 1e-9
     assert isinstance(runtime.broker, SimBroker)
     runtime.broker.sync(now)

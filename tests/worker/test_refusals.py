@@ -93,7 +93,7 @@ def test_a_close_whose_limit_would_take_a_credit_is_not_sent_until_it_may_go_at_
     with_params(url, **ACTIVE_PARAMS, **EXITS_OFF, strategy="put_credit_spread", policy_mode="rules")
     rt = build_runtime(RunOptions(db=url, seed=11), "worker", run_id="close")
     now = run_until_open_position(rt)
-    pos = next(iter(rt.cycle.book.multi.open.values()))
+    pos = next(iter(rt.cycle.book.structures()))
     shorts = {leg.contract.symbol for leg in pos.structure.legs if leg.ratio < 0}
     quote = rt.cycle.market.quote
 

@@ -88,7 +88,7 @@ def test_a_remade_decision_finds_its_order_and_never_sends_it_again(migrated: st
     # a crash right after the order: the new process restores, then decides that minute again
     second = build_runtime(RunOptions(db=migrated, seed=11), "worker", run_id="after")
     restore_simulated_account(second)
-    second.cycle.book._open.clear()  # as if the fill had not been booked: the policy wants the entry again
+    second.cycle.book.open.clear()  # as if the fill had not been booked: the policy wants the entry again
     second.cycle.run(entry_minute)
     second.journal.flush()
     with second.engine.connect() as conn:

@@ -60,7 +60,7 @@ def _open(tmp_path: Path, strategy: str, name: str) -> tuple[Runtime, datetime, 
     with_params(url, **ACTIVE_PARAMS, strategy=strategy, policy_mode="rules")
     rt = build_runtime(RunOptions(db=url, seed=11), "worker", run_id=name)
     now = run_until_open_position(rt)
-    pos = next(iter(rt.cycle.book.multi.open.values()))
+    pos = next(iter(rt.cycle.book.structures()))
     return rt, now, pos
 
 
@@ -140,7 +140,7 @@ def _orphaned_spread(tmp_path: Path, long_bid: float) -> tuple[Runtime, datetime
     own = rt.broker.submit(OrderRequest("broker-own-1", short.contract, Side.BUY, pos.entry_qty, False), now)
     assert own.fills
     rt.cycle.desk.book(own, now)
-    assert rt.cycle.book.multi.open[pos.trade_id].orphaned == [long.contract.symbol]
+    assert rt.cycle.book.open[pos.trade_id].orphaned == [long.contract.symbol]
     return rt, now, long.contract.symbol
 
 

@@ -71,12 +71,12 @@ def test_a_restart_restores_an_open_condor_and_closes_it(tmp_path: Path) -> None
     first = build_runtime(RunOptions(db=url, seed=11), "worker", run_id="before")
     now = run_until_open_position(first)
     first.journal.flush()
-    held = dict(first.cycle.book.multi.held_contracts())
+    held = dict(first.cycle.book.held_contracts(multi_leg_only=True))
     assert len(held) == 4 and sorted(v < 0 for v in held.values()) == [False, False, True, True]
     first.engine.dispose()
     second = build_runtime(RunOptions(db=url, seed=11), "worker", run_id="after")
     restore_simulated_account(second)
-    assert second.cycle.book.multi.held_contracts() == held
+    assert second.cycle.book.held_contracts(multi_leg_only=True) == held
     assert {p.contract.symbol: p.qty for p in second.broker.positions()} == held
     minute = now
     while second.cycle.book.open_count() and minute < now + timedelta(minutes=200):
@@ -94,14 +94,14 @@ def test_a_leg_the_broker_closes_alone_is_caught_and_the_rest_closed(tmp_path: P
     with_params(url, **ACTIVE_PARAMS, strategy="put_credit_spread", policy_mode="rules")
     rt = build_runtime(RunOptions(db=url, seed=11), "worker", run_id="orphan")
     now = run_until_open_position(rt)
-    pos = next(iter(rt.cycle.book.multi.open.values()))
+    pos = next(iter(rt.cycle.book.structures()))
     short = next(leg for leg in pos.structure.legs if leg.ratio < 0)
     qty = -pos.held[short.contract.symbol]
     # the broker buys the short leg back on its own (Alpaca's partial close of a spread)
     own = rt.broker.submit(OrderRequest("broker-own-1", short.contract, Side.BUY, qty, False, "market"), now)
     assert own.fills, "the broker's own order filled"
     rt.cycle.desk.book(own, now)  # reported to the worker as a fill it did not send for, on a leg it holds
-    assert rt.cycle.book.multi.open[pos.trade_id].orphaned
+    assert rt.cycle.book.open[pos.trade_id].orphaned
     rt.cycle.run(now + timedelta(minutes=1))  # the long leg is left alone: closed at market
     rt.cycle.run(now + timedelta(minutes=2))
     rt.journal.flush()

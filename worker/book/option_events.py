@@ -48,7 +48,7 @@ from core.types import (
     Side,
 )
 from db.owed_shares import CLOSED, OWED, REPORTED, Owed, add_owed, owed, settle
-from worker.cycle import TradingCycle
+from worker.cycle.cycle import TradingCycle
 
 log = logging.getLogger("worker.option_events")
 LOOKBACK_DAYS = 7  # activities are polled this far back (a worker stopped over a weekend still books them)
@@ -125,7 +125,7 @@ class OptionEventBook:
         reason = REASONS[event.kind]
         journal = self.cycle.journal
         short = event.qty > 0  # a short removed (assigned): bought back at its intrinsic value
-        if short and not self.cycle.book.multi.holds(event.contract.symbol):
+        if short and not self.cycle.book.in_structure(event.contract.symbol):
             text = (
                 f"{event.kind.value} on {event.contract.symbol} x{qty}: a short the worker does not hold; not booked."
             )

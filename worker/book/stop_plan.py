@@ -12,16 +12,15 @@ is closed by the broker's close-all, which leaves the contracts named in `keep` 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import reduce
 
 from core.ids import client_order_id
 from core.protocols import MarketData
+from core.structures.orders import market_close
 from core.structures.position import StructurePosition
 from core.types import OptionContract, OrderLeg, OrderRequest, Side
-from worker.tradebook import TradeBook
+from worker.book.book import Book
 
 NO_BID = "long, no bid: worth 0, and a long option cannot lose more"
 
@@ -63,12 +62,12 @@ class StopPlan:
 
 
 def plan_stop(
-    book: TradeBook, market: MarketData, identity: str, now: datetime, attempt: int, leg_by_leg: set[int]
+    book: Book, market: MarketData, identity: str, now: datetime, attempt: int, leg_by_leg: set[int]
 ) -> StopPlan:
     """The stop's plan now; `leg_by_leg`: trades whose multi-leg close the broker refused."""
     plan = StopPlan()
     keep: set[str] = set()
-    for pos in book.multi.open.values():
+    for pos in book.structures():
         keep.update(symbol for symbol, qty in pos.held.items() if qty)
         _plan_structure(plan, pos, market, identity, now, attempt, pos.trade_id in leg_by_leg)
     for single in book.positions():
@@ -115,15 +114,7 @@ def _plan_structure(
 
     legs = shorts + longs  # shorts first in the order, as they are bought back first
     if len(legs) >= 2 and not leg_by_leg:
-        plan.closes.append(StopClose(_multi_leg(cid("mleg"), legs), pos.trade_id, label))
+        plan.closes.append(StopClose(market_close(cid("mleg"), legs), pos.trade_id, label))
         return
     for leg in shorts or longs:  # leg by leg: the longs only once no short is left
-        request = OrderRequest(cid(leg.contract.symbol), leg.contract, leg.side, leg.ratio, False, "market")
-        plan.closes.append(StopClose(request, pos.trade_id, label))
-
-
-def _multi_leg(cid: str, legs: list[OrderLeg]) -> OrderRequest:
-    """One market order for every leg: `qty` structures of the legs' smallest whole ratios."""
-    qty = reduce(math.gcd, (leg.ratio for leg in legs))
-    ratios = tuple(OrderLeg(leg.contract, leg.side, leg.ratio // qty, False) for leg in legs)
-    return OrderRequest(cid, legs[0].contract, legs[0].side, qty, False, "market", legs=ratios)
+        plan.closes.append(StopClose(market_close(cid(leg.contract.symbol), [leg]), pos.trade_id, label))

@@ -32,12 +32,10 @@ from core.params import TradingParams
 from core.protocols import Broker
 from core.types import (
     FillEvent,
-    OptionContract,
     OrderRequest,
     OrderStatus,
     OrderUpdate,
     Reason,
-    Right,
     Side,
     SyncFailure,
     TradingState,
@@ -45,9 +43,10 @@ from core.types import (
 from db.failures import DatabaseFailure, database_failure
 from db.journal import Journal
 from db.lease import LeaseLostError
+from worker.book.book import Book
+from worker.book.intent import EntryIntent, imported_intent
+from worker.book.stop_plan import StopClose, StopPlan
 from worker.health import RefusalWatch
-from worker.stop_plan import StopClose, StopPlan
-from worker.tradebook import EntryIntent, TradeBook
 
 log = logging.getLogger("worker.desk")
 UNKNOWN_EXIT = Reason("unknown_exit", "Closed by an order the worker did not send.")
@@ -84,28 +83,8 @@ class StopResult:
     errors: list[str] = field(default_factory=list)
 
 
-def imported_intent(cid: str, contract: OptionContract, sent_for: str, param_version: int) -> EntryIntent:
-    """The entry record of an opening fill the worker has no intent for (it restarted, or the
-    order was not sent by this process)."""
-    return EntryIntent(
-        reason=Reason(
-            "imported_fill",
-            f"Opening fill of order {cid} (sent for {sent_for or 'unknown'}) booked without the intent it "
-            "was sent with.",
-        ),
-        confidence=0.0,
-        regime="unknown",
-        vix=0.0,
-        model_version="",
-        param_version=param_version,
-        atr_pct=0.0,
-        trend_pct=0.0,
-        direction=1 if contract.right is Right.CALL else -1,
-    )
-
-
 class OrderDesk:
-    def __init__(self, broker: Broker, journal: Journal, book: TradeBook) -> None:
+    def __init__(self, broker: Broker, journal: Journal, book: Book) -> None:
         self.broker = broker
         self.journal = journal
         self.trades = book
@@ -360,7 +339,7 @@ class OrderDesk:
         by the stop, the broker's liquidation, an expiry): booked to the structure's trade."""
         if working is not None and working.request.is_multi_leg:
             return True
-        return all(self.trades.multi.holds(f.contract.symbol) for f in upd.fills)
+        return all(self.trades.in_structure(f.contract.symbol) for f in upd.fills)
 
     def _foreign_fill(self, fill: FillEvent, now: datetime) -> None:
         """A sell on a contract the worker holds no trade in (placed outside the worker): the fill is
@@ -395,8 +374,8 @@ class OrderDesk:
         self.fills_booked += len(upd.fills)
         if upd.fills and self._structure_fills(working, upd):
             opening_intent = intent if working is not None and working.request.opening else None
-            trade_id = self.trades.multi.apply(list(upd.fills), cid, opening_intent, exit_reason)
-            if trade_id is not None and trade_id not in self.trades.multi.open:
+            trade_id = self.trades.apply_structure(list(upd.fills), cid, opening_intent, exit_reason)
+            if trade_id is not None and trade_id not in self.trades.open:
                 self.first_exit_cycle.pop(trade_id, None)
         for fill in upd.fills if trade_id is None else []:
             fill_intent = intent

@@ -18,9 +18,9 @@ from datetime import datetime
 from core.structures.types import structure_of
 from core.types import OptionContract, OrderLeg, OrderRequest, OrderStatus, OrderUpdate, Reason, Side, TradingState
 from db.control import EventNote, set_trading_state
-from worker.cycle import TradingCycle
-from worker.option_events import OptionEventBook
-from worker.order_desk import imported_intent
+from worker.book.intent import imported_intent
+from worker.book.option_events import OptionEventBook
+from worker.cycle.cycle import TradingCycle
 
 log = logging.getLogger("worker.reconcile")
 MISMATCH = "reconcile_mismatch"
