@@ -1,7 +1,7 @@
 """Real 0DTE quotes for calibration, each beside the inputs the simulator has at that moment.
 
 Two sources: the Yahoo snapshots in ../shared/data/options (`csv:DIR`), or the quotes a paper or
-live worker recorded (`recorded:URL`, see worker/recorder.py). Each row carries the real bid and
+live worker recorded (`recorded:URL`, see worker/cycle/recorder.py). Each row carries the real bid and
 ask and what the simulator would price from: the underlying (on the CSV world's path through the
 bar, or the spot the recording cycle used), VIX and the same-day vol index (core/options/day_vol.py)
 at that minute, and the minutes left.

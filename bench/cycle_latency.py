@@ -30,7 +30,7 @@ from db.control import bootstrap, save_param_version
 from db.engine import make_engine
 from db.go_live import grant_override
 from db.migrate import upgrade
-from worker.go_live import open_live
+from worker.process.go_live import open_live
 from worker.runtime import RunOptions, build_runtime
 
 

@@ -1,6 +1,6 @@
 """Close one position, cancel one order: the console writes a request row (with who and the
 optional typed reason) and the worker carries it out through its order path on its next control
-tick (db/control_requests.py, worker/requests.py). A request for something no longer open is
+tick (db/control_requests.py, worker/process/requests.py). A request for something no longer open is
 refused with the reason and stores nothing."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Alerts to the operator: what they are, how a burst folds into one message, how many may go out.
 
-Pure logic, no transport: the relay (worker/alert_relay.py) turns the journal's rows into
-`Alert`s, the sender (worker/alert_sender.py) folds and sends them through apprise. The kinds
+Pure logic, no transport: the relay (worker/alerts/relay.py) turns the journal's rows into
+`Alert`s, the sender (worker/alerts/sender.py) folds and sends them through apprise. The kinds
 are what the operator can choose from (`alert_events` in core/params.py).
 """
 

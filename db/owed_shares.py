@@ -1,5 +1,5 @@
 """The shares an option exercise or assignment owes the account, persisted from the booking of
-the broker's activity until they arrive and are closed or reported (worker/option_events.py),
+the broker's activity until they arrive and are closed or reported (worker/book/option_events.py),
 so a restarted worker keeps tracking them."""
 
 from __future__ import annotations

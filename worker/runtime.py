@@ -37,11 +37,11 @@ from db.model_store import load_policy_memories, register_model
 from worker.adapters.alpaca_broker import AlpacaBroker
 from worker.adapters.alpaca_http import AlpacaClients, AlpacaSettings, make_clients
 from worker.adapters.alpaca_market import AlpacaMarketData
-from worker.control import ControlLoop
 from worker.cycle.cycle import TradingCycle
+from worker.cycle.recorder import DEFAULT_BAND_PCT, MarketRecorder
 from worker.cycle.records import RiskBook
 from worker.offline.recorded import RecordedMarket, RecordedWorld
-from worker.recorder import DEFAULT_BAND_PCT, MarketRecorder
+from worker.process.control import ControlLoop
 
 DEFAULT_MODEL = "models/rppo-shipped.zip"
 

@@ -138,7 +138,7 @@ class ZeroDteEnv(gym.Env[np.ndarray, int]):
     # ---- trading ---------------------------------------------------------------------------
     def _advance_to(self, k: int) -> None:
         """The cycle at step k begins: the broker's news is booked, the position marked (cash
-        plus contracts at mid; the peak bid feeds the trailing stop, as TradeBook.mark)."""
+        plus contracts at mid; the peak bid feeds the trailing stop, as the worker's Book.mark)."""
         d = self.data
         assert d is not None
         now = d.times[k]

@@ -16,7 +16,7 @@ from core.market.sim_market import SimMarket
 from core.options.history import OptionHistory
 from core.types import OptionContract, PriceSource, Right
 from tests.chain_helpers import DAY, chain_quotes, five_minute_bars, write_chain_day
-from worker.option_history import main as option_history
+from worker.offline.option_history import main as option_history
 
 
 def _import(tmp_path: Path, quotes: pd.DataFrame | None = None, name: str = "cache") -> ChainWorld:

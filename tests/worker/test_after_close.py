@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from core.calendar import session_for
 from tests.alpaca_helpers import session_time
 from tests.conftest import with_params
-from worker.after_close import GRACE, AfterClose
+from worker.process.after_close import GRACE, AfterClose
 
 
 def _copy(url: str, folder: Path) -> str:

@@ -23,9 +23,9 @@ from db.engine import make_engine
 from db.journal import Journal
 from tests.alert_endpoint import Endpoint, alert_endpoint
 from tests.conftest import with_params
-from worker.alert_relay import AlertRelay, event_alert
-from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
-from worker.alerts import failure_recorder
+from worker.alerts.command import failure_recorder
+from worker.alerts.relay import AlertRelay, event_alert
+from worker.alerts.sender import AlertConfigError, AlertSender, channels_from_env
 from worker.book.book import Book
 from worker.book.intent import EntryIntent
 

@@ -121,7 +121,7 @@ def _close_is_followed(fake: FakeTelegram, url: str) -> None:
     fake.press(CAROL, question, "Confirm")
     assert str(fake.wait_for(CAROL, count + 1)[count]["text"]).startswith(f"Close of trade #{open_} requested")
     ((request,),) = rows(url, "SELECT id FROM controlrequest WHERE trade_id = :t", t=open_)
-    engine = make_engine(url)  # the worker's answer, as worker/requests.py writes it
+    engine = make_engine(url)  # the worker's answer, as worker/process/requests.py writes it
     control_requests.settle(engine, request_id=int(str(request)), status="refused",
                             result="no open position for that trade")  # fmt: skip
     engine.dispose()

@@ -17,9 +17,9 @@ from core.calendar import NY, session_for
 from db.control import save_param_version
 from db.order_store import OPEN_ORDER_STATES
 from tests.conftest import ACTIVE_PARAMS, TEST_DAY
-from worker.__main__ import Worker
-from worker.clock import BrokerClock, SimClock
-from worker.failures import CYCLE_FAILED
+from worker.process.clock import BrokerClock, SimClock
+from worker.process.failures import CYCLE_FAILED
+from worker.process.main_loop import Worker
 from worker.runtime import Runtime
 
 

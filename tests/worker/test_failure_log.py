@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from worker.failure_log import FailureLog
+from worker.process.failure_log import FailureLog
 
 
 def test_one_line_per_kind_per_period_and_the_count_it_folded(caplog: pytest.LogCaptureFixture) -> None:

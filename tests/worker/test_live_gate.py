@@ -29,10 +29,10 @@ from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 from tests.go_live_helpers import PAPER_DAYS, SMALL_GATE, seed_paper_record
 from tests.support import ROOT
 from tests.worker.test_paper_worker import rows, stop_worker, wait_for
-from worker import go_live
 from worker.adapters.alpaca_http import LIVE_CONFIRMATION
-from worker.alert_relay import event_alert, gate_status
-from worker.go_live import open_live
+from worker.alerts.relay import event_alert, gate_status
+from worker.process import go_live
+from worker.process.go_live import open_live
 
 ENTER_OFTEN = {"min_confidence": 0.3, "cooldown_s": 0, "iv_rank_max": 100.0, "iv_rank_min": 0.0}
 BEFORE_ENTRIES = session_time(11, 4)  # on the fake's seeded market the rules buy puts at 11:06 and 11:07

@@ -21,7 +21,7 @@ from tests.alpaca_helpers import SESSION_DAY, clients_for, fake_alpaca
 from tests.fake_alpaca import FakeAlpacaServer, alpaca_env
 from tests.support import ROOT
 from worker.adapters.alpaca_option_history import AlpacaOptionHistory, DownloadStoppedError
-from worker.option_history import main as option_history_main
+from worker.offline.option_history import main as option_history_main
 
 SHARED_BARS = (
     Path(__file__).resolve().parents[3]

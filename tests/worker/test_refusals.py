@@ -29,7 +29,7 @@ from tests.alpaca_helpers import buy, intent, paper_runtime
 from tests.conftest import ACTIVE_PARAMS, EXITS_OFF, TEST_DAY, run_until_open_position, with_params
 from tests.console_helpers import rows
 from tests.fake_alpaca import FakeAlpacaServer
-from worker.alert_relay import AlertRelay
+from worker.alerts.relay import AlertRelay
 from worker.runtime import RunOptions, Runtime, build_runtime
 
 

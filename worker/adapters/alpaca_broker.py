@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -43,87 +42,19 @@ from core.types import (
 )
 from worker.adapters.alpaca_http import AlpacaClients, BrokerUnavailableError, is_transient, status_of
 from worker.adapters.alpaca_orders import order_body
+from worker.adapters.alpaca_reads import (
+    MAX_REPLACEMENTS,
+    Known,
+    LegKnown,
+    LegsMissingError,
+    is_leg,
+    leg_fills,
+    shares_of,
+    status_of_order,
+    value_of,
+)
 
 log = logging.getLogger("worker.alpaca")
-
-# Alpaca's order statuses as the desk sees them (docs.alpaca.markets, "Order Lifecycle"):
-# - done_for_day: done executing for the day, no further updates until the next day; a same-day
-#   order never fills again, so it ends (what it filled is booked);
-# - calculated: completed for the day (filled or done for day), settlement pending: filled when
-#   all of it filled, else ended like done_for_day (see `_status_of`);
-# - held (a leg waiting on its parent) and suspended (not eligible for trading, rare): still open
-#   at the broker, so still working here; the desk's timeouts cancel them;
-# - replaced: followed to its successor (`AlpacaBroker._follow`), never read as an ending.
-_STATUS = {
-    "new": OrderStatus.ACCEPTED,
-    "accepted": OrderStatus.ACCEPTED,
-    "pending_new": OrderStatus.ACCEPTED,
-    "accepted_for_bidding": OrderStatus.ACCEPTED,
-    "pending_replace": OrderStatus.ACCEPTED,
-    "pending_cancel": OrderStatus.PENDING_CANCEL,
-    "pending_review": OrderStatus.ACCEPTED,
-    "done_for_day": OrderStatus.EXPIRED,
-    "held": OrderStatus.ACCEPTED,
-    "suspended": OrderStatus.ACCEPTED,
-    "partially_filled": OrderStatus.PARTIALLY_FILLED,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELED,
-    "expired": OrderStatus.EXPIRED,
-    "rejected": OrderStatus.REJECTED,
-    "stopped": OrderStatus.ACCEPTED,
-}
-MAX_REPLACEMENTS = 10  # successors followed from one order
-
-
-def _status_of(order: Order) -> OrderStatus:
-    raw = _value(order.status)
-    if raw == "calculated":
-        done = int(float(order.filled_qty or 0)) >= int(float(order.qty or 0))
-        return OrderStatus.FILLED if done else OrderStatus.EXPIRED
-    return _STATUS.get(raw, OrderStatus.ACCEPTED)
-
-
-@dataclass
-class _Known:
-    """What has been reported for one order: its fills are reported as increments over this."""
-
-    contract: OptionContract
-    side: Side
-    filled_qty: int = 0
-    avg_price: float = 0.0
-    status: OrderStatus = OrderStatus.PENDING
-    broker_order_id: str | None = None
-    ours: bool = True  # False: the broker's own order (close-all, expiry liquidation)
-    legs: dict[str, _LegKnown] = field(default_factory=dict)  # a multi-leg order's legs, by symbol
-
-
-@dataclass
-class _LegKnown:
-    """One leg of a multi-leg order: its fills are reported as increments over this."""
-
-    contract: OptionContract
-    side: Side
-    filled_qty: int = 0
-    avg_price: float = 0.0
-
-
-def _value(x: Any) -> str:
-    return str(getattr(x, "value", x))
-
-
-def _is_leg(order: Order) -> bool:
-    """A multi-leg order's leg listed as an order of its own: the parent has no symbol."""
-    return _value(order.order_class) == "mleg" and bool(order.symbol)
-
-
-def _shares(position: Any) -> int:
-    """A stock position's signed quantity (a short below zero, whichever way the qty is written)."""
-    qty = abs(int(float(position.qty or 0)))
-    return -qty if _value(position.side) == "short" else qty
-
-
-class LegsMissingError(RuntimeError):
-    """A multi-leg order that came without its legs even when read nested."""
 
 
 class AlpacaBroker:
@@ -141,7 +72,7 @@ class AlpacaBroker:
         self.fee_per_contract = fee_per_contract
         self.flat_wait_s = flat_wait_s
         self.underlyings = underlyings
-        self.known: dict[str, _Known] = {}
+        self.known: dict[str, Known] = {}
         self.ignored: dict[str, str] = {}  # symbol -> what: holdings and orders the trading path leaves alone
         self.successor_of: dict[str, str] = {}  # a replacement's client order id -> the order it replaced
         self.failing: dict[str, str] = {}  # client order id -> why the last sync could not read it
@@ -167,10 +98,10 @@ class AlpacaBroker:
         shares an exercise or assignment later brings are counted from them, `shares_before`)."""
         out, shares = [], {}
         for p in self._call("get_all_positions", self.trading.get_all_positions):
-            if _value(p.asset_class) != AssetClass.US_OPTION.value:
-                self.ignored[p.symbol] = f"{_value(p.asset_class)} position x{p.qty}"
-                if _value(p.asset_class) == AssetClass.US_EQUITY.value:
-                    shares[p.symbol] = _shares(p)
+            if value_of(p.asset_class) != AssetClass.US_OPTION.value:
+                self.ignored[p.symbol] = f"{value_of(p.asset_class)} position x{p.qty}"
+                if value_of(p.asset_class) == AssetClass.US_EQUITY.value:
+                    shares[p.symbol] = shares_of(p)
                 continue
             out.append(
                 BrokerPosition(OptionContract.from_symbol(p.symbol), int(float(p.qty)), float(p.avg_entry_price))
@@ -194,7 +125,7 @@ class AlpacaBroker:
     def _orders(self, request: GetOrdersRequest) -> list[Order]:
         """GET /v2/orders (nested): a leg listed as an order of its own is left out, its parent
         carries it."""
-        return [o for o in self._call("get_orders", self.trading.get_orders, request) if not _is_leg(o)]
+        return [o for o in self._call("get_orders", self.trading.get_orders, request) if not is_leg(o)]
 
     def _order_by_id(self, order_id: str) -> Order:
         """GET /v2/orders/{id} with the legs rolled up."""
@@ -203,7 +134,7 @@ class AlpacaBroker:
     def _with_legs(self, order: Order) -> Order:
         """A multi-leg parent read without its legs (a read that cannot nest, or a broker that did
         not): read again by id, nested."""
-        if _value(order.order_class) != "mleg" or order.legs or _is_leg(order):
+        if value_of(order.order_class) != "mleg" or order.legs or is_leg(order):
             return order
         again = self._order_by_id(str(order.id))
         if not again.legs:
@@ -213,10 +144,10 @@ class AlpacaBroker:
     def _is_ours_to_trade(self, order: Order) -> bool:
         """An option order on a traded underlying; anything else (stock, crypto) is left alone. A
         multi-leg parent has no asset class of its own: its legs are options."""
-        if _value(order.order_class) == "mleg":
+        if value_of(order.order_class) == "mleg":
             return True
-        if _value(order.asset_class) != AssetClass.US_OPTION.value:
-            self.ignored[order.symbol or "?"] = f"{_value(order.asset_class)} order {order.client_order_id}"
+        if value_of(order.asset_class) != AssetClass.US_OPTION.value:
+            self.ignored[order.symbol or "?"] = f"{value_of(order.asset_class)} order {order.client_order_id}"
             return False
         return True
 
@@ -225,7 +156,7 @@ class AlpacaBroker:
         """Send once. Any error propagates: the caller looks the order up by its id first."""
         self.remember(request.client_order_id, request.contract, request.side)
         for leg in request.legs:  # a multi-leg order's fills are reported per leg
-            self.known[request.client_order_id].legs[leg.contract.symbol] = _LegKnown(leg.contract, leg.side)
+            self.known[request.client_order_id].legs[leg.contract.symbol] = LegKnown(leg.contract, leg.side)
         body = order_body(request)
         try:
             order = self.trading.submit_order(body)
@@ -257,7 +188,7 @@ class AlpacaBroker:
     def remember(self, cid: str, contract: OptionContract, side: Side, filled_qty: int = 0, avg: float = 0.0) -> None:
         """Track an order (before it is sent, or from the database after a restart)."""
         if cid not in self.known:
-            self.known[cid] = _Known(contract, side, filled_qty, avg)
+            self.known[cid] = Known(contract, side, filled_qty, avg)
 
     def cancel(self, client_order_id: str, now: datetime) -> OrderUpdate | None:
         """DELETE /v2/orders/{id}: Alpaca answers 204 and cancels asynchronously (fills can land first)."""
@@ -322,8 +253,8 @@ class AlpacaBroker:
     def shares_held(self, underlying: str) -> int:
         """The account's shares of `underlying` now, signed (a short below zero); 0 when none."""
         return sum(
-            _shares(p) for p in self._call("get_all_positions", self.trading.get_all_positions)
-            if p.symbol == underlying and _value(p.asset_class) == AssetClass.US_EQUITY.value
+            shares_of(p) for p in self._call("get_all_positions", self.trading.get_all_positions)
+            if p.symbol == underlying and value_of(p.asset_class) == AssetClass.US_EQUITY.value
         )  # fmt: skip
 
     def shares_before(self, contract: OptionContract) -> int | None:
@@ -337,7 +268,7 @@ class AlpacaBroker:
         close = ClosePositionRequest(qty=str(abs(qty)))
         order = self._call("close_position", self.trading.close_position, underlying, close)
         self.ignored.pop(underlying, None)
-        status = _value(order.status)
+        status = value_of(order.status)
         return f"{abs(qty)} {underlying} shares closed at market (order {order.client_order_id}, {status})"
 
     def option_events(self, since: date) -> list[OptionEvent]:
@@ -395,7 +326,7 @@ class AlpacaBroker:
         cid = order.client_order_id
         known = self.known.get(cid)
         if known is None:
-            if _value(order.side) != "sell" or not float(order.filled_qty or 0):
+            if value_of(order.side) != "sell" or not float(order.filled_qty or 0):
                 return None  # not ours and not a fill on a position: reconciliation judges it
             self.remember(cid, OptionContract.from_symbol(order.symbol or ""), Side.SELL)
             self.known[cid].ours = False
@@ -404,32 +335,13 @@ class AlpacaBroker:
         upd = self._update(order)
         return upd if (upd.status, upd.filled_qty) != before else None
 
-    def _leg_fills(self, cid: str, order: Order, known: _Known) -> list[FillEvent]:
-        """A multi-leg order's fills since the last read, one per leg that filled more."""
-        fills = []
-        at = (order.filled_at or order.updated_at or order.submitted_at).astimezone(NY)
-        for leg in order.legs or []:
-            symbol = leg.symbol or ""
-            seen = known.legs.setdefault(symbol, _LegKnown(OptionContract.from_symbol(symbol), Side(_value(leg.side))))
-            filled, avg = int(float(leg.filled_qty or 0)), float(leg.filled_avg_price or 0.0)
-            if filled <= seen.filled_qty:
-                continue
-            qty = filled - seen.filled_qty
-            price = (avg * filled - seen.avg_price * seen.filled_qty) / qty
-            fee = round(self.fee_per_contract * qty, 2)
-            fills.append(
-                FillEvent(cid, seen.contract, seen.side, qty, round(price, 4), fee, at, at, liquidation=not known.ours)
-            )
-            seen.filled_qty, seen.avg_price = filled, avg
-        return fills
-
     def _follow(self, order: Order) -> tuple[Order, int, float]:
         """A replaced order's live successor, and the quantity and average price filled across the
         chain (each order in it counts its own fills from zero)."""
         filled = int(float(order.filled_qty or 0))
         value = filled * float(order.filled_avg_price or 0.0)
         for _ in range(MAX_REPLACEMENTS):
-            if _value(order.status) != "replaced" or not order.replaced_by:
+            if value_of(order.status) != "replaced" or not order.replaced_by:
                 break
             original = self.successor_of.get(order.client_order_id, order.client_order_id)
             order = self._with_legs(self._order_by_id(str(order.replaced_by)))
@@ -443,16 +355,16 @@ class AlpacaBroker:
         order = self._with_legs(order)
         original_qty = int(float(order.qty or 0))
         order, filled, avg = self._follow(order)
-        status = _status_of(order)
+        status = status_of_order(order)
         known = self.known.get(cid)
         if known is None:
             first = order.legs[0] if order.legs else order
-            known = self.known[cid] = _Known(
-                OptionContract.from_symbol(first.symbol or ""), Side(_value(first.side)), ours=False
+            known = self.known[cid] = Known(
+                OptionContract.from_symbol(first.symbol or ""), Side(value_of(first.side)), ours=False
             )
         fills = []
         if report_fills and order.legs:
-            fills = self._leg_fills(cid, order, known)
+            fills = leg_fills(cid, order, known, self.fee_per_contract)
             known.filled_qty, known.avg_price = filled, avg
         elif report_fills and filled > known.filled_qty:
             qty = filled - known.filled_qty

@@ -46,7 +46,7 @@ from db.lease import LeaseLostError
 from worker.book.book import Book
 from worker.book.intent import EntryIntent, imported_intent
 from worker.book.stop_plan import StopClose, StopPlan
-from worker.health import RefusalWatch
+from worker.process.health import RefusalWatch
 
 log = logging.getLogger("worker.desk")
 UNKNOWN_EXIT = Reason("unknown_exit", "Closed by an order the worker did not send.")
@@ -254,7 +254,7 @@ class OrderDesk:
         """Cancel every order and, with flatten, close every position; everything that fills
         from now on books with the stop's reason (exits), or opens a trade the stop then closes.
 
-        With a `plan` (worker/stop_plan.py) the broker's close-all leaves the plan's contracts
+        With a `plan` (worker/book/stop_plan.py) the broker's close-all leaves the plan's contracts
         alone and the desk closes the structures itself, once no order of theirs still works."""
         result = StopResult()
         if self.frozen is not None:

@@ -3,7 +3,7 @@
 At start and every few minutes: every order the database counts as open is looked up by its
 client order id (fills the database missed are imported, orders that never reached the broker
 are closed as rejected), the broker's recent order changes are applied, its exercises,
-assignments and expiries are booked (worker/option_events.py), and then the broker's
+assignments and expiries are booked (worker/book/option_events.py), and then the broker's
 open orders and positions are compared with the database. Anything the database does not know
 halts trading (without flattening: the worker does not trade what it does not understand); a
 later clean pass lifts that halt and trading resumes.

@@ -1,4 +1,4 @@
-"""What the stop sends for the positions the book holds, and what it leaves (worker/control.py).
+"""What the stop sends for the positions the book holds, and what it leaves (worker/process/control.py).
 
 A structure is closed by the desk, not by the broker's close-all: the legs still held go out as
 one multi-leg market order (shorts bought back, longs sold, every leg together, so no short is

@@ -183,7 +183,7 @@ class ChatControl:
 
     # ---- what the worker did with a close -------------------------------------------------------
     def request_outcome(self, request_id: int) -> RequestOutcome | None:
-        """The request's status now (the worker settles it: worker/requests.py)."""
+        """The request's status now (the worker settles it: worker/process/requests.py)."""
         with Session(self.engine) as s:
             row = s.get(ControlRequest, request_id)
         return None if row is None else RequestOutcome(row.status, row.result or "")

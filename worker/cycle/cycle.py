@@ -35,8 +35,8 @@ from worker.book.book import Book
 from worker.book.order_desk import OrderDesk
 from worker.cycle.entry import Entries
 from worker.cycle.exits import Exits
+from worker.cycle.recorder import MarketRecorder
 from worker.cycle.records import EntryGate, LiveCheck, MarketSnapshot, RiskBook, capped
-from worker.recorder import MarketRecorder
 
 log = logging.getLogger("worker.cycle")
 
@@ -66,7 +66,7 @@ class TradingCycle:
         self.desk = OrderDesk(broker, journal, self.book)
         self.entries = Entries(self)  # the one way in (worker/cycle/entry.py)
         self.exits = Exits(self)  # the one way out (worker/cycle/exits.py)
-        self.recorder: MarketRecorder | None = None  # set in paper and live mode (worker/recorder.py)
+        self.recorder: MarketRecorder | None = None  # set in paper and live mode (worker/cycle/recorder.py)
         self.session: Session | None = None
         self.last_latency_ms = 0.0
         self.last_state = TradingState.ACTIVE
@@ -128,7 +128,7 @@ class TradingCycle:
         if self.live_check is not None:  # before any entry on a version the gate has not judged
             control = self.live_check.check(control, self.policy.version, params, now)
             self.size_cap = self.live_check.size_cap
-        if self.size_cap < 1.0:  # live trading on a go-live override (worker/go_live.py)
+        if self.size_cap < 1.0:  # live trading on a go-live override (worker/process/go_live.py)
             params = capped(params, self.size_cap)
         self.last_state = control.state
         self.last_control, self.state_written = control, False
@@ -249,7 +249,7 @@ class TradingCycle:
 
     # step 5: Exits.manage, steps 6 and 7: Entries.enter
     def close_now(self, symbol: str, reason: Reason, now: datetime, params: TradingParams) -> str:
-        """The operator's close of one position (worker/requests.py), through the one way out."""
+        """The operator's close of one position (worker/process/requests.py), through the one way out."""
         return self.exits.close_now(symbol, reason, now, params)
 
     # step 8

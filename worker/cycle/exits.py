@@ -1,7 +1,7 @@
 """The one way out of every position, one leg or several: marked once a cycle, its exits judged
 on the position (core/exits.py on a one-leg long's bid, core/structures/exits.py on a structure's
 P&L against its maximum loss), and closed through `close`: the exits, the end-of-day flatten, the
-operator's close from the console (`close_now`, worker/requests.py) and the rule for a leg left
+operator's close from the console (`close_now`, worker/process/requests.py) and the rule for a leg left
 alone (`close_orphans`) all send the one closing order it builds. The stop (worker/book/stop_plan.py)
 closes what is held with the same order builders (core/structures/orders.py), at market.
 """
@@ -56,11 +56,11 @@ class Exits:
         self._marked[pos.trade_id] = (now, quotes, pnl)
         return pos.pnl_pct(pnl), None
 
-    def _quotes(self, pos: Held, now: datetime) -> tuple[dict[str, Quote] | None, float]:
-        """This cycle's mark when the position was marked at `now`, else a fresh one (a close
-        from the control tick between cycles)."""
+    def _quotes(self, pos: Held, now: datetime, fresh: bool) -> tuple[dict[str, Quote] | None, float]:
+        """This cycle's mark when the position was marked at `now`, else (or `fresh`: the
+        operator's close from the control tick) a new one."""
         seen = self._marked.get(pos.trade_id)
-        if seen is not None and seen[0] == now:
+        if not fresh and seen is not None and seen[0] == now:
             return seen[1], seen[2]
         quotes = leg_quotes(self.parts.market, pos.structure, now)
         if quotes is None or isinstance(pos, OneLeg):
@@ -81,13 +81,14 @@ class Exits:
         return self.judge(pos, now, session, params, close_conf, self.parts.operator_closes.get(symbol))
 
     def judge(self, pos: Held, now: datetime, session: Session, params: TradingParams,
-              close_confidence: float | None, requested: Reason | None) -> str | None:  # fmt: skip
-        """The position's exits judged on the position itself; the close sent, or None."""
+              close_confidence: float | None, requested: Reason | None, fresh: bool = False) -> str | None:  # fmt: skip
+        """The position's exits judged on the position itself; the close sent, or None. `fresh`:
+        quotes read now rather than the cycle's mark (a close between cycles)."""
         if self.parts.desk.working_for(pos.structure.underlying):  # an exit already working is not sent twice
             return None
         if pos.orphaned:
             return self.close_orphans(pos, now)
-        quotes, pnl = self._quotes(pos, now)
+        quotes, pnl = self._quotes(pos, now, fresh)
         if quotes is None:
             return None
         qty = pos.qty_open
@@ -133,7 +134,7 @@ class Exits:
 
     def close_now(self, symbol: str, reason: Reason, now: datetime, params: TradingParams) -> str:
         """The operator's close of one position, whole: sent now when there is a quote, then re-sent
-        by every cycle until flat (worker/requests.py). Returns what happened, in words."""
+        by every cycle until flat (worker/process/requests.py). Returns what happened, in words."""
         parts = self.parts
         pos = parts.book.on(symbol)
         if pos is None:
@@ -145,7 +146,7 @@ class Exits:
         if session is None or leg_quotes(parts.market, pos.structure, now) is None:
             return "no quote yet: the close follows at the next cycle"
         qty = pos.qty_open
-        if self.judge(pos, now, session, params, None, reason) is None:
+        if self.judge(pos, now, session, params, None, reason, fresh=True) is None:
             return "not sent: the close follows at the next cycle"
         return f"close of {qty} {pos.structure.label} sent"
 

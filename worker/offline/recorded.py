@@ -1,5 +1,5 @@
 """Replaying recorded days: the market a paper or live worker saw, rebuilt from its recordings
-(`worker/recorder.py`), for `python -m worker.backtest --source recorded[:URL]`.
+(`worker/cycle/recorder.py`), for `python -m worker.backtest --source recorded[:URL]`.
 
 `RecordedWorld` serves the recorded bars, VIX and daily VIX history; `RecordedMarket` serves
 them as the live market did (the price is the last completed close, VIX the value the cycle
@@ -26,8 +26,8 @@ from core.options.chain import ChainSnapshot
 from core.protocols import BarView
 from core.types import OptionContract, Quote
 from db.models import Bar, VixHistory
+from worker.cycle.recorder import VIX_SYMBOL
 from worker.offline.recorded_day import RecordedDay, epoch_micros, read_day
-from worker.recorder import VIX_SYMBOL
 
 
 class RecordedWorld:

@@ -3,7 +3,7 @@
 HALTED cancels every open order and, with flatten, closes every option position on the traded
 underlyings through the order desk: a structure as one multi-leg order of the legs still held
 (its shorts bought back first where it goes leg by leg), everything else by the broker's
-close-all (worker/stop_plan.py). A long leg nobody bids for is left, recorded as at no risk: it
+close-all (worker/book/stop_plan.py). A long leg nobody bids for is left, recorded as at no risk: it
 is worth 0 and a long option cannot lose more. The halt is confirmed (the console shows it)
 only when the broker's positions read back flat but for those legs; the confirmation names the
 trades the stop closed with their realized P&L, and the legs it left and why. Until then each
@@ -11,7 +11,7 @@ tick tries again, every failure is an event with the broker's message, and after
 `MAX_STOP_ATTEMPTS` the state stays "stop incomplete" (with what is still open) for the
 operator. Other holdings in the account are left alone and listed in the confirmation. The tick
 also carries out the operator's per-position requests (close one position, cancel one order:
-worker/requests.py).
+worker/process/requests.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from core.types import TradingState
 from db.control import EventNote, mark_halt_applied, mark_halt_incomplete, trade_results
 from worker.book.stop_plan import LeftLeg, StopPlan, plan_stop
 from worker.cycle.cycle import TradingCycle
-from worker.requests import carry_out as carry_out_requests
+from worker.process.requests import carry_out as carry_out_requests
 
 log = logging.getLogger("worker.control")
 MAX_STOP_ATTEMPTS = 10

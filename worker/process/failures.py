@@ -20,7 +20,7 @@ from datetime import datetime
 from core.alerts import Alert, AlertKind
 from core.records import DecisionRow
 from db.failures import DatabaseFailure
-from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
+from worker.alerts.sender import AlertConfigError, AlertSender, channels_from_env
 
 log = logging.getLogger("worker.failures")
 DEFAULT_MAX_FAILED_CYCLES = 5

@@ -21,8 +21,8 @@ from db.control import utcnow
 from db.engine import database_url, make_engine, session_scope
 from db.migrate import upgrade
 from db.models import Event
-from worker.alert_relay import AlertRelay
-from worker.alert_sender import AlertConfigError, AlertSender, channels_from_env
+from worker.alerts.relay import AlertRelay
+from worker.alerts.sender import AlertConfigError, AlertSender, channels_from_env
 
 log = logging.getLogger("worker.alerts")
 
