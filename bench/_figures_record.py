@@ -4,18 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from core.figures import Section
+from core.metrics import interval_cell
 from core.rl.metadata import ModelMetadata, metadata_path
-
-
-def _cell(r: dict[str, Any], key: str, fmt: str, scale: float = 1.0) -> str:
-    v, lo, hi = r.get(key), r.get(f"{key}_lo"), r.get(f"{key}_hi")
-    if v is None:
-        return "-"
-    text = format(v * scale, fmt)
-    return text if lo is None or hi is None else f"{text} [{format(lo * scale, fmt)}, {format(hi * scale, fmt)}]"
 
 
 def _calibration(meta: ModelMetadata) -> str:
@@ -36,8 +28,9 @@ def shipped_record_section(model: Path) -> Section:
     selection = meta.metrics.get("selection") or {}
     rows = [
         [
-            str(r["policy"]), str(r.get("days")), str(r.get("trades")), _cell(r, "pnl", ",.0f"),
-            _cell(r, "win_rate", ".0f", 100.0), _cell(r, "profit_factor", ".2f"), _cell(r, "max_drawdown_pct", ".1f"),
+            str(r["policy"]), str(r.get("days")), str(r.get("trades")), interval_cell(r, "pnl", ",.0f"),
+            interval_cell(r, "win_rate", ".0f", 100.0), interval_cell(r, "profit_factor", ".2f"),
+            interval_cell(r, "max_drawdown_pct", ".1f"),
         ]
         for r in selection.get("out_of_sample", [])
     ]  # fmt: skip

@@ -78,3 +78,13 @@ def summarize(
         sortino_daily=sortino(daily_pnl, capital),
         max_drawdown_pct=max_drawdown_pct(equity),
     )
+
+
+def interval_cell(row: dict, key: str, fmt: str, scale: float = 1.0) -> str:
+    """One table cell: `row[key]` with its `_lo`/`_hi` interval where the row has one ("-" where
+    the figure is missing), so every results table formats an interval the same way."""
+    value, low, high = row.get(key), row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if value is None:
+        return "-"
+    text = format(value * scale, fmt)
+    return text if low is None or high is None else f"{text} [{format(low * scale, fmt)}, {format(high * scale, fmt)}]"

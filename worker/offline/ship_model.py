@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.market.holdout import INCLUDE_FLAG
+from core.metrics import interval_cell
 from core.rl.metadata import ModelMetadata, metadata_path
 from worker.offline.evaluate import Evaluation, format_rows
 from worker.offline.evaluate import parse_args as evaluation_args
@@ -153,14 +154,7 @@ _FIGURES = ("pnl", "win_rate", "profit_factor", "sharpe", "max_drawdown_pct")
 
 def markdown(table: list[dict[str, Any]], capital: float) -> str:
     """The table as the README shows it: each figure with its 95% interval and the sample size."""
-
-    def cell(r: dict[str, Any], k: str, fmt: str, scale: float = 1.0) -> str:
-        v, lo, hi = r.get(k), r.get(f"{k}_lo"), r.get(f"{k}_hi")
-        if v is None:
-            return "-"
-        text = format(v * scale, fmt)
-        return text if lo is None or hi is None else f"{text} [{format(lo * scale, fmt)}, {format(hi * scale, fmt)}]"
-
+    cell = interval_cell
     lines = [
         f"| policy | days | trades | P&L on {capital:,.0f} | win rate % | profit factor | Sharpe | max drawdown % |",
         "|---|---|---|---|---|---|---|---|",
