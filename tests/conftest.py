@@ -12,8 +12,8 @@ import pytest
 from core.calendar import session_for
 from db.control import bootstrap, save_param_version
 from db.engine import make_engine
-from db.migrate import upgrade
 from tests.moved_clock import start_from_environment
+from tests.schema_template import migrate
 from worker.runtime import RunOptions, Runtime, build_runtime
 
 CLOCK_LINE = start_from_environment()  # TEST_CLOCK: this process and its subprocesses on a moved clock
@@ -34,14 +34,14 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def migrated(db_url: str) -> str:
-    upgrade(db_url)
+    migrate(db_url)
     bootstrap(make_engine(db_url))
     return db_url
 
 
 def with_params(url: str, **values: Any) -> int:
     """Store and activate a parameter version (defaults plus `values`); returns its id."""
-    upgrade(url)
+    migrate(url)
     engine = make_engine(url)
     try:
         bootstrap(engine)

@@ -3,13 +3,17 @@ helpers that open a page of the real multipage app."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ACTIVE_PARAMS, TEST_DAY, with_params
+from tests.schema_template import copy_sqlite
 from worker.offline.backtest import run_backtest
 from worker.runtime import RunOptions
 
@@ -21,10 +25,24 @@ PAGES = ("overview", "trades", "decisions", "parity", "risk", "readiness", "para
 SEED_PARAMS = {**ACTIVE_PARAMS, "daily_loss_limit_pct": -90.0, "max_drawdown_pct": -95.0}
 
 
+_SEEDED: dict[int, Path] = {}  # days -> this process's seeded template file
+
+
 def seed_database(url: str, days: int = 4) -> None:
-    """A real backtest on the simulator: trades, orders, fills, decisions and equity rows."""
-    with_params(url, **SEED_PARAMS)
-    run_backtest(RunOptions(db=url, seed=7, flush_every=60), end=TEST_DAY, days=days, run_id="seed")
+    """A real backtest on the simulator: trades, orders, fills, decisions and equity rows. The
+    backtest (seeded, so the same rows every time) runs once per process and `days`; each new
+    SQLite file gets a copy of its result."""
+    target = make_url(url).database
+    assert make_url(url).get_backend_name() == "sqlite" and target and not Path(target).exists(), url
+    if days not in _SEEDED:
+        folder = Path(tempfile.mkdtemp(prefix="seeded-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / f"seeded-{days}.db"
+        template_url = f"sqlite:///{template}"
+        with_params(template_url, **SEED_PARAMS)
+        run_backtest(RunOptions(db=template_url, seed=7, flush_every=60), end=TEST_DAY, days=days, run_id="seed")
+        _SEEDED[days] = template
+    copy_sqlite(_SEEDED[days], Path(target))
 
 
 def open_page(url: str, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
