@@ -14,7 +14,7 @@ from core.policy.rl import RLPolicy
 from core.rl.calibration import PRIOR_TRADES, ConfidenceCalibration, calibration_note, fit_isotonic
 from core.rl.confidence import Taken
 from core.rl.metadata import metadata_path
-from tests.rl_helpers import random_observation, train_tiny
+from tests.rl_helpers import random_observation
 
 
 def test_the_isotonic_fit_is_non_decreasing_and_pools_what_disagrees() -> None:
@@ -41,8 +41,8 @@ def test_the_isotonic_fit_is_non_decreasing_and_pools_what_disagrees() -> None:
     assert again == fitted
 
 
-def test_a_calibrated_model_reports_entry_confidence_as_the_fitted_win_rate(tmp_path: Path) -> None:
-    model = train_tiny(tmp_path / "raw", name="tiny-cal")
+def test_a_calibrated_model_reports_entry_confidence_as_the_fitted_win_rate(tiny_model: Path, tmp_path: Path) -> None:
+    model = tiny_model  # the raw model: read, never changed
     calibrated = tmp_path / "cal" / model.name
     calibrated.parent.mkdir()
     shutil.copy(model, calibrated)

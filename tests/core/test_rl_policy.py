@@ -33,11 +33,6 @@ from worker.runtime import RunOptions, build_runtime
 DAY = date(2026, 3, 10)
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tiny(tmp_path_factory.mktemp("models"), name="tiny-s3")
-
-
 def _copy(model: Path, folder: Path, edit: dict | None = None) -> Path:
     target = folder / model.name
     shutil.copy(model, target)
@@ -152,9 +147,10 @@ def test_both_mode_needs_agreement() -> None:
 
 
 def test_the_same_seed_gives_the_same_model_and_actions(tmp_path: Path) -> None:
-    a = RLPolicy(train_tiny(tmp_path / "a", seed=5))
-    b = RLPolicy(train_tiny(tmp_path / "b", seed=5))
-    c = RLPolicy(train_tiny(tmp_path / "c", seed=6))
+    # one rollout and one update each (n_steps 256 x 2 envs): determinism does not need a longer budget
+    a = RLPolicy(train_tiny(tmp_path / "a", seed=5, timesteps=512))
+    b = RLPolicy(train_tiny(tmp_path / "b", seed=5, timesteps=512))
+    c = RLPolicy(train_tiny(tmp_path / "c", seed=6, timesteps=512))
     rng = np.random.default_rng(7)
     observations = [random_observation(rng) for _ in range(40)]
     pa = [a.probabilities(o) for o in observations]
