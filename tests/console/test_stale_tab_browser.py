@@ -74,6 +74,16 @@ def _applied(url: str, temp: Path) -> dict[str, Any]:
     }
 
 
+def _new_session_cookie(page: Page, old: str) -> str:
+    """The session cookie once the browser holds a new one (the login writes it from a script)."""
+    for _ in range(300):
+        found = [c["value"] for c in page.context.cookies() if c["name"] == "odte_session"]
+        if found and found[0] not in ("", old):
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError("the login never wrote its session cookie")
+
+
 def _overview_expanded(page: Page) -> None:
     page.get_by_text("Close a position or cancel an order").click()
     page.get_by_role("button", name="Close this position").wait_for(timeout=30_000)
@@ -106,14 +116,14 @@ def test_a_tab_logged_out_in_another_tab_acts_on_nothing_and_shows_the_login(
     set_trading_state(engine, TradingState.ACTIVE, "test", "test_setup", "Set up for this test.")
     engine.dispose()
     before = _applied(url, temp)
-    landed = []
+    landed, token = [], ""
+    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
+    first, stale = context.new_page(), context.new_page()  # two tabs: the same cookie logs both in
+    first.goto(base)
     for path, control, prepare in CONTROLS:
-        context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
-        first = context.new_page()
-        first.goto(base)
-        log_in(first)
+        log_in(first)  # a new session for each control
         logged_in(first)
-        stale = context.new_page()  # a second tab: the same cookie logs it in
+        token = _new_session_cookie(first, token)  # written by the page after the login, a moment later
         stale.goto(f"{base}/{path}")
         stale.get_by_role("button", name="EMERGENCY STOP").wait_for(timeout=30_000)
         settled(stale)
@@ -134,7 +144,9 @@ def test_a_tab_logged_out_in_another_tab_acts_on_nothing_and_shows_the_login(
         stale.get_by_text("Your session ended", exact=False).wait_for(timeout=30_000)
         assert stale.get_by_role("button", name="EMERGENCY STOP").count() == 0, f"{control}: the console still shows"
         assert _applied(url, temp) == before, f"{control}: clicked in a logged-out tab, something was applied"
-        context.close()
+        # the stale tab, loaded afresh on the login, logs in next; the other tab opens the next control
+        first, stale = stale, first
+    context.close()
     print(f"clicks that landed before the tab's refresh: {landed}")
 
 
