@@ -78,3 +78,19 @@ def scalar(url: str, sql: str, **params: object) -> object:
             return conn.execute(text(sql), params).scalar()
     finally:
         engine.dispose()
+
+
+def demo_database(folder: Path) -> str:
+    """A migrated SQLite file with the demo preset applied, as a fresh `make run` starts it."""
+    from db.control import bootstrap
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from db.presets import apply_demo_preset
+
+    url = f"sqlite:///{folder / 'demo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    bootstrap(engine)
+    assert apply_demo_preset(engine) is not None
+    engine.dispose()
+    return url

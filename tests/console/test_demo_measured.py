@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.figures import Figures, Section, to_json
-from db.control import bootstrap
-from db.engine import make_engine
-from db.migrate import upgrade
-from db.presets import DEMO_TRADES_PER_DAY, apply_demo_preset
-from tests.console_helpers import open_page
+from db.presets import DEMO_TRADES_PER_DAY
+from tests.console_helpers import demo_database, open_page
 
 SAMPLE = "out of sample: the held-out tail, 2026-02-20..2026-03-19 (20 sessions), which nothing was fitted on"
 PRICED = "by the model on the real 1-minute bars of SPY and QQQ"
@@ -36,16 +33,6 @@ def _figures(path: Path) -> Path:
     return path
 
 
-def _demo_database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    bootstrap(engine)
-    assert apply_demo_preset(engine) is not None
-    engine.dispose()
-    return url
-
-
 def _said(at: object) -> list[str]:
     return [e.value.replace("\\", "").replace("\u2060", "") for e in (*at.caption, *at.markdown, *at.info)]  # type: ignore[attr-defined]
 
@@ -53,7 +40,7 @@ def _said(at: object) -> list[str]:
 def test_the_overview_says_what_the_demo_measured_and_when_nothing_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = _demo_database(tmp_path)
+    url = demo_database(tmp_path)
     monkeypatch.setenv("FIGURES_FILE", str(_figures(tmp_path / "figures.json")))
     said = _said(open_page(url, "overview", monkeypatch))
     measured = [v for v in said if v.startswith("Measured:")]

@@ -12,7 +12,7 @@ import pytest
 from core.params import TradingParams
 from db.migrate import upgrade
 from db.presets import DEMO_AUTHOR, DEMO_TRADES_PER_DAY
-from tests.console_helpers import open_page, scalar
+from tests.console_helpers import demo_database, open_page, scalar
 from tests.support import poll, start_worker
 
 
@@ -61,18 +61,10 @@ def test_the_demo_keeps_trading_through_each_session(tmp_path: Path) -> None:
     from datetime import UTC, date
 
     from core.calendar import session_for
-    from db.control import bootstrap
-    from db.engine import make_engine
-    from db.presets import apply_demo_preset
     from worker.offline.backtest import run_backtest
     from worker.runtime import RunOptions
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    bootstrap(engine)
-    assert apply_demo_preset(engine) is not None
-    engine.dispose()
+    url = demo_database(tmp_path)
     days = [date(2025, 11, 24), date(2025, 11, 25), date(2025, 11, 26)]
     run_backtest(RunOptions(db=url, seed=7, flush_every=50), start=days[0], end=days[-1])
     for day in days:
