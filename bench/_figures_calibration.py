@@ -12,10 +12,10 @@ import pandas as pd
 
 from bench._chain_days import load
 from bench._chain_holdout import split_chain_days
-from bench._day_vol_fit import day_of_quotes, fit, model_prices
-from bench.calibrate_day_vol import BUCKETS, _bucket, _with_days, coverage, day_errors, held_out
+from bench._day_vol_fit import model_prices
+from bench.calibrate_day_vol import BUCKETS, _bucket, calibrate, coverage
 from core.figures import Section
-from core.options.band_fit import build_bands, inside
+from core.options.band_fit import inside
 
 
 def _medians(e: pd.DataFrame, lo: float, hi: float) -> tuple[int, float, float]:
@@ -25,13 +25,10 @@ def _medians(e: pd.DataFrame, lo: float, hi: float) -> tuple[int, float, float]:
 
 def calibration_sections(data_dir: Path, with_coverage: bool = True) -> list[Section]:
     started = time.monotonic()
-    seen, tail = split_chain_days(load(data_dir))
-    days, snap_days = day_of_quotes(seen.quotes, seen.snapshots), seen.snapshots["day"].to_numpy()
-    fitted = fit(seen.quotes, seen.snapshots, seen.event_terms)  # the same fit as make calibrate
-    lodo = held_out(seen, days, snap_days)
-    out_e = _with_days(pd.concat([e for _, e in lodo.values()]), seen)
-    tail_e = _with_days(model_prices(tail.quotes, tail.snapshots, fitted), tail) if len(tail.quotes) else None
-    bands = build_bands(day_errors(lodo))
+    run = calibrate(*split_chain_days(load(data_dir)))  # the same run as make calibrate
+    seen, tail, fitted, bands = run.data, run.tail, run.fitted, run.bands
+    days, snap_days, lodo, out_e, tail_e = run.days, run.snap_days, run.lodo, run.out_e, run.tail_e
+    assert tail is not None  # split_chain_days always returns the tail (it may hold no quotes)
     tail_cover = None
     if tail_e is not None:  # the band from the seen days' errors, on days nobody fitted
         ends = [

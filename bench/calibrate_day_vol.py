@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from datetime import time as clock
 from pathlib import Path
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._chain_days import ChainDays, load
 from bench._chain_holdout import split_chain_days
-from bench._day_vol_fit import day_of_quotes, fit, model_prices, surface_lines
+from bench._day_vol_fit import Fitted, day_of_quotes, fit, model_prices, surface_lines
 from core.market.holdout import INCLUDE_FLAG
 from core.options.band_fit import DayError, build_bands, credit_checks, inside
 from core.options.chain import ChainSnapshot
@@ -182,6 +183,33 @@ def _moments(snaps: pd.DataFrame) -> list[str]:
     return picked
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """One calibration run: the fit on the days it may see, their leave-one-day-out errors and
+    band, and the held-out tail priced by that fit (None where no tail was kept)."""
+
+    data: ChainDays
+    tail: ChainDays | None
+    days: np.ndarray
+    snap_days: np.ndarray
+    fitted: Fitted
+    lodo: dict
+    out_e: pd.DataFrame
+    tail_e: pd.DataFrame | None
+    bands: dict
+
+
+def calibrate(data: ChainDays, tail: ChainDays | None) -> Calibration:
+    """The fit, its held-out errors and band: what `make calibrate` prints and `make figures` keeps."""
+    days, snap_days = day_of_quotes(data.quotes, data.snapshots), data.snapshots["day"].to_numpy()
+    fitted = fit(data.quotes, data.snapshots, data.event_terms)
+    lodo = held_out(data, days, snap_days)
+    out_e = _with_days(pd.concat([e for _, e in lodo.values()]), data)
+    has_tail = tail is not None and len(tail.quotes) > 0
+    tail_e = _with_days(model_prices(tail.quotes, tail.snapshots, fitted), tail) if has_tail else None
+    return Calibration(data, tail, days, snap_days, fitted, lodo, out_e, tail_e, build_bands(day_errors(lodo)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED, help="a folder laid out like ../shared/data")
@@ -195,34 +223,29 @@ def main() -> None:
     if not args.include_held_out:  # the held-out tail (core/market/holdout.py) is priced, never fitted
         data, tail = split_chain_days(data)
         print(f"held out (not fitted): {sorted(set(tail.snapshots['day']))}")
-    days, snap_days = day_of_quotes(data.quotes, data.snapshots), data.snapshots["day"].to_numpy()
+    run = calibrate(data, tail)
     print(f"{len(data.quotes)} quotes within 3% of the money, {len(data.snapshots)} snapshots, "
-          f"{len(set(snap_days))} days; left out: {data.refused}\n")  # fmt: skip
-    fitted = fit(data.quotes, data.snapshots, data.event_terms)
+          f"{len(set(run.snap_days))} days; left out: {data.refused}\n")  # fmt: skip
     print("Fitted on every day (paste into core/options/day_vol.py and core/options/surface.py):")
-    print("\n".join(surface_lines(fitted)))
-    inside_e = _with_days(model_prices(data.quotes, data.snapshots, fitted), data)
-    lodo = held_out(data, days, snap_days)
-    out_e = _with_days(pd.concat([e for _, e in lodo.values()]), data)
-    for label, e in (("In sample", inside_e), ("Leave one day out", out_e)):
+    print("\n".join(surface_lines(run.fitted)))
+    inside_e = _with_days(model_prices(data.quotes, data.snapshots, run.fitted), data)
+    for label, e in (("In sample", inside_e), ("Leave one day out", run.out_e)):
         print(f"\n## {label}\n\nPooled:\n{pooled_table(e)}\n\nPer day:\n{day_table(e, data.snapshots)}")
         print(f"\nSPY by time of day:\n{hour_table(e)}")
-    bands = build_bands(day_errors(lodo))
     print("\nError band from the held-out days' errors (core/error_band.py IV_ERROR_BAND):")
-    for u, b in bands.items():
+    for u, b in run.bands.items():
         print(f"    {u}: {b.days} days, bias {b.center:+.3f}, sd between days {b.sd_days:.3f}, "
               f"within a day {b.sd_within:.3f}, t {b.t:.2f}")  # fmt: skip
-    print("    IV_ERROR_BAND = " + str({u: (round(b.low, 3), round(b.high, 3)) for u, b in bands.items()}))
+    print("    IV_ERROR_BAND = " + str({u: (round(b.low, 3), round(b.high, 3)) for u, b in run.bands.items()}))
     if not args.no_coverage:
-        text, misses = coverage(data, days, snap_days, lodo)
+        text, misses = coverage(data, run.days, run.snap_days, run.lodo)
         print(f"\nHeld-out coverage (each day's band built without it): {text}")
         if misses:
             print(f"  credits outside ({len(misses)}):")
             print("\n".join(misses[:40]))
-    if tail is not None and len(tail.quotes):
-        tail_e = _with_days(model_prices(tail.quotes, tail.snapshots, fitted), tail)
-        print(f"\n## Held-out tail, priced by the fit on the other days\n\nPooled:\n{pooled_table(tail_e)}")
-        print(f"\nPer day:\n{day_table(tail_e, tail.snapshots)}")
+    if tail is not None and run.tail_e is not None:
+        print(f"\n## Held-out tail, priced by the fit on the other days\n\nPooled:\n{pooled_table(run.tail_e)}")
+        print(f"\nPer day:\n{day_table(run.tail_e, tail.snapshots)}")
     print(f"\n{time.monotonic() - started:.0f} s")
 
 
